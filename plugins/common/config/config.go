@@ -1,0 +1,97 @@
+// Package config loads an execd plugin's TOML file: one [[<kind>.<name>]]
+// table, with environment variables substituted as Telegraf does, and every
+// unknown option or wrong type refused with its line number, so a typo never
+// silently falls back to a default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads the file at path and decodes its single [[kind.name]] table
+// (for example kind "outputs", name "redis") into plugin.
+func Load(path, kind, name string, plugin any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	if err := Decode(string(data), kind, name, plugin); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Decode is Load on a text already in memory.
+func Decode(text, kind, name string, plugin any) error {
+	text, err := SubstituteEnv(text, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+
+	var file map[string]map[string][]toml.Primitive
+	md, err := toml.Decode(text, &file)
+	if err != nil {
+		return tomlError(err)
+	}
+	for k, tables := range file {
+		for n := range tables {
+			if k != kind || n != name {
+				return fmt.Errorf("line %d: unexpected table [[%s.%s]]; this program runs only [[%s.%s]]",
+					lineOf(text, "[["+k+"."+n+"]]"), k, n, kind, name)
+			}
+		}
+	}
+	tables := file[kind][name]
+	switch len(tables) {
+	case 0:
+		return fmt.Errorf("no [[%s.%s]] table", kind, name)
+	case 1:
+	default:
+		return fmt.Errorf("%d [[%s.%s]] tables; run one process per table", len(tables), kind, name)
+	}
+
+	if err := md.PrimitiveDecode(tables[0], plugin); err != nil {
+		return tomlError(err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		k := undecoded[0]
+		option := k[len(k)-1]
+		return fmt.Errorf("line %d: unknown option %q in [[%s.%s]]", lineOfKey(text, option), k.String(), kind, name)
+	}
+	return nil
+}
+
+// tomlError keeps BurntSushi's message (it names the line and the key) on
+// one line.
+func tomlError(err error) error {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		msg := perr.Message
+		if perr.LastKey != "" {
+			msg = fmt.Sprintf("option %q: %s", perr.LastKey, msg)
+		}
+		return fmt.Errorf("line %d: %s", perr.Position.Line, msg)
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+func lineOf(text, needle string) int {
+	if i := strings.Index(text, needle); i >= 0 {
+		return strings.Count(text[:i], "\n") + 1
+	}
+	return 0
+}
+
+func lineOfKey(text, key string) int {
+	re := regexp.MustCompile(`(?m)^[ \t]*"?` + regexp.QuoteMeta(key) + `"?[ \t]*=`)
+	if loc := re.FindStringIndex(text); loc != nil {
+		return strings.Count(text[:loc[0]], "\n") + 1
+	}
+	return 0
+}

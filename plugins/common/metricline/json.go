@@ -1,0 +1,851 @@
+package metricline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of values we skip (unknown keys), so a line
+// of ten thousand "[" cannot blow the stack.
+const maxDepth = 64
+
+// JSON decodes what Telegraf's JSON serializer writes:
+//
+//	{"fields":{...},"name":"...","tags":{...},"timestamp":N}
+//	{"metrics":[{...},{...}]}
+//
+// Key order does not matter; unknown keys are skipped. Duplicate keys,
+// field values that are not numbers, strings or booleans, numbers outside
+// float64, and invalid UTF-8 are errors.
+type JSON struct {
+	// TimestampUnits is json_timestamp_units: what one unit of "timestamp"
+	// is worth. Zero means one second, as in Telegraf.
+	TimestampUnits time.Duration
+	// TimestampFormat is json_timestamp_format: when set, "timestamp" is a
+	// string in this Go time layout instead of a number.
+	TimestampFormat string
+
+	p       parser
+	m       Metric
+	scratch []byte
+	seen    map[string]struct{}
+	bad     error // the first content error of the metric being read
+}
+
+// note keeps the first content error of a metric; reading goes on so the
+// rest of a batch line can still be used.
+func (d *JSON) note(err error) {
+	if d.bad == nil {
+		d.bad = err
+	}
+}
+
+// NewJSON returns a JSON decoder with Telegraf's unit rounding applied: a
+// unit is rounded down to a power of ten nanoseconds, as the serializer does.
+func NewJSON(units time.Duration, format string) *JSON {
+	if units <= 0 {
+		units = time.Second
+	}
+	d := time.Nanosecond
+	for d*10 <= units {
+		d *= 10
+	}
+	return &JSON{TimestampUnits: d, TimestampFormat: format}
+}
+
+// metricError is wrong content in one metric; the line's syntax is intact
+// so the rest of a batch can still be read.
+type metricError struct{ msg string }
+
+func (e *metricError) Error() string { return e.msg }
+
+func badMetric(format string, args ...interface{}) error {
+	return &metricError{fmt.Sprintf(format, args...)}
+}
+
+// Decode implements Decoder.
+func (d *JSON) Decode(line []byte, fn func(*Metric)) error {
+	if d.TimestampUnits <= 0 {
+		*d = *NewJSON(d.TimestampUnits, d.TimestampFormat)
+	}
+	p := &d.p
+	p.reset(line)
+	p.ws()
+	if p.eof() {
+		return nil // a blank line carries no metric
+	}
+	if p.peek() != '{' {
+		return p.syntax("want a JSON object")
+	}
+	start := p.pos
+	p.pos++
+	p.ws()
+	if p.peek() == '"' {
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		if string(key) == "metrics" {
+			err := d.batch(fn)
+			if err == nil {
+				p.ws()
+				if !p.eof() {
+					err = p.syntax("unexpected data after the batch")
+				}
+			}
+			return err
+		}
+	}
+	p.pos = start
+	d.scratch = d.scratch[:0]
+	err := d.metric()
+	if err == nil {
+		p.ws()
+		if !p.eof() {
+			return p.syntax("unexpected data after the metric")
+		}
+		fn(&d.m)
+		return nil
+	}
+	return err
+}
+
+// batch reads the array after "metrics": and the closing brace.
+func (d *JSON) batch(fn func(*Metric)) error {
+	p := &d.p
+	p.ws()
+	if p.peek() != '[' {
+		return p.syntax(`"metrics" must be an array of metrics`)
+	}
+	p.pos++
+	var firstBad error
+	bad, index := 0, 0
+	p.ws()
+	if p.peek() == ']' {
+		p.pos++
+	} else {
+		for {
+			d.scratch = d.scratch[:0]
+			err := d.metric()
+			var me *metricError
+			switch {
+			case err == nil:
+				fn(&d.m)
+			case errors.As(err, &me):
+				if firstBad == nil {
+					firstBad = fmt.Errorf("metric %d of the batch: %w", index+1, err)
+				}
+				bad++
+			default:
+				if index > 0 {
+					return fmt.Errorf("metric %d of the batch: %w", index+1, err)
+				}
+				return err
+			}
+			index++
+			p.ws()
+			c := p.peek()
+			p.pos++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				p.pos--
+				return p.syntax("want ',' or ']' in the metrics array")
+			}
+		}
+	}
+	p.ws()
+	if p.peek() != '}' {
+		if p.peek() == ',' {
+			return p.syntax(`a batch line has only the "metrics" key`)
+		}
+		return p.syntax("want '}' after the metrics array")
+	}
+	p.pos++
+	if bad > 1 {
+		return fmt.Errorf("%w (and %d more bad metrics in the batch; the other %d metrics were kept)", firstBad, bad-1, index-bad)
+	}
+	if bad == 1 && index > 1 {
+		return fmt.Errorf("%w (the other %d metrics were kept)", firstBad, index-1)
+	}
+	return firstBad
+}
+
+// key reads a string and the colon after it.
+func (d *JSON) key() ([]byte, error) {
+	k, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	return k, d.p.expect(':')
+}
+
+// metric reads one metric object into d.m. A *metricError means the
+// object was read whole but its content is wrong.
+func (d *JSON) metric() error {
+	p := &d.p
+	m := &d.m
+	m.reset()
+	p.ws()
+	if p.peek() != '{' {
+		return p.syntax("want a metric object")
+	}
+	p.pos++
+	var haveFields, haveName, haveTags, haveTime bool
+	d.bad = nil
+	p.ws()
+	if p.peek() == '}' {
+		p.pos++
+		return badMetric(`empty object: a metric needs "fields", "name" and "timestamp"`)
+	}
+	for {
+		p.ws()
+		if p.peek() != '"' {
+			return p.syntax("want a quoted key")
+		}
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		switch string(key) {
+		case "fields":
+			if haveFields {
+				d.note(badMetric(`duplicate key "fields"`))
+			}
+			haveFields = true
+			if p.literal("null") {
+				d.note(badMetric(`"fields" is null`))
+				break
+			}
+			if err := d.fields(); err != nil {
+				return err
+			}
+		case "name":
+			if haveName {
+				d.note(badMetric(`duplicate key "name"`))
+			}
+			haveName = true
+			if p.peek() != '"' {
+				if err := d.skip(0); err != nil {
+					return err
+				}
+				d.note(badMetric(`"name" is not a string`))
+				break
+			}
+			name, err := d.str()
+			if err != nil {
+				return err
+			}
+			m.Name = name
+		case "tags":
+			if haveTags {
+				d.note(badMetric(`duplicate key "tags"`))
+			}
+			haveTags = true
+			if p.literal("null") {
+				break
+			}
+			if err := d.tags(); err != nil {
+				return err
+			}
+		case "timestamp":
+			if haveTime {
+				d.note(badMetric(`duplicate key "timestamp"`))
+			}
+			haveTime = true
+			if err := d.timestamp(); err != nil {
+				return err
+			}
+		case "metrics":
+			return p.syntax(`"metrics" must be the only key of a batch line`)
+		default:
+			if err := d.skip(0); err != nil {
+				return err
+			}
+		}
+		p.ws()
+		c := p.peek()
+		p.pos++
+		if c == '}' {
+			break
+		}
+		if c != ',' {
+			p.pos--
+			return p.syntax("want ',' or '}' in the metric object")
+		}
+	}
+	switch {
+	case d.bad != nil:
+		return d.bad
+	case !haveFields:
+		return badMetric(`no "fields"`)
+	case !haveName:
+		return badMetric(`no "name"`)
+	case len(m.Name) == 0:
+		return badMetric(`"name" is empty`)
+	case !haveTime:
+		return badMetric(`no "timestamp"`)
+	}
+	return nil
+}
+
+func (d *JSON) fields() error {
+	p := &d.p
+	m := &d.m
+	if p.peek() != '{' {
+		if err := d.skip(0); err != nil {
+			return err
+		}
+		d.note(badMetric(`"fields" is not an object`))
+		return nil
+	}
+	p.pos++
+	p.ws()
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		p.ws()
+		if p.peek() != '"' {
+			return p.syntax("want a quoted field name")
+		}
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		f := Field{Key: key}
+		switch c := p.peek(); {
+		case c == '"':
+			s, err := d.str()
+			if err != nil {
+				return err
+			}
+			f.Kind, f.Str = String, s
+		case c == 't' || c == 'f':
+			if p.literal("true") {
+				f.Kind, f.Bool = Bool, true
+			} else if p.literal("false") {
+				f.Kind = Bool
+			} else {
+				return p.syntax("invalid literal")
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			if err := d.number(&f); err != nil {
+				var me *metricError
+				if !errors.As(err, &me) {
+					return err
+				}
+				d.note(badMetric("field %q: %v", key, err))
+			}
+		default:
+			start := p.pos
+			if err := d.skip(0); err != nil {
+				return err
+			}
+			d.note(badMetric("field %q: value %.20s is not a number, string or boolean", key, p.buf[start:p.pos]))
+		}
+		if f.Kind != 0 {
+			if d.duplicate(m.Fields, key) {
+				d.note(badMetric("duplicate field %q", key))
+			}
+			m.Fields = append(m.Fields, f)
+		}
+		p.ws()
+		c := p.peek()
+		p.pos++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			p.pos--
+			return p.syntax(`want ',' or '}' in "fields"`)
+		}
+	}
+}
+
+func (d *JSON) tags() error {
+	p := &d.p
+	m := &d.m
+	if p.peek() != '{' {
+		if err := d.skip(0); err != nil {
+			return err
+		}
+		d.note(badMetric(`"tags" is not an object`))
+		return nil
+	}
+	p.pos++
+	p.ws()
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		p.ws()
+		if p.peek() != '"' {
+			return p.syntax("want a quoted tag key")
+		}
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.peek() != '"' {
+			if err := d.skip(0); err != nil {
+				return err
+			}
+			d.note(badMetric("tag %q is not a string", key))
+		} else {
+			v, err := d.str()
+			if err != nil {
+				return err
+			}
+			for _, t := range m.Tags {
+				if bytes.Equal(t.Key, key) {
+					d.note(badMetric("duplicate tag %q", key))
+				}
+			}
+			m.Tags = append(m.Tags, Tag{Key: key, Value: v})
+		}
+		p.ws()
+		c := p.peek()
+		p.pos++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			p.pos--
+			return p.syntax(`want ',' or '}' in "tags"`)
+		}
+	}
+}
+
+// duplicate reports whether key is already among fields. Small metrics
+// are searched in place; wide ones through a set.
+func (d *JSON) duplicate(fields []Field, key []byte) bool {
+	if len(fields) < 32 {
+		for i := range fields {
+			if bytes.Equal(fields[i].Key, key) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(fields) == 32 {
+		if d.seen == nil {
+			d.seen = make(map[string]struct{}, 64)
+		}
+		clear(d.seen)
+		for i := range fields {
+			d.seen[string(fields[i].Key)] = struct{}{}
+		}
+	}
+	if _, ok := d.seen[string(key)]; ok {
+		return true
+	}
+	d.seen[string(key)] = struct{}{}
+	return false
+}
+
+func (d *JSON) timestamp() error {
+	p := &d.p
+	m := &d.m
+	if d.TimestampFormat != "" {
+		if p.peek() != '"' {
+			if err := d.skip(0); err != nil {
+				return err
+			}
+			d.note(badMetric(`"timestamp" is not a string in format %q`, d.TimestampFormat))
+			return nil
+		}
+		s, err := d.str()
+		if err != nil {
+			return err
+		}
+		t, err := time.Parse(d.TimestampFormat, string(s))
+		if err != nil {
+			d.note(badMetric(`"timestamp": %v`, err))
+			return nil
+		}
+		m.Time = t.UnixNano()
+		return nil
+	}
+	c := p.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		if err := d.skip(0); err != nil {
+			return err
+		}
+		d.note(badMetric(`"timestamp" is not a number`))
+		return nil
+	}
+	var f Field
+	if err := d.number(&f); err != nil {
+		var me *metricError
+		if !errors.As(err, &me) {
+			return err
+		}
+		d.note(badMetric(`"timestamp": %v`, err))
+		return nil
+	}
+	units := int64(d.TimestampUnits)
+	switch f.Kind {
+	case Int:
+		if f.Int > math.MaxInt64/units || f.Int < math.MinInt64/units {
+			d.note(badMetric(`"timestamp" %d is out of range (year 1678 to 2262)`, f.Int))
+			return nil
+		}
+		m.Time = f.Int * units
+	case Float:
+		ns := f.Float * float64(units)
+		if ns >= math.MaxInt64 || ns <= math.MinInt64 {
+			d.note(badMetric(`"timestamp" %g is out of range (year 1678 to 2262)`, f.Float))
+			return nil
+		}
+		m.Time = int64(ns)
+	default:
+		d.note(badMetric(`"timestamp" %d is out of range (year 1678 to 2262)`, f.Uint))
+	}
+	return nil
+}
+
+// number reads a JSON number into f: Int when it is an integer that fits,
+// Uint for larger integers, Float otherwise.
+func (d *JSON) number(f *Field) error {
+	p := &d.p
+	start := p.pos
+	b := p.buf
+	i := p.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == digits || (b[digits] == '0' && i-digits > 1) {
+		p.pos = i
+		return p.syntax("invalid number")
+	}
+	isInt := true
+	if i < len(b) && b[i] == '.' {
+		isInt = false
+		i++
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			p.pos = i
+			return p.syntax("invalid number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			p.pos = i
+			return p.syntax("invalid number")
+		}
+	}
+	p.pos = i
+	text := b[start:i]
+	if isInt {
+		if v, ok := parseInt(text); ok {
+			f.Kind, f.Int = Int, v
+			return nil
+		}
+		if text[0] != '-' {
+			if v, err := strconv.ParseUint(string(text), 10, 64); err == nil {
+				f.Kind, f.Uint = Uint, v
+				return nil
+			}
+		}
+	}
+	v, err := strconv.ParseFloat(string(text), 64)
+	if err != nil || math.IsInf(v, 0) {
+		return badMetric("number %.40s is out of the float64 range", text)
+	}
+	f.Kind, f.Float = Float, v
+	return nil
+}
+
+// parseInt parses a validated JSON integer without allocating.
+func parseInt(b []byte) (int64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) > 18 { // may overflow: let strconv decide
+		v, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			if neg && string(b) == "9223372036854775808" {
+				return math.MinInt64, true
+			}
+			return 0, false
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+	var v int64
+	for _, c := range b {
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// str reads a JSON string. Without escapes it is a slice of the line;
+// with escapes it is unescaped into the scratch space.
+func (d *JSON) str() ([]byte, error) {
+	p := &d.p
+	b := p.buf
+	p.pos++ // opening quote
+	start := p.pos
+	ascii := true
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			p.pos = i + 1
+			s := b[start:i]
+			if !ascii && !utf8.Valid(s) {
+				p.pos = start
+				return nil, p.syntax("invalid UTF-8 in a string")
+			}
+			return s, nil
+		case c == '\\':
+			return d.strEscaped(start)
+		case c < 0x20:
+			p.pos = i
+			return nil, p.syntax("control character in a string")
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	p.pos = len(b)
+	return nil, p.syntax("unterminated string")
+}
+
+func (d *JSON) strEscaped(start int) ([]byte, error) {
+	p := &d.p
+	b := p.buf
+	out := len(d.scratch)
+	i := start
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			p.pos = i + 1
+			s := d.scratch[out:]
+			if !utf8.Valid(s) {
+				p.pos = start
+				return nil, p.syntax("invalid UTF-8 in a string")
+			}
+			return s[:len(s):len(s)], nil
+		case c < 0x20:
+			p.pos = i
+			return nil, p.syntax("control character in a string")
+		case c != '\\':
+			d.scratch = append(d.scratch, c)
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			break
+		}
+		e := b[i+1]
+		i += 2
+		switch e {
+		case '"', '\\', '/':
+			d.scratch = append(d.scratch, e)
+		case 'b':
+			d.scratch = append(d.scratch, '\b')
+		case 'f':
+			d.scratch = append(d.scratch, '\f')
+		case 'n':
+			d.scratch = append(d.scratch, '\n')
+		case 'r':
+			d.scratch = append(d.scratch, '\r')
+		case 't':
+			d.scratch = append(d.scratch, '\t')
+		case 'u':
+			r, ok := hex4(b, i)
+			if !ok {
+				p.pos = i
+				return nil, p.syntax(`invalid \u escape`)
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(b, i+2); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			d.scratch = utf8.AppendRune(d.scratch, r)
+		default:
+			p.pos = i - 1
+			return nil, p.syntax("invalid escape in a string")
+		}
+	}
+	p.pos = len(b)
+	return nil, p.syntax("unterminated string")
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// skip reads over any JSON value.
+func (d *JSON) skip(depth int) error {
+	p := &d.p
+	if depth > maxDepth {
+		return p.syntax(fmt.Sprintf("nested deeper than %d levels", maxDepth))
+	}
+	p.ws()
+	switch c := p.peek(); {
+	case c == '"':
+		_, err := d.str()
+		return err
+	case c == '{' || c == '[':
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		p.pos++
+		p.ws()
+		if p.peek() == end {
+			p.pos++
+			return nil
+		}
+		for {
+			if c == '{' {
+				p.ws()
+				if p.peek() != '"' {
+					return p.syntax("want a quoted key")
+				}
+				if _, err := d.key(); err != nil {
+					return err
+				}
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			p.ws()
+			n := p.peek()
+			p.pos++
+			if n == end {
+				return nil
+			}
+			if n != ',' {
+				p.pos--
+				return p.syntax("want ',' or a closing bracket")
+			}
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		var f Field
+		err := d.number(&f)
+		var me *metricError
+		if errors.As(err, &me) {
+			return nil // out of range, but we are skipping it
+		}
+		return err
+	case p.literal("true"), p.literal("false"), p.literal("null"):
+		return nil
+	}
+	return p.syntax("want a JSON value")
+}
+
+// parser is the cursor over one line.
+type parser struct {
+	buf []byte
+	pos int
+}
+
+func (p *parser) reset(b []byte) { p.buf, p.pos = b, 0 }
+func (p *parser) eof() bool      { return p.pos >= len(p.buf) }
+
+func (p *parser) peek() byte {
+	if p.pos < len(p.buf) {
+		return p.buf[p.pos]
+	}
+	return 0
+}
+
+func (p *parser) ws() {
+	for p.pos < len(p.buf) {
+		switch p.buf[p.pos] {
+		case ' ', '\t', '\r', '\n':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) expect(c byte) error {
+	p.ws()
+	if p.peek() != c {
+		return p.syntax(fmt.Sprintf("want '%c'", c))
+	}
+	p.pos++
+	return nil
+}
+
+func (p *parser) literal(word string) bool {
+	if bytes.HasPrefix(p.buf[p.pos:], []byte(word)) {
+		p.pos += len(word)
+		return true
+	}
+	return false
+}
+
+// syntax describes a malformed line at the current byte offset.
+func (p *parser) syntax(what string) error {
+	if p.pos >= len(p.buf) {
+		return fmt.Errorf("invalid JSON: %s, but the line ends at byte %d", what, len(p.buf))
+	}
+	return fmt.Errorf("invalid JSON at byte %d: %s", p.pos+1, what)
+}

@@ -1,0 +1,322 @@
+package metricline
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// decoded is a copy of a Metric that outlives the callback.
+type decoded struct {
+	Name   string
+	Tags   map[string]string
+	Fields map[string]interface{}
+	Time   int64
+}
+
+func collect(t testing.TB, d Decoder, line string) ([]decoded, error) {
+	t.Helper()
+	var out []decoded
+	err := d.Decode([]byte(line), func(m *Metric) {
+		c := decoded{Name: string(m.Name), Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: m.Time}
+		for _, tg := range m.Tags {
+			c.Tags[string(tg.Key)] = string(tg.Value)
+		}
+		for i := range m.Fields {
+			c.Fields[string(m.Fields[i].Key)] = m.Fields[i].Value()
+		}
+		out = append(out, c)
+	})
+	return out, err
+}
+
+func TestJSONSingleAndBatch(t *testing.T) {
+	d := NewJSON(time.Second, "")
+	line := `{"fields":{"fields_bitcoin_usd":97234.12,"n":-3,"big":18446744073709551615,"s":"x\"y\u00e9\ud83d\ude00","b":true,"f":false},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795552004}`
+	got, err := collect(t, d, line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []decoded{{
+		Name: "kafka_consumer",
+		Tags: map[string]string{"topic_currency_rate": "currency.rate"},
+		Fields: map[string]interface{}{
+			"fields_bitcoin_usd": 97234.12, "n": int64(-3), "big": uint64(math.MaxUint64),
+			"s": "x\"y\u00e9\U0001F600", "b": true, "f": false,
+		},
+		Time: 1795552004 * int64(time.Second),
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+
+	batch := `{"metrics":[` + line + `, ` + strings.Replace(line, "1795552004", "1795552005", 1) + `]}`
+	got, err = collect(t, d, batch)
+	if err != nil || len(got) != 2 || got[1].Time != 1795552005*int64(time.Second) {
+		t.Fatalf("batch: %v %+v", err, got)
+	}
+	if got, err := collect(t, d, `{"metrics":[]}`); err != nil || len(got) != 0 {
+		t.Fatalf("empty batch: %v %v", got, err)
+	}
+}
+
+func TestJSONTimestampUnits(t *testing.T) {
+	line := `{"fields":{"a":1},"name":"m","tags":{},"timestamp":1795552004123}`
+	got, err := collect(t, NewJSON(time.Millisecond, ""), line)
+	if err != nil || got[0].Time != 1795552004123*int64(time.Millisecond) {
+		t.Fatalf("%v %+v", err, got)
+	}
+	// Telegraf rounds units down to a power of ten: 5ms counts as 1ms.
+	if d := NewJSON(5*time.Millisecond, ""); d.TimestampUnits != time.Millisecond {
+		t.Fatalf("units %v", d.TimestampUnits)
+	}
+	got, err = collect(t, NewJSON(0, time.RFC3339), `{"fields":{"a":1},"name":"m","timestamp":"2026-11-25T10:00:00Z"}`)
+	if err != nil || got[0].Time != time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano() {
+		t.Fatalf("%v %+v", err, got)
+	}
+}
+
+func TestJSONBadLines(t *testing.T) {
+	cases := map[string]string{
+		`{"metrics":5}`: `"metrics" must be an array`,
+		`{"fields":{"fields_bitcoin_usd":1.0},"name":"kafka_consumer"`: "line ends",
+		`{}`: "empty object",
+		`{"fields":null,"name":"x","tags":{},"timestamp":1}`: `"fields" is null`,
+		`not json at all`:                        "want a JSON object",
+		`[]`:                                     "want a JSON object",
+		"\xff\xfe garbage ":                      "want a JSON object",
+		strings.Repeat("{", 300):                 "want a quoted key",
+		`{"a":` + strings.Repeat("[", 300) + `}`: "nested deeper than 64",
+		`{"fields":{"x":1e400},"name":"x","tags":{},"timestamp":1}`:             `field "x": number 1e400 is out of the float64 range`,
+		`{"fields":{"x":{"y":1}},"name":"x","tags":{},"timestamp":1}`:           `field "x": value {"y":1} is not a number`,
+		`{"fields":{"x":null},"name":"x","tags":{},"timestamp":1}`:              "is not a number, string or boolean",
+		`{"fields":{"x":1,"x":2},"name":"x","tags":{},"timestamp":1}`:           `duplicate field "x"`,
+		`{"fields":{"x":1},"name":"x","name":"y","tags":{},"timestamp":1}`:      `duplicate key "name"`,
+		`{"fields":{"x":1},"name":"x","tags":{"a":1},"timestamp":1}`:            `tag "a" is not a string`,
+		`{"fields":{"x":1},"name":"x","tags":{}}`:                               `no "timestamp"`,
+		`{"fields":{"x":1},"name":"","tags":{},"timestamp":1}`:                  `"name" is empty`,
+		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":99999999999999999}`: "out of range",
+		"{\"fields\":{\"x\":\"\xff\"},\"name\":\"x\",\"timestamp\":1}":          "invalid UTF-8",
+		`{"fields":{"x":01},"name":"x","tags":{},"timestamp":1}`:                "invalid number",
+		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":1} trailing`:        "unexpected data after the metric",
+		`{"metrics":[{"fields":{"a":1},"name":"m","timestamp":1}],"x":1}`:       `only the "metrics" key`,
+		`{"fields":{"x":1},"metrics":[],"name":"x","timestamp":1}`:              `"metrics" must be the only key`,
+	}
+	for line, want := range cases {
+		got, err := collect(t, NewJSON(0, ""), line)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60q: error %v, want it to contain %q", line, err, want)
+		}
+		if len(got) != 0 && !strings.HasPrefix(line, `{"metrics"`) { // a batch keeps what came before the fault
+			t.Errorf("%.60q: delivered %v", line, got)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%.60q: error spans lines", line)
+		}
+	}
+}
+
+func TestJSONBlankLine(t *testing.T) {
+	for _, line := range []string{"", "   ", "\t"} {
+		got, err := collect(t, NewJSON(0, ""), line)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("%q: %v %v", line, got, err)
+		}
+	}
+}
+
+func TestJSONBadMetricInBatchKeepsTheOthers(t *testing.T) {
+	good := `{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}`
+	bad := `{"fields":{"a":true,"b":1e999},"name":"m","tags":{},"timestamp":1}`
+	got, err := collect(t, NewJSON(0, ""), `{"metrics":[`+good+`,`+bad+`,`+good+`,`+bad+`]}`)
+	if len(got) != 2 {
+		t.Fatalf("kept %d metrics, want 2", len(got))
+	}
+	if err == nil || !strings.Contains(err.Error(), "metric 2 of the batch") || !strings.Contains(err.Error(), "1 more bad metrics") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestJSONWideMetricDuplicates(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"fields":{`)
+	for i := 0; i < 100; i++ {
+		b.WriteString(`"f` + string(rune('A'+i%26)) + strings.Repeat("x", i/26) + `":1,`)
+	}
+	b.WriteString(`"fA":2},"name":"m","timestamp":1}`)
+	_, err := collect(t, NewJSON(0, ""), b.String())
+	if err == nil || !strings.Contains(err.Error(), `duplicate field "fA"`) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestJSONExamples reads every example stream and checks each accepted
+// line against encoding/json.
+func TestJSONExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../../testdata/examples/*.jsonl")
+	if len(files) == 0 {
+		t.Fatal("no example streams in testdata/examples")
+	}
+	d := NewJSON(0, "")
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		accepted, rejected := 0, 0
+		for sc.Scan() {
+			line := sc.Text()
+			got, err := collect(t, d, line)
+			if err != nil {
+				rejected++
+				continue
+			}
+			accepted++
+			if want, ok := reference(line); ok && !equalDecoded(got, want) {
+				t.Errorf("%s: %q\n got %+v\nwant %+v", name, line, got, want)
+			}
+		}
+		f.Close()
+		if accepted == 0 {
+			t.Errorf("%s: no line accepted", name)
+		}
+		t.Logf("%s: %d accepted, %d rejected", filepath.Base(name), accepted, rejected)
+	}
+}
+
+// reference decodes a line with encoding/json, as a second opinion.
+func reference(line string) ([]decoded, bool) {
+	type metric struct {
+		Fields    map[string]interface{} `json:"fields"`
+		Name      string                 `json:"name"`
+		Tags      map[string]string      `json:"tags"`
+		Timestamp *json.Number           `json:"timestamp"`
+	}
+	convert := func(m metric) (decoded, bool) {
+		if m.Fields == nil || m.Name == "" || m.Timestamp == nil {
+			return decoded{}, false
+		}
+		ts, err := m.Timestamp.Int64()
+		if err != nil || ts > math.MaxInt64/int64(time.Second) || ts < math.MinInt64/int64(time.Second) {
+			return decoded{}, false
+		}
+		c := decoded{Name: m.Name, Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: ts * int64(time.Second)}
+		for k, v := range m.Tags {
+			c.Tags[k] = v
+		}
+		for k, v := range m.Fields {
+			switch x := v.(type) {
+			case json.Number:
+				if i, err := x.Int64(); err == nil && !strings.ContainsAny(string(x), ".eE") {
+					c.Fields[k] = i
+				} else if f, err := x.Float64(); err == nil {
+					c.Fields[k] = f
+				} else {
+					return decoded{}, false
+				}
+			case string, bool:
+				c.Fields[k] = x
+			default:
+				return decoded{}, false
+			}
+		}
+		return c, true
+	}
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, false
+	}
+	if batch, ok := raw["metrics"]; ok {
+		var ms []json.RawMessage
+		if err := json.Unmarshal(batch, &ms); err != nil {
+			return nil, false
+		}
+		var out []decoded
+		for _, one := range ms {
+			got, ok := reference(string(one))
+			if !ok {
+				return nil, false
+			}
+			out = append(out, got...)
+		}
+		return out, true
+	}
+	var m metric
+	dec = json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, false
+	}
+	c, ok := convert(m)
+	if !ok {
+		return nil, false
+	}
+	return []decoded{c}, true
+}
+
+func equalDecoded(a, b []decoded) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Time != b[i].Time || !reflect.DeepEqual(a[i].Tags, b[i].Tags) || len(a[i].Fields) != len(b[i].Fields) {
+			return false
+		}
+		for k, v := range a[i].Fields {
+			w := b[i].Fields[k]
+			if u, ok := v.(uint64); ok { // encoding/json has no uint64 here
+				if f, ok := w.(float64); ok && float64(u) == f {
+					continue
+				}
+			}
+			if !reflect.DeepEqual(v, w) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// FuzzJSON checks that no line panics the decoder, that every error is one
+// line, and that whatever it accepts encoding/json reads the same way.
+func FuzzJSON(f *testing.F) {
+	files, _ := filepath.Glob("../../../testdata/examples/*.jsonl")
+	for _, name := range files {
+		data, _ := os.ReadFile(name)
+		for i, line := range bytes.Split(data, []byte("\n")) {
+			if i%7 == 0 {
+				f.Add(string(line))
+			}
+		}
+	}
+	f.Add(`{"metrics":[{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}]}`)
+	f.Add(`{"fields":{"s":"\u00e9\ud83d\ude00\n"},"name":"m","tags":{"t":"v"},"timestamp":-5}`)
+	f.Add(`{"fields":{"a":1e400},"name":"m","timestamp":1}`)
+	d := NewJSON(0, "")
+	f.Fuzz(func(t *testing.T, line string) {
+		got, err := collect(t, d, line)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if len(got) == 0 {
+			return
+		}
+		if want, ok := reference(line); ok && !equalDecoded(got, want) {
+			t.Fatalf("%q\n got %+v\nwant %+v", line, got, want)
+		}
+	})
+}

@@ -1,0 +1,55 @@
+package redisconn
+
+import (
+	"github.com/gomodule/redigo/redis"
+)
+
+// Client holds at most one open connection and dials a new one when the
+// last was lost. It is not safe for concurrent use: each writer or reader
+// loop owns its Client.
+type Client struct {
+	cfg  *Config
+	name string
+	conn redis.Conn
+}
+
+// NewClient returns a Client that dials lazily.
+func NewClient(cfg *Config, clientName string) *Client {
+	return &Client{cfg: cfg, name: clientName}
+}
+
+// Conn returns the open connection, dialing one when there is none.
+func (c *Client) Conn() (redis.Conn, error) {
+	if c.conn != nil && c.conn.Err() != nil {
+		c.Close()
+	}
+	if c.conn == nil {
+		conn, err := c.cfg.Dial(c.name)
+		if err != nil {
+			return nil, err
+		}
+		c.conn = conn
+	}
+	return c.conn, nil
+}
+
+// Check drops the connection after an error that may have left it out of
+// step (a network error, a timeout in the middle of a pipeline). Error
+// replies from Redis leave the connection usable and are kept.
+func (c *Client) Check(err error) {
+	if err == nil || c.conn == nil {
+		return
+	}
+	if _, isReply := err.(redis.Error); isReply && c.conn.Err() == nil {
+		return
+	}
+	c.Close()
+}
+
+// Close closes the connection, if any.
+func (c *Client) Close() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+	}
+}

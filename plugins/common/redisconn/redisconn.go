@@ -1,0 +1,151 @@
+// Package redisconn is the one place both plugins connect to Redis: the
+// options Telegraf's own Redis plugins use (address, username, password,
+// database, timeout, tls_*), dialing with redigo, a connection that redials
+// after failures, capped exponential backoff, and the classification of
+// Redis errors into "wait and retry" and "an operator must act".
+package redisconn
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf/config"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
+)
+
+// Config holds the connection options; plugins embed it so the option names
+// are the same everywhere.
+type Config struct {
+	Address  string          `toml:"address"`
+	Username string          `toml:"username"`
+	Password string          `toml:"password"`
+	Database int             `toml:"database"`
+	Timeout  config.Duration `toml:"timeout"`
+	common_tls.ClientConfig
+
+	network string
+	addr    string
+	tls     *tls.Config
+}
+
+// DefaultTimeout bounds connecting and every reply.
+const DefaultTimeout = 5 * time.Second
+
+// Init checks the options and prepares dialing. It must be called once
+// before Dial.
+func (c *Config) Init() error {
+	if c.Address == "" {
+		c.Address = "127.0.0.1:6379"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = config.Duration(DefaultTimeout)
+	}
+	if c.Database < 0 {
+		return fmt.Errorf("option database: %d is negative", c.Database)
+	}
+	network, addr, useTLS, err := parseAddress(c.Address)
+	if err != nil {
+		return fmt.Errorf("option address: %w", err)
+	}
+	c.network, c.addr = network, addr
+
+	tlsConfig, err := c.ClientConfig.TLSConfig()
+	if err != nil {
+		return fmt.Errorf("tls options: %w", err)
+	}
+	if tlsConfig == nil && useTLS {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if tlsConfig != nil && tlsConfig.ServerName == "" && network == "tcp" {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			tlsConfig.ServerName = host
+		}
+	}
+	c.tls = tlsConfig
+	return nil
+}
+
+// parseAddress accepts "host:port", "tcp://host:port", "redis://host:port",
+// "rediss://host:port" (TLS) and "unix:///path/to/socket".
+func parseAddress(address string) (network, addr string, useTLS bool, err error) {
+	if !strings.Contains(address, "://") {
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return "", "", false, fmt.Errorf("%q: want host:port (%v)", address, err)
+		}
+		return "tcp", address, false, nil
+	}
+	u, err := url.Parse(address)
+	if err != nil {
+		return "", "", false, fmt.Errorf("%q: %v", address, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		if u.Path == "" {
+			return "", "", false, fmt.Errorf("%q: no socket path", address)
+		}
+		return "unix", u.Path, false, nil
+	case "tcp", "redis", "rediss":
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "6379")
+		}
+		if u.Hostname() == "" {
+			return "", "", false, fmt.Errorf("%q: no host", address)
+		}
+		return "tcp", host, u.Scheme == "rediss", nil
+	}
+	return "", "", false, fmt.Errorf("%q: unknown scheme %q (want tcp, redis, rediss or unix)", address, u.Scheme)
+}
+
+// Endpoint is the address as it is dialed, for log lines (never includes
+// the password).
+func (c *Config) Endpoint() string {
+	if c.tls != nil {
+		return c.addr + " (TLS)"
+	}
+	return c.addr
+}
+
+// Dial opens one connection, authenticates and selects the database.
+// clientName is shown by CLIENT LIST, so operators can tell our
+// connections apart.
+func (c *Config) Dial(clientName string) (redis.Conn, error) {
+	timeout := time.Duration(c.Timeout)
+	opts := []redis.DialOption{
+		redis.DialConnectTimeout(timeout),
+		redis.DialReadTimeout(timeout),
+		redis.DialWriteTimeout(timeout),
+		redis.DialDatabase(c.Database),
+		redis.DialClientName(clientName),
+	}
+	if c.Password != "" {
+		opts = append(opts, redis.DialPassword(c.Password))
+		if c.Username != "" {
+			opts = append(opts, redis.DialUsername(c.Username))
+		}
+	}
+	if c.tls != nil {
+		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(c.tls),
+			redis.DialTLSSkipVerify(c.tls.InsecureSkipVerify))
+	}
+	conn, err := redis.Dial(c.network, c.addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
+	}
+	return conn, nil
+}
+
+// scrub makes sure no error we print carries the password, whatever a
+// library put in it.
+func (c *Config) scrub(err error) error {
+	if err == nil || c.Password == "" || !strings.Contains(err.Error(), c.Password) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), c.Password, "<password>"))
+}

@@ -1,0 +1,169 @@
+// Package redistest runs a real redis-server for tests: on a free loopback
+// port, in the test's temporary directory, stopped when the test ends. No
+// Redis is ever mocked.
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// Server is one redis-server process the test owns.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	Port int
+	Dir  string
+
+	t      testing.TB
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Binary returns the redis-server to run: $REDIS_SERVER or the one on PATH.
+func Binary(t testing.TB) string {
+	if p := os.Getenv("REDIS_SERVER"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server not found (apt-get install redis-server, or set REDIS_SERVER): %v", err)
+	}
+	return p
+}
+
+// FreePort asks the kernel for a loopback port that is free right now.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs redis-server with extra config directives such as
+// "--appendonly", "yes"; it is stopped at the end of the test.
+func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Port: FreePort(t), Dir: t.TempDir()}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	s.args = append([]string{
+		"--port", strconv.Itoa(s.Port),
+		"--bind", "127.0.0.1",
+		"--dir", s.Dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--logfile", filepath.Join(s.Dir, "redis.log"),
+	}, extra...)
+	s.start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	cmd := exec.Command(Binary(s.t), s.args...)
+	cmd.Dir = s.Dir
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.exited)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(time.Second))
+		if err == nil {
+			_, err = c.Do("PING")
+			c.Close()
+			if err == nil {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+			s.t.Fatalf("redis-server exited at start: %s", log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Kill()
+			s.t.Fatalf("redis-server on %s did not answer PING within 10s: %v", s.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill stops the server at once with SIGKILL (no save, no AOF fsync beyond
+// what the server did already). It is safe to call twice.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+// Stop shuts the server down cleanly with SIGTERM.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and directory.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	s.start()
+}
+
+// Running reports whether the process is up.
+func (s *Server) Running() bool { return s.cmd != nil }
+
+// Conn opens a plain client connection for the test's own checks.
+func (s *Server) Conn() redis.Conn {
+	s.t.Helper()
+	c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(5*time.Second),
+		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(10*time.Second))
+	if err != nil {
+		s.t.Fatalf("connecting to test redis: %v", err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Do runs one command on a fresh connection and fails the test on error.
+func (s *Server) Do(cmd string, args ...interface{}) interface{} {
+	s.t.Helper()
+	c := s.Conn()
+	defer c.Close()
+	r, err := c.Do(cmd, args...)
+	if err != nil {
+		s.t.Fatalf("%s %v: %v", cmd, args, err)
+	}
+	return r
+}
+
+func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr) }
