@@ -37,7 +37,7 @@ func Decode(text, kind, name string, plugin any) error {
 	var file map[string]map[string][]toml.Primitive
 	md, err := toml.Decode(text, &file)
 	if err != nil {
-		return tomlError(err)
+		return tomlError(err, "")
 	}
 	for k, tables := range file {
 		for n := range tables {
@@ -57,26 +57,32 @@ func Decode(text, kind, name string, plugin any) error {
 	}
 
 	if err := md.PrimitiveDecode(tables[0], plugin); err != nil {
-		return tomlError(err)
+		return tomlError(err, kind+"."+name+".")
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		k := undecoded[0]
-		option := k[len(k)-1]
-		return fmt.Errorf("line %d: unknown option %q in [[%s.%s]]", lineOfKey(text, option), k.String(), kind, name)
+		option := strings.TrimPrefix(k.String(), kind+"."+name+".")
+		return fmt.Errorf("line %d: unknown option %q in [[%s.%s]]", lineOfKey(text, k[len(k)-1]), option, kind, name)
 	}
 	return nil
 }
 
+// typeError is BurntSushi's wording for a value of the wrong type.
+var typeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 // tomlError keeps BurntSushi's message (it names the line and the key) on
 // one line.
-func tomlError(err error) error {
+func tomlError(err error, table string) error {
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
 		msg := perr.Message
 		if perr.LastKey != "" {
-			msg = fmt.Sprintf("option %q: %s", perr.LastKey, msg)
+			msg = fmt.Sprintf("option %q: %s", strings.TrimPrefix(perr.LastKey, table), msg)
 		}
 		return fmt.Errorf("line %d: %s", perr.Position.Line, msg)
+	}
+	if m := typeError.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("line %s: option %q: %s", m[1], strings.TrimPrefix(m[2], table), m[3])
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", " "))
 }

@@ -44,6 +44,11 @@ func (d *Influx) Decode(line []byte, fn func(*Metric)) error {
 		return fmt.Errorf("invalid line protocol: %w", err)
 	}
 	for _, tm := range metrics {
+		// Telegraf's parser lets some malformed lines through as a metric
+		// without fields (found by fuzzing: `0\`); no such metric exists.
+		if len(tm.FieldList()) == 0 {
+			return fmt.Errorf("invalid line protocol: metric %q has no fields", tm.Name())
+		}
 		m := &d.m
 		m.reset()
 		m.Name = append(m.Name, tm.Name()...)

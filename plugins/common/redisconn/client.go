@@ -46,6 +46,29 @@ func (c *Client) Check(err error) {
 	c.Close()
 }
 
+// Run calls f with a connection. When f fails on a connection that had
+// been open for a while with a network error (the server closed an idle
+// client, or restarted), it is tried once more on a new connection before
+// the error is returned, so that only real outages are reported.
+func (c *Client) Run(f func(redis.Conn) error) error {
+	reused := c.conn != nil
+	conn, err := c.Conn()
+	if err != nil {
+		return err
+	}
+	err = f(conn)
+	c.Check(err)
+	if _, isReply := err.(redis.Error); err == nil || isReply || !reused {
+		return err
+	}
+	if conn, err = c.Conn(); err != nil {
+		return err
+	}
+	err = f(conn)
+	c.Check(err)
+	return err
+}
+
 // Close closes the connection, if any.
 func (c *Client) Close() {
 	if c.conn != nil {

@@ -1,0 +1,92 @@
+package metricline
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInflux(t *testing.T) {
+	d, err := NewInflux(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(t, d, `kafka_consumer,topic_currency_rate=currency.rate fields_bitcoin_usd=97234.12,n=3i,u=4u,s="x",b=true 1795552004000000000`)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%v %v", got, err)
+	}
+	m := got[0]
+	if m.Name != "kafka_consumer" || m.Tags["topic_currency_rate"] != "currency.rate" || m.Time != 1795552004000000000 ||
+		m.Fields["fields_bitcoin_usd"] != 97234.12 || m.Fields["n"] != int64(3) || m.Fields["u"] != uint64(4) || m.Fields["s"] != "x" || m.Fields["b"] != true {
+		t.Fatalf("%+v", m)
+	}
+	if _, err := collect(t, d, `kafka_consumer fields_bitcoin_usd= 1`); err == nil || !strings.HasPrefix(err.Error(), "invalid line protocol at byte") {
+		t.Fatalf("error %v", err)
+	}
+	s, _ := NewInflux(time.Second)
+	if got, _ := collect(t, s, `m v=1 1795552004`); got[0].Time != 1795552004*int64(time.Second) {
+		t.Fatalf("precision: %+v", got)
+	}
+}
+
+// FuzzInflux: Telegraf's parser behind our adapter never panics, errors
+// are one line, and every metric it gives has a name and fields.
+func FuzzInflux(f *testing.F) {
+	data, _ := os.ReadFile("../../../testdata/examples/influx.lp")
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if i%20 == 0 {
+			f.Add(string(line))
+		}
+	}
+	f.Add(`m,t=a\ b f="q\"x" -1`)
+	f.Add(`m f=1e400`)
+	d, err := NewInflux(0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		got, err := collect(t, d, line)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		for _, m := range got {
+			if m.Name == "" || len(m.Fields) == 0 {
+				t.Fatalf("metric without name or fields from %q: %+v", line, m)
+			}
+		}
+	})
+}
+
+// FuzzJSONBatch puts fuzzed metrics into a batch line: a bad metric never
+// costs the good ones around it.
+func FuzzJSONBatch(f *testing.F) {
+	f.Add(`{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}`)
+	f.Add(`{"fields":{"a":1e999},"name":"m","tags":{},"timestamp":1}`)
+	f.Add(`{}`)
+	good := `{"fields":{"g":1},"name":"good","tags":{},"timestamp":1}`
+	d := NewJSON(0, "")
+	f.Fuzz(func(t *testing.T, metric string) {
+		got, err := collect(t, d, `{"metrics":[`+good+`,`+metric+`,`+good+`]}`)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error %q", err)
+		}
+		goods := 0
+		for _, m := range got {
+			if m.Name == "good" {
+				goods++
+			}
+		}
+		single, serr := collect(t, d, metric)
+		if serr == nil && len(single) == 1 && !strings.Contains(metric, "metrics") && goods != 2 {
+			t.Fatalf("a valid metric %q cost the batch its good metrics: %v", metric, err)
+		}
+		if goods == 0 {
+			t.Fatalf("the first good metric was lost: %v", err)
+		}
+	})
+}

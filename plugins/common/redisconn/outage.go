@@ -1,0 +1,53 @@
+package redisconn
+
+import (
+	"time"
+
+	"github.com/influxdata/telegraf"
+)
+
+// Outage turns a run of failed attempts into two log lines: one when it
+// starts, one when Redis is back; a change of cause in between is logged
+// at debug level.
+// A failure that needs an operator (see NeedsOperator) is an error, any
+// other a warning.
+type Outage struct {
+	Log      telegraf.Logger
+	Endpoint string
+
+	since    time.Time
+	attempts int
+	last     string
+}
+
+// Failed records a failed attempt; held describes what is kept meanwhile.
+func (o *Outage) Failed(err error, held string) {
+	o.attempts++
+	msg := err.Error()
+	if !o.since.IsZero() {
+		if msg != o.last {
+			o.Log.Debugf("Redis at %s still unavailable, now: %s", o.Endpoint, msg)
+			o.last = msg
+		}
+		return
+	}
+	o.since, o.last = time.Now(), msg
+	if NeedsOperator(err) {
+		o.Log.Errorf("Redis at %s refused the write: %s; %s, retrying with backoff up to 30s until this is fixed", o.Endpoint, msg, held)
+		return
+	}
+	o.Log.Warnf("Redis at %s is unavailable: %s; %s, retrying with backoff up to 30s", o.Endpoint, msg, held)
+}
+
+// Succeeded ends an outage, if there was one.
+func (o *Outage) Succeeded() {
+	if o.since.IsZero() {
+		return
+	}
+	o.Log.Infof("Redis at %s is back after %s and %d failed attempts", o.Endpoint,
+		time.Since(o.since).Round(time.Millisecond), o.attempts)
+	o.since, o.attempts, o.last = time.Time{}, 0, ""
+}
+
+// Active reports whether the last attempt failed.
+func (o *Outage) Active() bool { return !o.since.IsZero() }
