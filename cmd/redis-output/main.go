@@ -1,0 +1,95 @@
+// Command redis-output is the [[outputs.redis]] execd plugin: run it from
+// Telegraf's [[outputs.execd]]; it reads metrics on stdin and writes them to
+// Redis.
+//
+//	[[outputs.execd]]
+//	  command = ["/usr/local/bin/redis-output", "-config", "/etc/telegraf/redis-output.conf"]
+//	  data_format = "json"
+//	  restart_delay = "1s"
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/version"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		configPath = flag.String("config", "", "path to the plugin's TOML config (one [[outputs.redis]] table)")
+		dryRun     = flag.Bool("test", false, "read stdin and print the Redis commands it would send; connect to nothing")
+		debug      = flag.Bool("debug", false, "log debug messages")
+		showVer    = flag.Bool("version", false, "print the version and exit")
+		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
+	)
+	flag.Parse()
+	log := logger.New("outputs.redis")
+	log.SetDebug(*debug)
+
+	plugin := redis.New()
+	plugin.Log = log
+	switch {
+	case *showVer:
+		fmt.Println(version.String("redis-output"))
+		return 0
+	case *sample:
+		fmt.Print(plugin.SampleConfig())
+		return 0
+	case flag.NArg() > 0:
+		log.Errorf("unexpected arguments %q", flag.Args())
+		return 2
+	}
+
+	if *configPath != "" {
+		if err := config.Load(*configPath, "outputs", "redis", plugin); err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+	}
+	if err := plugin.Init(); err != nil {
+		log.Errorf("config: %v", err)
+		return 1
+	}
+
+	stats := &redis.Stats{}
+	if *dryRun {
+		err := plugin.DryRun(os.Stdin, os.Stdout, stats)
+		summary(log, stats)
+		if err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Debugf("%s writing %s mode to %s", version.String("redis-output"), plugin.Mode, plugin.Endpoint())
+	err := plugin.Run(ctx, os.Stdin, stats)
+	summary(log, stats)
+	if err != nil {
+		if !errors.Is(err, redis.ErrUnwritten) {
+			log.Errorf("%v", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func summary(log *logger.Logger, s *redis.Stats) {
+	log.Infof("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines",
+		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load())
+}

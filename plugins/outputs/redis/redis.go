@@ -1,0 +1,147 @@
+// Package redis is the [[outputs.redis]] execd plugin: it reads what
+// Telegraf's [[outputs.execd]] writes to its stdin and writes it to Redis.
+//
+// Telegraf counts a metric as delivered once it is on our stdin, so what we
+// have read and not yet written is ours alone to keep: it is held in a
+// bounded backlog, written in batches, retried while Redis is away, and
+// when the backlog is full stdin is no longer read, which is the only way
+// to push back on Telegraf (and, behind it, on Kafka).
+package redis
+
+import (
+	_ "embed"
+	"fmt"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// Redis holds the plugin's options, named as in sample.conf.
+type Redis struct {
+	redisconn.Config
+
+	DataFormat               string          `toml:"data_format"`
+	JSONTimestampUnits       config.Duration `toml:"json_timestamp_units"`
+	JSONTimestampFormat      string          `toml:"json_timestamp_format"`
+	InfluxTimestampPrecision config.Duration `toml:"influx_timestamp_precision"`
+
+	Mode           string          `toml:"mode"`
+	Key            string          `toml:"key"`
+	Quote          string          `toml:"quote"`
+	TimestampUnits config.Duration `toml:"timestamp_units"`
+	StateKey       string          `toml:"state_key"`
+	Publish        string          `toml:"publish"`
+	Expire         config.Duration `toml:"expire"`
+
+	FlushInterval         config.Duration `toml:"flush_interval"`
+	MetricBatchSize       int             `toml:"metric_batch_size"`
+	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
+	MaxLineSize           config.Size     `toml:"max_line_size"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	decoder  metricline.Decoder
+	newBatch func() batch
+}
+
+// SampleConfig returns the documented default configuration.
+func (*Redis) SampleConfig() string { return sampleConfig }
+
+// New returns the plugin with the article's defaults.
+func New() *Redis {
+	return &Redis{
+		DataFormat:            "json",
+		Mode:                  "quote",
+		Key:                   "coingecko:rate:usd",
+		Quote:                 "usd",
+		TimestampUnits:        config.Duration(time.Second),
+		FlushInterval:         config.Duration(100 * time.Millisecond),
+		MetricBatchSize:       10000,
+		MaxUndeliveredMetrics: 100000,
+		MaxLineSize:           config.Size(linereader.DefaultMax),
+	}
+}
+
+// Init checks the options and prepares the decoder and the write mode.
+func (r *Redis) Init() error {
+	if err := r.Config.Init(); err != nil {
+		return err
+	}
+	switch r.DataFormat {
+	case "json":
+		r.decoder = metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+	case "influx":
+		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
+		if err != nil {
+			return fmt.Errorf("option influx_timestamp_precision: %w", err)
+		}
+		r.decoder = d
+	default:
+		return fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
+	}
+	if r.FlushInterval <= 0 {
+		return fmt.Errorf("option flush_interval: must be positive")
+	}
+	if r.MetricBatchSize <= 0 {
+		return fmt.Errorf("option metric_batch_size: must be positive")
+	}
+	if r.MaxUndeliveredMetrics < r.MetricBatchSize {
+		return fmt.Errorf("option max_undelivered_metrics: %d is less than metric_batch_size %d", r.MaxUndeliveredMetrics, r.MetricBatchSize)
+	}
+	if r.MaxLineSize <= 0 {
+		return fmt.Errorf("option max_line_size: must be positive")
+	}
+	if r.Expire < 0 {
+		return fmt.Errorf("option expire: must not be negative")
+	}
+	if r.Key == "" {
+		return fmt.Errorf("option key: must not be empty")
+	}
+
+	switch r.Mode {
+	case "quote":
+		return r.initQuote()
+	default:
+		return fmt.Errorf(`option mode: %q is not supported (want "quote")`, r.Mode)
+	}
+}
+
+func (r *Redis) initQuote() error {
+	if r.Quote == "" {
+		return fmt.Errorf("option quote: must not be empty")
+	}
+	units := time.Duration(r.TimestampUnits)
+	if units <= 0 {
+		units = time.Second
+	}
+	// A power of ten, as Telegraf's JSON serializer rounds its units.
+	d := time.Nanosecond
+	for d*10 <= units {
+		d *= 10
+	}
+	if r.StateKey == "" {
+		r.StateKey = quote.StateKeyFor(r.Key)
+	}
+	if r.StateKey == r.Key {
+		return fmt.Errorf("option state_key: must differ from key")
+	}
+	opts := &quote.Options{
+		Key:            r.Key,
+		StateKey:       r.StateKey,
+		Quote:          r.Quote,
+		Publish:        r.Publish,
+		Expire:         time.Duration(r.Expire),
+		TimestampUnits: d,
+	}
+	r.newBatch = func() batch { return &quoteBatch{quote.NewBatch(opts)} }
+	return nil
+}

@@ -1,0 +1,315 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+)
+
+// Stats count what a run did; they end up in the exit summary.
+type Stats struct {
+	Lines    atomic.Int64 // lines read
+	Metrics  atomic.Int64 // metrics accepted
+	Rejected atomic.Int64 // lines with at least one refused metric
+	Updates  atomic.Int64 // writes that reached Redis
+	Written  atomic.Int64 // metrics those writes carried
+}
+
+// ErrUnwritten is returned when the run ended with metrics that never
+// reached Redis.
+var ErrUnwritten = errors.New("metrics left unwritten")
+
+// run is one Run: the reader and the flusher share the backlog.
+type run struct {
+	r     *Redis
+	stats *Stats
+
+	mu        sync.Mutex
+	roomCond  *sync.Cond // the backlog shrank, or reading must stop
+	pending   batch      // read, not yet taken by the flusher
+	inflight  int        // metrics the flusher holds
+	stopping  bool       // a signal came: read no more
+	readDone  bool
+	wake      chan struct{}
+	readEnded chan struct{}
+}
+
+// Run reads stdin until it ends or ctx is cancelled (SIGTERM), writing to
+// Redis as it goes. At the end of input everything read is written,
+// retrying for as long as it takes; after cancellation it gets `timeout`
+// more. The error is ErrUnwritten (wrapped) when metrics were left behind.
+func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
+	u := &run{
+		r:         r,
+		stats:     stats,
+		pending:   r.newBatch(),
+		wake:      make(chan struct{}, 1),
+		readEnded: make(chan struct{}),
+	}
+	u.roomCond = sync.NewCond(&u.mu)
+
+	go u.read(in)
+
+	client := redisconn.NewClient(&r.Config, "telegraf-redis-output")
+	defer client.Close()
+	left := u.flush(ctx, client)
+	if left > 0 {
+		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis", ErrUnwritten, left)
+	}
+	return nil
+}
+
+// read decodes stdin line by line into the pending batch, waiting while
+// the backlog is full.
+func (u *run) read(in io.Reader) {
+	defer func() {
+		u.mu.Lock()
+		u.readDone = true
+		u.mu.Unlock()
+		close(u.readEnded)
+		u.signal()
+	}()
+	lines := linereader.New(in, int(u.r.MaxLineSize))
+	var lineErr error
+	var lineNo int64
+	var pending batch
+	add := func(m *metricline.Metric) {
+		if err := pending.Add(m); err != nil {
+			if lineErr == nil {
+				lineErr = fmt.Errorf("metric at %d: %w", m.Time, err)
+			}
+			return
+		}
+		u.stats.Metrics.Add(1)
+	}
+	for {
+		line, err := lines.Next()
+		lineNo = lines.Line()
+		var tooLong *linereader.TooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+			return
+		case errors.As(err, &tooLong):
+			u.stats.Lines.Add(1)
+			u.stats.Rejected.Add(1)
+			u.r.Log.Errorf("line %d: %v: %q", tooLong.Line, err, tooLong.Head)
+			continue
+		case err != nil:
+			u.r.Log.Errorf("reading stdin: %v", err)
+			return
+		}
+		u.stats.Lines.Add(1)
+
+		u.mu.Lock()
+		if u.stopping {
+			u.mu.Unlock()
+			return
+		}
+		pending, lineErr = u.pending, nil
+		derr := u.r.decoder.Decode(line, add)
+		full := u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics
+		due := u.pending.Metrics() >= u.r.MetricBatchSize
+		u.mu.Unlock()
+
+		if derr == nil {
+			derr = lineErr
+		}
+		if derr != nil {
+			u.stats.Rejected.Add(1)
+			u.r.Log.Errorf("line %d: %v: %q", lineNo, derr, head(line))
+		}
+		if due || full {
+			u.signal()
+		}
+		if full {
+			u.waitForRoom()
+		}
+	}
+}
+
+// waitForRoom blocks the reader while the backlog is full: Telegraf's
+// writes to our stdin then block, which is the back-pressure we want.
+func (u *run) waitForRoom() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for !u.stopping && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
+		u.roomCond.Wait()
+	}
+}
+
+func (u *run) signal() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+func head(line []byte) []byte {
+	if len(line) > 100 {
+		return line[:100]
+	}
+	return line
+}
+
+// flush writes batches until the input has ended and all is written, or
+// until the time after a stop request runs out. It returns the number of
+// metrics left unwritten.
+func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
+	r := u.r
+	inflight := r.newBatch()
+	backoff := redisconn.NewBackoff()
+	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
+	ticker := time.NewTicker(time.Duration(r.FlushInterval))
+	defer ticker.Stop()
+
+	stopped := ctx.Done()
+	var deadline <-chan time.Time // set once stopping: the grace period
+	writeCtx := context.Background()
+	retryAt := time.Time{}
+
+	for {
+		select {
+		case <-ticker.C:
+		case <-u.wake:
+		case <-stopped:
+			stopped = nil
+			u.mu.Lock()
+			u.stopping = true
+			u.roomCond.Broadcast()
+			u.mu.Unlock()
+			timeout := time.Duration(r.Timeout)
+			deadline = time.After(timeout)
+			var cancel context.CancelFunc
+			writeCtx, cancel = context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			retryAt = time.Time{} // one more try at once
+		case <-deadline:
+			u.mu.Lock()
+			left := inflight.Metrics() + u.pending.Metrics()
+			u.mu.Unlock()
+			r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, time.Duration(r.Timeout))
+			return left
+		}
+		if time.Now().Before(retryAt) {
+			continue
+		}
+
+		u.mu.Lock()
+		if u.pending.Metrics() > 0 {
+			if inflight.Metrics() == 0 {
+				inflight, u.pending = u.pending, inflight
+			} else {
+				inflight.Absorb(u.pending)
+			}
+		}
+		u.inflight = inflight.Metrics()
+		done := u.readDone || u.stopping
+		u.mu.Unlock()
+
+		if inflight.Metrics() == 0 {
+			if done {
+				return 0
+			}
+			continue
+		}
+
+		n := inflight.Metrics()
+		err := u.write(writeCtx, client, inflight)
+		if err != nil {
+			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
+			wait := backoff.Next()
+			retryAt = time.Now().Add(wait)
+			continue
+		}
+		outage.Succeeded()
+		backoff.Reset()
+		retryAt = time.Time{}
+		u.stats.Written.Add(int64(n))
+		inflight.Reset()
+		u.mu.Lock()
+		u.inflight = 0
+		u.roomCond.Broadcast()
+		more := u.pending.Metrics() > 0 || !u.readDone
+		u.mu.Unlock()
+		if done && !more {
+			return 0
+		}
+		if done || u.pending.Metrics() >= r.MetricBatchSize {
+			u.signal() // the input ended or piled up while we wrote: go on at once
+		}
+	}
+}
+
+func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
+	return client.Run(func(conn redis.Conn) error {
+		updates, err := b.Write(ctx, conn)
+		if err == nil {
+			u.stats.Updates.Add(int64(updates))
+		}
+		return err
+	})
+}
+
+// DryRun reads all of in and prints the Redis commands it would send, one
+// batch per metric_batch_size metrics and one at the end. It connects to
+// nothing.
+func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
+	lines := linereader.New(in, int(r.MaxLineSize))
+	b := r.newBatch()
+	emit := func() error {
+		for _, c := range b.Commands() {
+			if _, err := fmt.Fprintln(out, c); err != nil {
+				return err
+			}
+		}
+		stats.Written.Add(int64(b.Metrics()))
+		b.Reset()
+		return nil
+	}
+	for {
+		line, err := lines.Next()
+		var tooLong *linereader.TooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+			return emit()
+		case errors.As(err, &tooLong):
+			stats.Lines.Add(1)
+			stats.Rejected.Add(1)
+			r.Log.Errorf("line %d: %v: %q", tooLong.Line, err, tooLong.Head)
+			continue
+		case err != nil:
+			return err
+		}
+		stats.Lines.Add(1)
+		var addErr error
+		derr := r.decoder.Decode(line, func(m *metricline.Metric) {
+			if err := b.Add(m); err != nil {
+				addErr = err
+				return
+			}
+			stats.Metrics.Add(1)
+		})
+		if derr == nil {
+			derr = addErr
+		}
+		if derr != nil {
+			stats.Rejected.Add(1)
+			r.Log.Errorf("line %d: %v: %q", lines.Line(), derr, head(line))
+		}
+		if b.Metrics() >= r.MetricBatchSize {
+			if err := emit(); err != nil {
+				return err
+			}
+		}
+	}
+}
