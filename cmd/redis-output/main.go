@@ -67,7 +67,8 @@ func run() int {
 	stats := &redis.Stats{}
 	if *dryRun {
 		err := plugin.DryRun(os.Stdin, os.Stdout, stats)
-		summary(log, stats)
+		log.Infof("read %d lines, %d metrics; would send %d commands; rejected %d lines",
+			stats.Lines.Load(), stats.Metrics.Load(), stats.Updates.Load(), stats.Rejected.Load())
 		if err != nil {
 			log.Errorf("%v", err)
 			return 1

@@ -463,3 +463,17 @@ func TestInitRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeShowsTheSampleConfig keeps README.md's configuration section
+// identical to the embedded sample.conf, as Telegraf's tooling does.
+func TestReadmeShowsTheSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "```toml @sample.conf\n")
+	block, _, ok2 := strings.Cut(after, "```\n")
+	if !ok || !ok2 || block != New().SampleConfig() {
+		t.Fatal("README.md's sample.conf block differs from sample.conf")
+	}
+}

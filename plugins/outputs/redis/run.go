@@ -271,6 +271,7 @@ func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
 			if _, err := fmt.Fprintln(out, c); err != nil {
 				return err
 			}
+			stats.Updates.Add(1)
 		}
 		stats.Written.Add(int64(b.Metrics()))
 		b.Reset()
