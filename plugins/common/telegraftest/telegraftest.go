@@ -1,0 +1,197 @@
+// Package telegraftest runs the real programs of the pipeline in tests: the
+// Telegraf binary built from the version pinned in go.mod, and our own
+// commands built from this module. Every process a test starts is stopped
+// when the test ends, also on failure.
+package telegraftest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tags are the Telegraf plugins `make telegraf` builds in.
+const Tags = "custom,inputs.http,inputs.kafka_consumer,inputs.execd,outputs.kafka,outputs.execd,outputs.file,parsers.json,parsers.influx,serializers.json,serializers.influx"
+
+// RepoRoot is the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+var buildMu sync.Mutex
+
+// Telegraf returns $TELEGRAF_BIN or bin/telegraf, building it (as `make
+// telegraf` does) when it is missing.
+func Telegraf(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("TELEGRAF_BIN"); p != "" {
+		return p
+	}
+	root := RepoRoot(t)
+	bin := filepath.Join(root, "bin", "telegraf")
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	t.Logf("%s is missing: building it (a minute or more on a cold build cache)", bin)
+	cmd := exec.Command("go", "build", "-tags", Tags, "-o", bin, "github.com/influxdata/telegraf/cmd/telegraf")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building bin/telegraf failed (%v); try `make telegraf`:\n%s", err, out)
+	}
+	return bin
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]string{}
+	tmpDir  string
+)
+
+// Command builds ./cmd/<name> of this module once per test binary and
+// returns the path of the executable.
+func Command(t testing.TB, name string) string {
+	t.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if tmpDir == "" {
+		d, err := os.MkdirTemp("", "telegraftest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpDir = d
+	}
+	out := filepath.Join(tmpDir, name)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	cmd.Dir = RepoRoot(t)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/%s: %v\n%s", name, err, msg)
+	}
+	built[name] = out
+	return out
+}
+
+// Process is a program the test started.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs path with args and extra environment; stdout and stderr are
+// kept for Output. The process is killed at the end of the test, and its
+// output logged when the test failed.
+func Start(t testing.TB, name, path string, env []string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(path, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// A group of its own, so that Kill also reaches the children (the
+	// execd plugins Telegraf starts).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("--- output of %s:\n%s", name, tail(p.Output(), 60))
+		}
+	})
+	return p
+}
+
+// Output is everything the process printed so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Kill sends SIGKILL to the process and its children and waits for it.
+func (p *Process) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits up to timeout before killing.
+func (p *Process) Stop(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		p.Kill()
+		return fmt.Errorf("%s did not stop within %s after SIGTERM", p.Name, timeout)
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
