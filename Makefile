@@ -7,6 +7,9 @@ MODULE   := github.com/telegraf-redis/telegraf-redis
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X $(MODULE)/plugins/common/version.Version=$(VERSION)
 FUZZTIME ?= 10s
+# The Telegraf version pinned in go.mod, stamped into bin/telegraf as
+# Telegraf's own Makefile does.
+TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf)
 
 # Only the Telegraf plugins our configs and tests use (Telegraf's "custom"
 # build): a smaller binary, built in about a minute from a cold cache.
@@ -19,24 +22,36 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzInflux \
 	./plugins/common/config:FuzzDecode
 
-.PHONY: help build telegraf deps test check fuzz bench demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench demo clean
 
 help:
-	@echo "make build     bin/redis-output and the other commands"
+	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
+	@echo "make down      stop what make up started"
+	@echo "make build     bin/redis-output, bin/coingecko-replay"
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     Go micro-benchmarks with allocations"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
+up:
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/redis-output
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/redis-output ./cmd/coingecko-replay
 
 telegraf:
-	$(GO) build -trimpath -tags "$(TELEGRAF_TAGS)" -ldflags "-s -w" -o $(BIN)/telegraf github.com/influxdata/telegraf/cmd/telegraf
+	$(GO) build -trimpath -tags "$(TELEGRAF_TAGS)" -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION:v%=%)" -o $(BIN)/telegraf github.com/influxdata/telegraf/cmd/telegraf
 
 deps:
 	scripts/install-deps.sh
+
+# The Kafka jars from Maven Central, once, into .cache/kafka-libs/<version>/.
+kafka-libs:
+	scripts/kafka.sh fetch
 
 # gofmt and vet first: cheap, and they fail loudly.
 check:
@@ -44,7 +59,7 @@ check:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps build telegraf check
+test: deps build telegraf kafka-libs check
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
