@@ -193,53 +193,17 @@ func TestJSONExamples(t *testing.T) {
 	}
 }
 
-// reference decodes a line with encoding/json, as a second opinion.
+// reference decodes a line with encoding/json, as a second opinion. Keys
+// are matched exactly (encoding/json's struct decoding would also take
+// "tAgs" for "tags"; Telegraf writes lower case and so do we).
 func reference(line string) ([]decoded, bool) {
-	type metric struct {
-		Fields    map[string]interface{} `json:"fields"`
-		Name      string                 `json:"name"`
-		Tags      map[string]string      `json:"tags"`
-		Timestamp *json.Number           `json:"timestamp"`
-	}
-	convert := func(m metric) (decoded, bool) {
-		if m.Fields == nil || m.Name == "" || m.Timestamp == nil {
-			return decoded{}, false
-		}
-		ts, err := m.Timestamp.Int64()
-		if err != nil || ts > math.MaxInt64/int64(time.Second) || ts < math.MinInt64/int64(time.Second) {
-			return decoded{}, false
-		}
-		c := decoded{Name: m.Name, Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: ts * int64(time.Second)}
-		for k, v := range m.Tags {
-			c.Tags[k] = v
-		}
-		for k, v := range m.Fields {
-			switch x := v.(type) {
-			case json.Number:
-				if i, err := x.Int64(); err == nil && !strings.ContainsAny(string(x), ".eE") {
-					c.Fields[k] = i
-				} else if f, err := x.Float64(); err == nil {
-					c.Fields[k] = f
-				} else {
-					return decoded{}, false
-				}
-			case string, bool:
-				c.Fields[k] = x
-			default:
-				return decoded{}, false
-			}
-		}
-		return c, true
-	}
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
 	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	if !strictUnmarshal([]byte(line), &raw) {
 		return nil, false
 	}
 	if batch, ok := raw["metrics"]; ok {
 		var ms []json.RawMessage
-		if err := json.Unmarshal(batch, &ms); err != nil {
+		if !strictUnmarshal(batch, &ms) {
 			return nil, false
 		}
 		var out []decoded
@@ -252,17 +216,51 @@ func reference(line string) ([]decoded, bool) {
 		}
 		return out, true
 	}
-	var m metric
-	dec = json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
+	var fields map[string]interface{}
+	var name string
+	var tags map[string]string
+	var ts json.Number
+	if !strictUnmarshal(raw["fields"], &fields) || fields == nil || !strictUnmarshal(raw["name"], &name) || name == "" ||
+		!strictUnmarshal(raw["timestamp"], &ts) {
 		return nil, false
 	}
-	c, ok := convert(m)
-	if !ok {
+	if t, ok := raw["tags"]; ok && !strictUnmarshal(t, &tags) {
 		return nil, false
+	}
+	sec, err := ts.Int64()
+	if err != nil || sec > math.MaxInt64/int64(time.Second) || sec < math.MinInt64/int64(time.Second) {
+		return nil, false
+	}
+	c := decoded{Name: name, Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: sec * int64(time.Second)}
+	for k, v := range tags {
+		c.Tags[k] = v
+	}
+	for k, v := range fields {
+		switch x := v.(type) {
+		case json.Number:
+			if i, err := x.Int64(); err == nil && !strings.ContainsAny(string(x), ".eE") {
+				c.Fields[k] = i
+			} else if f, err := x.Float64(); err == nil {
+				c.Fields[k] = f
+			} else {
+				return nil, false
+			}
+		case string, bool:
+			c.Fields[k] = x
+		default:
+			return nil, false
+		}
 	}
 	return []decoded{c}, true
+}
+
+func strictUnmarshal(data []byte, v interface{}) bool {
+	if data == nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v) == nil
 }
 
 func equalDecoded(a, b []decoded) bool {
