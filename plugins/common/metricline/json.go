@@ -30,6 +30,11 @@ type JSON struct {
 	// TimestampFormat is json_timestamp_format: when set, "timestamp" is a
 	// string in this Go time layout instead of a number.
 	TimestampFormat string
+	// FloatNumbers makes every field number a Float, as Telegraf's own JSON
+	// parser does: its serializer writes the float 3.0 as 3, so an integer
+	// in the text does not mean an integer field. Without it, integers that
+	// fit are Int (or Uint).
+	FloatNumbers bool
 
 	p       parser
 	m       Metric
@@ -488,7 +493,11 @@ func (d *JSON) timestamp() error {
 		return nil
 	}
 	var f Field
-	if err := d.number(&f); err != nil {
+	floats := d.FloatNumbers
+	d.FloatNumbers = false // a timestamp is an integer count of units
+	err := d.number(&f)
+	d.FloatNumbers = floats
+	if err != nil {
 		var me *metricError
 		if !errors.As(err, &me) {
 			return err
@@ -565,7 +574,7 @@ func (d *JSON) number(f *Field) error {
 	}
 	p.pos = i
 	text := b[start:i]
-	if isInt {
+	if isInt && !d.FloatNumbers {
 		if v, ok := parseInt(text); ok {
 			f.Kind, f.Int = Int, v
 			return nil

@@ -42,6 +42,12 @@ type Redis struct {
 	Publish        string          `toml:"publish"`
 	Expire         config.Duration `toml:"expire"`
 
+	DataFormatOut string `toml:"data_format_out"`
+	IncludeTags   bool   `toml:"include_tags"`
+	StreamMaxlen  int    `toml:"stream_maxlen"`
+	PayloadField  string `toml:"payload_field"`
+	ListMaxLength int    `toml:"list_max_length"`
+
 	FlushInterval         config.Duration `toml:"flush_interval"`
 	MetricBatchSize       int             `toml:"metric_batch_size"`
 	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
@@ -61,8 +67,8 @@ func New() *Redis {
 	return &Redis{
 		DataFormat:            "json",
 		Mode:                  "quote",
-		Key:                   "coingecko:rate:usd",
 		Quote:                 "usd",
+		DataFormatOut:         "influx",
 		TimestampUnits:        config.Duration(time.Second),
 		FlushInterval:         config.Duration(100 * time.Millisecond),
 		MetricBatchSize:       10000,
@@ -78,7 +84,9 @@ func (r *Redis) Init() error {
 	}
 	switch r.DataFormat {
 	case "json":
-		r.decoder = metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+		d.FloatNumbers = true
+		r.decoder = d
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
 		if err != nil {
@@ -103,17 +111,29 @@ func (r *Redis) Init() error {
 	if r.Expire < 0 {
 		return fmt.Errorf("option expire: must not be negative")
 	}
-	if r.Key == "" {
-		return fmt.Errorf("option key: must not be empty")
-	}
 
 	switch r.Mode {
 	case "quote":
+		if r.Key == "" {
+			r.Key = DefaultQuoteKey
+		}
 		return r.initQuote()
+	case "hash", "stream", "publish", "list", "string":
+		if r.Key == "" {
+			r.Key = DefaultMetricKey
+		}
+		return r.initPerMetric()
 	default:
-		return fmt.Errorf(`option mode: %q is not supported (want "quote")`, r.Mode)
+		return fmt.Errorf(`option mode: %q is not supported (want "quote", "hash", "stream", "publish", "list" or "string")`, r.Mode)
 	}
 }
+
+// Default keys: the article's document, and one key (or channel) per
+// measurement for the per-metric modes.
+const (
+	DefaultQuoteKey  = "coingecko:rate:usd"
+	DefaultMetricKey = "telegraf:{{.Name}}"
+)
 
 func (r *Redis) initQuote() error {
 	if r.Quote == "" {

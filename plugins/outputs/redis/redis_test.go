@@ -453,7 +453,7 @@ func TestInitRefusesBadOptions(t *testing.T) {
 		"address":                 func(r *Redis) { r.Address = "ftp://x" },
 		"max_undelivered_metrics": func(r *Redis) { r.MaxUndeliveredMetrics = 5 },
 		"quote":                   func(r *Redis) { r.Quote = "" },
-		"state_key":               func(r *Redis) { r.StateKey = r.Key },
+		"state_key":               func(r *Redis) { r.Key = "k"; r.StateKey = "k" },
 	} {
 		r := New()
 		tune(r)

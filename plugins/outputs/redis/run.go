@@ -226,6 +226,16 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		n := inflight.Metrics()
 		err := u.write(writeCtx, client, inflight)
 		if err != nil {
+			// A pipeline may have gone through in part; what Redis took
+			// is out of the batch and out of the backlog.
+			if left := inflight.Metrics(); left < n {
+				u.stats.Written.Add(int64(n - left))
+				u.mu.Lock()
+				u.inflight = left
+				u.roomCond.Broadcast()
+				u.mu.Unlock()
+				n = left
+			}
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			wait := backoff.Next()
 			retryAt = time.Now().Add(wait)

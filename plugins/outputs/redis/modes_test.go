@@ -1,0 +1,221 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+)
+
+const cpuLines = `{"fields":{"usage":1.5,"n":3,"ok":true,"s":"x y"},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552004}
+{"fields":{"usage":2.25},"name":"cpu","tags":{"host":"web-02"},"timestamp":1795552005}
+{"fields":{"usage":3},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552006}
+`
+
+func runLines(t *testing.T, srv *redistest.Server, input string, tune func(*Redis)) *Stats {
+	t.Helper()
+	r := newPlugin(t, srv.Addr, nil, tune)
+	stats := &Stats{}
+	if err := r.Run(context.Background(), strings.NewReader(input), stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Written.Load() != stats.Metrics.Load() {
+		t.Fatalf("wrote %d of %d metrics", stats.Written.Load(), stats.Metrics.Load())
+	}
+	return stats
+}
+
+func TestHashMode(t *testing.T) {
+	srv := redistest.Start(t)
+	runLines(t, srv, cpuLines, func(r *Redis) {
+		r.Mode, r.Key, r.IncludeTags = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}`, true
+		r.Expire = config.Duration(time.Hour)
+	})
+	c := srv.Conn()
+	got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-01"))
+	want := map[string]string{"usage": "3", "n": "3", "ok": "true", "s": "x y", "host": "web-01"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("web-01: %v, want %v", got, want)
+	}
+	if got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-02")); got["usage"] != "2.25" {
+		t.Fatalf("web-02: %v", got)
+	}
+	if ttl, _ := redis.Int(c.Do("PTTL", "telegraf:cpu:web-01")); ttl <= 0 {
+		t.Fatalf("no expiry: %d", ttl)
+	}
+}
+
+func TestStreamMode(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	t.Run("fields", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
+		entries, err := redis.Values(c.Do("XRANGE", "s:cpu", "-", "+"))
+		if err != nil || len(entries) != 3 {
+			t.Fatalf("%d entries, %v", len(entries), err)
+		}
+		first, _ := redis.Values(entries[0], nil)
+		kv, _ := redis.StringMap(first[1], nil)
+		if kv["usage"] != "1.5" || kv["n"] != "3" || kv["ok"] != "true" || kv["s"] != "x y" || len(kv) != 4 {
+			t.Fatalf("first entry %v", kv)
+		}
+	})
+	t.Run("payload", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) {
+			r.Mode, r.Key, r.PayloadField, r.DataFormatOut = "stream", "p:{{.Name}}", "payload", "influx"
+		})
+		entries, _ := redis.Values(c.Do("XRANGE", "p:cpu", "-", "+"))
+		first, _ := redis.Values(entries[0], nil)
+		kv, _ := redis.StringMap(first[1], nil)
+		if kv["payload"] != `cpu,host=web-01 n=3,ok=true,s="x y",usage=1.5 1795552004000000000` {
+			t.Fatalf("payload %q", kv["payload"])
+		}
+	})
+	t.Run("maxlen", func(t *testing.T) {
+		var b strings.Builder
+		for i := 0; i < 1000; i++ {
+			fmt.Fprintf(&b, `{"fields":{"i":%d},"name":"seq","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
+		}
+		runLines(t, srv, b.String(), func(r *Redis) { r.Mode, r.Key, r.StreamMaxlen = "stream", "m", 50 })
+		n, _ := redis.Int(c.Do("XLEN", "m"))
+		// MAXLEN ~ trims whole macro nodes (100 entries by default).
+		if n < 50 || n > 150 {
+			t.Fatalf("XLEN %d with stream_maxlen 50", n)
+		}
+		last, _ := redis.Values(c.Do("XREVRANGE", "m", "+", "-", "COUNT", 1))
+		e, _ := redis.Values(last[0], nil)
+		kv, _ := redis.StringMap(e[1], nil)
+		if kv["i"] != "999" {
+			t.Fatalf("last entry %v", kv)
+		}
+	})
+}
+
+func TestPublishMode(t *testing.T) {
+	srv := redistest.Start(t)
+	sub := redis.PubSubConn{Conn: srv.Conn()}
+	if err := sub.PSubscribe("telegraf:*"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sub.Receive().(redis.Subscription); !ok {
+		t.Fatal("no subscription")
+	}
+	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "json" })
+	for i, want := range []string{
+		`{"fields":{"n":3,"ok":true,"s":"x y","usage":1.5},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552004}`,
+		`{"fields":{"usage":2.25},"name":"cpu","tags":{"host":"web-02"},"timestamp":1795552005}`,
+	} {
+		msg, ok := sub.Receive().(redis.Message)
+		if !ok || msg.Channel != "telegraf:cpu" || string(msg.Data) != want {
+			t.Fatalf("message %d: %+v", i, msg)
+		}
+	}
+}
+
+func TestListMode(t *testing.T) {
+	srv := redistest.Start(t)
+	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key, r.ListMaxLength = "list", "l", 2 })
+	got, _ := redis.Strings(srv.Conn().Do("LRANGE", "l", 0, -1))
+	want := []string{"cpu,host=web-02 usage=2.25 1795552005000000000", "cpu,host=web-01 usage=3 1795552006000000000"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("list %q", got)
+	}
+}
+
+func TestStringMode(t *testing.T) {
+	srv := redistest.Start(t)
+	runLines(t, srv, cpuLines, func(r *Redis) {
+		r.Mode, r.Key, r.Expire = "string", `last:{{.Tag "host"}}`, config.Duration(time.Minute)
+	})
+	c := srv.Conn()
+	if got, _ := redis.String(c.Do("GET", "last:web-01")); got != "cpu,host=web-01 usage=3 1795552006000000000" {
+		t.Fatalf("got %q", got)
+	}
+	if ttl, _ := redis.Int(c.Do("PTTL", "last:web-02")); ttl <= 0 || ttl > 60000 {
+		t.Fatalf("PTTL %d", ttl)
+	}
+}
+
+// TestTagValuesCannotSteerTheKey: a tag value with separators, hash-tag
+// braces and glob characters stays inside its key segment.
+func TestTagValuesCannotSteerTheKey(t *testing.T) {
+	srv := redistest.Start(t)
+	line := `{"fields":{"v":1},"name":"cpu","tags":{"host":"x}:{admin:secret*"},"timestamp":1795552004}`
+	runLines(t, srv, line, func(r *Redis) { r.Mode, r.Key = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}` })
+	keys, _ := redis.Strings(srv.Conn().Do("KEYS", "*"))
+	if len(keys) != 1 || keys[0] != "telegraf:cpu:x%7D%3A%7Badmin%3Asecret%2A" {
+		t.Fatalf("keys %q", keys)
+	}
+}
+
+// TestPipelineKeepsOnlyWhatFailed: one key of the wrong type refuses its
+// command; the others are written at once, the refused one is retried
+// until the key is fixed, and nothing is written twice.
+func TestPipelineKeepsOnlyWhatFailed(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	if _, err := c.Do("SET", "telegraf:cpu:web-02", "not a hash"); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key = "stream", `telegraf:{{.Name}}:{{.Tag "host"}}` })
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), strings.NewReader(cpuLines), stats) }()
+	waitFor(t, func() bool { return stats.Written.Load() == 2 })
+	if n, _ := redis.Int(c.Do("XLEN", "telegraf:cpu:web-01")); n != 2 {
+		t.Fatalf("web-01 has %d entries", n)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "WRONGTYPE") })
+	if !strings.Contains(logs.String(), "E! [outputs.redis] Redis at "+srv.Addr+" refused the write: WRONGTYPE") {
+		t.Fatalf("log:\n%s", logs)
+	}
+	if _, err := c.Do("DEL", "telegraf:cpu:web-02"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("not written after the key was fixed")
+	}
+	for key, want := range map[string]int{"telegraf:cpu:web-01": 2, "telegraf:cpu:web-02": 1} {
+		if n, _ := redis.Int(c.Do("XLEN", key)); n != want {
+			t.Fatalf("%s has %d entries, want %d", key, n, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "is back after") {
+		t.Fatalf("no recovery line:\n%s", logs)
+	}
+}
+
+func TestPerMetricDryRun(t *testing.T) {
+	r := New()
+	r.Mode, r.Key, r.StreamMaxlen, r.Expire = "stream", `s:{{.Tag "host"}}`, 1000, config.Duration(time.Minute)
+	r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log
+	if err := r.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := r.DryRun(strings.NewReader(cpuLines), &out, &Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	want := `XADD s:web-01 MAXLEN ~ 1000 * usage 1.5 n 3 ok true s "x y"
+PEXPIRE s:web-01 60000
+XADD s:web-02 MAXLEN ~ 1000 * usage 2.25
+PEXPIRE s:web-02 60000
+XADD s:web-01 MAXLEN ~ 1000 * usage 3
+PEXPIRE s:web-01 60000
+`
+	if out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
