@@ -31,7 +31,7 @@ help:
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
-	@echo "make bench     Go micro-benchmarks with allocations"
+	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
 up:
@@ -70,8 +70,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./plugins/...
+# Both plugins against Redis's own ceiling (redis-benchmark) in one run:
+# a table on stdout, rows in $${BENCH_OUT:-bench-results.json}; then the Go
+# micro-benchmarks with allocation counts.
+bench: deps build
+	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
+	$(BIN)/redis-bench -bin $(BIN)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./plugins/...
 
 demo: deps build
 	scripts/demo.sh

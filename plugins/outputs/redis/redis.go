@@ -71,8 +71,8 @@ func New() *Redis {
 		DataFormatOut:         "influx",
 		TimestampUnits:        config.Duration(time.Second),
 		FlushInterval:         config.Duration(100 * time.Millisecond),
-		MetricBatchSize:       10000,
-		MaxUndeliveredMetrics: 100000,
+		MetricBatchSize:       5000,
+		MaxUndeliveredMetrics: 20000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
 	}
 }

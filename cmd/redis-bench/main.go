@@ -1,0 +1,150 @@
+// Command redis-bench measures both plugins against Redis's own ceiling in
+// one run (`make bench`): it starts a redis-server of its own, writes
+// realistic Telegraf input files, runs bin/redis-output and bin/redis-input
+// on them as Telegraf would, and runs redis-benchmark, pipelined on one
+// connection, for the same commands. It prints a table and writes the rows
+// as JSON (-out) for comparison between commits.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// row is one measurement; nil numbers were not measured.
+type row struct {
+	Name         string   `json:"name"`
+	MetricsPerS  *float64 `json:"metrics_per_s"`
+	CeilingPerS  *float64 `json:"ceiling_per_s"`
+	Ratio        *float64 `json:"ratio"`
+	RSSMiB       *float64 `json:"rss_mib"`
+	P50Ms        *float64 `json:"p50_ms"`
+	P99Ms        *float64 `json:"p99_ms"`
+	CeilingLabel string   `json:"ceiling"`
+	Note         string   `json:"note,omitempty"`
+}
+
+func num(v float64) *float64 { return &v }
+
+// articleScript is the original shell consumer's rate: five jq and one
+// redis-cli processes per line, about 90 ms a metric (SPEC.md).
+const articleScript = 11.0
+
+func main() {
+	var (
+		bin     = flag.String("bin", "bin", "directory with redis-output and redis-input")
+		out     = flag.String("out", envOr("BENCH_OUT", "bench-results.json"), "where to write the rows as JSON")
+		metrics = flag.Int("metrics", 1_000_000, "metrics per throughput run of quote mode")
+		perMet  = flag.Int("per-metric", 300_000, "metrics per throughput run of the per-metric modes")
+		only    = flag.String("only", "", "run only the cases whose name contains this")
+	)
+	flag.Parse()
+	if err := run(*bin, *out, *metrics, *perMet, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "redis-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+func run(bin, out string, quoteN, perMetricN int, only string) error {
+	start := time.Now()
+	bin, _ = filepath.Abs(bin)
+	dir, err := os.MkdirTemp("", "redis-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	srv, err := startRedis(dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	b := &bench{bin: bin, dir: dir, srv: srv, only: only}
+	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s\n", machine(), srv.version, srv.addr)
+
+	setCeiling, err := srv.ceiling("SET", nil)
+	if err != nil {
+		return err
+	}
+	b.setCeiling = setCeiling
+	b.rows = append(b.rows, row{Name: "ceiling: redis-benchmark SET -P 64 -c 1", MetricsPerS: num(setCeiling), CeilingLabel: "itself"})
+
+	if err := b.quote(quoteN); err != nil {
+		return err
+	}
+	if err := b.perMetric(perMetricN); err != nil {
+		return err
+	}
+	if err := b.latency(); err != nil {
+		return err
+	}
+	if err := b.input(perMetricN); err != nil {
+		return err
+	}
+
+	printTable(b.rows)
+	data, _ := json.MarshalIndent(b.rows, "", "  ")
+	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "redis-bench: rows written to %s; whole run %s\n", out, time.Since(start).Round(time.Second))
+	return nil
+}
+
+type bench struct {
+	bin, dir   string
+	srv        *server
+	only       string
+	setCeiling float64
+	rows       []row
+}
+
+func (b *bench) wanted(name string) bool { return b.only == "" || strings.Contains(name, b.only) }
+
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s", runtime.NumCPU(), cpu, runtime.Version())
+}
+
+func printTable(rows []row) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "case\tmetrics/s\tceiling/s\tratio\tvs script\tpeak RSS MiB\tp50 ms\tp99 ms\t")
+	f := func(v *float64, format string) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf(format, *v)
+	}
+	for _, r := range rows {
+		vs := "-"
+		if r.MetricsPerS != nil && !strings.HasPrefix(r.Name, "ceiling") {
+			vs = fmt.Sprintf("%.0fx", *r.MetricsPerS/articleScript)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, f(r.MetricsPerS, "%.0f"), f(r.CeilingPerS, "%.0f"),
+			f(r.Ratio, "%.2f"), vs, f(r.RSSMiB, "%.1f"), f(r.P50Ms, "%.2f"), f(r.P99Ms, "%.2f"))
+	}
+	w.Flush()
+}
