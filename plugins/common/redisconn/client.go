@@ -10,7 +10,7 @@ import (
 type Client struct {
 	cfg  *Config
 	name string
-	conn redis.Conn
+	conn *Conn
 }
 
 // NewClient returns a Client that dials lazily.
@@ -19,7 +19,7 @@ func NewClient(cfg *Config, clientName string) *Client {
 }
 
 // Conn returns the open connection, dialing one when there is none.
-func (c *Client) Conn() (redis.Conn, error) {
+func (c *Client) Conn() (*Conn, error) {
 	if c.conn != nil && c.conn.Err() != nil {
 		c.Close()
 	}

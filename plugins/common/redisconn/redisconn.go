@@ -6,6 +6,7 @@
 package redisconn
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -112,12 +113,76 @@ func (c *Config) Endpoint() string {
 	return c.addr
 }
 
+// Conn is a redigo connection that also keeps the network connection under
+// it, so that a large pipeline can be written in one piece without boxing
+// every argument (see WriteRaw). Replies are read with redigo as usual.
+type Conn struct {
+	redis.Conn
+	raw     net.Conn
+	timeout time.Duration
+}
+
+// The optional redigo interfaces are forwarded, or the embedding would
+// hide them (redis.DoContext, Script.DoContext, PubSubConn timeouts).
+var (
+	_ redis.ConnWithTimeout = (*Conn)(nil)
+	_ redis.ConnWithContext = (*Conn)(nil)
+)
+
+func (c *Conn) DoWithTimeout(timeout time.Duration, cmd string, args ...interface{}) (interface{}, error) {
+	return redis.DoWithTimeout(c.Conn, timeout, cmd, args...)
+}
+
+func (c *Conn) ReceiveWithTimeout(timeout time.Duration) (interface{}, error) {
+	return redis.ReceiveWithTimeout(c.Conn, timeout)
+}
+
+func (c *Conn) DoContext(ctx context.Context, cmd string, args ...interface{}) (interface{}, error) {
+	return redis.DoContext(c.Conn, ctx, cmd, args...)
+}
+
+func (c *Conn) ReceiveContext(ctx context.Context) (interface{}, error) {
+	return redis.ReceiveContext(c.Conn, ctx)
+}
+
+// WriteRaw writes RESP-encoded commands straight to the connection. Only
+// call it when redigo holds nothing unflushed (no Send without Flush).
+func (c *Conn) WriteRaw(p []byte) error {
+	if err := c.raw.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return err
+	}
+	_, err := c.raw.Write(p)
+	return err
+}
+
 // Dial opens one connection, authenticates and selects the database.
 // clientName is shown by CLIENT LIST, so operators can tell our
-// connections apart.
-func (c *Config) Dial(clientName string) (redis.Conn, error) {
+// connections apart. TLS is set up here rather than by redigo so that the
+// connection written by WriteRaw is the encrypted one.
+func (c *Config) Dial(clientName string) (*Conn, error) {
 	timeout := time.Duration(c.Timeout)
+	var raw net.Conn
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout, KeepAlive: time.Minute}
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if c.tls != nil {
+			tc := tls.Client(nc, c.tls.Clone())
+			hctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			if err := tc.HandshakeContext(hctx); err != nil {
+				nc.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			nc = tc
+		}
+		raw = nc
+		return nc, nil
+	}
 	opts := []redis.DialOption{
+		redis.DialContextFunc(dial),
 		redis.DialConnectTimeout(timeout),
 		redis.DialReadTimeout(timeout),
 		redis.DialWriteTimeout(timeout),
@@ -130,15 +195,11 @@ func (c *Config) Dial(clientName string) (redis.Conn, error) {
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
 	}
-	if c.tls != nil {
-		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(c.tls),
-			redis.DialTLSSkipVerify(c.tls.InsecureSkipVerify))
-	}
 	conn, err := redis.Dial(c.network, c.addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
 	}
-	return conn, nil
+	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
 }
 
 // scrub makes sure no error we print carries the password, whatever a

@@ -3,10 +3,12 @@ package redis
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
 // pipelineChunk is how many commands are sent before their replies are
@@ -36,6 +38,7 @@ type commandBatch struct {
 	// Building one metric's commands.
 	first bool
 	argv  []interface{}
+	wire  []byte // RESP of the chunk being sent
 }
 
 func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error) *commandBatch {
@@ -118,18 +121,13 @@ func (b *commandBatch) args(c command) []interface{} {
 // for the next attempt. Retrying may repeat a command whose reply was lost
 // with the connection: delivery is at least once.
 func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
+	raw, _ := c.(*redisconn.Conn)
 	done := make([]bool, len(b.cmds))
 	var firstErr error
 	written := 0
 	for start := 0; start < len(b.cmds); start += pipelineChunk {
 		end := min(start+pipelineChunk, len(b.cmds))
-		for _, cmd := range b.cmds[start:end] {
-			if err := c.Send(cmd.name, b.args(cmd)...); err != nil {
-				b.keep(done)
-				return written, err
-			}
-		}
-		if err := c.Flush(); err != nil {
+		if err := b.send(c, raw, b.cmds[start:end]); err != nil {
 			b.keep(done)
 			return written, err
 		}
@@ -152,6 +150,39 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	}
 	b.keep(done)
 	return written, firstErr
+}
+
+// send writes one chunk of commands. On our own connections they are
+// encoded to RESP here, from the arena, and written in one piece: redigo's
+// Send would box every argument in an interface (an allocation each).
+func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, cmds []command) error {
+	if raw == nil {
+		for _, cmd := range cmds {
+			if err := c.Send(cmd.name, b.args(cmd)...); err != nil {
+				return err
+			}
+		}
+		return c.Flush()
+	}
+	w := b.wire[:0]
+	for _, cmd := range cmds {
+		w = append(w, '*')
+		w = strconv.AppendInt(w, int64(cmd.to-cmd.from+1), 10)
+		w = append(w, "\r\n$"...)
+		w = strconv.AppendInt(w, int64(len(cmd.name)), 10)
+		w = append(w, "\r\n"...)
+		w = append(w, cmd.name...)
+		w = append(w, "\r\n"...)
+		for _, s := range b.spans[cmd.from:cmd.to] {
+			w = append(w, '$')
+			w = strconv.AppendInt(w, int64(s.to-s.from), 10)
+			w = append(w, "\r\n"...)
+			w = append(w, b.arena[s.from:s.to]...)
+			w = append(w, "\r\n"...)
+		}
+	}
+	b.wire = w
+	return raw.WriteRaw(w)
 }
 
 // keep drops the commands marked done, compacting the batch.
