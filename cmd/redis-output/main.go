@@ -15,16 +15,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/version"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
 )
 
 func main() {
-	os.Exit(run())
+	execd.Exit(run())
 }
 
 func run() int {
@@ -34,8 +36,10 @@ func run() int {
 		debug      = flag.Bool("debug", false, "log debug messages")
 		showVer    = flag.Bool("version", false, "print the version and exit")
 		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
+		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 	)
 	flag.Parse()
+	execd.PlainStdLog()
 	log := logger.New("outputs.redis")
 	log.SetDebug(*debug)
 
@@ -60,8 +64,21 @@ func run() int {
 		}
 	}
 	if err := plugin.Init(); err != nil {
-		log.Errorf("config: %v", err)
+		log.Errorf("%v", config.WithLine(*configPath, err))
 		return 1
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	stats := &redis.Stats{}

@@ -101,3 +101,26 @@ func lineOfKey(text, key string) int {
 	}
 	return 0
 }
+
+// optionName finds the option a plugin's Init error starts with:
+// "option NAME: ...".
+var optionName = regexp.MustCompile(`^option ([A-Za-z0-9_]+):`)
+
+// WithLine gives an error found by a plugin's Init the file and the line
+// of the option it names, as Load does for the errors it finds itself, so
+// every config error points at the option and its line. An option left at
+// its default has no line.
+func WithLine(path string, err error) error {
+	if path == "" {
+		return fmt.Errorf("config: %w", err)
+	}
+	text, rerr := os.ReadFile(path)
+	m := optionName.FindStringSubmatch(err.Error())
+	if m == nil || rerr != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if line := lineOfKey(string(text), m[1]); line > 0 {
+		return fmt.Errorf("config %s: line %d: %w", path, line, err)
+	}
+	return fmt.Errorf("config %s: %w", path, err)
+}

@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"sync"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -11,10 +12,15 @@ import (
 // at debug level.
 // A failure that needs an operator (see NeedsOperator) is an error, any
 // other a warning.
+//
+// It is safe for several loops to report to one Outage: Redis going away
+// is one outage however many connections notice it.
 type Outage struct {
 	Log      telegraf.Logger
 	Endpoint string
+	Action   string // what was refused: "write" (the default) or "read"
 
+	mu       sync.Mutex
 	since    time.Time
 	attempts int
 	last     string
@@ -22,6 +28,8 @@ type Outage struct {
 
 // Failed records a failed attempt; held describes what is kept meanwhile.
 func (o *Outage) Failed(err error, held string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.attempts++
 	msg := err.Error()
 	if !o.since.IsZero() {
@@ -33,7 +41,11 @@ func (o *Outage) Failed(err error, held string) {
 	}
 	o.since, o.last = time.Now(), msg
 	if NeedsOperator(err) {
-		o.Log.Errorf("Redis at %s refused the write: %s; %s, retrying with backoff up to 30s until this is fixed", o.Endpoint, msg, held)
+		action := o.Action
+		if action == "" {
+			action = "write"
+		}
+		o.Log.Errorf("Redis at %s refused the %s: %s; %s, retrying with backoff up to 30s until this is fixed", o.Endpoint, action, msg, held)
 		return
 	}
 	o.Log.Warnf("Redis at %s is unavailable: %s; %s, retrying with backoff up to 30s", o.Endpoint, msg, held)
@@ -41,6 +53,8 @@ func (o *Outage) Failed(err error, held string) {
 
 // Succeeded ends an outage, if there was one.
 func (o *Outage) Succeeded() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.since.IsZero() {
 		return
 	}
@@ -50,4 +64,8 @@ func (o *Outage) Succeeded() {
 }
 
 // Active reports whether the last attempt failed.
-func (o *Outage) Active() bool { return !o.since.IsZero() }
+func (o *Outage) Active() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.since.IsZero()
+}

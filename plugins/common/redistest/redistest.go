@@ -19,9 +19,10 @@ import (
 
 // Server is one redis-server process the test owns.
 type Server struct {
-	Addr string // 127.0.0.1:port
-	Port int
-	Dir  string
+	Addr     string // 127.0.0.1:port
+	Port     int
+	Dir      string
+	Password string // from --requirepass, used by the test's own connections
 
 	t      testing.TB
 	args   []string
@@ -66,6 +67,11 @@ func Start(t testing.TB, extra ...string) *Server {
 		"--daemonize", "no",
 		"--logfile", filepath.Join(s.Dir, "redis.log"),
 	}, extra...)
+	for i := 0; i+1 < len(extra); i++ {
+		if extra[i] == "--requirepass" {
+			s.Password = extra[i+1]
+		}
+	}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -84,7 +90,7 @@ func (s *Server) start() {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(time.Second))
+		c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(time.Second), redis.DialPassword(s.Password))
 		if err == nil {
 			_, err = c.Do("PING")
 			c.Close()
@@ -146,7 +152,8 @@ func (s *Server) Running() bool { return s.cmd != nil }
 func (s *Server) Conn() redis.Conn {
 	s.t.Helper()
 	c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(5*time.Second),
-		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(10*time.Second))
+		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(10*time.Second),
+		redis.DialPassword(s.Password))
 	if err != nil {
 		s.t.Fatalf("connecting to test redis: %v", err)
 	}

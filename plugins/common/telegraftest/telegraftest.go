@@ -80,7 +80,8 @@ func Command(t testing.TB, name string) string {
 		return p
 	}
 	if tmpDir == "" {
-		d, err := os.MkdirTemp("", "telegraftest")
+		removeStale()
+		d, err := os.MkdirTemp("", fmt.Sprintf("telegraftest-%d-", os.Getpid()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,6 +95,21 @@ func Command(t testing.TB, name string) string {
 	}
 	built[name] = out
 	return out
+}
+
+// removeStale deletes the build directories of test binaries that have
+// ended: a test binary has no hook to remove its own after the last test.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "telegraftest-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "telegraftest-%d-", &pid); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // Process is a program the test started.
@@ -145,6 +161,36 @@ func Start(t testing.TB, name, path string, env []string, args ...string) *Proce
 		}
 	})
 	return p
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Children are the pids of the processes it started (execd plugins).
+func (p *Process) Children() []int {
+	var pids []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		var state string
+		var ppid, pid int
+		if i < 0 {
+			continue
+		}
+		if _, err := fmt.Sscanf(s[i+2:], "%s %d", &state, &ppid); err != nil || ppid != p.Pid() {
+			continue
+		}
+		if _, err := fmt.Sscanf(s, "%d", &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Output is everything the process printed so far.
