@@ -27,7 +27,7 @@ FUZZ_TARGETS := \
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
 	@echo "make down      stop what make up started"
-	@echo "make build     bin/redis-output, bin/coingecko-replay"
+	@echo "make build     bin/redis-output, bin/redis-input, bin/coingecko-replay"
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
@@ -41,7 +41,7 @@ down:
 	scripts/down.sh
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/redis-output ./cmd/coingecko-replay
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/redis-output ./cmd/redis-input ./cmd/coingecko-replay
 
 telegraf:
 	$(GO) build -trimpath -tags "$(TELEGRAF_TAGS)" -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION:v%=%)" -o $(BIN)/telegraf github.com/influxdata/telegraf/cmd/telegraf

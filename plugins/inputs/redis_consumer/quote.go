@@ -1,0 +1,136 @@
+package redis_consumer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+)
+
+// quote reads the document redis-output keeps at key,
+//
+//	{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},...]}
+//
+// and emits one metric per coin:
+//
+//	currency_rate,id=bitcoin,quote=usd price=97234.12 1795552004000000000
+type quote struct {
+	p     *RedisConsumer
+	out   *output
+	units time.Duration
+	once  onceLog
+}
+
+func newQuote(p *RedisConsumer, out *output) *quote {
+	return &quote{p: p, out: out, units: time.Duration(p.TimestampUnits)}
+}
+
+// gather is one GET. A missing key or a bad document is no Redis failure:
+// it is logged (once, until it changes) and yields no metrics.
+func (q *quote) gather(c redis.Conn) ([]telegraf.Metric, error) {
+	doc, err := redis.Bytes(c.Do("GET", q.p.Key))
+	if errors.Is(err, redis.ErrNil) {
+		q.once.report(q.p.Log.Warnf, fmt.Sprintf("key %q does not exist: no metrics until it is written (redis-output writes it on its first flush)", q.p.Key))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return q.metrics(doc, "key "+strconv.Quote(q.p.Key)), nil
+}
+
+// message takes a document published on the channel (redis-output's
+// publish option): the body is the document, no GET needed.
+func (q *quote) message(m redis.Message) error {
+	return q.out.emit(q.metrics(m.Data, "channel "+strconv.Quote(m.Channel)), q.p.Log)
+}
+
+func (q *quote) metrics(doc []byte, from string) []telegraf.Metric {
+	ms, err := q.parse(doc)
+	if err != nil {
+		q.once.report(q.p.Log.Errorf, fmt.Sprintf("malformed quote document in %s: %v: %q", from, err, head(doc)))
+		return nil
+	}
+	q.once.clear()
+	return ms
+}
+
+// document is the quote as written by redis-output; pointers tell a
+// missing member from a zero one.
+type document struct {
+	Timestamp *json.Number `json:"timestamp"`
+	Quote     *string      `json:"quote"`
+	Prices    *[]struct {
+		ID    string          `json:"id"`
+		Price json.RawMessage `json:"price"`
+	} `json:"prices"`
+}
+
+// parse checks the whole document first: a bad one yields no metric at
+// all rather than some of its coins.
+func (q *quote) parse(doc []byte) ([]telegraf.Metric, error) {
+	var d document
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("invalid JSON: data after the document")
+	}
+	switch {
+	case d.Timestamp == nil:
+		return nil, errors.New(`no "timestamp"`)
+	case d.Quote == nil || *d.Quote == "":
+		return nil, errors.New(`no "quote"`)
+	case d.Prices == nil:
+		return nil, errors.New(`no "prices"`)
+	}
+	ts, err := strconv.ParseInt(d.Timestamp.String(), 10, 64)
+	if err != nil || ts < 0 || ts > math.MaxInt64/int64(q.units) {
+		return nil, fmt.Errorf(`"timestamp" %s is not a time in %s units`, d.Timestamp, q.units)
+	}
+	t := time.Unix(0, ts*int64(q.units))
+
+	ms := make([]telegraf.Metric, 0, len(*d.Prices))
+	for i, c := range *d.Prices {
+		if c.ID == "" {
+			return nil, fmt.Errorf(`prices[%d]: no "id"`, i)
+		}
+		price, err := parsePrice(c.Price)
+		if err != nil {
+			return nil, fmt.Errorf("prices[%d] (%s): %v", i, c.ID, err)
+		}
+		ms = append(ms, metric.New(q.p.Measurement,
+			map[string]string{"id": c.ID, "quote": *d.Quote},
+			map[string]any{"price": price}, t))
+	}
+	return ms, nil
+}
+
+// parsePrice reads "97234.12" (redis-output writes a JSON string, the
+// shortest decimal that reads back to the same float64, so the value is
+// exact) or, leniently, a JSON number.
+func parsePrice(raw json.RawMessage) (float64, error) {
+	text := string(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return 0, fmt.Errorf(`"price" %s: %v`, raw, err)
+		}
+	}
+	if !decimal(text) {
+		return 0, fmt.Errorf(`"price" %s is not a decimal number`, raw)
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, fmt.Errorf(`"price" %s is not a float64`, raw)
+	}
+	return f, nil
+}

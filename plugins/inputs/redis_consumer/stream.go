@@ -1,0 +1,328 @@
+package redis_consumer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+)
+
+// maxKept bounds the memory of entries kept after a parse error that were
+// already logged; past it the set starts again (and they are logged again).
+const maxKept = 100000
+
+// streamReader is stream mode: a consumer in a consumer group. Each batch
+// of entries is written to stdout, and only once the write returned are
+// the entries acknowledged: at least once, never acked before written.
+type streamReader struct {
+	p      *RedisConsumer
+	out    *output
+	client *redisconn.Client
+	outage *redisconn.Outage
+	// conn is the connection of the last step. A different one means the
+	// old one failed, maybe with a reply we never read: entries it
+	// delivered sit in our pending list, so that list is read again. (The
+	// old value stays referenced here, so a new connection can never get
+	// its address.)
+	conn redis.Conn
+
+	needGroup   bool
+	pendingFrom string   // re-read own pending entries after this ID; "" when done
+	unacked     []string // written to stdout, XACK not yet confirmed
+	kept        map[string]bool
+	claimCursor string
+	nextClaim   time.Time
+	newReads    int // reads of new entries done, for -once and outages
+	buf         []byte
+}
+
+func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
+	return &streamReader{
+		p:           p,
+		out:         out,
+		outage:      outage,
+		client:      redisconn.NewClient(&p.Config, clientName),
+		kept:        map[string]bool{},
+		claimCursor: "0-0",
+	}
+}
+
+// run reads until ctx is done. Stdin lines do not matter here: the loop
+// runs on its own, and a stop waits for the batch in hand (at most a
+// `block` long read, its write and its XACK).
+func (s *streamReader) run(ctx context.Context, once bool) error {
+	defer s.client.Close()
+	s.p.Log.Debugf("reading stream %q as consumer %q of group %q at %s", s.p.Key, s.p.Consumer, s.p.Group, s.p.Endpoint())
+	backoff := redisconn.NewBackoff()
+	for ctx.Err() == nil && !(once && s.newReads > 0) {
+		reads := s.newReads
+		err := s.step()
+		if err == nil {
+			// Only a read of new entries shows the whole cycle works
+			// again; the re-read of pending entries that follows every
+			// reconnection may succeed while a later command fails.
+			if s.newReads > reads {
+				s.outage.Succeeded()
+				backoff.Reset()
+			}
+			continue
+		}
+		if isStdout(err) || once {
+			return err
+		}
+		s.outage.Failed(err, s.held())
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff.Next()):
+		}
+	}
+	s.finish()
+	return nil
+}
+
+func (s *streamReader) held() string {
+	if len(s.unacked) > 0 {
+		return fmt.Sprintf("%d entries written to stdout wait for XACK, new entries wait in the stream", len(s.unacked))
+	}
+	return "entries wait in the stream"
+}
+
+// finish tries once more to acknowledge what was written, so that a stop
+// during an outage does not deliver it twice.
+func (s *streamReader) finish() {
+	if len(s.unacked) == 0 {
+		return
+	}
+	n := len(s.unacked)
+	if err := s.client.Run(func(c redis.Conn) error { return s.ack(c, s.unacked) }); err != nil {
+		s.p.Log.Warnf("stopping with %d entries written but not acknowledged (%v): they will be delivered again", n, err)
+	}
+}
+
+// step is one round: the XACK left from a failure and the group, when
+// needed, then one read: a page of own pending entries, a page of claimed
+// entries, or new entries.
+func (s *streamReader) step() error {
+	conn, err := s.client.Conn()
+	if err != nil {
+		return err
+	}
+	if conn != s.conn {
+		s.conn, s.needGroup, s.pendingFrom = conn, true, "0"
+	}
+	err = s.stepOn(conn)
+	if isStdout(err) {
+		return err
+	}
+	s.client.Check(err)
+	return err
+}
+
+func (s *streamReader) stepOn(c redis.Conn) error {
+	if len(s.unacked) > 0 {
+		if err := s.ack(c, s.unacked); err != nil {
+			return err
+		}
+	}
+	if s.needGroup {
+		if err := s.createGroup(c); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch {
+	case s.pendingFrom != "":
+		err = s.readPending(c)
+	case s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim):
+		err = s.claim(c)
+	default:
+		err = s.readNewEntries(c)
+	}
+	// NOGROUP: the group is gone; UNBLOCKED: the key was deleted while we
+	// waited in XREADGROUP (Redis 7).
+	if re, ok := err.(redis.Error); ok && (strings.HasPrefix(string(re), "NOGROUP") || strings.HasPrefix(string(re), "UNBLOCKED")) {
+		s.p.Log.Warnf("consumer group %q of stream %q is gone (the key was deleted?): creating it again", s.p.Group, s.p.Key)
+		s.needGroup, s.pendingFrom = true, "0"
+		return nil
+	}
+	return err
+}
+
+// createGroup makes the group (and the stream, MKSTREAM) unless it exists.
+func (s *streamReader) createGroup(c redis.Conn) error {
+	_, err := c.Do("XGROUP", "CREATE", s.p.Key, s.p.Group, s.p.StartID, "MKSTREAM")
+	switch {
+	case err == nil:
+		s.p.Log.Infof("created consumer group %q on stream %q at %s", s.p.Group, s.p.Key, s.p.StartID)
+	case strings.HasPrefix(err.Error(), "BUSYGROUP"): // it exists: resume where the group is
+	default:
+		return err
+	}
+	s.needGroup = false
+	return nil
+}
+
+// readPending re-reads the entries delivered to this consumer name and not
+// acknowledged: a restarted consumer with the same name gets them back.
+func (s *streamReader) readPending(c redis.Conn) error {
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize, "STREAMS", s.p.Key, s.pendingFrom)
+	if err != nil {
+		return err
+	}
+	entries, err := readGroupEntries(reply)
+	if err != nil || len(entries) == 0 {
+		s.pendingFrom = ""
+		return err
+	}
+	s.pendingFrom = entries[len(entries)-1].id
+	s.p.Log.Debugf("%d entries still pending for consumer %q delivered again", len(entries), s.p.Consumer)
+	return s.process(c, entries)
+}
+
+// claim takes one page of entries idle for longer than claim_idle: their
+// consumer died (or is stuck) before acknowledging them. A full pass over
+// the pending list is repeated every claim_idle/2.
+func (s *streamReader) claim(c redis.Conn) error {
+	idle := time.Duration(s.p.ClaimIdle)
+	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.p.BatchSize)
+	if err != nil {
+		return err
+	}
+	cursor, entries, deleted, err := autoclaimEntries(reply)
+	if err != nil {
+		return err
+	}
+	if s.claimCursor = cursor; cursor == "0-0" {
+		s.nextClaim = time.Now().Add(idle / 2)
+	}
+	if deleted > 0 {
+		s.p.Log.Debugf("%d pending entries were no longer in the stream; Redis dropped them", deleted)
+	}
+	if fresh := len(entries) - s.countKept(entries); fresh > 0 {
+		s.p.Log.Infof("claimed %d entries pending for more than %s", fresh, idle)
+	}
+	return s.process(c, entries)
+}
+
+func (s *streamReader) countKept(entries []entry) int {
+	n := 0
+	for _, e := range entries {
+		if s.kept[e.id] {
+			n++
+		}
+	}
+	return n
+}
+
+// readNewEntries waits up to `block` for entries never delivered. The
+// reply must come within the connection's read timeout, `timeout`, which
+// Init keeps longer than block.
+func (s *streamReader) readNewEntries(c redis.Conn) error {
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize,
+		"BLOCK", time.Duration(s.p.Block).Milliseconds(), "STREAMS", s.p.Key, ">")
+	if err != nil {
+		return err
+	}
+	s.newReads++
+	entries, err := readGroupEntries(reply)
+	if err != nil {
+		return err
+	}
+	return s.process(c, entries)
+}
+
+// process writes the metrics of a batch to stdout in one write and then
+// acknowledges, in one XACK, the entries written, the entries deleted
+// from the stream meanwhile and, with on_parse_error = "ack", bad ones.
+func (s *streamReader) process(c redis.Conn, entries []entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	buf := s.buf[:0]
+	ack := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.fields == nil { // deleted from the stream: nothing to deliver
+			ack = append(ack, e.id)
+			continue
+		}
+		var err error
+		if buf, err = s.convert(buf, e); err != nil && !s.badEntry(e, err) {
+			continue
+		}
+		ack = append(ack, e.id)
+	}
+	s.buf = buf
+	if err := s.out.write(buf); err != nil {
+		return err // not written: not acknowledged, delivered again later
+	}
+	return s.ack(c, ack)
+}
+
+// ack acknowledges ids; on failure they are kept to be acknowledged first
+// at the next step.
+func (s *streamReader) ack(c redis.Conn, ids []string) error {
+	s.unacked = ids
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := c.Do("XACK", redis.Args{s.p.Key, s.p.Group}.AddFlat(ids)...); err != nil {
+		return err
+	}
+	s.unacked = nil
+	return nil
+}
+
+// convert appends the line protocol of one entry to buf; on error buf is
+// returned as it was.
+func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
+	t, err := e.time()
+	if err != nil {
+		return buf, err
+	}
+	var ms []telegraf.Metric
+	if s.p.PayloadField == "" {
+		m, err := fieldsMetric(s.p.Measurement, e.fields, nil, s.p.tagFilter, t)
+		if err != nil {
+			return buf, err
+		}
+		ms = []telegraf.Metric{m}
+	} else {
+		payload, ok := e.field(s.p.PayloadField)
+		if !ok {
+			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
+		}
+		if ms, err = s.p.parser.Parse(payload, t); err != nil {
+			return buf, err
+		}
+	}
+	return s.out.serialize(buf, ms)
+}
+
+// badEntry reports an entry that gives no metric and says whether to
+// acknowledge it (on_parse_error = "ack"). A kept entry comes back (on a
+// restart, when claimed); it is logged once per process.
+func (s *streamReader) badEntry(e entry, err error) bool {
+	data := e.text()
+	if payload, ok := e.field(s.p.PayloadField); ok && s.p.PayloadField != "" {
+		data = payload
+	}
+	if s.p.OnParseError == "ack" {
+		s.p.Log.Errorf("stream %q entry %s: %v: %q; acknowledged, it will not be delivered again", s.p.Key, e.id, err, head(data))
+		return true
+	}
+	if s.kept[e.id] {
+		s.p.Log.Debugf("stream %q entry %s still unreadable, left pending: %v", s.p.Key, e.id, err)
+		return false
+	}
+	if len(s.kept) >= maxKept {
+		clear(s.kept)
+	}
+	s.kept[e.id] = true
+	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, head(data))
+	return false
+}

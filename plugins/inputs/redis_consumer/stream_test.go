@@ -1,0 +1,273 @@
+package redis_consumer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+)
+
+// pending is the number of entries of the group not acknowledged.
+func pending(t *testing.T, srv *redistest.Server, key, group string) int64 {
+	t.Helper()
+	v, err := redis.Values(srv.Conn().Do("XPENDING", key, group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v[0].(int64)
+}
+
+// pendingIDs lists the pending entries of a group as id@consumer.
+func pendingIDs(t *testing.T, srv *redistest.Server, key, group string) []string {
+	t.Helper()
+	v, err := redis.Values(srv.Conn().Do("XPENDING", key, group, "-", "+", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range v {
+		f := e.([]any)
+		ids = append(ids, string(f[0].([]byte))+"@"+string(f[1].([]byte)))
+	}
+	return ids
+}
+
+func streamPlugin(t *testing.T, srv *redistest.Server, tune func(*RedisConsumer)) (*RedisConsumer, *syncBuffer) {
+	t.Helper()
+	return newPlugin(t, srv.Addr, func(p *RedisConsumer) {
+		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
+		p.Block = config.Duration(50 * time.Millisecond)
+		if tune != nil {
+			tune(p)
+		}
+	})
+}
+
+func TestStreamFieldsBecomeMetricsAndAreAcked(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1795552004000-0", "id", "bitcoin", "price", "97234.12", "volume", "12", "note", "a b")
+	srv.Do("XADD", "metrics", "1795552004123-1", "id", "ethereum", "price", "3391.45", "ok", "true", "big", "1e400")
+	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.TagKeys = []string{"id"}; p.Measurement = "rate" })
+	r := start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 2),
+		`rate,id=bitcoin note="a b",price=97234.12,volume=12 1795552004000000000`,
+		`rate,id=ethereum big="1e400",ok="true",price=3391.45 1795552004123000000`)
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+
+	// Entries added later are read as they come.
+	srv.Do("XADD", "metrics", "1795552005000-0", "id", "bitcoin", "price", "97300")
+	waitLines(t, r.stdout, 3)
+	if got := r.stdout.lines()[2]; got != "rate,id=bitcoin price=97300 1795552005000000000" {
+		t.Fatalf("third: %q", got)
+	}
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	if err := r.closeStdin(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamPayloadField(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1795552004000-0", "lp", "cpu,host=a usage=0.5 1795552000000000000", "other", "ignored")
+	srv.Do("XADD", "metrics", "1795552004555-0", "lp", "cpu,host=b usage=0.25") // no timestamp: the entry ID's
+	srv.Do("XADD", "metrics", "1795552004666-0", "lp", "mem free=1u 1\nmem free=2u 2")
+	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.PayloadField = "lp" })
+	r := start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 4),
+		"cpu,host=a usage=0.5 1795552000000000000",
+		"cpu,host=b usage=0.25 1795552004555000000",
+		"mem free=1u 1",
+		"mem free=2u 2")
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+}
+
+func TestStreamPayloadJSONTakesItsOwnTime(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "m", "1000-0", "json", `{"v":1,"t":1795552004}`)
+	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
+		p.Mode, p.Key, p.PayloadField = "stream", "m", "json"
+		p.DataFormat, p.TimeKey, p.TimeFormat = "json", "t", "unix"
+	})
+	out := &syncBuffer{}
+	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, out.lines(), "redis_consumer v=1 1795552004000000000")
+}
+
+func TestStreamStartIDDollarSkipsOlderEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1-0", "v", "1")
+	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.StartID = "$" })
+	r := start(t, p, RunOptions{})
+	waitFor(t, "the group", func() bool {
+		groups, _ := redis.Values(srv.Conn().Do("XINFO", "GROUPS", "metrics"))
+		return len(groups) == 1
+	})
+	srv.Do("XADD", "metrics", "2-0", "v", "2")
+	sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000")
+}
+
+// Entries a consumer read and never acknowledged (it died) are claimed by
+// another after claim_idle, written and acknowledged.
+func TestStreamClaimsEntriesOfADeadConsumer(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+	srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+	srv.Do("XADD", "metrics", "3000-0", "v", "3")
+	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@dead 2000-0@dead" {
+		t.Fatalf("setup: %v", got)
+	}
+	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle = config.Duration(200 * time.Millisecond) })
+	began := time.Now()
+	r := start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=3 3000000000") // the new entry at once
+	got := waitLines(t, r.stdout, 3)
+	if time.Since(began) < 150*time.Millisecond {
+		t.Fatalf("claimed before claim_idle: %v", got)
+	}
+	sameLines(t, got, "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000", "redis_consumer v=3 3000000000")
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	if !strings.Contains(logs.String(), "I! [inputs.redis_consumer] claimed 2 entries pending for more than 200ms") {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
+
+// A consumer restarted with the same name gets its own pending entries
+// back at once; under another name (claiming off) it does not.
+func TestStreamRestartWithTheSameNameGetsItsPendingBack(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+	for _, id := range []string{"1000-0", "2000-0", "3000-0"} {
+		srv.Do("XADD", "metrics", id, "v", id[:1])
+	}
+	srv.Do("XREADGROUP", "GROUP", "telegraf", "c1", "COUNT", 2, "STREAMS", "metrics", ">")
+
+	other, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.Consumer, p.ClaimIdle = "c2", 0 })
+	out := &syncBuffer{}
+	if err := other.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, out.lines(), "redis_consumer v=3 3000000000")
+	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+		t.Fatalf("after c2: %v", got)
+	}
+
+	same, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle, p.BatchSize = 0, 1 })
+	out = &syncBuffer{}
+	if err := same.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, out.lines(), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
+	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
+		t.Fatalf("%d still pending", n)
+	}
+}
+
+func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "lp", "cpu usage=")
+	srv.Do("XADD", "metrics", "2000-0", "other", "x")
+	srv.Do("XADD", "metrics", "3000-0", "lp", "cpu usage=1 3")
+	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) {
+		p.PayloadField = "lp"
+		p.ClaimIdle = config.Duration(100 * time.Millisecond) // it claims its own kept entries again and again
+	})
+	r := start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 3")
+	time.Sleep(500 * time.Millisecond)
+	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+		t.Fatalf("pending: %v", got)
+	}
+	log := logs.String()
+	if count(log, "E! ") != 2 ||
+		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: metric parse error: expected field at 1:11: "cpu usage=": "cpu usage="; left pending (on_parse_error = "keep")`) != 1 ||
+		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 2000-0: no field "lp": "other=x"; left pending`) != 1 {
+		t.Fatalf("log:\n%s", log)
+	}
+	if len(r.stdout.lines()) != 1 {
+		t.Fatalf("output: %q", r.stdout)
+	}
+}
+
+func TestStreamParseErrorAck(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "lp", "cpu usage=")
+	srv.Do("XADD", "metrics", "2000-0", "lp", "cpu usage=1 3")
+	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.PayloadField, p.OnParseError = "lp", "ack" })
+	out := &syncBuffer{}
+	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, out.lines(), "cpu usage=1 3")
+	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
+		t.Fatalf("%d pending", n)
+	}
+	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: metric parse error: expected field at 1:11: "cpu usage=": "cpu usage="; acknowledged, it will not be delivered again`) {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
+
+// The stream is deleted under a running consumer: the group is created
+// again and reading goes on.
+func TestStreamGroupCreatedAgainAfterTheKeyWasDeleted(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	p, logs := streamPlugin(t, srv, nil)
+	r := start(t, p, RunOptions{})
+	waitLines(t, r.stdout, 1)
+	srv.Do("DEL", "metrics")
+	waitFor(t, "the warning", func() bool {
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone`)
+	})
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+	sameLines(t, waitLines(t, r.stdout, 2), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
+}
+
+// Redis restarts (AOF on) while entries come in: all are written, none is
+// lost, and the group ends with nothing pending.
+func TestStreamRedisRestart(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.Timeout = config.Duration(300 * time.Millisecond) })
+	r := start(t, p, RunOptions{})
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	waitLines(t, r.stdout, 1)
+	srv.Restart()
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+	got := waitLines(t, r.stdout, 2)
+	sameLines(t, got, "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the recovery line", func() bool { return strings.Contains(logs.String(), "is back after") })
+}
+
+// failingWriter is a stdout whose reader (Telegraf) is gone.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// What could not be written to stdout is not acknowledged: the run ends
+// and the entries stay pending, to be delivered again.
+func TestStreamNothingAckedThatWasNotWritten(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+	p, _ := streamPlugin(t, srv, nil)
+	stdin, _ := io.Pipe() // open, silent
+	err := p.Run(context.Background(), stdin, failingWriter{}, RunOptions{})
+	var se *StdoutError
+	if !errors.As(err, &se) {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+		t.Fatalf("pending: %v", got)
+	}
+}
