@@ -1,4 +1,161 @@
 package main
 
-// input measures redis-input's stream mode; added with the plugin.
-func (b *bench) input(n int) error { return nil }
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// input measures redis-input's stream mode: entries/s from a prefilled
+// stream to line protocol on stdout, each batch written, flushed and then
+// XACKed, against the SET ceiling.
+func (b *bench) input(n int) error {
+	cases := []struct {
+		name, conf string
+		payload    bool
+	}{
+		{"redis-input stream payload=influx", "  payload_field = \"payload\"\n  data_format = \"influx\"\n", true},
+		{"redis-input stream fields", "  tag_keys = [\"host\"]\n", false},
+	}
+	for _, c := range cases {
+		if !b.wanted(c.name) {
+			continue
+		}
+		if err := b.srv.flush(); err != nil {
+			return err
+		}
+		if err := b.prefill(n, c.payload); err != nil {
+			return err
+		}
+		conf := filepath.Join(b.dir, "input.conf")
+		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.conf))
+		if err != nil {
+			return err
+		}
+		wall, rss, err := b.runInput(conf, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		rate := float64(n) / wall.Seconds()
+		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
+			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"})
+	}
+	return nil
+}
+
+// prefill XADDs n system metrics, pipelined.
+func (b *bench) prefill(n int, payload bool) error {
+	c, err := b.srv.conn()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	for i := 0; i < n; i++ {
+		buf.Reset()
+		w.Reset(&buf)
+		systemMetric(w, nil, i, true)
+		w.Flush()
+		args := []interface{}{"bench:in", "*"}
+		if payload {
+			args = append(args, "payload", buf.String())
+		} else {
+			fields := strings.Fields(buf.String())[1]
+			args = append(args, "host", fmt.Sprintf("host-%02d", i%50))
+			for _, kv := range strings.Split(fields, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				args = append(args, k, v)
+			}
+		}
+		if err := c.Send("XADD", args...); err != nil {
+			return err
+		}
+		if i%1000 == 999 || i == n-1 {
+			if err := c.Flush(); err != nil {
+				return err
+			}
+			for j := i - i%1000; j <= i; j++ {
+				if _, err := c.Receive(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// runInput runs bin/redis-input until n lines came out, then ends it by
+// closing its stdin, and checks that nothing is left pending.
+func (b *bench) runInput(conf string, n int) (time.Duration, float64, error) {
+	cmd := exec.Command(filepath.Join(b.bin, "redis-input"), "-config", conf)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var lines atomic.Int64
+	done := make(chan time.Time, 1)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	go func() {
+		buf := make([]byte, 1<<20)
+		for {
+			k, err := stdout.Read(buf)
+			if lines.Add(int64(bytes.Count(buf[:k], []byte("\n")))) >= int64(n) {
+				select {
+				case done <- time.Now():
+				default:
+				}
+			}
+			if err != nil {
+				if err != io.EOF {
+					return
+				}
+				return
+			}
+		}
+	}()
+	var end time.Time
+	select {
+	case end = <-done:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, 0, fmt.Errorf("only %d of %d lines after 2 minutes: %s", lines.Load(), n, stderr.String())
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		return 0, 0, fmt.Errorf("redis-input: %v: %s", err, stderr.String())
+	}
+	c, err := b.srv.conn()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	pending, err := redis.Values(c.Do("XPENDING", "bench:in", "bench"))
+	if err != nil {
+		return 0, 0, err
+	}
+	if count, _ := redis.Int64(pending[0], nil); count != 0 || lines.Load() != int64(n) {
+		return 0, 0, fmt.Errorf("%d lines for %d entries, %d left pending", lines.Load(), n, count)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return end.Sub(start), float64(ru.Maxrss) / 1024, nil
+}

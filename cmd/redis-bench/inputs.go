@@ -58,7 +58,7 @@ func systemMetric(w *bufio.Writer, rng *rand.Rand, i int, influx bool) {
 			if j > 0 {
 				w.WriteByte(',')
 			}
-			fmt.Fprintf(w, "%s=%s", f, strconv.FormatFloat(float64(rng.IntN(100000))/1000, 'f', -1, 64))
+			fmt.Fprintf(w, "%s=%s", f, strconv.FormatFloat(value(rng, i, j), 'f', -1, 64))
 		}
 		fmt.Fprintf(w, " %d000000000", ts)
 		return
@@ -68,7 +68,7 @@ func systemMetric(w *bufio.Writer, rng *rand.Rand, i int, influx bool) {
 		if j > 0 {
 			w.WriteByte(',')
 		}
-		fmt.Fprintf(w, `"%s":%s`, f, strconv.FormatFloat(float64(rng.IntN(100000))/1000, 'f', -1, 64))
+		fmt.Fprintf(w, `"%s":%s`, f, strconv.FormatFloat(value(rng, i, j), 'f', -1, 64))
 	}
 	w.WriteString(`},"name":"cpu","tags":{`)
 	for j, t := range tags {
@@ -78,6 +78,15 @@ func systemMetric(w *bufio.Writer, rng *rand.Rand, i int, influx bool) {
 		fmt.Fprintf(w, `"%s":"%s"`, t[0], t[1])
 	}
 	fmt.Fprintf(w, `},"timestamp":%d}`, ts)
+}
+
+// value is a field value: random, or derived from the position when there
+// is no generator (prefilling a stream).
+func value(rng *rand.Rand, i, j int) float64 {
+	if rng == nil {
+		return float64((i*31+j*7)%100000) / 1000
+	}
+	return float64(rng.IntN(100000)) / 1000
 }
 
 // writeInput writes n metrics made by gen: one per line, or batch metrics

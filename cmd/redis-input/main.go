@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
@@ -36,6 +37,7 @@ func run() int {
 		debug      = flag.Bool("debug", false, "log debug messages")
 		showVer    = flag.Bool("version", false, "print the version and exit")
 		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
+		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 	)
 	flag.Parse()
 	log := logger.New("inputs.redis_consumer")
@@ -72,6 +74,19 @@ func run() int {
 
 	if *poll > 0 && (plugin.Mode == "subscribe" || plugin.Mode == "stream") {
 		log.Warnf("-poll_interval is not used in %s mode: metrics are written as they come", plugin.Mode)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Errorf("%v", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -35,6 +35,11 @@ type JSON struct {
 	// in the text does not mean an integer field. Without it, integers that
 	// fit are Int (or Uint).
 	FloatNumbers bool
+	// LazyNumbers leaves field numbers as their text (Kind Decimal), to be
+	// converted only if they are used: quote mode keeps one price per coin
+	// per flush and would parse thousands of numbers to keep ten. Numbers
+	// that could be out of the float64 range are still checked here.
+	LazyNumbers bool
 
 	p       parser
 	m       Metric
@@ -493,10 +498,10 @@ func (d *JSON) timestamp() error {
 		return nil
 	}
 	var f Field
-	floats := d.FloatNumbers
-	d.FloatNumbers = false // a timestamp is an integer count of units
+	floats, lazy := d.FloatNumbers, d.LazyNumbers
+	d.FloatNumbers, d.LazyNumbers = false, false // a timestamp is an integer count of units
 	err := d.number(&f)
-	d.FloatNumbers = floats
+	d.FloatNumbers, d.LazyNumbers = floats, lazy
 	if err != nil {
 		var me *metricError
 		if !errors.As(err, &me) {
@@ -574,6 +579,10 @@ func (d *JSON) number(f *Field) error {
 	}
 	p.pos = i
 	text := b[start:i]
+	if d.LazyNumbers && !mayOverflow(text) {
+		f.Kind, f.Str = Decimal, text
+		return nil
+	}
 	if isInt && !d.FloatNumbers {
 		if v, ok := parseInt(text); ok {
 			f.Kind, f.Int = Int, v
@@ -592,6 +601,38 @@ func (d *JSON) number(f *Field) error {
 	}
 	f.Kind, f.Float = Float, v
 	return nil
+}
+
+// mayOverflow tells whether a valid JSON number could be beyond float64's
+// range (about 1.8e308): only when its decimal exponent may pass 300.
+func mayOverflow(text []byte) bool {
+	intDigits, exp, i := 0, 0, 0
+	if text[0] == '-' {
+		i++
+	}
+	for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
+		intDigits++
+	}
+	for ; i < len(text) && text[i] != 'e' && text[i] != 'E'; i++ {
+	}
+	if i < len(text) {
+		i++
+		neg := false
+		if text[i] == '+' || text[i] == '-' {
+			neg = text[i] == '-'
+			i++
+		}
+		for ; i < len(text); i++ {
+			if exp > 100000 {
+				return true
+			}
+			exp = exp*10 + int(text[i]-'0')
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	return intDigits+exp > 300
 }
 
 // parseInt parses a validated JSON integer without allocating.

@@ -302,7 +302,26 @@ func FuzzJSON(f *testing.F) {
 	f.Add(`{"fields":{"s":"\u00e9\ud83d\ude00\n"},"name":"m","tags":{"t":"v"},"timestamp":-5}`)
 	f.Add(`{"fields":{"a":1e400},"name":"m","timestamp":1}`)
 	d := NewJSON(0, "")
+	lazy := NewJSON(0, "")
+	lazy.FloatNumbers, lazy.LazyNumbers = true, true
 	f.Fuzz(func(t *testing.T, line string) {
+		// Lazy numbers: the same lines accepted, and every number, once
+		// converted, the float the eager decoder gives and finite.
+		lazyGot, lazyErr := collect(t, lazy, line)
+		eager := NewJSON(0, "")
+		eager.FloatNumbers = true
+		eagerGot, eagerErr := collect(t, eager, line)
+		if (lazyErr == nil) != (eagerErr == nil) || !equalDecoded(lazyGot, eagerGot) {
+			t.Fatalf("%q: lazy %v %+v, eager %v %+v", line, lazyErr, lazyGot, eagerErr, eagerGot)
+		}
+		for _, m := range lazyGot {
+			for _, v := range m.Fields {
+				if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+					t.Fatalf("%q: non-finite %v", line, f)
+				}
+			}
+		}
+
 		got, err := collect(t, d, line)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {

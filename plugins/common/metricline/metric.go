@@ -25,6 +25,9 @@ const (
 	Uint
 	String
 	Bool
+	// Decimal is a JSON number not yet converted, in Str (see
+	// JSON.LazyNumbers); it reads as a float.
+	Decimal
 )
 
 // Field is one field; only the member for its Kind is meaningful.
@@ -47,6 +50,9 @@ func (f *Field) Number() (float64, bool) {
 		return float64(f.Int), true
 	case Uint:
 		return float64(f.Uint), true
+	case Decimal:
+		v, err := strconv.ParseFloat(string(f.Str), 64)
+		return v, err == nil
 	}
 	return 0, false
 }
@@ -64,6 +70,9 @@ func (f *Field) Value() interface{} {
 		return string(f.Str)
 	case Bool:
 		return f.Bool
+	case Decimal:
+		v, _ := f.Number()
+		return v
 	}
 	return nil
 }
@@ -82,6 +91,8 @@ func (f *Field) Text() string {
 		return strconv.Quote(string(f.Str))
 	case Bool:
 		return strconv.FormatBool(f.Bool)
+	case Decimal:
+		return string(f.Str)
 	}
 	return "?"
 }

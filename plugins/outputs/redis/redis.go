@@ -86,6 +86,7 @@ func (r *Redis) Init() error {
 	case "json":
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		d.FloatNumbers = true
+		d.LazyNumbers = r.Mode == "quote"
 		r.decoder = d
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))

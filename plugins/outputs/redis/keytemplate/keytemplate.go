@@ -177,8 +177,8 @@ func escapeField(dst []byte, f *metricline.Field) []byte {
 // do), integers in decimal, booleans as true/false, strings as they are.
 func AppendValue(dst []byte, f *metricline.Field) []byte {
 	switch f.Kind {
-	case metricline.Float:
-		v := f.Float
+	case metricline.Float, metricline.Decimal:
+		v, _ := f.Number()
 		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
 			return strconv.AppendFloat(dst, v, 'e', -1, 64)
 		}

@@ -55,11 +55,38 @@ func indexByte(s string, c byte) int {
 	return -1
 }
 
-// price is the newest value seen for one coin in a batch.
+// price is the newest value seen for one coin in a batch: a float, or the
+// text of a JSON number not converted yet (most prices of a batch are
+// replaced by newer ones before it is written, so they are never parsed).
 type price struct {
 	time  int64 // ns
 	value float64
+	text  []byte // when lazy
+	lazy  bool
 	used  bool
+}
+
+func (p *price) set(t int64, f *metricline.Field, v float64) {
+	p.time = t
+	if f != nil && f.Kind == metricline.Decimal {
+		p.text, p.lazy = append(p.text[:0], f.Str...), true
+		return
+	}
+	p.value, p.lazy = v, false
+}
+
+func (p *price) float() float64 {
+	if p.lazy {
+		// The decoder checked the text is a number within range.
+		v, _ := strconv.ParseFloat(string(p.text), 64)
+		return v
+	}
+	return p.value
+}
+
+func (p *price) copyFrom(o *price) {
+	p.time, p.value, p.lazy = o.time, o.value, o.lazy
+	p.text = append(p.text[:0], o.text...)
 }
 
 // Batch coalesces metrics into the newest price per coin. Its memory is
@@ -115,17 +142,25 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		if id == nil {
 			continue
 		}
-		v, ok := f.Number()
-		if !ok {
-			if f.Kind != metricline.String || !isDecimal(f.Str) {
+		var v float64
+		switch f.Kind {
+		case metricline.Decimal:
+			// Converted when written, if still the newest.
+		case metricline.String:
+			if !isDecimal(f.Str) {
 				continue
 			}
 			var err error
 			if v, err = strconv.ParseFloat(string(f.Str), 64); err != nil {
 				continue
 			}
+		default:
+			var ok bool
+			if v, ok = f.Number(); !ok {
+				continue
+			}
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if f.Kind != metricline.Decimal && (math.IsNaN(v) || math.IsInf(v, 0)) {
 			continue
 		}
 		p := b.coins[string(id)]
@@ -134,10 +169,11 @@ func (b *Batch) Add(m *metricline.Metric) error {
 			b.coins[string(id)] = p
 		}
 		if !p.used {
-			p.used, p.time, p.value = true, m.Time, v
+			p.used = true
+			p.set(m.Time, f, v)
 			b.used++
 		} else if m.Time >= p.time {
-			p.time, p.value = m.Time, v
+			p.set(m.Time, f, v)
 		}
 	}
 	return nil
@@ -213,10 +249,11 @@ func (b *Batch) Absorb(newer *Batch) {
 			b.coins[id] = p
 		}
 		if !p.used {
-			*p = *np
+			p.copyFrom(np)
+			p.used = true
 			b.used++
 		} else if np.time >= p.time {
-			p.time, p.value = np.time, np.value
+			p.copyFrom(np)
 		}
 	}
 	b.metrics += newer.metrics
@@ -305,7 +342,7 @@ func (b *Batch) appendEntry(dst []byte, id string, p *price) []byte {
 	dst = append(dst, ` {"id":`...)
 	dst = appendJSONString(dst, id)
 	dst = append(dst, `,"price":"`...)
-	dst = FormatPrice(dst, p.value)
+	dst = FormatPrice(dst, p.float())
 	dst = append(dst, `"}`...)
 	return dst
 }

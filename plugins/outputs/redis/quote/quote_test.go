@@ -259,11 +259,11 @@ func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 	if a.Metrics() != 4 || a.Coins() != 2 || b.Metrics() != 0 || b.Coins() != 0 {
 		t.Fatalf("metrics %d coins %d / %d %d", a.Metrics(), a.Coins(), b.Metrics(), b.Coins())
 	}
-	if x := a.coins["x"]; x.value != 2.0 {
-		t.Fatalf("x = %v: the later batch wins on an equal time", x.value)
+	if x := a.coins["x"]; x.float() != 2.0 {
+		t.Fatalf("x = %v: the later batch wins on an equal time", x.float())
 	}
-	if y := a.coins["y"]; y.value != 1.0 {
-		t.Fatalf("y = %v: an older price must not win", y.value)
+	if y := a.coins["y"]; y.float() != 1.0 {
+		t.Fatalf("y = %v: an older price must not win", y.float())
 	}
 	if err := a.Add(&metricline.Metric{Time: -1}); err == nil {
 		t.Fatal("a time before 1970 must be refused")
@@ -273,6 +273,7 @@ func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 
 func BenchmarkBatchAdd(b *testing.B) {
 	d := metricline.NewJSON(0, "")
+	d.LazyNumbers = true
 	line := []byte(`{"fields":{"fields_ripple_usd":189.354348,"fields_decentraland_usd":6.566662934148e-07,"fields_shiba-inu_usd":96417.34,"fields_ethereum_usd":1.073639508435e-08,"fields_binancecoin_usd":380.19386,"fields_avalanche-2_usd":497.797189,"fields_chainlink_usd":4.329439511155e-09,"fields_near_usd":12900.03,"fields_cardano_usd":806.070067,"fields_solana_usd":2.518797832928e-07},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795553000}`)
 	batch := NewBatch(opts())
 	add := func(m *metricline.Metric) { _ = batch.Add(m) }
