@@ -169,9 +169,11 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 	if err := tg.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The kill we caused is the only error Telegraf may report.
+	// The kill we caused is the only error Telegraf may report: the exit,
+	// and its readers of the killed process's pipes failing (a race in
+	// Telegraf's process reader).
 	for _, l := range strings.Split(tg.Output(), "\n") {
-		if strings.Contains(l, " E! ") && !strings.Contains(l, "exited: signal: killed") {
+		if strings.Contains(l, " E! ") && !strings.Contains(l, "exited: signal: killed") && !strings.Contains(l, "file already closed") {
 			t.Fatalf("unexpected error: %s", l)
 		}
 	}
