@@ -78,10 +78,24 @@ var rpsLine = regexp.MustCompile(`([0-9.]+) requests per second`)
 // the most commands one client connection gets through this server. With
 // args it benchmarks that command (e.g. HSET with ten fields), else the
 // named -t test.
+// The best of three runs is taken: on a small machine a single run swings
+// with whatever else the cores do, and a ceiling is what is possible.
 func (s *server) ceiling(test string, args []string) (float64, error) {
-	n := "2000000"
+	best := 0.0
+	for i := 0; i < 3; i++ {
+		v, err := s.ceilingOnce(test, args)
+		if err != nil {
+			return 0, err
+		}
+		best = max(best, v)
+	}
+	return best, nil
+}
+
+func (s *server) ceilingOnce(test string, args []string) (float64, error) {
+	n := "1000000"
 	if len(args) > 0 {
-		n = "500000"
+		n = "300000"
 	}
 	cmdArgs := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-c", "1", "-P", "64", "-n", n, "-q"}
 	if len(args) == 0 {

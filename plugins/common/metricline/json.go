@@ -140,10 +140,10 @@ func (d *JSON) batch(fn func(*Metric)) error {
 	if p.peek() == ']' {
 		p.pos++
 	} else {
+		var me *metricError // declared once: errors.As makes it escape
 		for {
 			d.scratch = d.scratch[:0]
 			err := d.metric()
-			var me *metricError
 			switch {
 			case err == nil:
 				fn(&d.m)
