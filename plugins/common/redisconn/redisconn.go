@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -23,11 +24,14 @@ import (
 // Config holds the connection options; plugins embed it so the option names
 // are the same everywhere.
 type Config struct {
-	Address  string          `toml:"address"`
-	Username string          `toml:"username"`
-	Password string          `toml:"password"`
-	Database int             `toml:"database"`
-	Timeout  config.Duration `toml:"timeout"`
+	Address  string `toml:"address"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// PasswordFile holds the password instead (a mounted secret); a
+	// trailing newline is ignored.
+	PasswordFile string          `toml:"password_file"`
+	Database     int             `toml:"database"`
+	Timeout      config.Duration `toml:"timeout"`
 	common_tls.ClientConfig
 
 	network string
@@ -49,6 +53,20 @@ func (c *Config) Init() error {
 	}
 	if c.Database < 0 {
 		return fmt.Errorf("option database: %d is negative", c.Database)
+	}
+	if c.PasswordFile != "" {
+		if c.Password != "" {
+			return errors.New("option password_file: set password or password_file, not both")
+		}
+		data, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			// The path only: never the content.
+			return fmt.Errorf("option password_file: %w", err)
+		}
+		c.Password = strings.TrimRight(string(data), "\r\n")
+		if c.Password == "" {
+			return fmt.Errorf("option password_file: %s is empty", c.PasswordFile)
+		}
 	}
 	network, addr, useTLS, err := parseAddress(c.Address)
 	if err != nil {

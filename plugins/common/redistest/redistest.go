@@ -4,6 +4,7 @@
 package redistest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -25,6 +26,7 @@ type Server struct {
 	Password string // from --requirepass, used by the test's own connections
 
 	t      testing.TB
+	tls    *tls.Config // the test's own connections, for StartTLS
 	args   []string
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -56,10 +58,15 @@ func FreePort(t testing.TB) int {
 // "--appendonly", "yes"; it is stopped at the end of the test.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Port: FreePort(t), Dir: t.TempDir()}
+	port := FreePort(t)
+	return start(t, port, nil, append([]string{"--port", strconv.Itoa(port)}, extra...))
+}
+
+func start(t testing.TB, port int, tlsConf *tls.Config, extra []string) *Server {
+	t.Helper()
+	s := &Server{t: t, Port: port, Dir: t.TempDir(), tls: tlsConf}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 	s.args = append([]string{
-		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--dir", s.Dir,
 		"--save", "",
@@ -90,7 +97,7 @@ func (s *Server) start() {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(time.Second), redis.DialPassword(s.Password))
+		c, err := redis.Dial("tcp", s.Addr, append(s.dialOptions(), redis.DialConnectTimeout(time.Second))...)
 		if err == nil {
 			_, err = c.Do("PING")
 			c.Close()
@@ -151,14 +158,21 @@ func (s *Server) Running() bool { return s.cmd != nil }
 // Conn opens a plain client connection for the test's own checks.
 func (s *Server) Conn() redis.Conn {
 	s.t.Helper()
-	c, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(5*time.Second),
-		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(10*time.Second),
-		redis.DialPassword(s.Password))
+	c, err := redis.Dial("tcp", s.Addr, append(s.dialOptions(), redis.DialConnectTimeout(5*time.Second),
+		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(10*time.Second))...)
 	if err != nil {
 		s.t.Fatalf("connecting to test redis: %v", err)
 	}
 	s.t.Cleanup(func() { c.Close() })
 	return c
+}
+
+func (s *Server) dialOptions() []redis.DialOption {
+	opts := []redis.DialOption{redis.DialPassword(s.Password)}
+	if s.tls != nil {
+		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(s.tls))
+	}
+	return opts
 }
 
 // Do runs one command on a fresh connection and fails the test on error.
