@@ -33,10 +33,11 @@ func (e *TooLongError) Error() string {
 
 // Reader reads lines from an io.Reader.
 type Reader struct {
-	r    *bufio.Reader
-	max  int
-	buf  []byte
-	line int64
+	r      *bufio.Reader
+	max    int
+	buf    []byte
+	line   int64
+	offset int64 // bytes consumed, up to the end of the last line returned
 }
 
 // New reads from r; max <= 0 means DefaultMax.
@@ -49,6 +50,10 @@ func New(r io.Reader, max int) *Reader {
 
 // Line is the number (from 1) of the line Next returned last.
 func (r *Reader) Line() int64 { return r.line }
+
+// Offset is the number of bytes consumed so far, up to and including the
+// end of the line Next returned last (or skipped).
+func (r *Reader) Offset() int64 { return r.offset }
 
 // Next returns the next line without its "\n" or "\r\n". The slice is
 // valid until the next call. At the end it returns io.EOF (a last line
@@ -63,6 +68,7 @@ func (r *Reader) Next() ([]byte, error) {
 	var head []byte
 	for {
 		chunk, err := r.r.ReadSlice('\n')
+		r.offset += int64(len(chunk))
 		if !tooLong {
 			if len(r.buf)+len(chunk) > r.max+2 { // +2: the line ending is not counted
 				tooLong = true

@@ -52,6 +52,8 @@ type Redis struct {
 	MetricBatchSize       int             `toml:"metric_batch_size"`
 	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
 	MaxLineSize           config.Size     `toml:"max_line_size"`
+	SpoolDir              string          `toml:"spool_dir"`
+	SpoolMaxSize          config.Size     `toml:"spool_max_size"`
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -74,6 +76,7 @@ func New() *Redis {
 		MetricBatchSize:       5000,
 		MaxUndeliveredMetrics: 20000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
+		SpoolMaxSize:          config.Size(256 << 20),
 	}
 }
 
@@ -108,6 +111,9 @@ func (r *Redis) Init() error {
 	}
 	if r.MaxLineSize <= 0 {
 		return fmt.Errorf("option max_line_size: must be positive")
+	}
+	if r.SpoolDir != "" && r.SpoolMaxSize < r.MaxLineSize+(1<<20) {
+		return fmt.Errorf("option spool_max_size: must exceed max_line_size by 1MiB, or a long line could never fit")
 	}
 	if r.Expire < 0 {
 		return fmt.Errorf("option expire: must not be negative")

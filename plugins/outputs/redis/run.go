@@ -14,6 +14,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/spool"
 )
 
 // Stats count what a run did; they end up in the exit summary.
@@ -40,6 +41,11 @@ type run struct {
 	inflight  int        // metrics the flusher holds
 	stopping  bool       // a signal came: read no more
 	readDone  bool
+
+	// With a spool: the offset after the last line taken into pending,
+	// and after the last line the flusher's batch holds.
+	spool      *spool.Spool
+	pendingEnd int64
 	wake      chan struct{}
 	readEnded chan struct{}
 }
@@ -58,20 +64,55 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	}
 	u.roomCond = sync.NewCond(&u.mu)
 
-	go u.read(in)
+	sources := []source{{label: "line", r: in}}
+	if r.SpoolDir != "" {
+		sp, err := spool.Open(r.SpoolDir, int64(r.SpoolMaxSize))
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		defer sp.Close()
+		u.spool = sp
+		replay, err := sp.Replay()
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		defer replay.Close()
+		if held := sp.Held(); held > 0 {
+			r.Log.Infof("replaying %d bytes a previous run read but did not write to Redis (spool %s)", held, r.SpoolDir)
+		}
+		sources = []source{
+			{label: "replayed line", r: replay, base: sp.Start()},
+			{label: "line", r: sp.Tee(in), base: sp.End()},
+		}
+	}
+
+	go u.read(sources)
 
 	client := redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	defer client.Close()
 	left := u.flush(ctx, client)
 	if left > 0 {
+		if u.spool != nil {
+			r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
+			return nil
+		}
 		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis", ErrUnwritten, left)
 	}
 	return nil
 }
 
-// read decodes stdin line by line into the pending batch, waiting while
-// the backlog is full.
-func (u *run) read(in io.Reader) {
+// source is where lines come from: the spool's replay, then stdin. base
+// is the spool offset of its first byte, so every line has an offset that
+// can be committed once it is in Redis.
+type source struct {
+	label string
+	r     io.Reader
+	base  int64
+}
+
+// read decodes the sources line by line into the pending batch, waiting
+// while the backlog is full.
+func (u *run) read(sources []source) {
 	defer func() {
 		u.mu.Lock()
 		u.readDone = true
@@ -79,7 +120,16 @@ func (u *run) read(in io.Reader) {
 		close(u.readEnded)
 		u.signal()
 	}()
-	lines := linereader.New(in, int(u.r.MaxLineSize))
+	for _, src := range sources {
+		if !u.readSource(src) {
+			return
+		}
+	}
+}
+
+// readSource reads one source to its end; false means stop reading.
+func (u *run) readSource(src source) bool {
+	lines := linereader.New(src.r, int(u.r.MaxLineSize))
 	var lineErr error
 	var lineNo int64
 	var pending batch
@@ -98,25 +148,29 @@ func (u *run) read(in io.Reader) {
 		var tooLong *linereader.TooLongError
 		switch {
 		case errors.Is(err, io.EOF):
-			return
+			return true
 		case errors.As(err, &tooLong):
 			u.stats.Lines.Add(1)
 			u.stats.Rejected.Add(1)
-			u.r.Log.Errorf("line %d: %v: %q", tooLong.Line, err, tooLong.Head)
+			u.r.Log.Errorf("%s %d: %v: %q", src.label, tooLong.Line, err, tooLong.Head)
+			u.mu.Lock()
+			u.pendingEnd = src.base + lines.Offset()
+			u.mu.Unlock()
 			continue
 		case err != nil:
-			u.r.Log.Errorf("reading stdin: %v", err)
-			return
+			u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			return false
 		}
 		u.stats.Lines.Add(1)
 
 		u.mu.Lock()
 		if u.stopping {
 			u.mu.Unlock()
-			return
+			return false
 		}
 		pending, lineErr = u.pending, nil
 		derr := u.r.decoder.Decode(line, add)
+		u.pendingEnd = src.base + lines.Offset()
 		full := u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics
 		due := u.pending.Metrics() >= u.r.MetricBatchSize
 		u.mu.Unlock()
@@ -126,7 +180,7 @@ func (u *run) read(in io.Reader) {
 		}
 		if derr != nil {
 			u.stats.Rejected.Add(1)
-			u.r.Log.Errorf("line %d: %v: %q", lineNo, derr, head(line))
+			u.r.Log.Errorf("%s %d: %v: %q", src.label, lineNo, derr, head(line))
 		}
 		if due || full {
 			u.signal()
@@ -213,10 +267,12 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 			}
 		}
 		u.inflight = inflight.Metrics()
+		inflightEnd := u.pendingEnd
 		done := u.readDone || u.stopping
 		u.mu.Unlock()
 
 		if inflight.Metrics() == 0 {
+			u.commit(inflightEnd) // lines without metrics (bad, blank) are done too
 			if done {
 				return 0
 			}
@@ -245,6 +301,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		backoff.Reset()
 		retryAt = time.Time{}
 		u.stats.Written.Add(int64(n))
+		u.commit(inflightEnd)
 		inflight.Reset()
 		u.mu.Lock()
 		u.inflight = 0
@@ -257,6 +314,16 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		if done || u.pending.Metrics() >= r.MetricBatchSize {
 			u.signal() // the input ended or piled up while we wrote: go on at once
 		}
+	}
+}
+
+// commit tells the spool that every line before offset is in Redis.
+func (u *run) commit(offset int64) {
+	if u.spool == nil {
+		return
+	}
+	if err := u.spool.Commit(offset); err != nil {
+		u.r.Log.Errorf("spool: %v", err)
 	}
 }
 
