@@ -35,19 +35,19 @@ type run struct {
 	r     *Redis
 	stats *Stats
 
-	mu        sync.Mutex
-	roomCond  *sync.Cond // the backlog shrank, or reading must stop
-	pending   batch      // read, not yet taken by the flusher
-	inflight  int        // metrics the flusher holds
-	stopping  bool       // a signal came: read no more
-	readDone  bool
+	mu       sync.Mutex
+	roomCond *sync.Cond // the backlog shrank, or reading must stop
+	pending  batch      // read, not yet taken by the flusher
+	inflight int        // metrics the flusher holds
+	stopping bool       // a signal came: read no more
+	readDone bool
 
 	// With a spool: the offset after the last line taken into pending,
 	// and after the last line the flusher's batch holds.
 	spool      *spool.Spool
 	pendingEnd int64
-	wake      chan struct{}
-	readEnded chan struct{}
+	wake       chan struct{}
+	readEnded  chan struct{}
 }
 
 // Run reads stdin until it ends or ctx is cancelled (SIGTERM), writing to
