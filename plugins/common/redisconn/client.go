@@ -1,6 +1,8 @@
 package redisconn
 
 import (
+	"context"
+
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -19,12 +21,15 @@ func NewClient(cfg *Config, clientName string) *Client {
 }
 
 // Conn returns the open connection, dialing one when there is none.
-func (c *Client) Conn() (*Conn, error) {
+func (c *Client) Conn() (*Conn, error) { return c.ConnContext(context.Background()) }
+
+// ConnContext is Conn with a dial that ends no later than ctx.
+func (c *Client) ConnContext(ctx context.Context) (*Conn, error) {
 	if c.conn != nil && c.conn.Err() != nil {
 		c.Close()
 	}
 	if c.conn == nil {
-		conn, err := c.cfg.Dial(c.name)
+		conn, err := c.cfg.DialContext(ctx, c.name)
 		if err != nil {
 			return nil, err
 		}
@@ -51,8 +56,14 @@ func (c *Client) Check(err error) {
 // client, or restarted), it is tried once more on a new connection before
 // the error is returned, so that only real outages are reported.
 func (c *Client) Run(f func(redis.Conn) error) error {
+	return c.RunContext(context.Background(), f)
+}
+
+// RunContext is Run with dials that end no later than ctx (f should use
+// ctx for its own commands).
+func (c *Client) RunContext(ctx context.Context, f func(redis.Conn) error) error {
 	reused := c.conn != nil
-	conn, err := c.Conn()
+	conn, err := c.ConnContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,7 +72,7 @@ func (c *Client) Run(f func(redis.Conn) error) error {
 	if _, isReply := err.(redis.Error); err == nil || isReply || !reused {
 		return err
 	}
-	if conn, err = c.Conn(); err != nil {
+	if conn, err = c.ConnContext(ctx); err != nil {
 		return err
 	}
 	err = f(conn)

@@ -178,6 +178,12 @@ func (c *Conn) WriteRaw(p []byte) error {
 // connections apart. TLS is set up here rather than by redigo so that the
 // connection written by WriteRaw is the encrypted one.
 func (c *Config) Dial(clientName string) (*Conn, error) {
+	return c.DialContext(context.Background(), clientName)
+}
+
+// DialContext is Dial ending no later than ctx: connecting, the TLS
+// handshake, AUTH, CLIENT SETNAME and SELECT.
+func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, error) {
 	timeout := time.Duration(c.Timeout)
 	var raw net.Conn
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -213,7 +219,7 @@ func (c *Config) Dial(clientName string) (*Conn, error) {
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
 	}
-	conn, err := redis.Dial(c.network, c.addr, opts...)
+	conn, err := redis.DialContext(ctx, c.network, c.addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
 	}

@@ -228,7 +228,9 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 
 	stopped := ctx.Done()
 	var deadline <-chan time.Time // set once stopping: the grace period
-	writeCtx := context.Background()
+	// Until a stop, writes end with it (a write stalled on a dead network
+	// is given up at once); after it, they get the grace period.
+	writeCtx := ctx
 	retryAt := time.Time{}
 
 	for {
@@ -328,7 +330,7 @@ func (u *run) commit(offset int64) {
 }
 
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
-	return client.Run(func(conn redis.Conn) error {
+	return client.RunContext(ctx, func(conn redis.Conn) error {
 		updates, err := b.Write(ctx, conn)
 		if err == nil {
 			u.stats.Updates.Add(int64(updates))

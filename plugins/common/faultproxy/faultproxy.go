@@ -1,0 +1,124 @@
+// Package faultproxy is a TCP proxy on loopback for fault tests: it
+// forwards to a real server until told to stall (bytes stop flowing both
+// ways, connections stay open, as on a network that silently drops
+// packets), to cut (every connection closed), or to resume.
+package faultproxy
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards connections from Addr to a target.
+type Proxy struct {
+	Addr   string
+	target string
+	l      net.Listener
+
+	mu      sync.Mutex
+	stalled bool
+	resume  chan struct{} // closed when a stall ends
+	conns   map[net.Conn]struct{}
+}
+
+// Start listens on a free loopback port; it is closed when the test ends.
+func Start(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}, resume: make(chan struct{})}
+	close(p.resume)
+	go p.accept()
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.track(c, s)
+		go p.pipe(c, s)
+		go p.pipe(s, c)
+	}
+}
+
+func (p *Proxy) track(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		p.conns[c] = struct{}{}
+	}
+}
+
+// pipe copies src to dst, waiting at each chunk while stalled.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			resume := p.resume
+			p.mu.Unlock()
+			<-resume
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				return
+			}
+			return
+		}
+	}
+}
+
+// Stall stops bytes flowing, leaving connections open.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stalled {
+		p.stalled, p.resume = true, make(chan struct{})
+	}
+}
+
+// Resume lets bytes flow again.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled {
+		p.stalled = false
+		close(p.resume)
+	}
+}
+
+// Cut closes every connection; new ones are accepted.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() {
+	p.l.Close()
+	p.Resume()
+	p.Cut()
+}

@@ -1,0 +1,172 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/faultproxy"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+)
+
+func seqLine(i int) string {
+	return fmt.Sprintf(`{"fields":{"seq":%d},"name":"m","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
+}
+
+func seqLines(from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		b.WriteString(seqLine(i))
+	}
+	return b.String()
+}
+
+// streamSeqs counts each seq in the stream.
+func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[string]int {
+	t.Helper()
+	entries, err := redis.Values(srv.Conn().Do("XRANGE", key, "-", "+"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range entries {
+		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		seen[kv["seq"]]++
+	}
+	return seen
+}
+
+// TestStalledNetwork: the network to Redis stops carrying bytes without
+// closing (a proxy that stalls). Reads time out after `timeout`, the
+// plugin reconnects with backoff (new connections stall too, and time
+// out as well), and when the network is back everything is written.
+func TestStalledNetwork(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := faultproxy.Start(t, srv.Addr)
+	logs := &syncBuffer{}
+	r := newPlugin(t, proxy.Addr, logs, func(r *Redis) {
+		r.Mode, r.Key, r.Timeout = "stream", "s", config.Duration(300*time.Millisecond)
+	})
+	pr, pw := io.Pipe()
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), pr, stats) }()
+	_, _ = io.WriteString(pw, seqLines(0, 100))
+	waitFor(t, func() bool { return stats.Written.Load() == 100 })
+
+	proxy.Stall()
+	_, _ = io.WriteString(pw, seqLines(100, 200))
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "i/o timeout") })
+	time.Sleep(time.Second) // a few reconnections that stall as well
+	proxy.Resume()
+	pw.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("not done after the network came back:\n%s", logs)
+	}
+	seen := streamSeqs(t, srv, "s")
+	for i := 0; i < 200; i++ {
+		if seen[fmt.Sprint(i)] == 0 {
+			t.Fatalf("seq %d lost\n%s", i, logs)
+		}
+	}
+	if !strings.Contains(logs.String(), "is back after") {
+		t.Fatalf("no recovery line:\n%s", logs)
+	}
+}
+
+// TestSIGTERMDuringSlowRedis: a stop while Redis does not answer ends
+// within `timeout`, saying how many metrics were not written.
+func TestSIGTERMDuringSlowRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := faultproxy.Start(t, srv.Addr)
+	logs := &syncBuffer{}
+	r := newPlugin(t, proxy.Addr, logs, func(r *Redis) {
+		r.Mode, r.Key, r.Timeout = "stream", "s", config.Duration(time.Second)
+	})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, pr, stats) }()
+	_, _ = io.WriteString(pw, seqLines(0, 10))
+	waitFor(t, func() bool { return stats.Written.Load() == 10 })
+	proxy.Stall()
+	_, _ = io.WriteString(pw, seqLines(10, 60))
+	waitFor(t, func() bool { return stats.Lines.Load() == 60 })
+	time.Sleep(200 * time.Millisecond) // a write is in flight, stalled
+	start := time.Now()
+	cancel()
+	err := <-done
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "50 metrics read from stdin were not written") {
+		t.Fatalf("error %v\n%s", err, logs)
+	}
+	// The grace is `timeout`; a write stalled at that moment adds at most
+	// one more `timeout` before its deadline fires.
+	if took > 2*time.Second+500*time.Millisecond {
+		t.Fatalf("stopping took %s with timeout 1s", took)
+	}
+}
+
+// TestRedisKilledUnder100kMetrics: Redis (AOF, fsync always) is SIGKILLed
+// and restarted while 100,000 metrics stream in. Every metric arrives;
+// one may arrive twice only if Redis applied it and died before replying,
+// at most a pipeline chunk.
+func TestRedisKilledUnder100kMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100k metrics through a Redis restart")
+	}
+	const n = 100000
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+		r.Mode, r.Key, r.Timeout = "stream", "s", config.Duration(time.Second)
+	})
+	pr, pw := io.Pipe()
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), pr, stats) }()
+	go func() {
+		for i := 0; i < n; i += 1000 {
+			_, _ = io.WriteString(pw, seqLines(i, i+1000))
+		}
+		pw.Close()
+	}()
+	waitFor(t, func() bool { return stats.Written.Load() > n/3 })
+	srv.Kill()
+	time.Sleep(time.Second)
+	srv.Restart()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not done:\n%s", logs)
+	}
+	seen := streamSeqs(t, srv, "s")
+	dups := 0
+	for i := 0; i < n; i++ {
+		c := seen[fmt.Sprint(i)]
+		if c == 0 {
+			t.Fatalf("seq %d lost\n%s", i, logs)
+		}
+		dups += c - 1
+	}
+	if dups > pipelineChunk {
+		t.Fatalf("%d duplicates", dups)
+	}
+	t.Logf("%d metrics through a Redis SIGKILL: none lost, %d written twice", n, dups)
+}
