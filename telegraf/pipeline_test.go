@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +86,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		"REDIS_ADDRESS=" + p.redis.Addr,
 		"REDIS_OUTPUT_BIN=" + output,
 		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
+		"REDIS_SPOOL_DIR=" + filepath.Join(t.TempDir(), "spool"),
 	}
 	p.watch = newWatcher(t, p.redis.Addr)
 	defer p.watch.stop()
@@ -119,13 +121,34 @@ func TestPipelineEndToEnd(t *testing.T) {
 	steps = p.waitForSteps(len(steps) + 3)
 	p.latency(steps[len(steps)-1])
 
-	// The end: the scraper stops; the last served answer is the quote.
+	// 4. With Redis away, the last prices reach redis-output and wait
+	// there; the scraper stops; redis-output is SIGKILLed. Kafka has
+	// committed those messages (Telegraf delivered them to our stdin), so
+	// only redis-output's spool has them: Telegraf restarts it, it
+	// replays the spool, and when Redis is back the last price arrives.
+	// (Without REDIS_SPOOL_DIR this phase fails: checked.)
+	p.redis.Kill()
+	p.watch.pause()
+	time.Sleep(2500 * time.Millisecond)
 	if err := scraper.Stop(10 * time.Second); err != nil {
 		t.Error(err)
 	}
+	time.Sleep(time.Second) // the consumer's flush hands them to redis-output
+	children := consumer.Children()
+	if len(children) != 1 {
+		t.Fatalf("the consumer has %d children", len(children))
+	}
+	if err := syscall.Kill(children[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.redis.Restart()
+	p.watch.resume()
 	steps = p.servedOK()
 	last := steps[len(steps)-1]
 	p.latency(last)
+	if !strings.Contains(consumer.Output(), "replaying") {
+		t.Errorf("redis-output did not replay its spool:\n%s", consumer.Output())
+	}
 	if err := consumer.Stop(15 * time.Second); err != nil {
 		t.Errorf("consumer: %v", err)
 	}
