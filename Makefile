@@ -22,7 +22,7 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzInflux \
 	./plugins/common/config:FuzzDecode
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -32,6 +32,7 @@ help:
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
+	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
 up:
@@ -77,6 +78,13 @@ bench: deps build
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
 	$(BIN)/redis-bench -bin $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./plugins/...
+
+# Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
+# goroutines must stay flat. Not part of make test.
+SOAK ?= 10m
+soak: deps build
+	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
+	$(BIN)/redis-bench -bin $(BIN) -soak $(SOAK)
 
 demo: deps build
 	scripts/demo.sh

@@ -44,8 +44,17 @@ func main() {
 		metrics = flag.Int("metrics", 1_000_000, "metrics per throughput run of quote mode")
 		perMet  = flag.Int("per-metric", 300_000, "metrics per throughput run of the per-metric modes")
 		only    = flag.String("only", "", "run only the cases whose name contains this")
+		soak    = flag.Duration("soak", 0, "instead: run redis-output this long at -soak-rate and report memory and goroutines")
+		rate    = flag.Int("soak-rate", 20000, "metrics per second of the soak run")
 	)
 	flag.Parse()
+	if *soak > 0 {
+		if err := runSoak(*bin, *soak, *rate); err != nil {
+			fmt.Fprintln(os.Stderr, "redis-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin, *out, *metrics, *perMet, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "redis-bench:", err)
 		os.Exit(1)
@@ -104,6 +113,22 @@ func run(bin, out string, quoteN, perMetricN int, only string) error {
 	}
 	fmt.Fprintf(os.Stderr, "redis-bench: rows written to %s; whole run %s\n", out, time.Since(start).Round(time.Second))
 	return nil
+}
+
+func runSoak(bin string, d time.Duration, rate int) error {
+	bin, _ = filepath.Abs(bin)
+	dir, err := os.MkdirTemp("", "redis-soak")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := startRedis(dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	b := &bench{bin: bin, dir: dir, srv: srv}
+	return b.soak(d, rate)
 }
 
 type bench struct {

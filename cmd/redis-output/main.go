@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
@@ -37,6 +39,7 @@ func run() int {
 		showVer    = flag.Bool("version", false, "print the version and exit")
 		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
+		statsEvery = flag.Duration("stats_interval", 0, "log goroutines and heap on this interval (make soak)")
 	)
 	flag.Parse()
 	execd.PlainStdLog()
@@ -93,6 +96,10 @@ func run() int {
 		return 0
 	}
 
+	if *statsEvery > 0 {
+		go logRuntime(log, *statsEvery)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.Debugf("%s writing %s mode to %s", version.String("redis-output"), plugin.Mode, plugin.Endpoint())
@@ -105,6 +112,16 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// logRuntime reports what a soak run watches: goroutines and heap stay
+// flat when nothing leaks.
+func logRuntime(log *logger.Logger, every time.Duration) {
+	for range time.Tick(every) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		log.Infof("runtime: goroutines=%d heap_inuse_mib=%.1f", runtime.NumGoroutine(), float64(ms.HeapInuse)/(1<<20))
+	}
 }
 
 func summary(log *logger.Logger, s *redis.Stats) {
