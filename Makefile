@@ -20,7 +20,9 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzJSON \
 	./plugins/common/metricline:FuzzJSONBatch \
 	./plugins/common/metricline:FuzzInflux \
-	./plugins/common/config:FuzzDecode
+	./plugins/common/config:FuzzDecode \
+	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
+	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
 

@@ -151,3 +151,30 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
+
+// TestWrongPasswordIsNeverPrinted: the password does not appear in any
+// log line, whatever fails.
+func TestWrongPasswordIsNeverPrinted(t *testing.T) {
+	srv := redistest.Start(t, "--requirepass", "the-right-one")
+	const secret = "Wr0ng-but-S3cret"
+	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  password = \"${TR_PW}\"\n  timeout = \"300ms\"\n")
+	cmd := exec.Command(binary, "-config", conf, "-debug")
+	cmd.Env = append(os.Environ(), "TR_PW="+secret)
+	stdin, _ := cmd.StdinPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}`)
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	log := stderr.String()
+	if !strings.Contains(log, "E! [outputs.redis] Redis at "+srv.Addr+" refused the write") || !strings.Contains(log, "WRONGPASS") {
+		t.Fatalf("no clear error:\n%s", log)
+	}
+	if strings.Contains(log, secret) {
+		t.Fatalf("the password was printed:\n%s", log)
+	}
+}

@@ -90,3 +90,16 @@ func FuzzJSONBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestInfluxNonFinite: line protocol has no NaN or Inf; such text is a
+// bad line, not a metric.
+func TestInfluxNonFinite(t *testing.T) {
+	d, _ := NewInflux(0)
+	for _, line := range []string{"m v=NaN 1", "m v=Inf 1", "m v=-Inf 1", "m v=1e400 1"} {
+		if got, err := collect(t, d, line); err == nil && len(got) > 0 {
+			if f, ok := got[0].Fields["v"].(float64); ok && (f != f || f > 1e308 || f < -1e308) {
+				t.Errorf("%q gave %v", line, f)
+			}
+		}
+	}
+}

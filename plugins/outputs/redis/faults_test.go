@@ -45,7 +45,8 @@ func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[string]int 
 // TestStalledNetwork: the network to Redis stops carrying bytes without
 // closing (a proxy that stalls). Reads time out after `timeout`, the
 // plugin reconnects with backoff (new connections stall too, and time
-// out as well), and when the network is back everything is written.
+// out as well), and when the network is back everything is written. Then
+// every connection is cut: the plugin redials and goes on.
 func TestStalledNetwork(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
@@ -65,6 +66,11 @@ func TestStalledNetwork(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "i/o timeout") })
 	time.Sleep(time.Second) // a few reconnections that stall as well
 	proxy.Resume()
+	waitFor(t, func() bool { return stats.Written.Load() == 200 })
+
+	// Cut: every connection closed under the plugin's feet.
+	proxy.Cut()
+	_, _ = io.WriteString(pw, seqLines(200, 300))
 	pw.Close()
 	select {
 	case err := <-done:
@@ -75,7 +81,7 @@ func TestStalledNetwork(t *testing.T) {
 		t.Fatalf("not done after the network came back:\n%s", logs)
 	}
 	seen := streamSeqs(t, srv, "s")
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 300; i++ {
 		if seen[fmt.Sprint(i)] == 0 {
 			t.Fatalf("seq %d lost\n%s", i, logs)
 		}
