@@ -429,3 +429,69 @@ func (w *watcher) states() int {
 	defer w.mu.Unlock()
 	return len(w.seen)
 }
+
+// TestPipelineTwoConsumersSixPartitions: currency.rate has six partitions
+// and two consumer Telegrafs share the group, each with its own
+// redis-output writing the same quote key. One is SIGKILLed: the group
+// rebalances, the survivor reads the dead one's partitions (from their
+// last committed offsets, so some messages come again), and the quote
+// stays correct and never goes back in time.
+func TestPipelineTwoConsumersSixPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
+	}
+	p := &pipeline{t: t, root: telegraftest.RepoRoot(t)}
+	p.telegraf = telegraftest.Telegraf(t)
+	output := telegraftest.Command(t, "redis-output")
+	replayBin := telegraftest.Command(t, "coingecko-replay")
+
+	p.redis = redistest.Start(t)
+	p.kafka = kafkatest.Start(t, kafkatest.WithPartitions(6))
+	p.kafka.CreateTopic("currency.rate", 6)
+	replay := telegraftest.Start(t, "coingecko-replay", replayBin, nil, "-seed", "7", "-ids", coins)
+	p.replay = waitForListen(t, replay)
+	p.env = []string{
+		"KAFKA_BROKERS=" + p.kafka.Addr,
+		"COINGECKO_URL=" + p.replay + "/api/v3/simple/price?ids=" + coins + "&vs_currencies=usd&precision=18",
+		"SCRAPE_INTERVAL=1s",
+		"REDIS_ADDRESS=" + p.redis.Addr,
+		"REDIS_OUTPUT_BIN=" + output,
+		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
+		"KAFKA_CONSUMER_GROUP=currency_rate_metrics",
+	}
+	p.watch = newWatcher(t, p.redis.Addr)
+	defer p.watch.stop()
+
+	first := p.startTelegraf("consumer-1", "consumer.conf")
+	second := p.startTelegraf("consumer-2", "consumer.conf")
+	scraper := p.startTelegraf("scraper", "scraper.conf")
+
+	steps := p.waitForSteps(8)
+	p.latency(steps[len(steps)-1])
+	partitions := map[int32]bool{}
+	for _, m := range p.kafka.ReadMessages("currency.rate", len(steps), 30*time.Second) {
+		partitions[m.Partition] = true
+	}
+	if len(partitions) < 2 {
+		t.Fatalf("the scrapes went to %d partition(s); the test needs them spread", len(partitions))
+	}
+
+	first.Kill()
+	steps = p.waitForSteps(len(steps) + 8)
+	p.latency(steps[len(steps)-1])
+
+	if err := scraper.Stop(10 * time.Second); err != nil {
+		t.Error(err)
+	}
+	steps = p.servedOK()
+	p.latency(steps[len(steps)-1])
+	if err := second.Stop(15 * time.Second); err != nil {
+		t.Errorf("consumer-2: %v", err)
+	}
+	p.watch.stop()
+	if problems := p.watch.problems(); len(problems) > 0 {
+		t.Fatalf("the quote went back in time:\n%s", strings.Join(problems, "\n"))
+	}
+	t.Logf("%d answers over %d partitions, two consumers then one: the quote never went back (%d states watched)",
+		len(steps), len(partitions), p.watch.states())
+}
