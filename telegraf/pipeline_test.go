@@ -67,28 +67,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
 	}
-	p := &pipeline{t: t, root: telegraftest.RepoRoot(t)}
-	p.telegraf = telegraftest.Telegraf(t)
-	output := telegraftest.Command(t, "redis-output")
-	replayBin := telegraftest.Command(t, "coingecko-replay")
-
-	p.redis = redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	p.kafka = kafkatest.Start(t)
-	p.kafka.CreateTopic("currency.rate", 1)
-
-	replay := telegraftest.Start(t, "coingecko-replay", replayBin, nil, "-seed", "42", "-ids", coins)
-	p.replay = waitForListen(t, replay)
-
-	p.env = []string{
-		"KAFKA_BROKERS=" + p.kafka.Addr,
-		"COINGECKO_URL=" + p.replay + "/api/v3/simple/price?ids=" + coins + "&vs_currencies=usd&precision=18",
-		"SCRAPE_INTERVAL=1s",
-		"REDIS_ADDRESS=" + p.redis.Addr,
-		"REDIS_OUTPUT_BIN=" + output,
-		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
-		"REDIS_SPOOL_DIR=" + filepath.Join(t.TempDir(), "spool"),
-	}
-	p.watch = newWatcher(t, p.redis.Addr)
+	p := newPipeline(t, 1, "42", "REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool"))
 	defer p.watch.stop()
 
 	consumer := p.startTelegraf("consumer", "consumer.conf", "KAFKA_CONSUMER_GROUP=currency_rate_metrics")
@@ -160,6 +139,33 @@ func TestPipelineEndToEnd(t *testing.T) {
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	t.Logf("served %d answers; latency from the replay server's answer to the price in Redis: median %s, worst %s (phase 1, %d answers); %d quote states watched",
 		len(steps), latencies[len(latencies)/2], latencies[len(latencies)-1], len(latencies), p.watch.states())
+}
+
+// newPipeline starts what both Telegrafs need: redis-server (AOF, fsync
+// always), Kafka with currency.rate in the given partitions, the replay
+// server walking from seed, and the watcher; env is added to the
+// Telegrafs' environment.
+func newPipeline(t *testing.T, partitions int, seed string, env ...string) *pipeline {
+	p := &pipeline{t: t, root: telegraftest.RepoRoot(t)}
+	p.telegraf = telegraftest.Telegraf(t)
+	output := telegraftest.Command(t, "redis-output")
+	replayBin := telegraftest.Command(t, "coingecko-replay")
+
+	p.redis = redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	p.kafka = kafkatest.Start(t, kafkatest.WithPartitions(partitions))
+	p.kafka.CreateTopic("currency.rate", partitions)
+	replay := telegraftest.Start(t, "coingecko-replay", replayBin, nil, "-seed", seed, "-ids", coins)
+	p.replay = waitForListen(t, replay)
+	p.env = append([]string{
+		"KAFKA_BROKERS=" + p.kafka.Addr,
+		"COINGECKO_URL=" + p.replay + "/api/v3/simple/price?ids=" + coins + "&vs_currencies=usd&precision=18",
+		"SCRAPE_INTERVAL=1s",
+		"REDIS_ADDRESS=" + p.redis.Addr,
+		"REDIS_OUTPUT_BIN=" + output,
+		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
+	}, env...)
+	p.watch = newWatcher(t, p.redis.Addr)
+	return p
 }
 
 func (p *pipeline) startTelegraf(name, conf string, env ...string) *telegraftest.Process {
@@ -440,26 +446,7 @@ func TestPipelineTwoConsumersSixPartitions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
 	}
-	p := &pipeline{t: t, root: telegraftest.RepoRoot(t)}
-	p.telegraf = telegraftest.Telegraf(t)
-	output := telegraftest.Command(t, "redis-output")
-	replayBin := telegraftest.Command(t, "coingecko-replay")
-
-	p.redis = redistest.Start(t)
-	p.kafka = kafkatest.Start(t, kafkatest.WithPartitions(6))
-	p.kafka.CreateTopic("currency.rate", 6)
-	replay := telegraftest.Start(t, "coingecko-replay", replayBin, nil, "-seed", "7", "-ids", coins)
-	p.replay = waitForListen(t, replay)
-	p.env = []string{
-		"KAFKA_BROKERS=" + p.kafka.Addr,
-		"COINGECKO_URL=" + p.replay + "/api/v3/simple/price?ids=" + coins + "&vs_currencies=usd&precision=18",
-		"SCRAPE_INTERVAL=1s",
-		"REDIS_ADDRESS=" + p.redis.Addr,
-		"REDIS_OUTPUT_BIN=" + output,
-		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
-		"KAFKA_CONSUMER_GROUP=currency_rate_metrics",
-	}
-	p.watch = newWatcher(t, p.redis.Addr)
+	p := newPipeline(t, 6, "7", "KAFKA_CONSUMER_GROUP=currency_rate_metrics")
 	defer p.watch.stop()
 
 	first := p.startTelegraf("consumer-1", "consumer.conf")

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
@@ -77,16 +76,12 @@ func run() int {
 	}
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := execd.CPUProfile(*cpuProfile)
 		if err != nil {
-			log.Errorf("%v", err)
+			log.Errorf("-cpuprofile: %v", err)
 			return 1
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Errorf("%v", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -72,16 +71,12 @@ func run() int {
 	}
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := execd.CPUProfile(*cpuProfile)
 		if err != nil {
-			log.Errorf("%v", err)
+			log.Errorf("-cpuprofile: %v", err)
 			return 1
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Errorf("%v", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 
 	stats := &redis.Stats{}

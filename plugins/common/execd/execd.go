@@ -5,6 +5,7 @@ package execd
 import (
 	stdlog "log"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -28,4 +29,18 @@ func Exit(code int) {
 func PlainStdLog() {
 	stdlog.SetFlags(0)
 	stdlog.SetOutput(os.Stderr)
+}
+
+// CPUProfile starts writing a CPU profile to path (the -cpuprofile flag);
+// call the returned function before exiting.
+func CPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -5,7 +5,6 @@
 package telegraftest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
 )
 
 // Tags are the Telegraf plugins `make telegraf` builds in.
@@ -116,26 +117,9 @@ func removeStale() {
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs path with args and extra environment; stdout and stderr are
@@ -143,7 +127,7 @@ func (l *lockedBuffer) String() string {
 // output logged when the test failed.
 func Start(t testing.TB, name, path string, env []string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Process{Name: name, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -50,7 +50,7 @@ func TestMinimalACLPerMode(t *testing.T) {
 				waitLines(t, r.stdout, 1)
 			} else {
 				out := &syncBuffer{}
-				if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil || len(out.lines()) == 0 {
+				if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil || len(out.Lines()) == 0 {
 					t.Fatalf("%v: %q", err, out)
 				}
 			}

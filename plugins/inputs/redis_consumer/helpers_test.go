@@ -1,46 +1,20 @@
 package redis_consumer
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
 )
 
-// syncBuffer collects output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines is the output split into lines (without the empty last one).
-func (s *syncBuffer) lines() []string {
-	out := strings.TrimSuffix(s.String(), "\n")
-	if out == "" {
-		return nil
-	}
-	return strings.Split(out, "\n")
-}
+type syncBuffer = syncbuf.Buffer
 
 // newPlugin returns an initialised plugin for the Redis at addr; logs go
 // to the returned buffer, at debug level.
@@ -131,8 +105,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // waitLines waits until the output has n lines and returns them sorted.
 func waitLines(t *testing.T, out *syncBuffer, n int) []string {
 	t.Helper()
-	waitFor(t, "output lines", func() bool { return len(out.lines()) >= n })
-	got := out.lines()
+	waitFor(t, "output lines", func() bool { return len(out.Lines()) >= n })
+	got := out.Lines()
 	sort.Strings(got)
 	return got
 }

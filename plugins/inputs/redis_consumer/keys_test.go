@@ -25,7 +25,7 @@ func TestKeysStringsAndHashes(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	got := out.lines()
+	got := out.Lines()
 	sort.Strings(got)
 	if len(got) != 2 {
 		t.Fatalf("output %q", got)
@@ -81,7 +81,7 @@ func TestKeysBadValues(t *testing.T) {
 	waitLines(t, r.stdout, 1)
 	r.gather(t)
 	waitLines(t, r.stdout, 2)
-	for _, l := range r.stdout.lines() {
+	for _, l := range r.stdout.Lines() {
 		if series, _ := lastField(l); series != "redis_consumer,key=v:good reading=12.5" {
 			t.Fatalf("output %q", l)
 		}

@@ -28,7 +28,7 @@ func TestQuoteDocumentGivesExactMetrics(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), docLines...)
+	sameLines(t, out.Lines(), docLines...)
 }
 
 func TestQuoteGathersOnEachStdinLineAndStopsAtItsEnd(t *testing.T) {
@@ -52,7 +52,7 @@ func TestQuoteGathersOnEachStdinLineAndStopsAtItsEnd(t *testing.T) {
 	srv.Do("SET", "rates:eur", `{"timestamp":1795552010,"quote":"eur","prices":[{"id":"bitcoin","price":"1e-7"}]}`)
 	r.gather(t)
 	waitLines(t, r.stdout, 4)
-	if got := r.stdout.lines(); got[3] != "rate,id=bitcoin,quote=eur price=0.0000001 1795552010000000000" {
+	if got := r.stdout.Lines(); got[3] != "rate,id=bitcoin,quote=eur price=0.0000001 1795552010000000000" {
 		t.Fatalf("second gather: %q", got)
 	}
 	if err := r.closeStdin(t); err != nil {
@@ -111,7 +111,7 @@ func TestQuoteMalformedDocuments(t *testing.T) {
 		if out.String() != "" {
 			t.Errorf("%s: wrote %q", bad.doc, out)
 		}
-		last := logs.lines()[len(logs.lines())-1]
+		last := logs.Lines()[len(logs.Lines())-1]
 		if !strings.HasPrefix(last, "E! [inputs.redis_consumer] malformed quote document in key \"coingecko:rate:usd\": ") || !strings.Contains(last, bad.why) {
 			t.Errorf("%s: log %q, want %q", bad.doc, last, bad.why)
 		}
@@ -122,7 +122,7 @@ func TestQuoteMalformedDocuments(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), docLines[0])
+	sameLines(t, out.Lines(), docLines[0])
 }
 
 func TestQuoteTimestampUnits(t *testing.T) {
@@ -133,7 +133,7 @@ func TestQuoteTimestampUnits(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), "currency_rate,id=bitcoin,quote=usd price=1 1795552004123000000")
+	sameLines(t, out.Lines(), "currency_rate,id=bitcoin,quote=usd price=1 1795552004123000000")
 }
 
 // With subscribe = true a document published on the channel is written at
@@ -150,7 +150,7 @@ func TestQuoteSubscribe(t *testing.T) {
 	published := `{"timestamp":1795552099,"quote":"usd","prices":[{"id":"bitcoin","price":"99000.5"}]}`
 	srv.Do("PUBLISH", p.Channel, published)
 	waitLines(t, r.stdout, 4)
-	if got := r.stdout.lines(); got[3] != "currency_rate,id=bitcoin,quote=usd price=99000.5 1795552099000000000" {
+	if got := r.stdout.Lines(); got[3] != "currency_rate,id=bitcoin,quote=usd price=99000.5 1795552099000000000" {
 		t.Fatalf("after PUBLISH: %q", got)
 	}
 	if err := r.closeStdin(t); err != nil {

@@ -64,7 +64,7 @@ func TestStreamFieldsBecomeMetricsAndAreAcked(t *testing.T) {
 	// Entries added later are read as they come.
 	srv.Do("XADD", "metrics", "1795552005000-0", "id", "bitcoin", "price", "97300")
 	waitLines(t, r.stdout, 3)
-	if got := r.stdout.lines()[2]; got != "rate,id=bitcoin price=97300 1795552005000000000" {
+	if got := r.stdout.Lines()[2]; got != "rate,id=bitcoin price=97300 1795552005000000000" {
 		t.Fatalf("third: %q", got)
 	}
 	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
@@ -99,7 +99,7 @@ func TestStreamPayloadJSONTakesItsOwnTime(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), "redis_consumer v=1 1795552004000000000")
+	sameLines(t, out.Lines(), "redis_consumer v=1 1795552004000000000")
 }
 
 func TestStreamStartIDDollarSkipsOlderEntries(t *testing.T) {
@@ -157,7 +157,7 @@ func TestStreamRestartWithTheSameNameGetsItsPendingBack(t *testing.T) {
 	if err := other.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), "redis_consumer v=3 3000000000")
+	sameLines(t, out.Lines(), "redis_consumer v=3 3000000000")
 	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("after c2: %v", got)
 	}
@@ -167,7 +167,7 @@ func TestStreamRestartWithTheSameNameGetsItsPendingBack(t *testing.T) {
 	if err := same.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
+	sameLines(t, out.Lines(), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
 	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
 		t.Fatalf("%d still pending", n)
 	}
@@ -194,7 +194,7 @@ func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
 		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 2000-0: no field "lp": "other=x"; left pending`) != 1 {
 		t.Fatalf("log:\n%s", log)
 	}
-	if len(r.stdout.lines()) != 1 {
+	if len(r.stdout.Lines()) != 1 {
 		t.Fatalf("output: %q", r.stdout)
 	}
 }
@@ -208,7 +208,7 @@ func TestStreamParseErrorAck(t *testing.T) {
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameLines(t, out.lines(), "cpu usage=1 3")
+	sameLines(t, out.Lines(), "cpu usage=1 3")
 	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
 		t.Fatalf("%d pending", n)
 	}
