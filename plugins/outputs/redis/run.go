@@ -309,11 +309,12 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		u.inflight = 0
 		u.roomCond.Broadcast()
 		more := u.pending.Metrics() > 0 || !u.readDone
+		piled := u.pending.Metrics() >= r.MetricBatchSize
 		u.mu.Unlock()
 		if done && !more {
 			return 0
 		}
-		if done || u.pending.Metrics() >= r.MetricBatchSize {
+		if done || piled {
 			u.signal() // the input ended or piled up while we wrote: go on at once
 		}
 	}
