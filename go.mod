@@ -4,9 +4,10 @@ go 1.26
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/FZambia/sentinel v1.1.1
+	github.com/IBM/sarama v1.46.3
 	github.com/compose-spec/compose-go v1.20.2
 	github.com/gomodule/redigo v1.9.3
-	github.com/IBM/sarama v1.46.3
 	github.com/influxdata/telegraf v1.37.2
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/mod v0.32.0

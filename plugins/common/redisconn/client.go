@@ -2,6 +2,7 @@ package redisconn
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gomodule/redigo/redis"
 )
@@ -45,10 +46,16 @@ func (c *Client) Check(err error) {
 	if err == nil || c.conn == nil {
 		return
 	}
-	if _, isReply := err.(redis.Error); isReply && c.conn.Err() == nil {
+	if re, isReply := err.(redis.Error); isReply && c.conn.Err() == nil && !demoted(re) {
 		return
 	}
 	c.Close()
+}
+
+// demoted tells a reply from a server that is no longer the master (after
+// a failover): the next connection must be to the new one.
+func demoted(err redis.Error) bool {
+	return strings.HasPrefix(string(err), "READONLY") || strings.HasPrefix(string(err), "MASTERDOWN")
 }
 
 // Run calls f with a connection. When f fails on a connection that had

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/FZambia/sentinel"
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
@@ -24,6 +25,13 @@ import (
 // Config holds the connection options; plugins embed it so the option names
 // are the same everywhere.
 type Config struct {
+	// Connection is "standalone" (address) or "sentinel" (the master
+	// named sentinel_master, found through the sentinels in addresses).
+	Connection       string   `toml:"connection"`
+	Addresses        []string `toml:"addresses"`
+	SentinelMaster   string   `toml:"sentinel_master"`
+	SentinelPassword string   `toml:"sentinel_password"`
+
 	Address  string `toml:"address"`
 	Username string `toml:"username"`
 	Password string `toml:"password"`
@@ -34,9 +42,10 @@ type Config struct {
 	Timeout      config.Duration `toml:"timeout"`
 	common_tls.ClientConfig
 
-	network string
-	addr    string
-	tls     *tls.Config
+	network  string
+	addr     string
+	tls      *tls.Config
+	sentinel *sentinel.Sentinel
 }
 
 // DefaultTimeout bounds connecting and every reply.
@@ -45,11 +54,31 @@ const DefaultTimeout = 5 * time.Second
 // Init checks the options and prepares dialing. It must be called once
 // before Dial.
 func (c *Config) Init() error {
-	if c.Address == "" {
-		c.Address = "127.0.0.1:6379"
-	}
 	if c.Timeout <= 0 {
 		c.Timeout = config.Duration(DefaultTimeout)
+	}
+	switch c.Connection {
+	case "", "standalone":
+		c.Connection = "standalone"
+		if len(c.Addresses) > 0 || c.SentinelMaster != "" {
+			return errors.New(`option addresses: used with connection = "sentinel"; use address here`)
+		}
+	case "sentinel":
+		if len(c.Addresses) == 0 || c.SentinelMaster == "" {
+			return errors.New(`option connection: "sentinel" needs addresses (the sentinels) and sentinel_master`)
+		}
+		if c.Address != "" {
+			return errors.New(`option address: with connection = "sentinel" the master is found through addresses`)
+		}
+		c.Address = "127.0.0.1:6379" // replaced by the master's address at each dial
+		c.sentinel = c.newSentinel()
+	case "cluster":
+		return errors.New(`option connection: "cluster" is not supported yet (standalone or sentinel)`)
+	default:
+		return fmt.Errorf(`option connection: %q is not supported (want "standalone" or "sentinel")`, c.Connection)
+	}
+	if c.Address == "" {
+		c.Address = "127.0.0.1:6379"
 	}
 	if c.Database < 0 {
 		return fmt.Errorf("option database: %d is negative", c.Database)
@@ -122,9 +151,27 @@ func parseAddress(address string) (network, addr string, useTLS bool, err error)
 	return "", "", false, fmt.Errorf("%q: unknown scheme %q (want tcp, redis, rediss or unix)", address, u.Scheme)
 }
 
+// newSentinel asks the sentinels for the master; sentinels are plain
+// connections with their own password.
+func (c *Config) newSentinel() *sentinel.Sentinel {
+	timeout := time.Duration(c.Timeout)
+	return &sentinel.Sentinel{
+		Addrs:      c.Addresses,
+		MasterName: c.SentinelMaster,
+		Dial: func(addr string) (redis.Conn, error) {
+			return redis.Dial("tcp", addr, redis.DialConnectTimeout(timeout),
+				redis.DialReadTimeout(timeout), redis.DialWriteTimeout(timeout),
+				redis.DialPassword(c.SentinelPassword))
+		},
+	}
+}
+
 // Endpoint is the address as it is dialed, for log lines (never includes
 // the password).
 func (c *Config) Endpoint() string {
+	if c.sentinel != nil {
+		return fmt.Sprintf("master %q via sentinels %s", c.SentinelMaster, strings.Join(c.Addresses, ","))
+	}
 	if c.tls != nil {
 		return c.addr + " (TLS)"
 	}
@@ -185,6 +232,21 @@ func (c *Config) Dial(clientName string) (*Conn, error) {
 // handshake, AUTH, CLIENT SETNAME and SELECT.
 func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, error) {
 	timeout := time.Duration(c.Timeout)
+	address := c.addr
+	tlsConf := c.tls
+	if c.sentinel != nil {
+		// Asked at every dial: after a failover the next dial finds the
+		// new master.
+		master, err := c.sentinel.MasterAddr()
+		if err != nil {
+			return nil, fmt.Errorf("asking the sentinels for %q: %w", c.SentinelMaster, err)
+		}
+		address = master
+		if tlsConf != nil && c.ServerName == "" {
+			tlsConf = tlsConf.Clone()
+			tlsConf.ServerName, _, _ = net.SplitHostPort(master)
+		}
+	}
 	var raw net.Conn
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: timeout, KeepAlive: time.Minute}
@@ -192,8 +254,8 @@ func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, err
 		if err != nil {
 			return nil, err
 		}
-		if c.tls != nil {
-			tc := tls.Client(nc, c.tls.Clone())
+		if tlsConf != nil {
+			tc := tls.Client(nc, tlsConf.Clone())
 			hctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			if err := tc.HandshakeContext(hctx); err != nil {
@@ -219,9 +281,14 @@ func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, err
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
 	}
-	conn, err := redis.DialContext(ctx, c.network, c.addr, opts...)
+	conn, err := redis.DialContext(ctx, c.network, address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
+	}
+	if c.sentinel != nil && !sentinel.TestRole(conn, "master") {
+		// The sentinels have not yet noticed a failover.
+		conn.Close()
+		return nil, fmt.Errorf("connecting to %s: %s is not the master (yet)", c.Endpoint(), address)
 	}
 	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
 }

@@ -1,0 +1,77 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+)
+
+// TestSentinelFailover: a master, a replica and three sentinels. The
+// plugin finds the master through the sentinels; the master is SIGKILLed
+// while prices stream in; the sentinels promote the replica and the plugin
+// follows without a restart. The quote ends with the newest prices.
+func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a sentinel failover")
+	}
+	master := redistest.Start(t)
+	replica := redistest.Start(t, "--replicaof", "127.0.0.1", fmt.Sprint(master.Port))
+	var sentinels []string
+	for i := 0; i < 3; i++ {
+		sentinels = append(sentinels, redistest.StartSentinel(t, "prices", master).Addr)
+	}
+	logs := &syncBuffer{}
+	r := New()
+	r.Connection, r.Addresses, r.SentinelMaster = "sentinel", sentinels, "prices"
+	r.Timeout = config.Duration(500 * time.Millisecond)
+	r.FlushInterval = config.Duration(20 * time.Millisecond)
+	r.Log = newPlugin(t, "127.0.0.1:1", logs, nil).Log
+	if err := r.Init(); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), pr, stats) }()
+	price := func(i int) {
+		fmt.Fprintf(pw, `{"fields":{"fields_bitcoin_usd":%d},"name":"kafka_consumer","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
+	}
+	for i := 0; i < 20; i++ {
+		price(i)
+	}
+	waitFor(t, func() bool { return stats.Written.Load() == 20 })
+	waitFor(t, func() bool { // replicated before the master dies
+		got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd"))
+		return strings.Contains(got, `"price":"19"`)
+	})
+	master.Kill()
+	for i := 20; i < 40; i++ {
+		price(i)
+		time.Sleep(50 * time.Millisecond)
+	}
+	pw.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not written after the failover:\n%s", logs)
+	}
+	got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd"))
+	if !strings.Contains(got, `"price":"39"`) {
+		t.Fatalf("the new master holds %s\n%s", got, logs)
+	}
+	if !strings.Contains(logs.String(), "is back after") {
+		t.Fatalf("no recovery line:\n%s", logs)
+	}
+	t.Logf("failover followed: %s", strings.TrimSpace(logs.String()))
+}
