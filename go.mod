@@ -9,6 +9,7 @@ require (
 	github.com/compose-spec/compose-go v1.20.2
 	github.com/gomodule/redigo v1.9.3
 	github.com/influxdata/telegraf v1.37.2
+	github.com/mna/redisc v1.4.0
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/mod v0.32.0
 )

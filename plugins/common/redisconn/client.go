@@ -14,6 +14,10 @@ type Client struct {
 	cfg  *Config
 	name string
 	conn *Conn
+
+	// BindKey is the key the connection serves, in a Redis Cluster: it is
+	// opened to the node that holds the key's slot.
+	BindKey string
 }
 
 // NewClient returns a Client that dials lazily.
@@ -30,7 +34,7 @@ func (c *Client) ConnContext(ctx context.Context) (*Conn, error) {
 		c.Close()
 	}
 	if c.conn == nil {
-		conn, err := c.cfg.DialContext(ctx, c.name)
+		conn, err := c.cfg.dialContext(ctx, c.name, c.BindKey)
 		if err != nil {
 			return nil, err
 		}
@@ -50,12 +54,20 @@ func (c *Client) Check(err error) {
 		return
 	}
 	c.Close()
+	if c.cfg.IsCluster() {
+		c.cfg.RefreshCluster() // a node failed, or the slot moved
+	}
 }
 
 // demoted tells a reply from a server that is no longer the master (after
 // a failover): the next connection must be to the new one.
 func demoted(err redis.Error) bool {
-	return strings.HasPrefix(string(err), "READONLY") || strings.HasPrefix(string(err), "MASTERDOWN")
+	for _, code := range []string{"READONLY", "MASTERDOWN", "MOVED", "ASK", "CLUSTERDOWN"} {
+		if strings.HasPrefix(string(err), code) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run calls f with a connection. When f fails on a connection that had

@@ -20,13 +20,15 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
+	"github.com/mna/redisc"
 )
 
 // Config holds the connection options; plugins embed it so the option names
 // are the same everywhere.
 type Config struct {
-	// Connection is "standalone" (address) or "sentinel" (the master
-	// named sentinel_master, found through the sentinels in addresses).
+	// Connection is "standalone" (address), "sentinel" (the master named
+	// sentinel_master, found through the sentinels in addresses) or
+	// "cluster" (a Redis Cluster; addresses are seed nodes).
 	Connection       string   `toml:"connection"`
 	Addresses        []string `toml:"addresses"`
 	SentinelMaster   string   `toml:"sentinel_master"`
@@ -46,6 +48,7 @@ type Config struct {
 	addr     string
 	tls      *tls.Config
 	sentinel *sentinel.Sentinel
+	cluster  *redisc.Cluster
 }
 
 // DefaultTimeout bounds connecting and every reply.
@@ -73,9 +76,15 @@ func (c *Config) Init() error {
 		c.Address = "127.0.0.1:6379" // replaced by the master's address at each dial
 		c.sentinel = c.newSentinel()
 	case "cluster":
-		return errors.New(`option connection: "cluster" is not supported yet (standalone or sentinel)`)
+		if len(c.Addresses) == 0 {
+			return errors.New(`option connection: "cluster" needs addresses (seed nodes)`)
+		}
+		if c.Address != "" || c.Database != 0 {
+			return errors.New(`option connection: with "cluster", use addresses (not address) and database 0`)
+		}
+		c.Address = c.Addresses[0]
 	default:
-		return fmt.Errorf(`option connection: %q is not supported (want "standalone" or "sentinel")`, c.Connection)
+		return fmt.Errorf(`option connection: %q is not supported (want "standalone", "sentinel" or "cluster")`, c.Connection)
 	}
 	if c.Address == "" {
 		c.Address = "127.0.0.1:6379"
@@ -116,7 +125,71 @@ func (c *Config) Init() error {
 		}
 	}
 	c.tls = tlsConfig
+	if c.Connection == "cluster" {
+		c.cluster = c.newCluster()
+	}
 	return nil
+}
+
+// newCluster is a redisc cluster: a small pool per node, the same
+// authentication, timeouts and TLS as a single server. Its slot map is
+// loaded on first use and refreshed after MOVED replies and failures.
+func (c *Config) newCluster() *redisc.Cluster {
+	timeout := time.Duration(c.Timeout)
+	opts := []redis.DialOption{
+		redis.DialConnectTimeout(timeout),
+		redis.DialReadTimeout(timeout),
+		redis.DialWriteTimeout(timeout),
+	}
+	if c.Password != "" {
+		opts = append(opts, redis.DialPassword(c.Password))
+		if c.Username != "" {
+			opts = append(opts, redis.DialUsername(c.Username))
+		}
+	}
+	if c.tls != nil {
+		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(c.tls),
+			redis.DialTLSSkipVerify(c.tls.InsecureSkipVerify))
+	}
+	return &redisc.Cluster{
+		StartupNodes: c.Addresses,
+		DialOptions:  opts,
+		CreatePool: func(addr string, opts ...redis.DialOption) (*redis.Pool, error) {
+			return &redis.Pool{
+				MaxIdle:     4,
+				IdleTimeout: time.Minute,
+				Dial:        func() (redis.Conn, error) { return redis.Dial("tcp", addr, opts...) },
+			}, nil
+		},
+	}
+}
+
+// IsCluster reports whether the connection is to a Redis Cluster.
+func (c *Config) IsCluster() bool { return c.cluster != nil }
+
+// ClusterConn returns a connection to the cluster node serving key's slot
+// (a random node for ""); close it after use.
+func (c *Config) ClusterConn(key string) (redis.Conn, error) {
+	conn := c.cluster.Get()
+	var err error
+	if key == "" {
+		err = redisc.BindConn(conn)
+	} else {
+		err = redisc.BindConn(conn, key)
+	}
+	if err != nil {
+		conn.Close()
+		c.RefreshCluster()
+		return nil, fmt.Errorf("connecting to the cluster node for %q: %w", key, c.scrub(err))
+	}
+	return conn, nil
+}
+
+// RefreshCluster reloads the slot map, after a node failed or a slot moved.
+func (c *Config) RefreshCluster() {
+	if c.cluster != nil {
+		_ = c.cluster.Refresh()
+	}
 }
 
 // parseAddress accepts "host:port", "tcp://host:port", "redis://host:port",
@@ -169,6 +242,9 @@ func (c *Config) newSentinel() *sentinel.Sentinel {
 // Endpoint is the address as it is dialed, for log lines (never includes
 // the password).
 func (c *Config) Endpoint() string {
+	if c.Connection == "cluster" {
+		return "cluster " + strings.Join(c.Addresses, ",")
+	}
 	if c.sentinel != nil {
 		return fmt.Sprintf("master %q via sentinels %s", c.SentinelMaster, strings.Join(c.Addresses, ","))
 	}
@@ -202,17 +278,38 @@ func (c *Conn) ReceiveWithTimeout(timeout time.Duration) (interface{}, error) {
 	return redis.ReceiveWithTimeout(c.Conn, timeout)
 }
 
+// redisc's cluster connections have no context support: their dial-time
+// read timeout bounds each reply instead.
 func (c *Conn) DoContext(ctx context.Context, cmd string, args ...interface{}) (interface{}, error) {
+	if _, ok := c.Conn.(redis.ConnWithContext); !ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return c.Conn.Do(cmd, args...)
+	}
 	return redis.DoContext(c.Conn, ctx, cmd, args...)
 }
 
 func (c *Conn) ReceiveContext(ctx context.Context) (interface{}, error) {
+	if _, ok := c.Conn.(redis.ConnWithContext); !ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return c.Conn.Receive()
+	}
 	return redis.ReceiveContext(c.Conn, ctx)
 }
+
+// CanWriteRaw reports whether WriteRaw may be used: not on cluster
+// connections, which redisc routes itself.
+func (c *Conn) CanWriteRaw() bool { return c.raw != nil }
 
 // WriteRaw writes RESP-encoded commands straight to the connection. Only
 // call it when redigo holds nothing unflushed (no Send without Flush).
 func (c *Conn) WriteRaw(p []byte) error {
+	if c.raw == nil {
+		return errors.New("redisconn: no raw connection (cluster)")
+	}
 	if err := c.raw.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 		return err
 	}
@@ -231,7 +328,18 @@ func (c *Config) Dial(clientName string) (*Conn, error) {
 // DialContext is Dial ending no later than ctx: connecting, the TLS
 // handshake, AUTH, CLIENT SETNAME and SELECT.
 func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, error) {
+	return c.dialContext(ctx, clientName, "")
+}
+
+func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*Conn, error) {
 	timeout := time.Duration(c.Timeout)
+	if c.cluster != nil {
+		conn, err := c.ClusterConn(bindKey)
+		if err != nil {
+			return nil, err
+		}
+		return &Conn{Conn: conn, timeout: timeout}, nil
+	}
 	address := c.addr
 	tlsConf := c.tls
 	if c.sentinel != nil {

@@ -52,6 +52,7 @@ type Redis struct {
 	MetricBatchSize       int             `toml:"metric_batch_size"`
 	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
 	MaxLineSize           config.Size     `toml:"max_line_size"`
+	WaitReplicas          int             `toml:"wait_replicas"`
 	SpoolDir              string          `toml:"spool_dir"`
 	SpoolMaxSize          config.Size     `toml:"spool_max_size"`
 
@@ -114,6 +115,12 @@ func (r *Redis) Init() error {
 	}
 	if r.SpoolDir != "" && r.SpoolMaxSize < r.MaxLineSize+(1<<20) {
 		return fmt.Errorf("option spool_max_size: must exceed max_line_size by 1MiB, or a long line could never fit")
+	}
+	if r.WaitReplicas < 0 {
+		return fmt.Errorf("option wait_replicas: must not be negative")
+	}
+	if r.WaitReplicas > 0 && !r.IsCluster() {
+		return fmt.Errorf(`option wait_replicas: only with connection = "cluster" for now`)
 	}
 	if r.Expire < 0 {
 		return fmt.Errorf("option expire: must not be negative")

@@ -89,6 +89,7 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	go u.read(sources)
 
 	client := redisconn.NewClient(&r.Config, "telegraf-redis-output")
+	client.BindKey = r.Key // in a Redis Cluster, the quote's node (per-metric modes route per command)
 	defer client.Close()
 	left := u.flush(ctx, client)
 	if left > 0 {
@@ -331,6 +332,11 @@ func (u *run) commit(offset int64) {
 }
 
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
+	if cw, ok := b.(*commandBatch); ok && u.r.IsCluster() {
+		updates, err := cw.WriteCluster(ctx, &u.r.Config, u.r.WaitReplicas)
+		u.stats.Updates.Add(int64(updates))
+		return err
+	}
 	return client.RunContext(ctx, func(conn redis.Conn) error {
 		updates, err := b.Write(ctx, conn)
 		if err == nil {
