@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/FZambia/sentinel"
@@ -49,6 +50,7 @@ type Config struct {
 	tls      *tls.Config
 	sentinel *sentinel.Sentinel
 	cluster  *redisc.Cluster
+	mapped   sync.Once // the cluster's slot map loaded before first use
 }
 
 // DefaultTimeout bounds connecting and every reply.
@@ -170,6 +172,9 @@ func (c *Config) IsCluster() bool { return c.cluster != nil }
 // ClusterConn returns a connection to the cluster node serving key's slot
 // (a random node for ""); close it after use.
 func (c *Config) ClusterConn(key string) (redis.Conn, error) {
+	// Without the slot map, the first connections would go to random
+	// nodes and be answered MOVED.
+	c.mapped.Do(c.RefreshCluster)
 	conn := c.cluster.Get()
 	var err error
 	if key == "" {

@@ -140,6 +140,7 @@ type gatherer struct {
 // run gathers on each trigger until ctx is done or stdin has ended.
 func (g *gatherer) run(ctx context.Context) error {
 	g.client = redisconn.NewClient(&g.p.Config, clientName)
+	g.client.BindKey = g.p.Key // in a Redis Cluster: the node of the document
 	defer g.client.Close()
 	if g.opts.Once {
 		ms, err := g.read()

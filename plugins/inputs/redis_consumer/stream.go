@@ -42,11 +42,13 @@ type streamReader struct {
 }
 
 func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
+	client := redisconn.NewClient(&p.Config, clientName)
+	client.BindKey = p.Key // in a Redis Cluster: the stream's node
 	return &streamReader{
 		p:           p,
 		out:         out,
 		outage:      outage,
-		client:      redisconn.NewClient(&p.Config, clientName),
+		client:      client,
 		kept:        map[string]bool{},
 		claimCursor: "0-0",
 	}
