@@ -105,6 +105,9 @@ func run(bin, out string, quoteN, perMetricN int, only string) error {
 	if err := b.input(perMetricN); err != nil {
 		return err
 	}
+	if err := b.clusterRuns(perMetricN); err != nil {
+		return err
+	}
 
 	printTable(b.rows)
 	data, _ := json.MarshalIndent(b.rows, "", "  ")
