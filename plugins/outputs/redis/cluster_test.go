@@ -17,6 +17,9 @@ import (
 
 func clusterPlugin(t *testing.T, c *redistest.Cluster, logs io.Writer, tune func(*Redis)) *Redis {
 	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
 	r := New()
 	r.Connection, r.Addresses = "cluster", c.Addrs()
 	r.Timeout = config.Duration(time.Second)
@@ -134,6 +137,32 @@ func TestClusterFailover(t *testing.T) {
 		}
 		t.Logf("%d entries over %d slots through a master's SIGKILL: none lost, %d twice; %s", n, hosts, dups,
 			strings.TrimSpace(lastLine(logs.String(), "is back after")))
+	})
+
+	// Every per-metric mode routes each key to its slot's node.
+	t.Run("every mode", func(t *testing.T) {
+		c.WaitOK()
+		for _, mode := range []string{"hash", "stream", "list", "string", "publish"} {
+			r := clusterPlugin(t, c, nil, func(r *Redis) {
+				r.Mode, r.Key = mode, mode+`:{{.Tag "host"}}`
+			})
+			var b strings.Builder
+			for i := 0; i < 100; i++ {
+				fmt.Fprintf(&b, `{"fields":{"seq":%d},"name":"m","tags":{"host":"h%d"},"timestamp":%d}`+"\n", i, i%hosts, 1795552004+i)
+			}
+			stats := &Stats{}
+			if err := r.Run(context.Background(), strings.NewReader(b.String()), stats); err != nil || stats.Written.Load() != 100 {
+				t.Fatalf("%s: %v, wrote %d", mode, err, stats.Written.Load())
+			}
+			if mode == "publish" {
+				continue
+			}
+			typ, _ := redis.String(clusterDo(t, c, "TYPE", mode+":h7"), nil)
+			want := map[string]string{"hash": "hash", "stream": "stream", "list": "list", "string": "string"}[mode]
+			if typ != want {
+				t.Fatalf("%s: %s:h7 is a %q", mode, mode, typ)
+			}
+		}
 	})
 
 	t.Run("quote", func(t *testing.T) {

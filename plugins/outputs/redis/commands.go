@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/mna/redisc"
@@ -32,6 +31,9 @@ type span struct{ from, to int }
 // from each metric, in order, sent as one pipeline.
 type commandBatch struct {
 	build func(b *commandBatch, m *metricline.Metric) error
+	// wait, when > 0, makes a write count only once that many replicas
+	// acknowledged it (WAIT); waitMs is WAIT's own timeout.
+	wait, waitMs int64
 
 	arena   []byte
 	spans   []span
@@ -44,8 +46,8 @@ type commandBatch struct {
 	wire  []byte // RESP of the chunk being sent
 }
 
-func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error) *commandBatch {
-	return &commandBatch{build: build}
+func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64) *commandBatch {
+	return &commandBatch{build: build, wait: wait, waitMs: waitMs}
 }
 
 func (b *commandBatch) Add(m *metricline.Metric) error {
@@ -151,8 +153,28 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 			}
 		}
 	}
+	if b.wait > 0 && written > 0 {
+		if err := waitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
+			// Applied on this server but not yet on enough replicas: sent
+			// again (at least once) rather than lost in a failover.
+			return 0, err
+		}
+	}
 	b.keep(done)
 	return written, firstErr
+}
+
+// waitReplicas runs WAIT: an error when fewer than n replicas have every
+// write of this connection so far.
+func waitReplicas(ctx context.Context, c redis.Conn, n, ms int64) error {
+	got, err := redis.Int64(redis.DoContext(c, ctx, "WAIT", n, ms))
+	if err != nil {
+		return err
+	}
+	if got < n {
+		return redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", got, n))
+	}
+	return nil
 }
 
 // send writes one chunk of commands. On our own connections they are
@@ -195,7 +217,7 @@ func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, cmds []command) e
 //
 // With wait > 0, each group ends with WAIT: its commands count as written
 // only once that many replicas have them, so a failover cannot lose them.
-func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config, wait int) (int, error) {
+func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
 	bySlot := map[int][]int{}
 	var slots []int
 	for i, c := range b.cmds {
@@ -220,7 +242,7 @@ func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config, 
 			s := b.spans[first.from]
 			key = string(b.arena[s.from:s.to])
 		}
-		n, err := b.writeGroup(ctx, cfg, key, idx, done, wait)
+		n, err := b.writeGroup(ctx, cfg, key, idx, done)
 		written += n
 		if err != nil {
 			if _, reply := err.(redis.Error); !reply {
@@ -237,7 +259,7 @@ func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config, 
 }
 
 // writeGroup pipelines the commands idx, which share a slot, to its node.
-func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int, done []bool, wait int) (int, error) {
+func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int, done []bool) (int, error) {
 	conn, err := cfg.ClusterConn(key)
 	if err != nil {
 		return 0, err
@@ -249,9 +271,8 @@ func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, ke
 			return 0, err
 		}
 	}
-	if wait > 0 {
-		// Half the timeout: the reply must come before the read deadline.
-		if err := conn.Send("WAIT", wait, max(1, time.Duration(cfg.Timeout).Milliseconds()/2)); err != nil {
+	if b.wait > 0 {
+		if err := conn.Send("WAIT", b.wait, b.waitMs); err != nil {
 			return 0, err
 		}
 	}
@@ -279,15 +300,15 @@ func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, ke
 			return 0, err
 		}
 	}
-	if wait > 0 {
-		n, err := redis.Int(conn.Receive())
+	if b.wait > 0 {
+		n, err := redis.Int64(conn.Receive())
 		if err != nil {
 			return 0, err
 		}
-		if n < wait {
+		if n < b.wait {
 			// Applied on the master, not yet on enough replicas: sent
 			// again later (at least once), rather than lost in a failover.
-			return 0, redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", n, wait))
+			return 0, redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", n, b.wait))
 		}
 	}
 	for _, i := range ok {

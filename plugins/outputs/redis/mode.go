@@ -28,7 +28,10 @@ type batch interface {
 }
 
 // quoteBatch adapts quote.Batch.
-type quoteBatch struct{ *quote.Batch }
+type quoteBatch struct {
+	*quote.Batch
+	wait, waitMs int64
+}
 
 func (q *quoteBatch) Absorb(newer batch) { q.Batch.Absorb(newer.(*quoteBatch).Batch) }
 
@@ -38,6 +41,13 @@ func (q *quoteBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	}
 	if _, err := q.Batch.Write(ctx, c); err != nil {
 		return 0, err
+	}
+	if q.wait > 0 {
+		// The batch stays until Reset, so a shortfall merges it again:
+		// the merge is idempotent.
+		if err := waitReplicas(ctx, c, q.wait, q.waitMs); err != nil {
+			return 0, err
+		}
 	}
 	return 1, nil
 }

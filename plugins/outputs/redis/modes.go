@@ -66,7 +66,8 @@ func (r *Redis) initPerMetric() error {
 	case "string":
 		build = p.string
 	}
-	r.newBatch = func() batch { return newCommandBatch(build) }
+	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
+	r.newBatch = func() batch { return newCommandBatch(build, wait, waitMs) }
 	return nil
 }
 

@@ -119,9 +119,6 @@ func (r *Redis) Init() error {
 	if r.WaitReplicas < 0 {
 		return fmt.Errorf("option wait_replicas: must not be negative")
 	}
-	if r.WaitReplicas > 0 && !r.IsCluster() {
-		return fmt.Errorf(`option wait_replicas: only with connection = "cluster" for now`)
-	}
 	if r.Expire < 0 {
 		return fmt.Errorf("option expire: must not be negative")
 	}
@@ -141,6 +138,10 @@ func (r *Redis) Init() error {
 		return fmt.Errorf(`option mode: %q is not supported (want "quote", "hash", "stream", "publish", "list" or "string")`, r.Mode)
 	}
 }
+
+// waitMs is WAIT's timeout: half the reply timeout, so WAIT answers
+// before the read deadline.
+func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Milliseconds()/2) }
 
 // Default keys: the article's document, and one key (or channel) per
 // measurement for the per-metric modes.
@@ -176,6 +177,7 @@ func (r *Redis) initQuote() error {
 		Expire:         time.Duration(r.Expire),
 		TimestampUnits: d,
 	}
-	r.newBatch = func() batch { return &quoteBatch{quote.NewBatch(opts)} }
+	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
+	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }
 	return nil
 }

@@ -333,7 +333,7 @@ func (u *run) commit(offset int64) {
 
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
 	if cw, ok := b.(*commandBatch); ok && u.r.IsCluster() {
-		updates, err := cw.WriteCluster(ctx, &u.r.Config, u.r.WaitReplicas)
+		updates, err := cw.WriteCluster(ctx, &u.r.Config)
 		u.stats.Updates.Add(int64(updates))
 		return err
 	}

@@ -17,13 +17,20 @@ import (
 // TestSentinelFailover: a master, a replica and three sentinels. The
 // plugin finds the master through the sentinels; the master is SIGKILLed
 // while prices stream in; the sentinels promote the replica and the plugin
-// follows without a restart. The quote ends with the newest prices.
+// follows without a restart. The quote ends with the newest prices. With
+// wait_replicas = 1, what counted as written was on the replica before
+// the master died. The promoted master has no replica until the old one
+// comes back, so it is restarted (and rejoins as a replica).
 func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a sentinel failover")
 	}
 	master := redistest.Start(t)
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", fmt.Sprint(master.Port))
+	waitFor(t, func() bool {
+		info, _ := redis.String(replica.Conn().Do("INFO", "replication"))
+		return strings.Contains(info, "master_link_status:up")
+	})
 	var sentinels []string
 	for i := 0; i < 3; i++ {
 		sentinels = append(sentinels, redistest.StartSentinel(t, "prices", master).Addr)
@@ -31,6 +38,7 @@ func TestSentinelFailover(t *testing.T) {
 	logs := &syncBuffer{}
 	r := New()
 	r.Connection, r.Addresses, r.SentinelMaster = "sentinel", sentinels, "prices"
+	r.WaitReplicas = 1 // written = on the replica too
 	r.Timeout = config.Duration(500 * time.Millisecond)
 	r.FlushInterval = config.Duration(20 * time.Millisecond)
 	r.Log = newPlugin(t, "127.0.0.1:1", logs, nil).Log
@@ -48,15 +56,17 @@ func TestSentinelFailover(t *testing.T) {
 		price(i)
 	}
 	waitFor(t, func() bool { return stats.Written.Load() == 20 })
-	waitFor(t, func() bool { // replicated before the master dies
-		got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd"))
-		return strings.Contains(got, `"price":"19"`)
-	})
+	// wait_replicas: what counts as written is on the replica already.
+	if got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd")); !strings.Contains(got, `"price":"19"`) {
+		t.Fatalf("written but not replicated: %s", got)
+	}
 	master.Kill()
 	for i := 20; i < 40; i++ {
 		price(i)
 		time.Sleep(50 * time.Millisecond)
 	}
+	time.Sleep(3 * time.Second)
+	master.Restart() // rejoins; the sentinels make it a replica of the new master
 	pw.Close()
 	select {
 	case err := <-done:
