@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/inputs/redis_consumer"
 )
 
 // TestSentinelFailover: a master, a replica and three sentinels. The
@@ -82,6 +83,20 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "is back after") {
 		t.Fatalf("no recovery line:\n%s", logs)
+	}
+	// redis-input finds the new master the same way and reads the quote.
+	in := redis_consumer.New()
+	in.Connection, in.Addresses, in.SentinelMaster = "sentinel", sentinels, "prices"
+	in.Log = r.Log
+	if err := in.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := in.Run(context.Background(), nil, &out, redis_consumer.RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "currency_rate,id=bitcoin,quote=usd price=39 1795552043000000000\n"; out.String() != want {
+		t.Fatalf("redis-input read %q, want %q", out.String(), want)
 	}
 	t.Logf("failover followed: %s", strings.TrimSpace(logs.String()))
 }
