@@ -176,6 +176,38 @@ func TestClusterFailover(t *testing.T) {
 		price := func(i int) {
 			fmt.Fprintf(pw, `{"fields":{"fields_bitcoin_usd":%d},"name":"kafka_consumer","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
 		}
+		// Watch the quote all along: its timestamp must never go back.
+		stopWatch := make(chan struct{})
+		watched := make(chan error, 1)
+		go func() {
+			last := int64(0)
+			for {
+				select {
+				case <-stopWatch:
+					watched <- nil
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				cl := &redisc.Cluster{StartupNodes: runningAddrs(c), DialOptions: []redis.DialOption{redis.DialConnectTimeout(200 * time.Millisecond), redis.DialReadTimeout(200 * time.Millisecond)}}
+				conn, err := redisc.RetryConn(cl.Get(), 3, 50*time.Millisecond)
+				if err == nil {
+					doc, err := redis.String(conn.Do("GET", "coingecko:rate:usd"))
+					if err == nil {
+						var ts int64
+						fmt.Sscanf(doc, `{"timestamp":%d`, &ts)
+						if ts < last {
+							watched <- fmt.Errorf("the quote went back from %d to %d", last, ts)
+							conn.Close()
+							cl.Close()
+							return
+						}
+						last = ts
+					}
+					conn.Close()
+				}
+				cl.Close()
+			}
+		}()
 		for i := 0; i < 20; i++ {
 			price(i)
 		}
@@ -194,6 +226,10 @@ func TestClusterFailover(t *testing.T) {
 			}
 		case <-time.After(90 * time.Second):
 			t.Fatalf("not done after the failover:\n%s", logs)
+		}
+		close(stopWatch)
+		if err := <-watched; err != nil {
+			t.Fatal(err)
 		}
 		c.WaitOK()
 		got, _ := redis.String(clusterDo(t, c, "GET", "coingecko:rate:usd"), nil)

@@ -84,6 +84,26 @@ func TestSentinelFailover(t *testing.T) {
 	if !strings.Contains(logs.String(), "is back after") {
 		t.Fatalf("no recovery line:\n%s", logs)
 	}
+	// Every per-metric mode goes through the sentinels to the new master.
+	for _, mode := range []string{"hash", "stream", "list", "string", "publish"} {
+		m := New()
+		m.Connection, m.Addresses, m.SentinelMaster = "sentinel", sentinels, "prices"
+		m.Mode, m.Key, m.Log = mode, mode+`:{{.Tag "host"}}`, r.Log
+		if err := m.Init(); err != nil {
+			t.Fatal(err)
+		}
+		in := `{"fields":{"v":1},"name":"m","tags":{"host":"a"},"timestamp":1795552004}` + "\n"
+		st := &Stats{}
+		if err := m.Run(context.Background(), strings.NewReader(in), st); err != nil || st.Written.Load() != 1 {
+			t.Fatalf("%s through the sentinels: %v", mode, err)
+		}
+		if mode != "publish" {
+			if n, _ := redis.Int(replica.Conn().Do("EXISTS", mode+":a")); n != 1 {
+				t.Fatalf("%s: %s:a not on the new master", mode, mode)
+			}
+		}
+	}
+
 	// redis-input finds the new master the same way and reads the quote.
 	in := redis_consumer.New()
 	in.Connection, in.Addresses, in.SentinelMaster = "sentinel", sentinels, "prices"
