@@ -100,19 +100,23 @@ if [[ -z $url ]]; then
 	fi
 fi
 
+# The quote a previous run left (Redis keeps it across runs): the one to
+# print is the next.
+previous=$(redis-cli -p "$REDIS_PORT" --raw get coingecko:rate:usd 2>/dev/null || true)
+
 export COINGECKO_URL=$url SCRAPE_INTERVAL KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export REDIS_ADDRESS=127.0.0.1:$REDIS_PORT REDIS_OUTPUT_BIN=$ROOT/bin/redis-output
 export REDIS_OUTPUT_CONFIG=$ROOT/telegraf/redis-output.conf
 start consumer bin/telegraf --strict-env-handling --config telegraf/consumer.conf
 start scraper bin/telegraf --strict-env-handling --config telegraf/scraper.conf
 
-say "waiting for the first quote in Redis (key coingecko:rate:usd)"
+say "waiting for a fresh quote in Redis (key coingecko:rate:usd)"
 for _ in $(seq 600); do
 	quote=$(redis-cli -p "$REDIS_PORT" --raw get coingecko:rate:usd 2>/dev/null || true)
-	[[ -n $quote ]] && break
+	[[ -n $quote && $quote != "$previous" ]] && break
 	sleep 0.1
 done
-[[ -n ${quote:-} ]] || die "no quote after 60 s: see run/logs/*.log"
+[[ -n ${quote:-} && $quote != "$previous" ]] || die "no new quote after 60 s: see run/logs/*.log"
 echo "$quote"
 cat >&2 <<EOT
 up: running. Logs: run/logs/{redis,kafka,replay,scraper,consumer}.log (Kafka: run/kafka/server.log)
