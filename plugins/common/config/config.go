@@ -75,16 +75,23 @@ var typeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.
 func tomlError(err error, table string) error {
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
-		msg := perr.Message
+		// The message may quote the offending text, newline and all.
+		msg := oneLine(perr.Message)
 		if perr.LastKey != "" {
 			msg = fmt.Sprintf("option %q: %s", strings.TrimPrefix(perr.LastKey, table), msg)
 		}
 		return fmt.Errorf("line %d: %s", perr.Position.Line, msg)
 	}
 	if m := typeError.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("line %s: option %q: %s", m[1], strings.TrimPrefix(m[2], table), m[3])
+		return fmt.Errorf("line %s: option %q: %s", m[1], strings.TrimPrefix(m[2], table), oneLine(m[3]))
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), "\n", " "))
+	return errors.New(oneLine(err.Error()))
+}
+
+// oneLine keeps an error on one log line: Telegraf reads each stderr line
+// on its own.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 func lineOf(text, needle string) int {
