@@ -88,6 +88,9 @@ func (s *Server) start() {
 	s.t.Helper()
 	cmd := exec.Command(Binary(s.t), s.args...)
 	cmd.Dir = s.Dir
+	// Should the test binary die without its cleanups (go test -timeout
+	// panics), the kernel stops the server with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
