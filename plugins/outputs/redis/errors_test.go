@@ -48,7 +48,7 @@ func TestRedisErrorReplies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv, other := redistest.Start(t), redistest.Start(t)
 			logs := &syncBuffer{}
-			pr, pw := ioPipe()
+			pr, pw := io.Pipe()
 			r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Timeout = config.Duration(time.Second) })
 			stats := &Stats{}
 			done := make(chan error, 1)
@@ -89,4 +89,3 @@ func TestRedisErrorReplies(t *testing.T) {
 	}
 }
 
-func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
