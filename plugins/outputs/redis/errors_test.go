@@ -88,4 +88,3 @@ func TestRedisErrorReplies(t *testing.T) {
 		})
 	}
 }
-
