@@ -20,9 +20,9 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/kafkatest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/telegraftest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/kafkatest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
 const (

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/telegraftest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
 // These tests run the real Telegraf (bin/telegraf, built from the module pinned

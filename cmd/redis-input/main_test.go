@@ -14,9 +14,9 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/telegraftest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
 const doc = `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"}]}`

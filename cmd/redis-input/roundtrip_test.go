@@ -12,8 +12,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/telegraftest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
 // The pair round-trips: bin/redis-output writes what [[outputs.execd]] would

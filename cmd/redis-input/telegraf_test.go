@@ -10,8 +10,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/telegraftest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
 // These tests run the real Telegraf (bin/telegraf, built from the version

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 var binary string

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 func spooled(dir string) int64 {

@@ -98,3 +98,12 @@ func (l *Logger) Tracef(format string, args ...interface{}) {
 func (l *Logger) Trace(args ...interface{}) { l.write(telegraf.Trace, "T! ", fmt.Sprint(args...)) }
 
 var _ telegraf.Logger = (*Logger)(nil)
+
+// Head is the start of data quoted in a log line: enough to recognise a
+// bad line or entry, never a whole megabyte of it.
+func Head(data []byte) []byte {
+	if len(data) > 100 {
+		return data[:100]
+	}
+	return data
+}

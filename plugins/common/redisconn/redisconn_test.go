@@ -12,7 +12,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 func dial(t *testing.T, c *Config) (*Conn, error) {

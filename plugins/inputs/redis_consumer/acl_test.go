@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 // minimalACL is the least each mode needs, as documented in README.md.

@@ -11,8 +11,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
 	outredis "github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 // TestClusterPairThroughFailover: on a 3-master, 3-replica Redis Cluster,

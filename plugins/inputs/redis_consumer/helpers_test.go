@@ -11,7 +11,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
 type syncBuffer = syncbuf.Buffer

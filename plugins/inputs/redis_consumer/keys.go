@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 )
 
 // keys is keys mode: each gather walks the keyspace with SCAN MATCH and
@@ -101,7 +103,7 @@ func (k *keys) read(c redis.Conn, page []string, now time.Time, bad map[string]s
 				m.AddTag("key", key)
 			}
 			if perr != nil {
-				perr = fmt.Errorf("%v: %q", perr, head(v))
+				perr = fmt.Errorf("%v: %q", perr, logger.Head(v))
 			}
 		case []any: // a hash
 			var pairs [][]byte

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 func TestKeysStringsAndHashes(t *testing.T) {

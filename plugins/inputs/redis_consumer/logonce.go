@@ -27,11 +27,3 @@ func (o *onceLog) clear() {
 	o.last = ""
 	o.mu.Unlock()
 }
-
-// head is the start of data quoted in log lines.
-func head(data []byte) []byte {
-	if len(data) > 100 {
-		return data[:100]
-	}
-	return data
-}

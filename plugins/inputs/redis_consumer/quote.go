@@ -11,7 +11,9 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
+
 	"github.com/influxdata/telegraf/metric"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 )
 
 // quote reads the document redis-output keeps at key,
@@ -55,7 +57,7 @@ func (q *quote) message(m redis.Message) error {
 func (q *quote) metrics(doc []byte, from string) []telegraf.Metric {
 	ms, err := q.parse(doc)
 	if err != nil {
-		q.once.report(q.p.Log.Errorf, fmt.Sprintf("malformed quote document in %s: %v: %q", from, err, head(doc)))
+		q.once.report(q.p.Log.Errorf, fmt.Sprintf("malformed quote document in %s: %v: %q", from, err, logger.Head(doc)))
 		return nil
 	}
 	q.once.clear()

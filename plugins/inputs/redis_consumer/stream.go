@@ -9,6 +9,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -314,7 +315,7 @@ func (s *streamReader) badEntry(e entry, err error) bool {
 		data = payload
 	}
 	if s.p.OnParseError == "ack" {
-		s.p.Log.Errorf("stream %q entry %s: %v: %q; acknowledged, it will not be delivered again", s.p.Key, e.id, err, head(data))
+		s.p.Log.Errorf("stream %q entry %s: %v: %q; acknowledged, it will not be delivered again", s.p.Key, e.id, err, logger.Head(data))
 		return true
 	}
 	if s.kept[e.id] {
@@ -325,6 +326,6 @@ func (s *streamReader) badEntry(e entry, err error) bool {
 		clear(s.kept)
 	}
 	s.kept[e.id] = true
-	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, head(data))
+	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, logger.Head(data))
 	return false
 }

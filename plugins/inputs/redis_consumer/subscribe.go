@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -154,7 +155,7 @@ func (p *RedisConsumer) runSubscribe(ctx context.Context, out *output, once bool
 			buf, err = out.serialize(buf[:0], ms)
 		}
 		if err != nil {
-			p.Log.Errorf("channel %q: message skipped: %v: %q", m.Channel, err, head(m.Data))
+			p.Log.Errorf("channel %q: message skipped: %v: %q", m.Channel, err, logger.Head(m.Data))
 			return nil
 		}
 		if err := out.write(buf); err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 // minimalACL is the least each mode needs, as documented in README.md:

@@ -12,7 +12,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/mna/redisc"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 func clusterPlugin(t *testing.T, c *redistest.Cluster, logs io.Writer, tune func(*Redis)) *Redis {

@@ -11,8 +11,8 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/faultproxy"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/faultproxy"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 func seqLine(i int) string {

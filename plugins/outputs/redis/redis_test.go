@@ -19,8 +19,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
 const examples = "../../../testdata/examples"

@@ -12,6 +12,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/spool"
@@ -181,7 +182,7 @@ func (u *run) readSource(src source) bool {
 		}
 		if derr != nil {
 			u.stats.Rejected.Add(1)
-			u.r.Log.Errorf("%s %d: %v: %q", src.label, lineNo, derr, head(line))
+			u.r.Log.Errorf("%s %d: %v: %q", src.label, lineNo, derr, logger.Head(line))
 		}
 		if due || full {
 			u.signal()
@@ -207,13 +208,6 @@ func (u *run) signal() {
 	case u.wake <- struct{}{}:
 	default:
 	}
-}
-
-func head(line []byte) []byte {
-	if len(line) > 100 {
-		return line[:100]
-	}
-	return line
 }
 
 // flush writes batches until the input has ended and all is written, or
@@ -391,7 +385,7 @@ func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
 		}
 		if derr != nil {
 			stats.Rejected.Add(1)
-			r.Log.Errorf("line %d: %v: %q", lines.Line(), derr, head(line))
+			r.Log.Errorf("line %d: %v: %q", lines.Line(), derr, logger.Head(line))
 		}
 		if b.Metrics() >= r.MetricBatchSize {
 			if err := emit(); err != nil {

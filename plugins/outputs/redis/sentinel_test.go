@@ -11,8 +11,8 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
 	"github.com/telegraf-redis/telegraf-redis/plugins/inputs/redis_consumer"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 // TestSentinelFailover: a master, a replica and three sentinels. The

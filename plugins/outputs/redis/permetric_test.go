@@ -10,7 +10,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
 const cpuLines = `{"fields":{"usage":1.5,"n":3,"ok":true,"s":"x y"},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552004}

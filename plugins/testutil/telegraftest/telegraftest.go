@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/syncbuf"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
 // Tags are the Telegraf plugins `make telegraf` builds in.
