@@ -52,6 +52,9 @@ func runTelegraf(t *testing.T, pluginConf, signal string) (string, *telegraftest
 [[outputs.file]]
   files = [%q]
   data_format = "influx"
+  ## Unsigned fields stay unsigned (Telegraf's default writes them as
+  ## integers).
+  influx_uint_support = true
 `, binary(t), conf, signal, out)), 0o600)
 	if err != nil {
 		t.Fatal(err)
