@@ -259,3 +259,61 @@ PEXPIRE s:web-01 60000
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestTypedLayoutRefusesWhatItCannotHold: a metric with an empty field or
+// tag key is refused with one error line naming it; the other metrics of
+// the input are written. (NaN cannot come in: neither JSON nor line
+// protocol has it.)
+func TestTypedLayoutRefusesWhatItCannotHold(t *testing.T) {
+	srv := redistest.Start(t)
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key = "stream", "s" })
+	stats := &Stats{}
+	input := `{"fields":{"":1},"name":"cpu","tags":{},"timestamp":1}
+{"fields":{"v":1},"name":"cpu","tags":{"":"x"},"timestamp":2}
+{"fields":{"v":1},"name":"cpu","tags":{},"timestamp":3}
+`
+	if err := r.Run(context.Background(), strings.NewReader(input), stats); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := redis.Int(srv.Conn().Do("XLEN", "s")); n != 1 || stats.Rejected.Load() != 2 {
+		t.Fatalf("%d entries, %d lines rejected", n, stats.Rejected.Load())
+	}
+	for _, want := range []string{
+		`E! [outputs.redis] line 1: metric at 1000000000: metric "cpu": field with an empty key`,
+		`E! [outputs.redis] line 2: metric at 2000000000: metric "cpu": tag with an empty key`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("no %q in\n%s", want, logs)
+		}
+	}
+}
+
+// TestLayoutOptionsAreCheckedAtStart: layout takes two values, include_tags
+// only shapes the flat layout, and neither means anything without the
+// pairs of hash and stream modes.
+func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
+	for _, c := range []struct {
+		tune func(*Redis)
+		want string
+	}{
+		{func(r *Redis) { r.Mode, r.Layout = "stream", "json" }, `option layout: "json" is not supported`},
+		{func(r *Redis) { r.Mode, r.IncludeTags = "hash", true }, `option include_tags: only read with layout = "flat"`},
+		{func(r *Redis) { r.Mode, r.Layout = "list", "flat" }, `option layout: only read in hash and stream modes`},
+		{func(r *Redis) { r.Mode, r.Layout, r.PayloadField = "stream", "flat", "p" }, `option layout: not read with payload_field`},
+		{func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" }, `option layout: not read with payload_field`},
+	} {
+		r := New()
+		r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log
+		c.tune(r)
+		if err := r.Init(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v, want %q", err, c.want)
+		}
+	}
+	r := New()
+	r.Mode, r.Layout, r.IncludeTags = "hash", "flat", true
+	r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log
+	if err := r.Init(); err != nil {
+		t.Fatal(err)
+	}
+}
