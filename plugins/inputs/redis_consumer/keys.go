@@ -122,6 +122,9 @@ func (k *keys) read(c redis.Conn, page []string, g *keysGather) error {
 				perr = fmt.Errorf("%v: %q", perr, logger.Head(v))
 			}
 		case []any:
+			if len(v) == 0 { // deleted since the TYPE (an empty hash or list does not exist)
+				continue
+			}
 			if reads[j] == "LRANGE" {
 				got, perr = k.list(key, v, g)
 				break
