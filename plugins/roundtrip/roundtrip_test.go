@@ -195,17 +195,22 @@ func (h *harness) roundTrip(t *testing.T, format string, p pairing, lines string
 	if p.in == "subscribe" {
 		// Pub/Sub keeps nothing: subscribe first, then publish, then wait
 		// for every metric (or time out: one was lost).
-		stdin, stdinW := io.Pipe()
+		stdin, stdinW := io.Pipe() // a stdin that does not end: its end means stop
 		defer stdinW.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- in.Run(ctx, stdin, stdout, redis_consumer.RunOptions{}) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				fail("redis-input: %v", err)
+		stopped := false
+		stop := func() {
+			if !stopped {
+				stopped = true
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("redis-input: %v", err)
+				}
 			}
-		}()
+		}
+		defer stop() // also when a wait below fails
 		waitFor(t, "the subscription", func() bool {
 			n, _ := redis.Int(h.conn.Do("PUBSUB", "NUMPAT"))
 			return n == 1
@@ -215,9 +220,7 @@ func (h *harness) roundTrip(t *testing.T, format string, p pairing, lines string
 			got, _ := parse(stdout.String())
 			return len(got) >= len(want)
 		})
-		cancel()
-		<-done
-		done <- nil
+		stop()
 	} else {
 		write()
 		if err := in.Run(context.Background(), nil, stdout, redis_consumer.RunOptions{Once: true}); err != nil {
