@@ -22,7 +22,9 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzInflux \
 	./plugins/common/config:FuzzDecode \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
-	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip
+	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
+	./plugins/common/metricpairs:FuzzValue \
+	./plugins/roundtrip:FuzzRoundTrip
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
 

@@ -196,7 +196,7 @@ func TestSIGTERMExitsZeroInSubscribeMode(t *testing.T) {
 		return err == nil && v[1].(int64) == 1
 	})
 	srv.Do("PUBLISH", "m", "a x=1 1")
-	waitFor(t, "the message", func() bool { return p.stdout.String() == "a,channel=m x=1 1\n" })
+	waitFor(t, "the message", func() bool { return p.stdout.String() == "a x=1 1\n" })
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.wait(t); err != nil {
 		t.Fatalf("exit: %v", err)

@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
@@ -18,8 +22,9 @@ import (
 
 // The pair round-trips: bin/redis-output writes what [[outputs.execd]] would
 // hand it, bin/redis-input reads it back under the real Telegraf
-// ([[inputs.execd]] -> [[outputs.file]]), and every metric arrives as it
-// was written, through faults.
+// ([[inputs.execd]] -> [[outputs.file]]), and every metric arrives whole
+// (name, tags, field types, time to the nanosecond) as it was written,
+// through faults. Both plugins run with their default layout.
 
 // writer is a running redis-output fed line protocol on its stdin.
 type writer struct {
@@ -47,10 +52,12 @@ func startWriter(t *testing.T, srv *redistest.Server, conf string) *writer {
 	return w
 }
 
-// line is metric i as line protocol; Telegraf's file output writes it back
-// the same way.
+// line is metric i as line protocol: tags, every field type, a string
+// with escapes, a time with nanoseconds. Telegraf's file output writes it
+// back; the test compares the metrics, not the text.
 func line(i int) string {
-	return fmt.Sprintf("rt,src=roundtrip seq=%di %d", i, 1795552004000000000+int64(i))
+	return fmt.Sprintf(`rt,src=roundtrip,shard=s%d seq=%di,u=%du,f=%d.25,neg=-0,ok=%t,s="metric \"%d\" \\ é" %d`,
+		i%7, i, uint64(math.MaxUint64)-uint64(i), i, i%2 == 0, i, 1795552004000000000+int64(i)*1000+7)
 }
 
 func (w *writer) write(t *testing.T, from, to int) {
@@ -74,29 +81,84 @@ func (w *writer) close(t *testing.T) {
 	}
 }
 
-// count reads the output file: how often each line arrived, and any line
-// that is not one of ours.
-func count(t *testing.T, path string, n int) (seen map[string]int, missing, dups int) {
+// canonical is a metric as comparable text: name, tags, fields with type
+// and exact value (a float's bits: -0 is not 0), time in nanoseconds.
+func canonical(m telegraf.Metric) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q", m.Name())
+	for _, t := range m.TagList() {
+		fmt.Fprintf(&b, " #%q=%q", t.Key, t.Value)
+	}
+	fields := slices.Clone(m.FieldList())
+	slices.SortFunc(fields, func(a, b *telegraf.Field) int { return strings.Compare(a.Key, b.Key) })
+	for _, f := range fields {
+		if v, ok := f.Value.(float64); ok {
+			fmt.Fprintf(&b, " %q=float(%#x)", f.Key, math.Float64bits(v))
+			continue
+		}
+		fmt.Fprintf(&b, " %q=%T(%#v)", f.Key, f.Value, f.Value)
+	}
+	fmt.Fprintf(&b, " @%d", m.Time().UnixNano())
+	return b.String()
+}
+
+// parseLines reads line protocol with Telegraf's parser.
+func parseLines(t *testing.T, text string) []telegraf.Metric {
+	t.Helper()
+	p := &influx.Parser{}
+	if err := p.Init(); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Parse([]byte(text))
+	if err != nil {
+		t.Fatalf("Telegraf's output does not parse: %v", err)
+	}
+	return ms
+}
+
+// expected is metrics from to n-1, canonical.
+func expected(t *testing.T, from, n int) map[string]bool {
+	t.Helper()
+	var b strings.Builder
+	for i := from; i < n; i++ {
+		b.WriteString(line(i) + "\n")
+	}
+	want := map[string]bool{}
+	for _, m := range parseLines(t, b.String()) {
+		want[canonical(m)] = true
+	}
+	if len(want) != n-from {
+		t.Fatalf("%d distinct metrics of %d", len(want), n-from)
+	}
+	return want
+}
+
+// count reads Telegraf's output file and compares its metrics, whole, with
+// want: how many are missing and how many came twice. A metric that is
+// not one of them (a field lost, a type changed, a time rounded) fails the
+// test.
+func count(t *testing.T, path string, want map[string]bool) (missing, dups int) {
 	t.Helper()
 	data, _ := os.ReadFile(path)
-	seen = map[string]int{}
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if l != "" {
-			seen[l]++
+	// Telegraf may be writing: read whole lines only.
+	data = data[:strings.LastIndexByte(string(data), '\n')+1]
+	seen := map[string]int{}
+	for _, m := range parseLines(t, string(data)) {
+		c := canonical(m)
+		if !want[c] {
+			t.Fatalf("Telegraf's output holds a metric that was not written:\n  %s", c)
 		}
+		seen[c]++
 	}
-	for i := 0; i < n; i++ {
-		switch c := seen[line(i)]; {
-		case c == 0:
+	for c := range want {
+		switch k := seen[c]; {
+		case k == 0:
 			missing++
-		case c > 1:
-			dups += c - 1
+		case k > 1:
+			dups += k - 1
 		}
 	}
-	if len(seen) > n {
-		t.Fatalf("%d distinct lines in the output, %d written", len(seen), n)
-	}
-	return seen, missing, dups
+	return missing, dups
 }
 
 func pendingFor(t *testing.T, srv *redistest.Server, consumer string) int {
@@ -117,8 +179,9 @@ func pendingFor(t *testing.T, srv *redistest.Server, consumer string) int {
 // acknowledged) when a fault struck: delivery is at least once.
 func TestRoundTripStreamThroughFaults(t *testing.T) {
 	const n = 3000
+	want := expected(t, 0, n)
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  payload_field = \"payload\"\n  data_format_out = \"influx\"\n  flush_interval = \"20ms\"\n")
+	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  flush_interval = \"20ms\"\n")
 
 	// A consumer that read 100 entries and died before acknowledging them.
 	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
@@ -137,12 +200,10 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
   claim_idle = "500ms"
   block = "200ms"
   batch_size = 50
-  payload_field = "payload"
-  data_format = "influx"
 `, srv.Addr), "none")
 
 	w.write(t, 300, 1200)
-	waitFor(t, "a first part read", func() bool { _, missing, _ := count(t, out, n); return missing < n-600 })
+	waitFor(t, "a first part read", func() bool { missing, _ := count(t, out, want); return missing < n-600 })
 
 	// SIGKILL the input; Telegraf starts it again after restart_delay.
 	children := tg.Children()
@@ -165,7 +226,7 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 	w.write(t, 2500, n)
 	w.close(t)
 
-	waitFor(t, "every metric in Telegraf's output", func() bool { _, missing, _ := count(t, out, n); return missing == 0 })
+	waitFor(t, "every metric in Telegraf's output", func() bool { missing, _ := count(t, out, want); return missing == 0 })
 	if err := tg.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +238,7 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 			t.Fatalf("unexpected error: %s", l)
 		}
 	}
-	_, missing, dups := count(t, out, n)
+	missing, dups := count(t, out, want)
 	if missing != 0 || dups > pendingAtKill+pendingAtRedisKill {
 		t.Fatalf("%d missing, %d duplicates; pending at the input's kill %d, at Redis's %d", missing, dups, pendingAtKill, pendingAtRedisKill)
 	}
@@ -192,25 +253,24 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 // redis-input SUBSCRIBEs (PSUBSCRIBE) and Telegraf writes them out exactly.
 func TestRoundTripPublishSubscribe(t *testing.T) {
 	const n = 500
+	want := expected(t, 0, n)
 	srv := redistest.Start(t)
 	out, tg := runTelegraf(t, fmt.Sprintf(`
 [[inputs.redis_consumer]]
   address = %q
   mode = "subscribe"
   patterns = ["telegraf:*"]
-  channel_tag = ""
-  data_format = "influx"
 `, srv.Addr), "none")
 	waitFor(t, "the subscription", func() bool {
 		n, _ := redis.Int(srv.Conn().Do("PUBSUB", "NUMPAT"))
 		return n == 1
 	})
-	w := startWriter(t, srv, "  mode = \"publish\"\n  data_format_out = \"influx\"\n")
+	w := startWriter(t, srv, "  mode = \"publish\"\n")
 	w.write(t, 0, n)
 	w.close(t)
-	waitFor(t, "every message in Telegraf's output", func() bool { _, missing, _ := count(t, out, n); return missing == 0 })
+	waitFor(t, "every message in Telegraf's output", func() bool { missing, _ := count(t, out, want); return missing == 0 })
 	stopTelegraf(t, tg)
-	if _, missing, dups := count(t, out, n); missing != 0 || dups != 0 {
+	if missing, dups := count(t, out, want); missing != 0 || dups != 0 {
 		t.Fatalf("%d missing, %d duplicates", missing, dups)
 	}
 }

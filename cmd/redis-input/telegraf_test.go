@@ -22,6 +22,12 @@ import (
 // [[inputs.execd]] with the given signal, and returns the output file.
 func runTelegraf(t *testing.T, pluginConf, signal string) (string, *telegraftest.Process) {
 	t.Helper()
+	return runTelegrafFlushing(t, pluginConf, signal, "200ms")
+}
+
+// runTelegrafFlushing is runTelegraf with Telegraf's flush_interval.
+func runTelegrafFlushing(t *testing.T, pluginConf, signal, flush string) (string, *telegraftest.Process) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the real Telegraf; skipped with -short")
 	}
@@ -38,7 +44,7 @@ func runTelegraf(t *testing.T, pluginConf, signal string) (string, *telegraftest
   interval = "1s"
   round_interval = false
   collection_jitter = "0s"
-  flush_interval = "200ms"
+  flush_interval = %q
   flush_jitter = "0s"
   omit_hostname = true
   skip_processors_after_aggregators = false
@@ -52,7 +58,10 @@ func runTelegraf(t *testing.T, pluginConf, signal string) (string, *telegraftest
 [[outputs.file]]
   files = [%q]
   data_format = "influx"
-`, binary(t), conf, signal, out)), 0o600)
+  ## Unsigned fields stay unsigned (Telegraf's default writes them as
+  ## integers).
+  influx_uint_support = true
+`, flush, binary(t), conf, signal, out)), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ var minimalACL = map[string][]string{
 	"quote":     {"+client|setname", "+get", "~coingecko:rate:usd"},
 	"subscribe": {"+client|setname", "+subscribe", "+psubscribe", "+ping", "&metrics"},
 	"stream":    {"+client|setname", "+xgroup|create", "+xreadgroup", "+xack", "+xautoclaim", "~metrics"},
-	"keys":      {"+client|setname", "+scan", "+type", "+get", "+hgetall", "~host:*"},
+	"keys":      {"+client|setname", "+scan", "+type", "+get", "+hgetall", "+lrange", "~host:*"},
 }
 
 func TestMinimalACLPerMode(t *testing.T) {
@@ -21,6 +21,7 @@ func TestMinimalACLPerMode(t *testing.T) {
 	srv.Do("SET", DefaultQuoteKey, doc)
 	srv.Do("XADD", "metrics", "*", "v", "1")
 	srv.Do("HSET", "host:a", "load", "0.5")
+	srv.Do("RPUSH", "host:b", "load v=1 1")
 	for mode, rules := range minimalACL {
 		t.Run(mode, func(t *testing.T) {
 			user := "reader-" + mode

@@ -12,13 +12,19 @@ import (
 )
 
 // keys is keys mode: each gather walks the keyspace with SCAN MATCH and
-// reads every matching string (parsed with data_format) and hash (its
-// fields), pipelined page by page: two round trips per SCAN page.
+// reads every matching string (parsed with data_format), hash (its pairs,
+// typed or flat) and list (its newest list_max_length elements, each
+// parsed with data_format), pipelined page by page: two round trips per
+// SCAN page. Every gather is a snapshot: what the keys hold at that time,
+// emitted again at the next gather if nothing changed.
 type keys struct {
 	p *RedisConsumer
 	// bad holds the keys that could not be parsed at the last gather, with
 	// the problem, so that a key that stays bad is not logged every time.
 	bad map[string]string
+	// long holds the lists found longer than list_max_length at the last
+	// gather, for the same reason.
+	long map[string]bool
 }
 
 func newKeys(p *RedisConsumer) *keys { return &keys{p: p} }
@@ -26,8 +32,7 @@ func newKeys(p *RedisConsumer) *keys { return &keys{p: p} }
 func (k *keys) gather(c redis.Conn) ([]telegraf.Metric, error) {
 	now := time.Now()
 	seen := map[string]bool{} // SCAN may return a key twice
-	bad := map[string]string{}
-	var ms []telegraf.Metric
+	g := &keysGather{bad: map[string]string{}, long: map[string]bool{}, now: now}
 	cursor := "0"
 	for {
 		reply, err := redis.Values(c.Do("SCAN", cursor, "MATCH", k.p.Key, "COUNT", 1000))
@@ -45,28 +50,34 @@ func (k *keys) gather(c redis.Conn) ([]telegraf.Metric, error) {
 				fresh = append(fresh, key)
 			}
 		}
-		got, err := k.read(c, fresh, now, bad)
-		if err != nil {
+		if err := k.read(c, fresh, g); err != nil {
 			return nil, err
 		}
-		ms = append(ms, got...)
 		if cursor == "0" {
 			break
 		}
 	}
-	k.bad = bad
-	return ms, nil
+	k.bad, k.long = g.bad, g.long
+	return g.ms, nil
 }
 
-// read pipelines TYPE for a page of keys, then GET or HGETALL for those
-// that are strings or hashes.
-func (k *keys) read(c redis.Conn, page []string, now time.Time, bad map[string]string) ([]telegraf.Metric, error) {
+// keysGather is what one gather collects.
+type keysGather struct {
+	ms   []telegraf.Metric
+	bad  map[string]string
+	long map[string]bool
+	now  time.Time
+}
+
+// read pipelines TYPE for a page of keys, then GET, HGETALL or LRANGE for
+// those that are strings, hashes or lists.
+func (k *keys) read(c redis.Conn, page []string, g *keysGather) error {
 	if len(page) == 0 {
-		return nil, nil
+		return nil
 	}
 	types, err := pipeline(c, len(page), func(i int) (string, []any) { return "TYPE", []any{page[i]} })
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var wanted []int // indexes into page
 	var reads []string
@@ -76,17 +87,25 @@ func (k *keys) read(c redis.Conn, page []string, now time.Time, bad map[string]s
 			wanted, reads = append(wanted, i), append(reads, "GET")
 		case "hash":
 			wanted, reads = append(wanted, i), append(reads, "HGETALL")
+		case "list":
+			wanted, reads = append(wanted, i), append(reads, "LRANGE")
 		case "none": // deleted since the SCAN
 		default:
-			k.p.Log.Debugf("key %q skipped: type %s is not read (only string and hash)", page[i], t)
+			k.p.Log.Debugf("key %q skipped: type %s is not read (only string, hash and list)", page[i], t)
 		}
 	}
-	values, err := pipeline(c, len(wanted), func(j int) (string, []any) { return reads[j], []any{page[wanted[j]]} })
+	// One element more than list_max_length tells a longer list.
+	newest := -(k.p.ListMaxLength + 1)
+	values, err := pipeline(c, len(wanted), func(j int) (string, []any) {
+		if reads[j] == "LRANGE" {
+			return "LRANGE", []any{page[wanted[j]], newest, -1}
+		}
+		return reads[j], []any{page[wanted[j]]}
+	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	var ms []telegraf.Metric
 	for j, v := range values {
 		key := page[wanted[j]]
 		var got []telegraf.Metric
@@ -98,39 +117,92 @@ func (k *keys) read(c redis.Conn, page []string, now time.Time, bad map[string]s
 			k.p.Log.Debugf("key %q skipped: %v", key, v)
 			continue
 		case []byte: // a string
-			got, perr = k.p.parser.Parse(v, now)
-			for _, m := range got {
-				m.AddTag("key", key)
-			}
+			got, perr = k.p.parser.Parse(v, g.now)
 			if perr != nil {
 				perr = fmt.Errorf("%v: %q", perr, logger.Head(v))
 			}
-		case []any: // a hash
+		case []any:
+			if len(v) == 0 { // deleted since the TYPE (an empty hash or list does not exist)
+				continue
+			}
+			if reads[j] == "LRANGE" {
+				got, perr = k.list(key, v, g)
+				break
+			}
 			var pairs [][]byte
 			if pairs, perr = redis.ByteSlices(v, nil); perr == nil {
 				var m telegraf.Metric
-				m, perr = fieldsMetric(k.p.Measurement, pairs, map[string]string{"key": key}, k.p.tagFilter, now)
-				got = []telegraf.Metric{m}
+				if m, perr = k.p.pairsMetric(pairs, nil, g.now); perr == nil {
+					got = []telegraf.Metric{m}
+				}
 			}
 		}
 		if perr != nil {
-			k.report(key, perr.Error(), bad)
+			k.report(key, perr.Error(), len(got) > 0, g.bad)
+			if len(got) == 0 {
+				continue
+			}
+		}
+		if k.p.KeyTag != "" {
+			for _, m := range got {
+				m.AddTag(k.p.KeyTag, key)
+			}
+		}
+		g.ms = append(g.ms, got...)
+	}
+	return nil
+}
+
+// list parses the elements LRANGE returned, oldest first. A list longer
+// than list_max_length gives its newest list_max_length elements and one
+// W! line (again only after it was short enough at a gather). Elements
+// that do not parse are left out; the error names how many and the first.
+func (k *keys) list(key string, reply []any, g *keysGather) ([]telegraf.Metric, error) {
+	elems, err := redis.ByteSlices(reply, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(elems) > k.p.ListMaxLength {
+		elems = elems[1:]
+		g.long[key] = true
+		if !k.long[key] {
+			k.p.Log.Warnf("list %q holds more than list_max_length = %d elements: only the newest %d are read", key, k.p.ListMaxLength, k.p.ListMaxLength)
+		}
+	}
+	var ms []telegraf.Metric
+	var first error
+	bad := 0
+	for _, e := range elems {
+		got, err := k.p.parser.Parse(e, g.now)
+		if err != nil {
+			if bad++; first == nil {
+				first = fmt.Errorf("%v: %q", err, logger.Head(e))
+			}
 			continue
 		}
 		ms = append(ms, got...)
+	}
+	if bad > 0 {
+		return ms, fmt.Errorf("%d of %d list elements left out; the first: %w", bad, len(elems), first)
 	}
 	return ms, nil
 }
 
 // report logs a key that cannot be parsed: as an error when it is new or
 // its problem changed, at debug level when it is the same as last gather.
-func (k *keys) report(key, problem string, bad map[string]string) {
+// A list is not skipped whole: its good elements are read, and the error
+// says which were left out.
+func (k *keys) report(key, problem string, partial bool, bad map[string]string) {
 	bad[key] = problem
+	what := "skipped"
+	if partial {
+		what = "partly read"
+	}
 	if k.bad[key] == problem {
-		k.p.Log.Debugf("key %q skipped again: %s", key, problem)
+		k.p.Log.Debugf("key %q %s again: %s", key, what, problem)
 		return
 	}
-	k.p.Log.Errorf("key %q skipped: %s", key, problem)
+	k.p.Log.Errorf("key %q %s: %s", key, what, problem)
 }
 
 // pipeline sends n commands and then reads their n replies. Error replies

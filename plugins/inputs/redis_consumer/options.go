@@ -37,6 +37,12 @@ type streamOptions struct {
 	PayloadField string          `toml:"payload_field"`
 }
 
+// keysOptions are read in keys mode only.
+type keysOptions struct {
+	KeyTag        string `toml:"key_tag"`
+	ListMaxLength int    `toml:"list_max_length"`
+}
+
 // changedOption returns the TOML name of the first option of the struct
 // that got differs from in want (both pointers to the same struct type), or
 // "" when none does. Embedded structs without a name (the parsers) are

@@ -42,6 +42,7 @@ type RedisConsumer struct {
 	quoteOptions
 	subscribeOptions
 	streamOptions
+	keysOptions
 	parserOptions
 
 	Log telegraf.Logger `toml:"-"`
@@ -60,7 +61,7 @@ const DefaultQuoteKey = "coingecko:rate:usd"
 func New() *RedisConsumer {
 	p := &RedisConsumer{Mode: "quote"}
 	p.TimestampUnits = config.Duration(time.Second)
-	p.ChannelTag = "channel"
+	p.ListMaxLength = 1000
 	p.Group = "telegraf"
 	p.StartID = "0"
 	p.ClaimIdle = config.Duration(30 * time.Second)
@@ -122,6 +123,7 @@ func (p *RedisConsumer) refuseOtherModes() error {
 		{"quote", changedOption(&p.quoteOptions, &def.quoteOptions)},
 		{"subscribe", changedOption(&p.subscribeOptions, &def.subscribeOptions)},
 		{"stream", changedOption(&p.streamOptions, &def.streamOptions)},
+		{"keys", changedOption(&p.keysOptions, &def.keysOptions)},
 	}
 	for _, g := range groups {
 		if g.mode != p.Mode && g.option != "" {
@@ -228,6 +230,9 @@ func (p *RedisConsumer) initStream() error {
 func (p *RedisConsumer) initKeys() error {
 	if p.Key == "" {
 		return errors.New(`option key: required in keys mode (a SCAN MATCH pattern such as "sensor:*")`)
+	}
+	if p.ListMaxLength <= 0 {
+		return errors.New("option list_max_length: must be positive")
 	}
 	return p.initPayload()
 }

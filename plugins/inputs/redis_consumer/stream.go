@@ -281,7 +281,9 @@ func (s *streamReader) ack(c redis.Conn, ids []string) error {
 }
 
 // convert appends the line protocol of one entry to buf; on error buf is
-// returned as it was.
+// returned as it was. Without payload_field the entry's pairs are the
+// metric: in the typed layout with its own name and time, in the flat one
+// named measurement and timed by the entry ID (when Redis added it).
 func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 	t, err := e.time()
 	if err != nil {
@@ -289,7 +291,7 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 	}
 	var ms []telegraf.Metric
 	if s.p.PayloadField == "" {
-		m, err := fieldsMetric(s.p.Measurement, e.fields, nil, s.p.tagFilter, t)
+		m, err := s.p.pairsMetric(e.pairs(), nil, t)
 		if err != nil {
 			return buf, err
 		}
@@ -305,6 +307,10 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 	}
 	return s.out.serialize(buf, ms)
 }
+
+// pairs is the entry's field names and values, flat (name, value, ...):
+// the one place convert reads the entry's representation.
+func (e entry) pairs() [][]byte { return e.fields }
 
 // badEntry reports an entry that gives no metric and says whether to
 // acknowledge it (on_parse_error = "ack"). A kept entry comes back (on a

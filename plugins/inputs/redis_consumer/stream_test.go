@@ -73,6 +73,35 @@ func TestStreamFieldsBecomeMetricsAndAreAcked(t *testing.T) {
 	}
 }
 
+// Entries in the typed layout carry the whole metric: name, tags, field
+// types and the time to the nanosecond, whatever the entry ID says. An
+// entry that claims the layout and breaks it is kept pending with one
+// error, never written with a part left out.
+func TestStreamTypedEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1-1", "_measurement", "cpu", "_time", "1795552004123456789", "#host", "web-01", "#dc", "eu",
+		"usage", "1.5", "n", "-9223372036854775808i", "u", "18446744073709551615u", "ok", "false",
+		"msg", `"disk \"sda\" \\ full"`, `\#x`, "-0", "inf", "+Inf")
+	srv.Do("XADD", "metrics", "2-1", "_measurement", "mem", "free", "3u") // no _time: the entry ID's
+	srv.Do("XADD", "metrics", "3-1", "_measurement", "bad", "_time", "1", "v", "3x")
+	srv.Do("XADD", "metrics", "4-1", "_measurement", "m", "_time", "7", "v", `"tab\there"`)
+	p, logs := streamPlugin(t, srv, nil)
+	r := start(t, p, RunOptions{})
+	// Telegraf's line protocol serializer leaves the +Inf field out: line
+	// protocol has no infinity (the layout keeps it for other readers).
+	sameLines(t, waitLines(t, r.stdout, 3),
+		`cpu,dc=eu,host=web-01 #x=-0,msg="disk \"sda\" \\ full",n=-9223372036854775808i,ok=false,u=18446744073709551615u,usage=1.5 1795552004123456789`,
+		`mem free=3u 2000000`,
+		`m v="tab\\there" 7`)
+	waitFor(t, "the XACK of the good ones", func() bool { return pending(t, srv, "metrics", "telegraf") == 1 })
+	if ids := pendingIDs(t, srv, "metrics", "telegraf"); len(ids) != 1 || ids[0] != "3-1@c1" {
+		t.Fatalf("pending %q", ids)
+	}
+	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 3-1: field "v": "3x" is not a value of the layout`) {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
+
 func TestStreamPayloadField(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "lp", "cpu,host=a usage=0.5 1795552000000000000", "other", "ignored")

@@ -46,6 +46,7 @@ func TestSubscribeInflux(t *testing.T) {
 	srv := redistest.Start(t)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels, p.Patterns = "subscribe", []string{"metrics"}, []string{"sensors:*"}
+		p.ChannelTag = "channel"
 	})
 	r := start(t, p, RunOptions{})
 	waitSubscribed(t, srv, "metrics")
@@ -110,7 +111,7 @@ func TestSubscribeBadPayloadIsOneErrorLine(t *testing.T) {
 	srv.Do("PUBLISH", "metrics", "cpu usage= 1\n"+strings.Repeat("x", 300))
 	srv.Do("PUBLISH", "metrics", "")
 	srv.Do("PUBLISH", "metrics", "cpu usage=1 1795552004000000000")
-	sameLines(t, waitLines(t, r.stdout, 1), "cpu,channel=metrics usage=1 1795552004000000000")
+	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 1795552004000000000")
 	log := logs.String()
 	if count(log, "E! ") != 2 ||
 		!strings.Contains(log, `E! [inputs.redis_consumer] channel "metrics": message skipped: metric parse error: expected field at 1:11: "cpu usage= 1": "cpu usage= 1\nxxx`) ||
@@ -134,7 +135,7 @@ func TestSubscribeOnceReturnsAfterOneMessage(t *testing.T) {
 	srv.Do("PUBLISH", "m", "a x=2 2")
 	select {
 	case err := <-done:
-		if err != nil || out.String() != "a,channel=m x=1 1\n" {
+		if err != nil || out.String() != "a x=1 1\n" {
 			t.Fatalf("%v: %q", err, out)
 		}
 	case <-time.After(10 * time.Second):
@@ -154,7 +155,7 @@ func TestSubscribeReconnects(t *testing.T) {
 	srv.Restart()
 	waitSubscribed(t, srv, "m")
 	srv.Do("PUBLISH", "m", "a x=1 1")
-	sameLines(t, waitLines(t, r.stdout, 1), "a,channel=m x=1 1")
+	sameLines(t, waitLines(t, r.stdout, 1), "a x=1 1")
 	waitFor(t, "the recovery line", func() bool {
 		return strings.Contains(logs.String(), "I! [inputs.redis_consumer] Redis at "+srv.Addr+" is back")
 	})

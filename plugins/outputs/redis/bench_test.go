@@ -51,3 +51,8 @@ func BenchmarkSerializeInflux(b *testing.B) {
 func BenchmarkSerializeJSON(b *testing.B) {
 	benchMode(b, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "json" })
 }
+
+// The flat layout of earlier versions, beside the typed one above.
+func BenchmarkStreamFlat(b *testing.B) {
+	benchMode(b, func(r *Redis) { r.Mode, r.Layout, r.IncludeTags = "stream", "flat", true })
+}

@@ -11,6 +11,7 @@ import (
 	serializers_json "github.com/influxdata/telegraf/plugins/serializers/json"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/keytemplate"
 )
 
@@ -41,6 +42,9 @@ func (r *Redis) initPerMetric() error {
 		return fmt.Errorf("options stream_maxlen and list_max_length must not be negative")
 	}
 	p.maxlen = strconv.Itoa(r.StreamMaxlen)
+	if err := r.checkLayout(); err != nil {
+		return err
+	}
 	p.listMax = strconv.Itoa(r.ListMaxLength)
 
 	needsSerializer := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
@@ -114,9 +118,95 @@ func (p *perMetric) serialized(b *commandBatch, m *metricline.Metric) error {
 	return nil
 }
 
-// fieldPairs appends tags (with include_tags) then fields as name/value
-// arguments; a field wins over a tag of the same name, being written last.
-func (p *perMetric) fieldPairs(b *commandBatch, m *metricline.Metric) {
+// The layouts of a hash or stream entry (option layout).
+const (
+	// LayoutTyped writes the whole metric, each value with its type: see
+	// package metricpairs and the README's mode table.
+	LayoutTyped = "typed"
+	// LayoutFlat writes the fields only, values as bare text (and the tags
+	// as fields with include_tags): the layout of earlier versions, for
+	// consumers that read it.
+	LayoutFlat = "flat"
+)
+
+// checkLayout refuses layout and include_tags where they mean nothing:
+// include_tags only shapes the flat layout (the typed one always writes
+// the tags), and with payload_field the entry holds the serialized metric.
+func (r *Redis) checkLayout() error {
+	if r.Layout != LayoutTyped && r.Layout != LayoutFlat {
+		return fmt.Errorf("option layout: %q is not supported (want %q or %q)", r.Layout, LayoutTyped, LayoutFlat)
+	}
+	pairs := r.Mode == "hash" || (r.Mode == "stream" && r.PayloadField == "")
+	if r.Layout != LayoutTyped && !pairs {
+		if r.Mode == "stream" {
+			return fmt.Errorf("option layout: not read with payload_field (the entry holds the serialized metric)")
+		}
+		return fmt.Errorf("option layout: only read in hash and stream modes (mode is %q)", r.Mode)
+	}
+	if r.IncludeTags && (!pairs || r.Layout == LayoutTyped) {
+		return fmt.Errorf(`option include_tags: only read with layout = "flat" in hash and stream modes; the typed layout (the default) always writes the tags, as "#<key>" fields: remove include_tags, or set layout = "flat" to keep writing what earlier versions wrote`)
+	}
+	return nil
+}
+
+// pairs appends the metric as entry field names and values, in the
+// layout chosen.
+func (p *perMetric) pairs(b *commandBatch, m *metricline.Metric) error {
+	if len(m.Fields) == 0 {
+		return fmt.Errorf("metric %q has no fields to write", m.Name)
+	}
+	if p.r.Layout == LayoutFlat {
+		p.flatPairs(b, m)
+		return nil
+	}
+	return p.typedPairs(b, m)
+}
+
+// typedPairs appends _measurement, _time, the tags ('#' and the key) and
+// the fields (values in line protocol's field-value syntax). A metric the
+// layout cannot hold (an empty key, a NaN) is refused whole, before any of
+// it is written; the caller takes back what was appended.
+func (p *perMetric) typedPairs(b *commandBatch, m *metricline.Metric) error {
+	if len(m.Name) == 0 {
+		return fmt.Errorf("metric without a name")
+	}
+	b.arg(metricpairs.NameField)
+	b.argBytes(m.Name)
+	b.arg(metricpairs.TimeField)
+	from := b.argStart()
+	b.arena = metricpairs.AppendTime(b.arena, m.Time)
+	b.argEnd(from)
+	for _, t := range m.Tags {
+		if len(t.Key) == 0 {
+			return fmt.Errorf("metric %q: tag with an empty key", m.Name)
+		}
+		from := b.argStart()
+		b.arena = metricpairs.AppendTagName(b.arena, t.Key)
+		b.argEnd(from)
+		b.argBytes(t.Value)
+	}
+	for i := range m.Fields {
+		f := &m.Fields[i]
+		if len(f.Key) == 0 {
+			return fmt.Errorf("metric %q: field with an empty key", m.Name)
+		}
+		from := b.argStart()
+		b.arena = metricpairs.AppendFieldName(b.arena, f.Key)
+		b.argEnd(from)
+		from = b.argStart()
+		var err error
+		if b.arena, err = metricpairs.AppendValue(b.arena, f); err != nil {
+			return fmt.Errorf("metric %q: field %q: %w", m.Name, f.Key, err)
+		}
+		b.argEnd(from)
+	}
+	return nil
+}
+
+// flatPairs appends tags (with include_tags) then fields as name/value
+// arguments, values as bare text; a field wins over a tag of the same
+// name, being written last.
+func (p *perMetric) flatPairs(b *commandBatch, m *metricline.Metric) {
 	if p.r.IncludeTags {
 		for _, t := range m.Tags {
 			b.argBytes(t.Key)
@@ -143,14 +233,13 @@ func (p *perMetric) expire(b *commandBatch) {
 
 // hash: HSET key field value ... [PEXPIRE key ms]
 func (p *perMetric) hash(b *commandBatch, m *metricline.Metric) error {
-	if len(m.Fields) == 0 {
-		return fmt.Errorf("metric %q has no fields to write", m.Name)
-	}
 	b.begin("HSET")
 	if err := p.renderKey(b, m); err != nil {
 		return err
 	}
-	p.fieldPairs(b, m)
+	if err := p.pairs(b, m); err != nil {
+		return err
+	}
 	p.expire(b)
 	return nil
 }
@@ -172,11 +261,8 @@ func (p *perMetric) stream(b *commandBatch, m *metricline.Metric) error {
 		if err := p.serialized(b, m); err != nil {
 			return err
 		}
-	} else {
-		if len(m.Fields) == 0 {
-			return fmt.Errorf("metric %q has no fields to write", m.Name)
-		}
-		p.fieldPairs(b, m)
+	} else if err := p.pairs(b, m); err != nil {
+		return err
 	}
 	p.expire(b)
 	return nil

@@ -33,35 +33,75 @@ func runLines(t *testing.T, srv *redistest.Server, input string, tune func(*Redi
 
 func TestHashMode(t *testing.T) {
 	srv := redistest.Start(t)
-	runLines(t, srv, cpuLines, func(r *Redis) {
-		r.Mode, r.Key, r.IncludeTags = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}`, true
-		r.Expire = config.Duration(time.Hour)
-	})
 	c := srv.Conn()
-	got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-01"))
-	want := map[string]string{"usage": "3", "n": "3", "ok": "true", "s": "x y", "host": "web-01"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("web-01: %v, want %v", got, want)
-	}
-	if got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-02")); got["usage"] != "2.25" {
-		t.Fatalf("web-02: %v", got)
-	}
-	if ttl, _ := redis.Int(c.Do("PTTL", "telegraf:cpu:web-01")); ttl <= 0 {
-		t.Fatalf("no expiry: %d", ttl)
-	}
+	t.Run("typed", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) {
+			r.Mode, r.Key = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}`
+			r.Expire = config.Duration(time.Hour)
+		})
+		// Two metrics at one key merge: the later one's values, time and
+		// name, the fields of both.
+		got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-01"))
+		want := map[string]string{"_measurement": "cpu", "_time": "1795552006000000000", "#host": "web-01",
+			"usage": "3", "n": "3", "ok": "true", "s": `"x y"`}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("web-01: %v, want %v", got, want)
+		}
+		if got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-02")); got["usage"] != "2.25" || got["_time"] != "1795552005000000000" {
+			t.Fatalf("web-02: %v", got)
+		}
+		if ttl, _ := redis.Int(c.Do("PTTL", "telegraf:cpu:web-01")); ttl <= 0 {
+			t.Fatalf("no expiry: %d", ttl)
+		}
+	})
+	t.Run("flat", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) {
+			r.Mode, r.Key, r.Layout, r.IncludeTags = "hash", `flat:{{.Name}}:{{.Tag "host"}}`, "flat", true
+		})
+		got, _ := redis.StringMap(c.Do("HGETALL", "flat:cpu:web-01"))
+		want := map[string]string{"usage": "3", "n": "3", "ok": "true", "s": "x y", "host": "web-01"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("web-01: %v, want %v", got, want)
+		}
+	})
 }
 
 func TestStreamMode(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
-	t.Run("fields", func(t *testing.T) {
-		runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
-		entries, err := redis.Values(c.Do("XRANGE", "s:cpu", "-", "+"))
+	firstEntry := func(t *testing.T, key string) map[string]string {
+		t.Helper()
+		entries, err := redis.Values(c.Do("XRANGE", key, "-", "+"))
 		if err != nil || len(entries) != 3 {
 			t.Fatalf("%d entries, %v", len(entries), err)
 		}
 		first, _ := redis.Values(entries[0], nil)
 		kv, _ := redis.StringMap(first[1], nil)
+		return kv
+	}
+	t.Run("typed", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
+		got := firstEntry(t, "s:cpu")
+		want := map[string]string{"_measurement": "cpu", "_time": "1795552004000000000", "#host": "web-01",
+			"usage": "1.5", "n": "3", "ok": "true", "s": `"x y"`}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("first entry %v, want %v", got, want)
+		}
+	})
+	t.Run("typed keeps integer types from line protocol", func(t *testing.T) {
+		lines := "cpu,host=a n=3i,u=18446744073709551615u,f=3,neg=-0,tiny=1e-300,_id=\"a\\\"b\" -5\n" +
+			"cpu n=1i 1\n" + "cpu n=2i 2\n"
+		runLines(t, srv, lines, func(r *Redis) { r.Mode, r.Key, r.DataFormat = "stream", "lp:{{.Name}}", "influx" })
+		got := firstEntry(t, "lp:cpu")
+		want := map[string]string{"_measurement": "cpu", "_time": "-5", "#host": "a",
+			"n": "3i", "u": "18446744073709551615u", "f": "3", "neg": "-0", "tiny": "1e-300", `\_id`: `"a\"b"`}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("first entry %v, want %v", got, want)
+		}
+	})
+	t.Run("flat", func(t *testing.T) {
+		runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key, r.Layout = "stream", "f:{{.Name}}", "flat" })
+		kv := firstEntry(t, "f:cpu")
 		if kv["usage"] != "1.5" || kv["n"] != "3" || kv["ok"] != "true" || kv["s"] != "x y" || len(kv) != 4 {
 			t.Fatalf("first entry %v", kv)
 		}
@@ -208,14 +248,72 @@ func TestPerMetricDryRun(t *testing.T) {
 	if err := r.DryRun(strings.NewReader(cpuLines), &out, &Stats{}); err != nil {
 		t.Fatal(err)
 	}
-	want := `XADD s:web-01 MAXLEN ~ 1000 * usage 1.5 n 3 ok true s "x y"
+	want := `XADD s:web-01 MAXLEN ~ 1000 * _measurement cpu _time 1795552004000000000 #host web-01 usage 1.5 n 3 ok true s "\"x y\""
 PEXPIRE s:web-01 60000
-XADD s:web-02 MAXLEN ~ 1000 * usage 2.25
+XADD s:web-02 MAXLEN ~ 1000 * _measurement cpu _time 1795552005000000000 #host web-02 usage 2.25
 PEXPIRE s:web-02 60000
-XADD s:web-01 MAXLEN ~ 1000 * usage 3
+XADD s:web-01 MAXLEN ~ 1000 * _measurement cpu _time 1795552006000000000 #host web-01 usage 3
 PEXPIRE s:web-01 60000
 `
 	if out.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// TestTypedLayoutRefusesWhatItCannotHold: a metric with an empty field or
+// tag key is refused with one error line naming it; the other metrics of
+// the input are written. (NaN cannot come in: neither JSON nor line
+// protocol has it.)
+func TestTypedLayoutRefusesWhatItCannotHold(t *testing.T) {
+	srv := redistest.Start(t)
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key = "stream", "s" })
+	stats := &Stats{}
+	input := `{"fields":{"":1},"name":"cpu","tags":{},"timestamp":1}
+{"fields":{"v":1},"name":"cpu","tags":{"":"x"},"timestamp":2}
+{"fields":{"v":1},"name":"cpu","tags":{},"timestamp":3}
+`
+	if err := r.Run(context.Background(), strings.NewReader(input), stats); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := redis.Int(srv.Conn().Do("XLEN", "s")); n != 1 || stats.Rejected.Load() != 2 {
+		t.Fatalf("%d entries, %d lines rejected", n, stats.Rejected.Load())
+	}
+	for _, want := range []string{
+		`E! [outputs.redis] line 1: metric at 1000000000: metric "cpu": field with an empty key`,
+		`E! [outputs.redis] line 2: metric at 2000000000: metric "cpu": tag with an empty key`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("no %q in\n%s", want, logs)
+		}
+	}
+}
+
+// TestLayoutOptionsAreCheckedAtStart: layout takes two values, include_tags
+// only shapes the flat layout, and neither means anything without the
+// pairs of hash and stream modes.
+func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
+	for _, c := range []struct {
+		tune func(*Redis)
+		want string
+	}{
+		{func(r *Redis) { r.Mode, r.Layout = "stream", "json" }, `option layout: "json" is not supported`},
+		{func(r *Redis) { r.Mode, r.IncludeTags = "hash", true }, `option include_tags: only read with layout = "flat"`},
+		{func(r *Redis) { r.Mode, r.Layout = "list", "flat" }, `option layout: only read in hash and stream modes`},
+		{func(r *Redis) { r.Mode, r.Layout, r.PayloadField = "stream", "flat", "p" }, `option layout: not read with payload_field`},
+		{func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" }, `option layout: not read with payload_field`},
+	} {
+		r := New()
+		r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log
+		c.tune(r)
+		if err := r.Init(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v, want %q", err, c.want)
+		}
+	}
+	r := New()
+	r.Mode, r.Layout, r.IncludeTags = "hash", "flat", true
+	r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log
+	if err := r.Init(); err != nil {
+		t.Fatal(err)
 	}
 }

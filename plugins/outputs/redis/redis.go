@@ -43,6 +43,7 @@ type Redis struct {
 	Expire         config.Duration `toml:"expire"`
 
 	DataFormatOut string `toml:"data_format_out"`
+	Layout        string `toml:"layout"`
 	IncludeTags   bool   `toml:"include_tags"`
 	StreamMaxlen  int    `toml:"stream_maxlen"`
 	PayloadField  string `toml:"payload_field"`
@@ -72,6 +73,7 @@ func New() *Redis {
 		Mode:                  "quote",
 		Quote:                 "usd",
 		DataFormatOut:         "influx",
+		Layout:                LayoutTyped,
 		TimestampUnits:        config.Duration(time.Second),
 		FlushInterval:         config.Duration(100 * time.Millisecond),
 		MetricBatchSize:       5000,
