@@ -85,8 +85,8 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +104,13 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil || got != `{"timestamp":1795552004,"quote":"eur","prices":[{"id":"bitcoin","price":"0.000015"}]}` {
 		t.Fatalf("stored %q (%v)\n%s", got, err, stderr.String())
 	}
-	log := stderr.String()
-	if !strings.Contains(log, "E! [outputs.redis] line 2: invalid JSON at byte 1") ||
-		!strings.Contains(log, "I! [outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines") {
+	// Errors on stderr ([[outputs.execd]] logs them as errors), the
+	// summary on stdout (it logs that at info level).
+	if log := stderr.String(); !strings.HasPrefix(log, "E! [outputs.redis] line 2: invalid JSON at byte 1") || strings.Count(log, "\n") != 1 {
 		t.Fatalf("stderr:\n%s", log)
+	}
+	if info := stdout.String(); info != "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines\n" {
+		t.Fatalf("stdout:\n%s", info)
 	}
 }
 
