@@ -46,12 +46,12 @@ func writeConfig(t *testing.T, text string) string {
 func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 	cases := map[string]string{
 		"[[outputs.redis]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" in [[outputs.redis]]`,
-		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": incompatible types`,
+		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": cannot unmarshal TOML string into int`,
 		"[[outputs.redis]]\n  timeout = \"5 parsecs\"\n":                     `line 2: option "timeout"`,
 		"[[outputs.redis]]\n  data_format = \"csv\"\n":                       `option data_format: "csv" is not supported`,
 		"[[outputs.redis]]\n[[outputs.redis]]\n":                             "2 [[outputs.redis]] tables",
 		"[[inputs.redis]]\n":                                                 "unexpected table [[inputs.redis]]",
-		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "environment variable TR_MISSING_ADDR is required",
+		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "line 2: required variable TR_MISSING_ADDR is missing a value: set it",
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))
