@@ -31,7 +31,7 @@ type writer struct {
 func startWriter(t *testing.T, srv *redistest.Server, conf string) *writer {
 	t.Helper()
 	path := t.TempDir() + "/redis-output.conf"
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("[[outputs.redis]]\n  address = %q\n  data_format = \"influx\"\n  timeout = \"1s\"\n%s", srv.Addr, conf)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("[[outputs.redis]]\n  address = %q\n  timeout = \"1s\"\n%s", srv.Addr, conf)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w := &writer{cmd: exec.Command(telegraftest.Command(t, "redis-output"), "-config", path)}
@@ -118,7 +118,7 @@ func pendingFor(t *testing.T, srv *redistest.Server, consumer string) int {
 func TestRoundTripStreamThroughFaults(t *testing.T) {
 	const n = 3000
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  payload_field = \"payload\"\n  data_format_out = \"influx\"\n  flush_interval = \"20ms\"\n")
+	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  payload_field = \"payload\"\n  data_format = \"influx\"\n  flush_interval = \"20ms\"\n")
 
 	// A consumer that read 100 entries and died before acknowledging them.
 	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
@@ -205,7 +205,7 @@ func TestRoundTripPublishSubscribe(t *testing.T) {
 		n, _ := redis.Int(srv.Conn().Do("PUBSUB", "NUMPAT"))
 		return n == 1
 	})
-	w := startWriter(t, srv, "  mode = \"publish\"\n  data_format_out = \"influx\"\n")
+	w := startWriter(t, srv, "  mode = \"publish\"\n  data_format = \"influx\"\n")
 	w.write(t, 0, n)
 	w.close(t)
 	waitFor(t, "every message in Telegraf's output", func() bool { _, missing, _ := count(t, out, n); return missing == 0 })

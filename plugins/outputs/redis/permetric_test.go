@@ -68,7 +68,7 @@ func TestStreamMode(t *testing.T) {
 	})
 	t.Run("payload", func(t *testing.T) {
 		runLines(t, srv, cpuLines, func(r *Redis) {
-			r.Mode, r.Key, r.PayloadField, r.DataFormatOut = "stream", "p:{{.Name}}", "payload", "influx"
+			r.Mode, r.Key, r.PayloadField, r.DataFormat = "stream", "p:{{.Name}}", "payload", "influx"
 		})
 		entries, _ := redis.Values(c.Do("XRANGE", "p:cpu", "-", "+"))
 		first, _ := redis.Values(entries[0], nil)
@@ -106,7 +106,7 @@ func TestPublishMode(t *testing.T) {
 	if _, ok := sub.Receive().(redis.Subscription); !ok {
 		t.Fatal("no subscription")
 	}
-	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "json" })
+	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.DataFormat = "publish", "json" })
 	for i, want := range []string{
 		`{"fields":{"n":3,"ok":true,"s":"x y","usage":1.5},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552004}`,
 		`{"fields":{"usage":2.25},"name":"cpu","tags":{"host":"web-02"},"timestamp":1795552005}`,

@@ -145,6 +145,11 @@ func (u *run) readSource(src source) bool {
 		u.stats.Metrics.Add(1)
 	}
 	for {
+		if u.r.FlushInterval == 0 && lines.WouldWait() {
+			// What was written so far is read (a Telegraf flush, usually):
+			// write it now rather than on a timer of our own.
+			u.signal()
+		}
 		line, err := lines.Next()
 		lineNo = lines.Line()
 		var tooLong *linereader.TooLongError
@@ -218,8 +223,13 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 	inflight := r.newBatch()
 	backoff := redisconn.NewBackoff()
 	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
-	ticker := time.NewTicker(time.Duration(r.FlushInterval))
-	defer ticker.Stop()
+	var tick <-chan time.Time // flush_interval 0: the reader's signals only
+	if r.FlushInterval > 0 {
+		ticker := time.NewTicker(time.Duration(r.FlushInterval))
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	var retry <-chan time.Time
 
 	stopped := ctx.Done()
 	var deadline <-chan time.Time // set once stopping: the grace period
@@ -230,7 +240,9 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 
 	for {
 		select {
-		case <-ticker.C:
+		case <-tick:
+		case <-retry:
+			retry = nil
 		case <-u.wake:
 		case <-stopped:
 			stopped = nil
@@ -292,6 +304,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			wait := backoff.Next()
 			retryAt = time.Now().Add(wait)
+			retry = time.After(wait)
 			continue
 		}
 		outage.Succeeded()
