@@ -65,6 +65,8 @@ type Redis struct {
 
 	Log telegraf.Logger `toml:"-"`
 
+	inProcess
+
 	decoder  metricline.Decoder
 	newBatch func() batch
 }
@@ -89,6 +91,11 @@ func New() *Redis {
 func (r *Redis) Init() error {
 	if err := r.refuseRenamed(); err != nil {
 		return err
+	}
+	if r.builtIn {
+		if err := r.refuseExecdOnly(); err != nil {
+			return err
+		}
 	}
 	if err := r.Config.Init(); err != nil {
 		return err

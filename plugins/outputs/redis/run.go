@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
-
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -339,18 +337,9 @@ func (u *run) commit(offset int64) {
 }
 
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
-	if cw, ok := b.(*commandBatch); ok && u.r.IsCluster() {
-		updates, err := cw.WriteCluster(ctx, &u.r.Config)
-		u.stats.Updates.Add(int64(updates))
-		return err
-	}
-	return client.RunContext(ctx, func(conn redis.Conn) error {
-		updates, err := b.Write(ctx, conn)
-		if err == nil {
-			u.stats.Updates.Add(int64(updates))
-		}
-		return err
-	})
+	updates, err := u.r.writeBatch(ctx, client, b)
+	u.stats.Updates.Add(int64(updates))
+	return err
 }
 
 // DryRun reads all of in and prints the Redis commands it would send, one
