@@ -13,9 +13,9 @@ func TestDetectReadsEachLineInItsFormat(t *testing.T) {
 	}
 	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
 	for line, want := range map[string]string{
-		`{"fields":{"x":1.5},"name":"m","tags":{},"timestamp":1795552004}`:                   "m 0 tags 1 fields @1795552004000000000",
+		`{"fields":{"x":1.5},"name":"m","tags":{},"timestamp":1795552004}`:                      "m 0 tags 1 fields @1795552004000000000",
 		`  {"metrics":[{"fields":{"x":1},"name":"m","tags":{"a":"b"},"timestamp":1795552004}]}`: "m 1 tags 1 fields @1795552004000000000",
-		`m,a=b x=1.5 1795552004000000000`:                                                     "m 1 tags 1 fields @1795552004000000000",
+		`m,a=b x=1.5 1795552004000000000`:                                                       "m 1 tags 1 fields @1795552004000000000",
 	} {
 		var got []string
 		if err := d.Decode([]byte(line), func(m *Metric) { got = append(got, m.String()) }); err != nil || len(got) != 1 || got[0] != want {

@@ -65,13 +65,15 @@ func parseLines(t *testing.T, text string) []telegraf.Metric {
 func TestBuiltInWritesWhatExecdWrites(t *testing.T) {
 	srv := redistest.Start(t)
 	modes := map[string]func(*Redis){
-		"quote":          nil,
-		"hash":           func(r *Redis) { r.Mode, r.Key, r.IncludeTags = "hash", `h:{{.Name}}:{{.Tag "host"}}`, true },
-		"stream":         func(r *Redis) { r.Mode, r.Key, r.StreamMaxlen = "stream", "s:{{.Name}}", 1000 },
-		"stream-payload": func(r *Redis) { r.Mode, r.Key, r.PayloadField, r.DataFormat = "stream", "p:{{.Name}}", "payload", "json" },
-		"list":           func(r *Redis) { r.Mode, r.Key, r.ListMaxLength = "list", "l:{{.Name}}", 2 },
-		"string":         func(r *Redis) { r.Mode, r.Key, r.Expire = "string", `s:{{.Tag "host"}}`, config.Duration(time.Hour) },
-		"publish":        func(r *Redis) { r.Mode, r.Key, r.DataFormat = "publish", "c:{{.Name}}", "influx" },
+		"quote":  nil,
+		"hash":   func(r *Redis) { r.Mode, r.Key, r.IncludeTags = "hash", `h:{{.Name}}:{{.Tag "host"}}`, true },
+		"stream": func(r *Redis) { r.Mode, r.Key, r.StreamMaxlen = "stream", "s:{{.Name}}", 1000 },
+		"stream-payload": func(r *Redis) {
+			r.Mode, r.Key, r.PayloadField, r.DataFormat = "stream", "p:{{.Name}}", "payload", "json"
+		},
+		"list":    func(r *Redis) { r.Mode, r.Key, r.ListMaxLength = "list", "l:{{.Name}}", 2 },
+		"string":  func(r *Redis) { r.Mode, r.Key, r.Expire = "string", `s:{{.Tag "host"}}`, config.Duration(time.Hour) },
+		"publish": func(r *Redis) { r.Mode, r.Key, r.DataFormat = "publish", "c:{{.Name}}", "influx" },
 	}
 	for name, tune := range modes {
 		t.Run(name, func(t *testing.T) {
