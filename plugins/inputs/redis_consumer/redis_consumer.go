@@ -43,8 +43,11 @@ type RedisConsumer struct {
 	subscribeOptions
 	streamOptions
 	parserOptions
+	builtInOptions
 
 	Log telegraf.Logger `toml:"-"`
+
+	inProcess
 
 	parser    *payloadParser
 	tagFilter filter.Filter
@@ -88,6 +91,9 @@ func (p *RedisConsumer) Init() error {
 		return fmt.Errorf("option mode: %q is not supported (want one of %q)", p.Mode, Modes)
 	}
 	if err := p.refuseOtherModes(); err != nil {
+		return err
+	}
+	if err := p.checkBuiltInOptions(); err != nil {
 		return err
 	}
 	if p.Measurement == "" {
