@@ -25,7 +25,7 @@ type tracker struct {
 	max int
 
 	mu       sync.Mutex
-	room     chan struct{}                     // a delivery report came
+	room     chan struct{}                    // a delivery report came
 	groups   map[telegraf.TrackingID][]string // entry IDs of each group in flight
 	inFlight map[string]bool
 	done     []string // delivered, not yet acknowledged
