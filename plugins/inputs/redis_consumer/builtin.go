@@ -151,6 +151,9 @@ func addAll(acc telegraf.Accumulator, ms []telegraf.Metric) {
 // Gather reads the quote, or the keys, once. A Redis failure is returned,
 // and Telegraf logs it; the next Gather tries again.
 func (p *RedisConsumer) Gather(acc telegraf.Accumulator) error {
+	if p.client == nil {
+		return errors.New("Gather before Start")
+	}
 	if p.gather == nil {
 		return nil // a service mode: metrics come as they are read
 	}
