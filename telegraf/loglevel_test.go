@@ -14,10 +14,10 @@ func errorLines(log string) []string { return errorLine.FindAllString(log, -1) }
 
 // TestTelegrafLogsErrorsOnlyForRealProblems runs the consumer Telegraf
 // with the configs of this directory (redis-output under
-// [[outputs.execd]], which logs every stderr line of ours as an error)
-// through a normal start, prices flowing, a Redis outage and a normal
-// stop. The normal run logs no error at all; the outage logs exactly one,
-// the outage's own line; its end, the exit summary and the start are
+// [[outputs.execd]], which logs every stderr line of ours as an error):
+// first a normal run, start, prices flowing, stop, which logs no error at
+// all; then a run through a Redis outage, which logs exactly one, the
+// outage's own line. The outage's end, the exit summary and the start are
 // logged at info level.
 func TestTelegrafLogsErrorsOnlyForRealProblems(t *testing.T) {
 	if testing.Short() {
@@ -25,17 +25,28 @@ func TestTelegrafLogsErrorsOnlyForRealProblems(t *testing.T) {
 	}
 	p := newPipeline(t, 1, "13")
 	defer p.watch.stop()
-	consumer := p.startTelegraf("consumer", "consumer.conf", "KAFKA_CONSUMER_GROUP=log-levels")
 	scraper := p.startTelegraf("scraper", "scraper.conf")
 
-	// A normal run: prices reach Redis, no error anywhere in the log.
+	// A normal run: prices reach Redis, the consumer stops; no error.
+	consumer := p.startTelegraf("consumer-normal", "consumer.conf", "KAFKA_CONSUMER_GROUP=log-levels-normal")
 	steps := p.waitForSteps(3)
 	p.latency(steps[len(steps)-1])
-	if errs := errorLines(consumer.Output()); len(errs) > 0 {
-		t.Fatalf("errors logged in a normal run:\n%s", strings.Join(errs, "\n"))
+	if err := consumer.Stop(15 * time.Second); err != nil {
+		t.Fatalf("consumer: %v", err)
 	}
+	log := consumer.Output()
+	if errs := errorLines(log); len(errs) > 0 {
+		t.Fatalf("errors logged in a normal run:\n%s\n--- whole log:\n%s", strings.Join(errs, "\n"), log)
+	}
+	if !strings.Contains(log, "I! [outputs.execd] [outputs.redis] read ") {
+		t.Errorf("no exit summary at info level:\n%s", log)
+	}
+	t.Logf("the consumer Telegraf's log of a normal run:\n%s", log)
 
 	// Redis goes away while prices come: one error says so.
+	consumer = p.startTelegraf("consumer-outage", "consumer.conf", "KAFKA_CONSUMER_GROUP=log-levels-outage")
+	steps = p.waitForSteps(len(steps) + 2)
+	p.latency(steps[len(steps)-1])
 	p.redis.Kill()
 	p.watch.pause()
 	waitFor(t, 30*time.Second, "the outage in Telegraf's log", func() bool {
@@ -59,7 +70,7 @@ func TestTelegrafLogsErrorsOnlyForRealProblems(t *testing.T) {
 		t.Fatalf("consumer: %v", err)
 	}
 
-	log := consumer.Output()
+	log = consumer.Output()
 	errs := errorLines(log)
 	if len(errs) != 1 || !strings.Contains(errs[0], "E! [outputs.execd] stderr: W! [outputs.redis] Redis at "+p.redis.Addr+" is unavailable") {
 		t.Fatalf("want exactly one error, the outage's; got %d:\n%s\n--- whole log:\n%s", len(errs), strings.Join(errs, "\n"), log)
@@ -72,7 +83,7 @@ func TestTelegrafLogsErrorsOnlyForRealProblems(t *testing.T) {
 			t.Errorf("no info line %q in the log:\n%s", want, log)
 		}
 	}
-	t.Logf("the consumer Telegraf's log:\n%s", log)
+	t.Logf("the consumer Telegraf's log through a Redis outage:\n%s", log)
 }
 
 // waitFor polls cond until it holds or the time is up.

@@ -99,6 +99,9 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 			r.Log.Errorf("metric %s at %s not written: %v", tm.Name(), tm.Time().UTC().Format(time.RFC3339Nano), err)
 		}
 	}
+	if r.batch.Metrics() == 0 {
+		return nil // nothing to write (no price in the metrics, say): no dial
+	}
 	if _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
 		r.retryAt = time.Now().Add(r.backoff.Next())
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
