@@ -8,8 +8,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X $(MODULE)/plugins/common/version.Version=$(VERSION)
 FUZZTIME ?= 10s
 # The Telegraf version pinned in go.mod, stamped into bin/telegraf as
-# Telegraf's own Makefile does.
+# Telegraf's own Makefile does, and where its source is.
 TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf)
+TELEGRAF_DIR     := $(shell $(GO) list -m -f '{{.Dir}}' github.com/influxdata/telegraf)
 
 # Only the Telegraf plugins our configs and tests use (Telegraf's "custom"
 # build): a smaller binary, built in about a minute from a cold cache.
@@ -32,7 +33,7 @@ help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
 	@echo "make down      stop what make up started"
 	@echo "make build     bin/redis-output, bin/redis-input, bin/coingecko-replay"
-	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod"
+	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod, with our two plugins built in"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
@@ -48,8 +49,22 @@ down:
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/redis-output ./cmd/redis-input ./cmd/coingecko-replay
 
+# Telegraf's own command, with our [[outputs.redis]] and
+# [[inputs.redis_consumer]] compiled in beside its plugins, without a fork:
+# Go's -overlay adds one file, cmd/telegraf/plugins.go.overlay, to
+# Telegraf's cmd/telegraf package. Go refuses overlays inside the module
+# cache, so the build reads Telegraf's module from a verbatim copy of the
+# cached one (.cache/telegraf-<version>), through a go.mod that is ours
+# plus one replace line; everything else resolves exactly as in go.mod.
+TELEGRAF_SRC   := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
+TELEGRAF_BUILD := $(CURDIR)/.cache/telegraf-build
 telegraf:
-	$(GO) build -trimpath -tags "$(TELEGRAF_TAGS)" -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION:v%=%)" -o $(BIN)/telegraf github.com/influxdata/telegraf/cmd/telegraf
+	@mkdir -p $(BIN) $(TELEGRAF_BUILD)
+	@test -d $(TELEGRAF_SRC) || { cp -r $(TELEGRAF_DIR) $(TELEGRAF_SRC).tmp && chmod -R u+w $(TELEGRAF_SRC).tmp && mv $(TELEGRAF_SRC).tmp $(TELEGRAF_SRC); }
+	@{ cat go.mod; echo; echo "replace github.com/influxdata/telegraf => $(TELEGRAF_SRC)"; } >$(TELEGRAF_BUILD)/go.mod
+	@cp go.sum $(TELEGRAF_BUILD)/go.sum
+	@printf '{"Replace":{"%s":"%s"}}\n' "$(TELEGRAF_SRC)/cmd/telegraf/zz_telegraf_redis_plugins.go" "$(CURDIR)/cmd/telegraf/plugins.go.overlay" >$(TELEGRAF_BUILD)/overlay.json
+	$(GO) build -modfile $(TELEGRAF_BUILD)/go.mod -overlay $(TELEGRAF_BUILD)/overlay.json -trimpath -tags "$(TELEGRAF_TAGS)" -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION:v%=%)" -o $(BIN)/telegraf github.com/influxdata/telegraf/cmd/telegraf
 
 deps:
 	scripts/install-deps.sh

@@ -33,7 +33,7 @@ func (b *bench) latency() error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		b.rows = append(b.rows, row{Name: name, P50Ms: num(p50), P99Ms: num(p99),
-			Note: "flush_interval 100ms; from the write to stdin to the data readable in Redis"})
+			Note: "default flush_interval (0: written once read); from the write to stdin to the data readable in Redis"})
 	}
 	return nil
 }

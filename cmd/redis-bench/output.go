@@ -63,11 +63,8 @@ func (b *bench) quote(n int) error {
 		if err := writeInput(input, n, c.batch, c.influx, quoteMetric); err != nil {
 			return err
 		}
-		format := "json"
-		if c.influx {
-			format = "influx"
-		}
-		conf, err := b.config("quote", "  data_format = \""+format+"\"\n")
+		// The format is read off each line: JSON or line protocol.
+		conf, err := b.config("quote", "")
 		if err != nil {
 			return err
 		}
@@ -103,7 +100,7 @@ func (b *bench) perMetric(n int) error {
 	}{
 		{"redis-output hash json", "  mode = \"hash\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n", "return redis.call('DBSIZE')", 0, false,
 			append([]string{"HSET", "telegraf:cpu:__rand_int__"}, strings.Fields(fields)...), 50},
-		{"redis-output hash influx", "  mode = \"hash\"\n  data_format = \"influx\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n", "return redis.call('DBSIZE')", 0, true,
+		{"redis-output hash influx", "  mode = \"hash\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n", "return redis.call('DBSIZE')", 0, true,
 			append([]string{"HSET", "telegraf:cpu:__rand_int__"}, strings.Fields(fields)...), 50},
 		{"redis-output stream json", "  mode = \"stream\"\n", "return redis.call('XLEN', 'telegraf:cpu')", 0, false,
 			append([]string{"XADD", "s", "*"}, strings.Fields(fields)...), int64(n)},

@@ -41,7 +41,7 @@ func run() int {
 	flag.Parse()
 	log := logger.New("inputs.redis_consumer")
 	log.SetDebug(*debug)
-	execd.PlainStdLog()
+	execd.PlainStdLog(log.StdWriter())
 
 	plugin := redis_consumer.New()
 	plugin.Log = log

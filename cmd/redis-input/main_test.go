@@ -97,7 +97,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 	cases := map[string]string{
 		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n":                            `line 3: unknown option "adress" in [[inputs.redis_consumer]]`,
-		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n":               `line 4: option "batch_size": incompatible types`,
+		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n":               `line 4: option "batch_size": cannot unmarshal TOML string into int`,
 		"[[inputs.redis_consumer]]\n  mode = \"zset\"\n":                                                        `line 2: option mode: "zset" is not supported`,
 		"[[inputs.redis_consumer]]\n  key = \"k\"\n\n  group = \"g\"\n":                                         `line 4: option group: only read in stream mode (mode is "quote")`,
 		"[[inputs.redis_consumer]]\n  mode = \"keys\"\n  key = \"k*\"\n  json_time_key = \"t\"\n":               `line 4: option json_time_key: only read with data_format = "json" (it is "influx")`,
@@ -105,7 +105,7 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 		"[[inputs.redis_consumer]]\n  mode = \"subscribe\"\n":                                                   "option channels: subscribe mode needs channels or patterns",
 		"[[inputs.redis_consumer]]\n[[inputs.redis_consumer]]\n":                                                "2 [[inputs.redis_consumer]] tables",
 		"[[outputs.redis]]\n": "unexpected table [[outputs.redis]]",
-		"[[inputs.redis_consumer]]\n  address = \"${RI_MISSING_ADDR:?set it}\"\n": "environment variable RI_MISSING_ADDR is required",
+		"[[inputs.redis_consumer]]\n  address = \"${RI_MISSING_ADDR:?set it}\"\n": "line 2: required variable RI_MISSING_ADDR is missing a value: set it",
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary(t), "-config", writeConfig(t, text))

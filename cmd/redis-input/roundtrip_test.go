@@ -36,7 +36,7 @@ type writer struct {
 func startWriter(t *testing.T, srv *redistest.Server, conf string) *writer {
 	t.Helper()
 	path := t.TempDir() + "/redis-output.conf"
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("[[outputs.redis]]\n  address = %q\n  data_format = \"influx\"\n  timeout = \"1s\"\n%s", srv.Addr, conf)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("[[outputs.redis]]\n  address = %q\n  timeout = \"1s\"\n%s", srv.Addr, conf)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w := &writer{cmd: exec.Command(telegraftest.Command(t, "redis-output"), "-config", path)}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -39,11 +40,25 @@ func run() int {
 		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 		statsEvery = flag.Duration("stats_interval", 0, "log goroutines and heap on this interval (make soak)")
+		logInfo    = flag.String("log_info", "stdout", `where info and debug lines go: "stdout" ([[outputs.execd]] logs them at info level), "stderr" (it logs them as errors) or "off"`)
 	)
 	flag.Parse()
-	execd.PlainStdLog()
 	log := logger.New("outputs.redis")
 	log.SetDebug(*debug)
+	if *dryRun && *logInfo == "stdout" {
+		*logInfo = "stderr" // stdout holds the commands
+	}
+	switch *logInfo {
+	case "stdout":
+		log.SetInfoWriter(os.Stdout)
+	case "stderr":
+	case "off":
+		log.SetInfoWriter(io.Discard)
+	default:
+		log.Errorf(`-log_info %q: want "stdout", "stderr" or "off"`, *logInfo)
+		return 2
+	}
+	execd.PlainStdLog(log.StdWriter())
 
 	plugin := redis.New()
 	plugin.Log = log

@@ -46,12 +46,12 @@ func writeConfig(t *testing.T, text string) string {
 func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 	cases := map[string]string{
 		"[[outputs.redis]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" in [[outputs.redis]]`,
-		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": incompatible types`,
+		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": cannot unmarshal TOML string into int`,
 		"[[outputs.redis]]\n  timeout = \"5 parsecs\"\n":                     `line 2: option "timeout"`,
-		"[[outputs.redis]]\n  data_format = \"csv\"\n":                       `option data_format: "csv" is not supported`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  data_format = \"csv\"\n":    `line 3: option data_format: "csv" is not supported`,
 		"[[outputs.redis]]\n[[outputs.redis]]\n":                             "2 [[outputs.redis]] tables",
 		"[[inputs.redis]]\n":                                                 "unexpected table [[inputs.redis]]",
-		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "environment variable TR_MISSING_ADDR is required",
+		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "line 2: required variable TR_MISSING_ADDR is missing a value: set it",
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))
@@ -85,14 +85,14 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":1.5e-5},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`)
-	fmt.Fprintln(stdin, `kafka_consumer fields_bitcoin_eur=1 1`) // line protocol in a json stream: refused
+	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":},"name":"kafka_consumer","tags":{},"timestamp":1795552005}`)
 	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -104,16 +104,19 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil || got != `{"timestamp":1795552004,"quote":"eur","prices":[{"id":"bitcoin","price":"0.000015"}]}` {
 		t.Fatalf("stored %q (%v)\n%s", got, err, stderr.String())
 	}
-	log := stderr.String()
-	if !strings.Contains(log, "E! [outputs.redis] line 2: invalid JSON at byte 1") ||
-		!strings.Contains(log, "I! [outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines") {
+	// Errors on stderr ([[outputs.execd]] logs them as errors), the
+	// summary on stdout (it logs that at info level).
+	if log := stderr.String(); !strings.HasPrefix(log, "E! [outputs.redis] line 2: invalid JSON") || strings.Count(log, "\n") != 1 {
 		t.Fatalf("stderr:\n%s", log)
+	}
+	if info := stdout.String(); info != "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines\n" {
+		t.Fatalf("stdout:\n%s", info)
 	}
 }
 
 func TestEndOfInputFlushesAndExitsZero(t *testing.T) {
 	srv := redistest.Start(t)
-	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  data_format = \"influx\"\n")
+	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n")
 	cmd := exec.Command(binary, "-config", conf)
 	cmd.Stdin = strings.NewReader("kafka_consumer,topic_currency_rate=currency.rate fields_bitcoin_usd=97234.12,fields_ethereum_usd=3391.45 1795552004000000000\n")
 	out, err := cmd.CombinedOutput()
@@ -176,5 +179,30 @@ func TestWrongPasswordIsNeverPrinted(t *testing.T) {
 	}
 	if strings.Contains(log, secret) {
 		t.Fatalf("the password was printed:\n%s", log)
+	}
+}
+
+// TestRenamedOptionsAreRefusedWithTheNewName: a config written for an
+// earlier version stops the plugin with one line that says what to write
+// instead (the upgrade note in README.md lists them).
+func TestRenamedOptionsAreRefusedWithTheNewName(t *testing.T) {
+	cases := map[string]string{
+		// data_format_out is now data_format, the serializer.
+		"[[outputs.redis]]\n  mode = \"publish\"\n  data_format_out = \"json\"\n": `line 3: option data_format_out: renamed data_format`,
+		// data_format used to name what [[outputs.execd]] writes (the old
+		// telegraf/redis-output.conf): now detected on each line.
+		"[[outputs.redis]]\n  data_format = \"json\"\n": `line 2: option data_format: names the serializer of publish, list, string and stream with payload_field, not read in quote mode`,
+	}
+	for text, want := range cases {
+		cmd := exec.Command(binary, "-config", writeConfig(t, text))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Errorf("%q: started", text)
+			continue
+		}
+		if msg := stderr.String(); !strings.HasPrefix(msg, "E! ") || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, want) {
+			t.Errorf("%q: stderr %q, want one E! line with %q", text, msg, want)
+		}
 	}
 }

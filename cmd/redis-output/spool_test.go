@@ -89,7 +89,7 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if !strings.Contains(string(out), "I! [outputs.redis] replaying") {
+	if !strings.Contains(string(out), "[outputs.redis] replaying") {
 		t.Fatalf("no replay said:\n%s", out)
 	}
 	entries, _ := redis.Values(srv.Conn().Do("XRANGE", "metrics", "-", "+"))

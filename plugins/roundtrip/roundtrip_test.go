@@ -164,7 +164,7 @@ func (h *harness) roundTrip(t *testing.T, format string, p pairing, lines string
 	in.Address, in.Mode = h.srv.Addr, p.in
 	in.Log = logger.NewWriter(logs, "inputs.redis_consumer")
 	out := redisout.New()
-	out.Address, out.Mode, out.DataFormat = h.srv.Addr, p.out, format
+	out.Address, out.Mode = h.srv.Addr, p.out // the input format is detected per line
 	out.JSONTimestampUnits = config.Duration(time.Nanosecond)
 	out.Log = logger.NewWriter(logs, "outputs.redis")
 	switch p.out {

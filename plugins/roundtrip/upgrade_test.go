@@ -22,7 +22,7 @@ func (h *harness) write(t *testing.T, lines string, tune func(*redisout.Redis)) 
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	out := redisout.New()
-	out.Address, out.DataFormat = h.srv.Addr, "influx"
+	out.Address = h.srv.Addr
 	out.Log = logger.NewWriter(logs, "outputs.redis")
 	tune(out)
 	if err := out.Init(); err != nil {

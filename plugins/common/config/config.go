@@ -1,17 +1,27 @@
 // Package config loads an execd plugin's TOML file: one [[<kind>.<name>]]
-// table, with environment variables substituted as Telegraf does, and every
-// unknown option or wrong type refused with its line number, so a typo never
-// silently falls back to a default.
+// table, read by Telegraf's own rules (comments stripped, then the file
+// parsed with Telegraf's TOML package and environment variables substituted
+// in string values with the template package Telegraf uses, as Telegraf
+// does with --strict-env-handling, its default from v1.38), then decoded
+// as Telegraf decodes a plugin's table), so a file means the same in
+// redis-output's -config as in telegraf.conf. Every unknown option or
+// wrong type is refused with its line number, so a typo never silently
+// falls back to a default.
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	itoml "github.com/influxdata/toml"
+	"github.com/influxdata/toml/ast"
 )
 
 // Load reads the file at path and decodes its single [[kind.name]] table
@@ -29,76 +39,144 @@ func Load(path, kind, name string, plugin any) error {
 
 // Decode is Load on a text already in memory.
 func Decode(text, kind, name string, plugin any) error {
-	text, err := SubstituteEnv(text, os.LookupEnv)
+	data, err := removeComments(bytes.TrimPrefix([]byte(text), []byte("\xef\xbb\xbf")))
 	if err != nil {
-		return err
+		return errors.New(oneLine(err.Error()))
+	}
+	root, err := itoml.Parse(data)
+	if err != nil {
+		return parseError(data, err)
+	}
+	if err := substituteEnv(root, environ()); err != nil {
+		var se *stringError
+		if errors.As(err, &se) {
+			return fmt.Errorf("line %d: %s", lineAt(data, se.s.Pos()), oneLine(se.err.Error()))
+		}
+		return errors.New(oneLine(err.Error()))
 	}
 
-	var file map[string]map[string][]toml.Primitive
-	md, err := toml.Decode(text, &file)
-	if err != nil {
-		return tomlError(err, "")
-	}
-	for k, tables := range file {
-		for n := range tables {
+	var table *ast.Table
+	for _, k := range sortedKeys(root.Fields) {
+		kindTable, ok := root.Fields[k].(*ast.Table)
+		if !ok {
+			return fmt.Errorf("line %d: unexpected option %q outside [[%s.%s]]", lineOfField(root.Fields[k]), k, kind, name)
+		}
+		for _, n := range sortedKeys(kindTable.Fields) {
+			tables, ok := kindTable.Fields[n].([]*ast.Table)
+			if !ok {
+				return fmt.Errorf("line %d: unexpected table [%s]; this program runs only [[%s.%s]]", kindTable.Line, k, kind, name)
+			}
 			if k != kind || n != name {
 				return fmt.Errorf("line %d: unexpected table [[%s.%s]]; this program runs only [[%s.%s]]",
-					lineOf(text, "[["+k+"."+n+"]]"), k, n, kind, name)
+					lineOfField(tables), k, n, kind, name)
 			}
+			if len(tables) > 1 {
+				return fmt.Errorf("%d [[%s.%s]] tables; run one process per table", len(tables), kind, name)
+			}
+			table = tables[0]
 		}
 	}
-	tables := file[kind][name]
-	switch len(tables) {
-	case 0:
+	if table == nil {
 		return fmt.Errorf("no [[%s.%s]] table", kind, name)
-	case 1:
-	default:
-		return fmt.Errorf("%d [[%s.%s]] tables; run one process per table", len(tables), kind, name)
 	}
+	return decodeTable(table, kind+"."+name, plugin)
+}
 
-	if err := md.PrimitiveDecode(tables[0], plugin); err != nil {
-		return tomlError(err, kind+"."+name+".")
-	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		k := undecoded[0]
-		option := strings.TrimPrefix(k.String(), kind+"."+name+".")
-		return fmt.Errorf("line %d: unknown option %q in [[%s.%s]]", lineOfKey(text, k[len(k)-1]), option, kind, name)
+// errUnknown marks an option the plugin has no field for.
+var errUnknown = errors.New("unknown option")
+
+// decoder decodes as Telegraf's config does (its toml.Config), except that
+// an unknown option is an error rather than a warning after the fact.
+var decoder = &itoml.Config{
+	NormFieldName: itoml.DefaultConfig.NormFieldName,
+	FieldToKey:    itoml.DefaultConfig.FieldToKey,
+	MissingField:  func(reflect.Type, string) error { return errUnknown },
+}
+
+// decodeTable decodes the options one by one, in the order of the file,
+// so that an error names its option and the first one is reported.
+func decodeTable(table *ast.Table, plugin string, v any) error {
+	keys := sortedKeys(table.Fields)
+	sort.SliceStable(keys, func(i, j int) bool {
+		return lineOfField(table.Fields[keys[i]]) < lineOfField(table.Fields[keys[j]])
+	})
+	for _, key := range keys {
+		field := table.Fields[key]
+		one := &ast.Table{Name: table.Name, Fields: map[string]any{key: field}, Line: table.Line}
+		err := decoder.UnmarshalTable(one, v)
+		if err == nil {
+			continue
+		}
+		line := lineOfField(field)
+		var le *itoml.LineError
+		if errors.As(err, &le) {
+			line, err = le.Line, le.Err
+		}
+		if errors.Is(err, errUnknown) {
+			return fmt.Errorf("line %d: unknown option %q in [[%s]]", line, key, plugin)
+		}
+		return fmt.Errorf("line %d: option %q: %s", line, key, oneLine(err.Error()))
 	}
 	return nil
 }
 
-// typeError is BurntSushi's wording for a value of the wrong type.
-var typeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
-// tomlError keeps BurntSushi's message (it names the line and the key) on
-// one line.
-func tomlError(err error, table string) error {
-	var perr toml.ParseError
-	if errors.As(err, &perr) {
-		// The message may quote the offending text, newline and all.
-		msg := oneLine(perr.Message)
-		if perr.LastKey != "" {
-			msg = fmt.Sprintf("option %q: %s", strings.TrimPrefix(perr.LastKey, table), msg)
+// parseError reports a TOML syntax error. Telegraf's parser only says
+// "invalid TOML syntax", at the line where it gave up; BurntSushi's says
+// what and where, so its message is used when it also refuses the text.
+func parseError(data []byte, err error) error {
+	var v map[string]any
+	if _, berr := toml.Decode(string(data), &v); berr != nil {
+		var perr toml.ParseError
+		if errors.As(berr, &perr) {
+			return fmt.Errorf("line %d: %s", perr.Position.Line, oneLine(perr.Message))
 		}
-		return fmt.Errorf("line %d: %s", perr.Position.Line, msg)
-	}
-	if m := typeError.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("line %s: option %q: %s", m[1], strings.TrimPrefix(m[2], table), oneLine(m[3]))
 	}
 	return errors.New(oneLine(err.Error()))
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// lineOfField is the line an option or table starts on.
+func lineOfField(f any) int {
+	switch v := f.(type) {
+	case *ast.KeyValue:
+		return v.Line
+	case *ast.Table:
+		return v.Line
+	case []*ast.Table:
+		if len(v) > 0 {
+			return v[0].Line
+		}
+	}
+	return 0
+}
+
+// lineAt is the line of the rune at pos (the parser counts runes).
+func lineAt(data []byte, pos int) int {
+	runes := []rune(string(data))
+	if pos > len(runes) {
+		pos = len(runes)
+	}
+	line := 1
+	for _, r := range runes[:pos] {
+		if r == '\n' {
+			line++
+		}
+	}
+	return line
 }
 
 // oneLine keeps an error on one log line: Telegraf reads each stderr line
 // on its own.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(s)
-}
-
-func lineOf(text, needle string) int {
-	if i := strings.Index(text, needle); i >= 0 {
-		return strings.Count(text[:i], "\n") + 1
-	}
-	return 0
 }
 
 func lineOfKey(text, key string) int {

@@ -8,38 +8,99 @@ import (
 	tconfig "github.com/influxdata/telegraf/config"
 )
 
-func TestSubstituteEnv(t *testing.T) {
-	env := map[string]string{"ADDR": "10.0.0.1:6379", "EMPTY": "", "N": "3"}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cases := map[string]string{
-		`a = "${ADDR}"`:              `a = "10.0.0.1:6379"`,
-		`a = "$ADDR/x"`:              `a = "10.0.0.1:6379/x"`,
-		`a = "${UNSET}"`:             `a = "${UNSET}"`,
-		`a = "${UNSET:-def}"`:        `a = "def"`,
-		`a = "${EMPTY:-def}"`:        `a = "def"`,
-		`a = "${EMPTY-def}"`:         `a = ""`,
-		`a = "${UNSET-def}"`:         `a = "def"`,
-		`n = ${N}`:                   `n = 3`,
-		`a = "$$ADDR"`:               `a = "$ADDR"`,
-		`a = "${1}"`:                 `a = "${1}"`,
-		`  # a = "${UNSET:?boom}"`:   `  # a = "${UNSET:?boom}"`,
-		`u = "http://h/?a=1&b=${N}"`: `u = "http://h/?a=1&b=3"`,
-	}
-	for in, want := range cases {
-		got, err := SubstituteEnv(in, lookup)
-		if err != nil || got != want {
-			t.Errorf("%s: got %q (%v), want %q", in, got, err, want)
-		}
-	}
-	if _, err := SubstituteEnv("\n\na = \"${EMPTY:?needed}\"", lookup); err == nil || !strings.Contains(err.Error(), "line 3: environment variable EMPTY is required: needed") {
-		t.Errorf("error %v", err)
-	}
-}
-
 type plugin struct {
 	Address string           `toml:"address"`
 	Timeout tconfig.Duration `toml:"timeout"`
 	Tags    []string         `toml:"tags"`
+	N       int              `toml:"n"`
+}
+
+// TestSubstituteEnvAsTelegraf: the rules of Telegraf 1.37's default
+// (strict) handling, the same cases its own tests and docs give.
+func TestSubstituteEnvAsTelegraf(t *testing.T) {
+	t.Setenv("TR_ADDR", "10.0.0.1:6379")
+	t.Setenv("TR_EMPTY", "")
+	cases := map[string]string{
+		`"${TR_ADDR}"`:                     "10.0.0.1:6379",
+		`"$TR_ADDR/x"`:                     "10.0.0.1:6379/x",
+		`"${TR_UNSET}"`:                    "${TR_UNSET}",
+		`"${TR_UNSET:-def}"`:               "def",
+		`"${TR_EMPTY:-def}"`:               "def",
+		`"${TR_EMPTY-def}"`:                "",
+		`"${TR_UNSET-def}"`:                "def",
+		`"$$TR_ADDR"`:                      "$TR_ADDR",
+		`"${1}"`:                           "${1}",
+		`'${TR_ADDR}'`:                     "10.0.0.1:6379", // literal strings too, as in Telegraf
+		`"http://h/?a=1&b=${TR_ADDR}"`:     "http://h/?a=1&b=10.0.0.1:6379",
+		`"${TR_UNSET:-a,b=c?d}"`:           "a,b=c?d",
+		`"x" # ${TR_UNSET:?not evaluated}`: "x",
+	}
+	for value, want := range cases {
+		var p plugin
+		if err := Decode("[[outputs.redis]]\n  address = "+value+"\n", "outputs", "redis", &p); err != nil || p.Address != want {
+			t.Errorf("%s: got %q (%v), want %q", value, p.Address, err, want)
+		}
+	}
+}
+
+// TestSubstitutedValuesCannotBreakTheTOML: quotes, backslashes, "#" and
+// newlines in a value end up in the option as they are, and never make or
+// end a string, a comment or a table.
+func TestSubstitutedValuesCannotBreakTheTOML(t *testing.T) {
+	hostile := []string{
+		`pa"ss\word`,
+		`x" ]] [[outputs.other]] y = "`,
+		"two\nlines\n[[outputs.redis]]",
+		`# not a comment`,
+		`\u0041\\`,
+		`${TR_OTHER}`, // substituted once, not again
+	}
+	t.Setenv("TR_OTHER", "other")
+	for _, v := range hostile {
+		t.Setenv("TR_VALUE", v)
+		var p plugin
+		text := "[[outputs.redis]]\n  address = \"${TR_VALUE}\" # a comment\n  tags = ['${TR_VALUE}', \"${TR_VALUE}\"]\n"
+		if err := Decode(text, "outputs", "redis", &p); err != nil {
+			t.Errorf("%q: %v", v, err)
+			continue
+		}
+		if p.Address != v || len(p.Tags) != 2 || p.Tags[0] != v || p.Tags[1] != v {
+			t.Errorf("%q: address %q, tags %q", v, p.Address, p.Tags)
+		}
+	}
+}
+
+func TestCommentsAreStrippedFirst(t *testing.T) {
+	text := `# A required variable in a comment is not evaluated: ${TR_UNSET:?boom}
+[[outputs.redis]]
+  ## address = "${TR_UNSET:?boom}"
+  address = "a#b" # ${TR_UNSET:?boom}
+  tags = [ # ${TR_UNSET:?boom}
+    "x", # "${TR_UNSET:?boom}"
+  ]
+`
+	var p plugin
+	if err := Decode(text, "outputs", "redis", &p); err != nil || p.Address != "a#b" || len(p.Tags) != 1 {
+		t.Fatalf("%v %+v", err, p)
+	}
+}
+
+func TestSubstitutionErrorsNameTheLine(t *testing.T) {
+	t.Setenv("TR_EMPTY", "")
+	for text, want := range map[string]string{
+		"[[outputs.redis]]\n\n  address = \"${TR_EMPTY:?needed}\"\n":      "line 3: ",
+		"[[outputs.redis]]\n  tags = [\"a\",\n \"${TR_UNSET?set it}\"]\n": "line 3: ",
+		"[[outputs.redis]]\n  n = ${TR_N}\n":                              "line 2: ", // outside a string, as in Telegraf
+	} {
+		err := Decode(text, "outputs", "redis", &plugin{})
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error %v, want it to start with %q", text, err, want)
+		}
+	}
+	err := Decode("[[outputs.redis]]\n  address = \"${TR_EMPTY:?needed}\"\n", "outputs", "redis", &plugin{})
+	if err == nil || !strings.Contains(err.Error(), "TR_EMPTY") || !strings.Contains(err.Error(), "needed") {
+		t.Errorf("error %v", err)
+	}
 }
 
 func TestDecode(t *testing.T) {
@@ -49,13 +110,17 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("%v %+v", err, p)
 	}
 	for text, want := range map[string]string{
-		"[[outputs.redis]]\n  address = 5\n":       `line 2: option "address"`,
-		"[[outputs.redis]]\n  tags = \"a\"\n":      `line 2: option "tags"`,
-		"[[outputs.redis]]\n  addres = \"x\"\n":    `line 2: unknown option "addres"`,
-		"[[outputs.redis]]\n  address = \"x\n":     "line 2",
-		"":                                         "no [[outputs.redis]] table",
-		"[agent]\n  interval = \"1s\"\n":           "",
-		"[[outputs.redis]]\n  [outputs.redis.x]\n": `unknown option "x"`,
+		"[[outputs.redis]]\n  address = 5\n":                  `line 2: option "address"`,
+		"[[outputs.redis]]\n  tags = \"a\"\n":                 `line 2: option "tags"`,
+		"[[outputs.redis]]\n  timeout = \"5 parsecs\"\n":      `line 2: option "timeout"`,
+		"[[outputs.redis]]\n  addres = \"x\"\n":               `line 2: unknown option "addres"`,
+		"[[outputs.redis]]\n  address = \"x\n":                "line 2",
+		"":                                                    "no [[outputs.redis]] table",
+		"[agent]\n  interval = \"1s\"\n":                      "line 1: unexpected table [agent]",
+		"[[outputs.redis]]\n[[outputs.redis]]\n":              "2 [[outputs.redis]] tables",
+		"[[inputs.redis]]\n":                                  "unexpected table [[inputs.redis]]",
+		"[[outputs.redis]]\n  [outputs.redis.x]\n":            `line 2: unknown option "x"`,
+		"[[outputs.redis]]\n  n = 1\n  addres = 1\n  n = 2\n": "line 4",
 	} {
 		err := Decode(text, "outputs", "redis", &plugin{})
 		if err == nil || (want != "" && !strings.Contains(err.Error(), want)) || strings.Contains(err.Error(), "\n") {
@@ -69,6 +134,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("[[outputs.redis]]\n  address = \"${ADDR:-127.0.0.1:6379}\"\n  timeout = \"5s\"\n")
 	f.Add("[[outputs.redis]]\n  tags = [1, \"a\"]\n")
 	f.Add("[[outputs.redis]]\naddress=\"$$\"")
+	f.Add("[[outputs.redis]]\naddress='''a#${X:?b}\n'''# c\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		err := Decode(text, "outputs", "redis", &plugin{})
 		if err != nil && strings.Contains(err.Error(), "\n") {

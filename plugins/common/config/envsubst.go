@@ -1,12 +1,18 @@
 package config
 
 import (
-	"fmt"
+	"os"
 	"strings"
+
+	"github.com/compose-spec/compose-go/template"
+	"github.com/compose-spec/compose-go/utils"
+	"github.com/influxdata/toml/ast"
 )
 
-// SubstituteEnv replaces environment variables in a TOML text the way
-// Telegraf does before it parses its config:
+// substituteEnv replaces environment variables in every string value of
+// the parsed file, the way Telegraf 1.37 does with --strict-env-handling
+// (its default from v1.38 on; config/envvar.go), with the same template
+// package:
 //
 //	${VAR}          value of VAR; kept as written when VAR is not set
 //	${VAR:-word}    word when VAR is unset or empty
@@ -16,114 +22,83 @@ import (
 //	$VAR            like ${VAR}
 //	$$              a literal $
 //
-// Comment lines are left alone, so a commented-out example never fails.
-func SubstituteEnv(text string, lookup func(string) (string, bool)) (string, error) {
-	var out strings.Builder
-	out.Grow(len(text))
-	for lineNo, line := range strings.SplitAfter(text, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") {
-			out.WriteString(line)
-			continue
-		}
-		if err := substituteLine(&out, line, lookup); err != nil {
-			return "", fmt.Errorf("line %d: %w", lineNo+1, err)
-		}
+// Comments are gone before (removeComments), so a commented-out example
+// never fails; and since only parsed string values are touched, a value
+// holding quotes or backslashes cannot change the TOML around it.
+// Variables outside strings (n = ${N}) are a TOML syntax error, as in
+// Telegraf.
+func substituteEnv(node any, lookup template.Mapping) error {
+	options := []template.Option{
+		template.WithReplacementFunction(func(s string, m template.Mapping, cfg *template.Config) (string, error) {
+			result, applied, err := template.DefaultReplacementAppliedFunc(s, m, cfg)
+			if err == nil && !applied {
+				return s, nil // an unset ${VAR} stays as written
+			}
+			if err != nil && strings.HasPrefix(err.Error(), "Invalid template:") {
+				return s, nil // not a variable (${1}): kept
+			}
+			return result, err
+		}),
+		template.WithoutLogging,
 	}
-	return out.String(), nil
-}
-
-func substituteLine(out *strings.Builder, line string, lookup func(string) (string, bool)) error {
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if c != '$' || i+1 >= len(line) {
-			out.WriteByte(c)
-			continue
+	// The error of the first string in the file, whatever the order of
+	// the walk.
+	var first *stringError
+	_ = walkStrings(node, func(s *ast.String) error {
+		v, err := template.SubstituteWithOptions(s.Value, lookup, options...)
+		if err != nil {
+			if first == nil || s.Pos() < first.s.Pos() {
+				first = &stringError{s, err}
+			}
+			return nil
 		}
-		next := line[i+1]
-		switch {
-		case next == '$':
-			out.WriteByte('$')
-			i++
-		case next == '{':
-			end := strings.IndexByte(line[i+2:], '}')
-			if end < 0 {
-				out.WriteByte(c)
-				continue
-			}
-			expr := line[i+2 : i+2+end]
-			value, err := expand(expr, lookup)
-			if err != nil {
-				return err
-			}
-			if value == nil { // unset and no default: keep the text as Telegraf does
-				out.WriteString(line[i : i+3+end])
-			} else {
-				out.WriteString(*value)
-			}
-			i += 2 + end
-		case isNameStart(next):
-			j := i + 1
-			for j < len(line) && isNameChar(line[j]) {
-				j++
-			}
-			if v, ok := lookup(line[i+1 : j]); ok {
-				out.WriteString(v)
-			} else {
-				out.WriteString(line[i:j])
-			}
-			i = j - 1
-		default:
-			out.WriteByte(c)
-		}
+		s.Value = v
+		return nil
+	})
+	if first != nil {
+		return first
 	}
 	return nil
 }
 
-// expand evaluates the inside of ${...}; nil means "leave the text as is".
-func expand(expr string, lookup func(string) (string, bool)) (*string, error) {
-	n := 0
-	for n < len(expr) && isNameChar(expr[n]) {
-		n++
-	}
-	name, op := expr[:n], expr[n:]
-	if name == "" || !isNameStart(name[0]) {
-		return nil, nil // like ${1}: not a variable, keep it
-	}
-	value, set := lookup(name)
-	switch {
-	case op == "":
-		if !set {
-			return nil, nil
-		}
-		return &value, nil
-	case strings.HasPrefix(op, ":-"):
-		if !set || value == "" {
-			word := op[2:]
-			return &word, nil
-		}
-		return &value, nil
-	case strings.HasPrefix(op, "-"):
-		if !set {
-			word := op[1:]
-			return &word, nil
-		}
-		return &value, nil
-	case strings.HasPrefix(op, ":?"):
-		if !set || value == "" {
-			return nil, fmt.Errorf("environment variable %s is required: %s", name, op[2:])
-		}
-		return &value, nil
-	case strings.HasPrefix(op, "?"):
-		if !set {
-			return nil, fmt.Errorf("environment variable %s is required: %s", name, op[1:])
-		}
-		return &value, nil
-	}
-	return nil, nil
+// environ is the process environment as substituteEnv reads it.
+func environ() template.Mapping {
+	env := utils.GetAsEqualsMap(os.Environ())
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-func isNameStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+// stringError is a substitution error in the string value s.
+type stringError struct {
+	s   *ast.String
+	err error
 }
 
-func isNameChar(c byte) bool { return isNameStart(c) || (c >= '0' && c <= '9') }
+func (e *stringError) Error() string { return e.err.Error() }
+
+func walkStrings(node any, f func(*ast.String) error) error {
+	switch n := node.(type) {
+	case *ast.Table:
+		for _, v := range n.Fields {
+			if err := walkStrings(v, f); err != nil {
+				return err
+			}
+		}
+	case []*ast.Table:
+		for _, v := range n {
+			if err := walkStrings(v, f); err != nil {
+				return err
+			}
+		}
+	case *ast.Array:
+		for _, v := range n.Value {
+			if err := walkStrings(v, f); err != nil {
+				return err
+			}
+		}
+	case *ast.KeyValue:
+		return walkStrings(n.Value, f)
+	case *ast.String:
+		return f(n)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@
 package execd
 
 import (
+	"io"
 	stdlog "log"
 	"os"
 	"runtime/pprof"
@@ -22,13 +23,14 @@ func Exit(code int) {
 	os.Exit(code)
 }
 
-// PlainStdLog makes the standard logger write bare lines to stderr.
+// PlainStdLog makes the standard logger write bare lines to w (a
+// logger.Logger's StdWriter, which routes each line by its level).
 // Telegraf's own packages (serializers dropping NaN fields, say) log
 // through it with a level prefix such as "D! "; with the standard date in
 // front, Telegraf would not see the level and log them as errors.
-func PlainStdLog() {
+func PlainStdLog(w io.Writer) {
 	stdlog.SetFlags(0)
-	stdlog.SetOutput(os.Stderr)
+	stdlog.SetOutput(w)
 }
 
 // CPUProfile starts writing a CPU profile to path (the -cpuprofile flag);

@@ -55,6 +55,14 @@ func (r *Reader) Line() int64 { return r.line }
 // end of the line Next returned last (or skipped).
 func (r *Reader) Offset() int64 { return r.offset }
 
+// WouldWait reports whether Next would have to read from the source: no
+// whole line is buffered. Reading stdin, that is the moment the writer's
+// burst (one Telegraf flush) has been read whole.
+func (r *Reader) WouldWait() bool {
+	b, _ := r.r.Peek(r.r.Buffered())
+	return bytes.IndexByte(b, '\n') < 0
+}
+
 // Next returns the next line without its "\n" or "\r\n". The slice is
 // valid until the next call. At the end it returns io.EOF (a last line
 // without a newline is returned first). A line longer than the limit is

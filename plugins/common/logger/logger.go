@@ -2,6 +2,12 @@
 // plugin's stderr: one line per message, starting with the level prefix
 // ("E! ", "W! ", "I! ", "D! ") and no timestamp, because Telegraf adds its own
 // and maps the level only when the line starts with the prefix.
+//
+// [[inputs.execd]] maps those prefixes to its own levels; [[outputs.execd]]
+// logs every stderr line as an error and every stdout line at info level.
+// So an output plugin sends its info and debug lines to stdout (see
+// SetInfoWriter): they then reach Telegraf's log at info level, and only
+// warnings and errors, real problems, are logged as errors.
 package logger
 
 import (
@@ -19,9 +25,15 @@ import (
 type Logger struct {
 	mu     sync.Mutex
 	out    io.Writer
-	prefix string // "[outputs.redis] "
+	info   io.Writer // info, debug and trace lines; nil: out
+	prefix string    // "[outputs.redis] "
 	level  telegraf.LogLevel
 }
+
+// MaxLine bounds one log line. Telegraf reads an execd plugin's stderr and
+// stdout with a 64 KiB line scanner that stops reading for good at a longer
+// line; the plugin's next writes would then block once the pipe is full.
+const MaxLine = 8 << 10
 
 // New returns a logger for the plugin named like "outputs.redis" writing to
 // stderr at info level.
@@ -49,6 +61,17 @@ func (l *Logger) SetDebug(on bool) {
 	}
 }
 
+// SetInfoWriter sends info, debug and trace lines to w instead of the
+// main destination; nil sends them back. Info lines lose their "I! " tag
+// there: [[outputs.execd]] logs each stdout line at info level with its own
+// tag, so "I! [outputs.execd] [outputs.redis] ..." reads right; debug and
+// trace lines keep theirs.
+func (l *Logger) SetInfoWriter(w io.Writer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.info = w
+}
+
 // SetQuiet keeps only errors.
 func (l *Logger) SetQuiet() {
 	l.mu.Lock()
@@ -66,14 +89,59 @@ func (l *Logger) Level() telegraf.LogLevel {
 func (*Logger) AddAttribute(string, interface{}) {}
 
 func (l *Logger) write(level telegraf.LogLevel, tag, msg string) {
+	l.emit(level, tag, l.prefix+msg)
+}
+
+// emit writes one line (its tag, then text) where its level goes.
+func (l *Logger) emit(level telegraf.LogLevel, tag, text string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if level > l.level {
 		return
 	}
 	// One message is one line: Telegraf treats each stderr line on its own.
-	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", " ")
-	_, _ = io.WriteString(l.out, tag+l.prefix+msg+"\n")
+	text = strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", " ")
+	if len(text) > MaxLine {
+		text = text[:MaxLine] + "... (cut)"
+	}
+	out := l.out
+	if level > telegraf.Warn && l.info != nil {
+		out = l.info
+		if level == telegraf.Info {
+			tag = ""
+		}
+	}
+	_, _ = io.WriteString(out, tag+text+"\n")
+}
+
+// StdWriter is a writer for the standard library's logger (log.SetOutput),
+// which Telegraf's own packages (serializers, secrets) log through with
+// their own prefixes such as "D! [serializers.json] ...": each line goes
+// where its level goes; a line without a level is an error.
+func (l *Logger) StdWriter() io.Writer { return stdWriter{l} }
+
+type stdWriter struct{ l *Logger }
+
+func (w stdWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		level, tag, text := telegraf.Error, "E! ", line
+		for _, t := range levelTags {
+			if strings.HasPrefix(line, t.tag) {
+				level, tag, text = t.level, t.tag, line[len(t.tag):]
+				break
+			}
+		}
+		w.l.emit(level, tag, text)
+	}
+	return len(p), nil
+}
+
+var levelTags = []struct {
+	tag   string
+	level telegraf.LogLevel
+}{
+	{"E! ", telegraf.Error}, {"W! ", telegraf.Warn}, {"I! ", telegraf.Info},
+	{"D! ", telegraf.Debug}, {"T! ", telegraf.Trace},
 }
 
 func (l *Logger) Errorf(format string, args ...interface{}) {

@@ -30,20 +30,23 @@ type Config struct {
 	// Connection is "standalone" (address), "sentinel" (the master named
 	// sentinel_master, found through the sentinels in addresses) or
 	// "cluster" (a Redis Cluster; addresses are seed nodes).
-	Connection       string   `toml:"connection"`
-	Addresses        []string `toml:"addresses"`
-	SentinelMaster   string   `toml:"sentinel_master"`
-	SentinelPassword string   `toml:"sentinel_password"`
+	Connection       string        `toml:"connection"`
+	Addresses        []string      `toml:"addresses"`
+	SentinelMaster   string        `toml:"sentinel_master"`
+	SentinelPassword config.Secret `toml:"sentinel_password"`
 
-	Address  string `toml:"address"`
-	Username string `toml:"username"`
-	Password string `toml:"password"`
+	Address  string        `toml:"address"`
+	Username string        `toml:"username"`
+	Password config.Secret `toml:"password"`
 	// PasswordFile holds the password instead (a mounted secret); a
 	// trailing newline is ignored.
 	PasswordFile string          `toml:"password_file"`
 	Database     int             `toml:"database"`
 	Timeout      config.Duration `toml:"timeout"`
 	common_tls.ClientConfig
+
+	// The secrets, read once at Init: redigo takes them as strings.
+	password, sentinelPassword string
 
 	network  string
 	addr     string
@@ -94,8 +97,15 @@ func (c *Config) Init() error {
 	if c.Database < 0 {
 		return fmt.Errorf("option database: %d is negative", c.Database)
 	}
+	var err error
+	if c.password, err = secretString(&c.Password); err != nil {
+		return fmt.Errorf("option password: %w", err)
+	}
+	if c.sentinelPassword, err = secretString(&c.SentinelPassword); err != nil {
+		return fmt.Errorf("option sentinel_password: %w", err)
+	}
 	if c.PasswordFile != "" {
-		if c.Password != "" {
+		if c.password != "" {
 			return errors.New("option password_file: set password or password_file, not both")
 		}
 		data, err := os.ReadFile(c.PasswordFile)
@@ -103,8 +113,8 @@ func (c *Config) Init() error {
 			// The path only: never the content.
 			return fmt.Errorf("option password_file: %w", err)
 		}
-		c.Password = strings.TrimRight(string(data), "\r\n")
-		if c.Password == "" {
+		c.password = strings.TrimRight(string(data), "\r\n")
+		if c.password == "" {
 			return fmt.Errorf("option password_file: %s is empty", c.PasswordFile)
 		}
 	}
@@ -143,8 +153,8 @@ func (c *Config) newCluster() *redisc.Cluster {
 		redis.DialReadTimeout(timeout),
 		redis.DialWriteTimeout(timeout),
 	}
-	if c.Password != "" {
-		opts = append(opts, redis.DialPassword(c.Password))
+	if c.password != "" {
+		opts = append(opts, redis.DialPassword(c.password))
 		if c.Username != "" {
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
@@ -239,7 +249,7 @@ func (c *Config) newSentinel() *sentinel.Sentinel {
 		Dial: func(addr string) (redis.Conn, error) {
 			return redis.Dial("tcp", addr, redis.DialConnectTimeout(timeout),
 				redis.DialReadTimeout(timeout), redis.DialWriteTimeout(timeout),
-				redis.DialPassword(c.SentinelPassword))
+				redis.DialPassword(c.sentinelPassword))
 		},
 	}
 }
@@ -388,8 +398,8 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		redis.DialDatabase(c.Database),
 		redis.DialClientName(clientName),
 	}
-	if c.Password != "" {
-		opts = append(opts, redis.DialPassword(c.Password))
+	if c.password != "" {
+		opts = append(opts, redis.DialPassword(c.password))
 		if c.Username != "" {
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
@@ -409,8 +419,8 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 // scrub makes sure no error we print carries the password, whatever a
 // library put in it.
 func (c *Config) scrub(err error) error {
-	if err == nil || c.Password == "" || !strings.Contains(err.Error(), c.Password) {
+	if err == nil || c.password == "" || !strings.Contains(err.Error(), c.password) {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.Password, "<password>"))
+	return errors.New(strings.ReplaceAll(err.Error(), c.password, "<password>"))
 }

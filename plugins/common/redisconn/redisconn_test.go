@@ -119,26 +119,26 @@ func TestPasswordsAndFiles(t *testing.T) {
 	if err := ping(t, &Config{Address: srv.Addr, PasswordFile: file}); err != nil {
 		t.Fatalf("password_file: %v", err)
 	}
-	if err := ping(t, &Config{Address: srv.Addr, Password: secret}); err != nil {
+	if err := ping(t, &Config{Address: srv.Addr, Password: config.NewSecret([]byte(secret))}); err != nil {
 		t.Fatalf("password: %v", err)
 	}
-	if err := (&Config{Address: srv.Addr, Password: "x", PasswordFile: file}).Init(); err == nil {
+	if err := (&Config{Address: srv.Addr, Password: config.NewSecret([]byte("x")), PasswordFile: file}).Init(); err == nil {
 		t.Fatal("password and password_file both accepted")
 	}
 	// A wrong password is a clear error, marked for an operator, that
 	// never shows the password tried.
 	const wrong = "wrong-Pa55word"
-	err := ping(t, &Config{Address: srv.Addr, Password: wrong})
+	err := ping(t, &Config{Address: srv.Addr, Password: config.NewSecret([]byte(wrong))})
 	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), wrong) || !NeedsOperator(err) {
 		t.Fatalf("wrong password: %v", err)
 	}
 	// ACL user with a wrong password: the same.
 	srv.Do("ACL", "SETUSER", "writer", "on", ">right-one", "~*", "+@all")
-	err = ping(t, &Config{Address: srv.Addr, Username: "writer", Password: wrong})
+	err = ping(t, &Config{Address: srv.Addr, Username: "writer", Password: config.NewSecret([]byte(wrong))})
 	if err == nil || strings.Contains(err.Error(), wrong) || !NeedsOperator(err) {
 		t.Fatalf("wrong ACL password: %v", err)
 	}
-	if err := ping(t, &Config{Address: srv.Addr, Username: "writer", Password: "right-one"}); err != nil {
+	if err := ping(t, &Config{Address: srv.Addr, Username: "writer", Password: config.NewSecret([]byte("right-one"))}); err != nil {
 		t.Fatalf("ACL user: %v", err)
 	}
 }

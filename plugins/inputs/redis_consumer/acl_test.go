@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/influxdata/telegraf/config"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -31,7 +33,7 @@ func TestMinimalACLPerMode(t *testing.T) {
 			}
 			srv.Do("ACL", args...)
 			p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
-				p.Mode, p.Username, p.Password = mode, user, "pw"
+				p.Mode, p.Username, p.Password = mode, user, config.NewSecret([]byte("pw"))
 				switch mode {
 				case "subscribe":
 					p.Channels = []string{"metrics"}

@@ -47,12 +47,12 @@ func TestParserOptionsAreReadFromTheTable(t *testing.T) {
 		t.Fatalf("parsed %v", m)
 	}
 
-	// tag_keys is ours (it shadows the JSON parser's): with another format
+	// tag_keys is the JSON parser's option and ours: with another format
 	// it is still read, for hash fields.
 	p = New()
 	err = config.Decode("[[inputs.redis_consumer]]\n  mode = \"keys\"\n  key = \"k*\"\n  tag_keys = [\"room\"]\n", "inputs", "redis_consumer", p)
-	if err != nil || p.jsonParser.TagKeys != nil || len(p.TagKeys) != 1 {
-		t.Fatalf("tag_keys: %v %q %q", err, p.TagKeys, p.jsonParser.TagKeys)
+	if err != nil || len(p.TagKeys) != 1 {
+		t.Fatalf("tag_keys: %v %q", err, p.TagKeys)
 	}
 	if err := p.Init(); err != nil {
 		t.Fatal(err)

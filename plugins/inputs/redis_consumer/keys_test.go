@@ -9,6 +9,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/influxdata/telegraf/config"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -183,7 +185,7 @@ func TestKeysWrongPasswordIsOneErrorWithoutThePassword(t *testing.T) {
 	srv := redistest.Start(t) // redistest's start-up PING has no password: set it after
 	srv.Do("CONFIG", "SET", "requirepass", "right-pw")
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
-		p.Mode, p.Key, p.Password = "keys", "*", "wrong-pw-s3cret"
+		p.Mode, p.Key, p.Password = "keys", "*", config.NewSecret([]byte("wrong-pw-s3cret"))
 	})
 	r := start(t, p, RunOptions{})
 	for i := 0; i < 3; i++ {

@@ -49,6 +49,8 @@ type payloadParser struct {
 // Options of the other formats must not be set.
 func (o *parserOptions) initParser(measurement string, tagKeys []string) (*payloadParser, error) {
 	defaults := &New().parserOptions
+	// tag_keys (the JSON parser's field) is the plugin's own option too.
+	o.TagKeys = nil
 	others := map[string]string{
 		"influx": changedOption(&o.influxParser, &defaults.influxParser),
 		"json":   changedOption(&o.jsonParser, &defaults.jsonParser),

@@ -34,18 +34,21 @@ type RedisConsumer struct {
 	Mode        string `toml:"mode"`
 	Key         string `toml:"key"`
 	Measurement string `toml:"measurement"`
-	// TagKeys shadows the JSON parser's option of the same name (Init
-	// hands it over): it also picks the tags among stream entry and hash
-	// fields.
-	TagKeys []string `toml:"tag_keys"`
+	// tag_keys is the JSON parser's option (p.TagKeys, from the embedded
+	// parser): one field, because Telegraf's TOML decoder refuses to set an
+	// option two embedded fields claim. It also picks the tags among stream
+	// entry and hash fields.
 
 	quoteOptions
 	subscribeOptions
 	streamOptions
 	keysOptions
 	parserOptions
+	builtInOptions
 
 	Log telegraf.Logger `toml:"-"`
+
+	inProcess
 
 	parser    *payloadParser
 	tagFilter filter.Filter
@@ -91,6 +94,9 @@ func (p *RedisConsumer) Init() error {
 	if err := p.refuseOtherModes(); err != nil {
 		return err
 	}
+	if err := p.checkBuiltInOptions(); err != nil {
+		return err
+	}
 	if p.Measurement == "" {
 		p.Measurement = "redis_consumer"
 		if p.Mode == "quote" {
@@ -130,6 +136,10 @@ func (p *RedisConsumer) refuseOtherModes() error {
 			return fmt.Errorf("option %s: only read in %s mode (mode is %q)", g.option, g.mode, p.Mode)
 		}
 	}
+	// tag_keys is checked on its own, below.
+	tagKeys := p.TagKeys
+	p.TagKeys = nil
+	defer func() { p.TagKeys = tagKeys }()
 	parsed := p.Mode == "subscribe" || p.Mode == "keys" || (p.Mode == "stream" && p.PayloadField != "")
 	if !parsed {
 		if name := changedOption(&p.parserOptions, &def.parserOptions); name != "" {
@@ -139,7 +149,7 @@ func (p *RedisConsumer) refuseOtherModes() error {
 	// tag_keys picks tags among stream entry and hash fields, and is the
 	// JSON parser's option.
 	fields := p.Mode == "keys" || (p.Mode == "stream" && p.PayloadField == "")
-	if len(p.TagKeys) > 0 && !fields && !(parsed && p.DataFormat == "json") {
+	if len(tagKeys) > 0 && !fields && !(parsed && p.DataFormat == "json") {
 		hint := ""
 		if parsed {
 			hint = ` unless data_format = "json"`

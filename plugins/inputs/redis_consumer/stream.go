@@ -40,6 +40,10 @@ type streamReader struct {
 	nextClaim   time.Time
 	newReads    int // reads of new entries done, for -once and outages
 	buf         []byte
+
+	// track, built into Telegraf: entries are handed to Telegraf and
+	// acknowledged once it delivered them (stream_tracking.go).
+	track *tracker
 }
 
 func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
@@ -98,6 +102,9 @@ func (s *streamReader) held() string {
 // finish tries once more to acknowledge what was written, so that a stop
 // during an outage does not deliver it twice.
 func (s *streamReader) finish() {
+	if s.track != nil {
+		s.takeDelivered()
+	}
 	if len(s.unacked) == 0 {
 		return
 	}
@@ -127,6 +134,9 @@ func (s *streamReader) step() error {
 }
 
 func (s *streamReader) stepOn(c redis.Conn) error {
+	if s.track != nil {
+		s.takeDelivered()
+	}
 	if len(s.unacked) > 0 {
 		if err := s.ack(c, s.unacked); err != nil {
 			return err
@@ -246,6 +256,9 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	if s.track != nil {
+		return s.handOver(c, entries)
+	}
 	buf := s.buf[:0]
 	ack := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -285,27 +298,31 @@ func (s *streamReader) ack(c redis.Conn, ids []string) error {
 // metric: in the typed layout with its own name and time, in the flat one
 // named measurement and timed by the entry ID (when Redis added it).
 func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
-	t, err := e.time()
+	ms, err := s.metrics(e)
 	if err != nil {
 		return buf, err
 	}
-	var ms []telegraf.Metric
+	return s.out.serialize(buf, ms)
+}
+
+// metrics are the metrics of one entry.
+func (s *streamReader) metrics(e entry) ([]telegraf.Metric, error) {
+	t, err := e.time()
+	if err != nil {
+		return nil, err
+	}
 	if s.p.PayloadField == "" {
 		m, err := s.p.pairsMetric(e.pairs(), nil, t)
 		if err != nil {
-			return buf, err
+			return nil, err
 		}
-		ms = []telegraf.Metric{m}
-	} else {
-		payload, ok := e.field(s.p.PayloadField)
-		if !ok {
-			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
-		}
-		if ms, err = s.p.parser.Parse(payload, t); err != nil {
-			return buf, err
-		}
+		return []telegraf.Metric{m}, nil
 	}
-	return s.out.serialize(buf, ms)
+	payload, ok := e.field(s.p.PayloadField)
+	if !ok {
+		return nil, fmt.Errorf("no field %q", s.p.PayloadField)
+	}
+	return s.p.parser.Parse(payload, t)
 }
 
 // pairs is the entry's field names and values, flat (name, value, ...):

@@ -41,7 +41,7 @@ func TestMinimalACLPerMode(t *testing.T) {
 			}
 			logs := &syncBuffer{}
 			r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
-				r.Mode, r.Username, r.Password = mode, user, "pw-"+mode
+				r.Mode, r.Username, r.Password = mode, user, config.NewSecret([]byte("pw-"+mode))
 				r.Expire = config.Duration(time.Hour)
 				switch mode {
 				case "quote":
@@ -71,7 +71,7 @@ func TestMissingPermissionIsReportedNotHammered(t *testing.T) {
 	srv.Do("ACL", "SETUSER", "reader", "reset", "on", ">pw", "+client|setname", "+get", "~*")
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
-		r.Mode, r.Username, r.Password = "hash", "reader", "pw"
+		r.Mode, r.Username, r.Password = "hash", "reader", config.NewSecret([]byte("pw"))
 		r.Timeout = config.Duration(500 * time.Millisecond)
 	})
 	srv.Do("CONFIG", "RESETSTAT")

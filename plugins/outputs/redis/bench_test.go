@@ -45,11 +45,11 @@ func BenchmarkStreamFields(b *testing.B) { benchMode(b, func(r *Redis) { r.Mode 
 // Telegraf's own serializers, as publish, list, string and stream payloads
 // use them.
 func BenchmarkSerializeInflux(b *testing.B) {
-	benchMode(b, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "influx" })
+	benchMode(b, func(r *Redis) { r.Mode, r.DataFormat = "publish", "influx" })
 }
 
 func BenchmarkSerializeJSON(b *testing.B) {
-	benchMode(b, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "json" })
+	benchMode(b, func(r *Redis) { r.Mode, r.DataFormat = "publish", "json" })
 }
 
 // The flat layout of earlier versions, beside the typed one above.

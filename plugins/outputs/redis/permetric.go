@@ -76,18 +76,18 @@ func (r *Redis) initPerMetric() error {
 }
 
 func (r *Redis) newSerializer() (telegraf.Serializer, error) {
-	switch r.DataFormatOut {
+	switch r.DataFormat {
 	case "json":
 		s := &serializers_json.Serializer{TimestampUnits: r.JSONTimestampUnits, TimestampFormat: r.JSONTimestampFormat}
 		if s.TimestampUnits == 0 {
 			s.TimestampUnits = config.Duration(time.Second)
 		}
 		return s, s.Init()
-	case "influx":
+	case "", "influx":
 		s := &serializers_influx.Serializer{SortFields: true, UintSupport: true}
 		return s, s.Init()
 	}
-	return nil, fmt.Errorf(`option data_format_out: %q is not supported (want "influx" or "json")`, r.DataFormatOut)
+	return nil, fmt.Errorf(`option data_format: %q is not supported (want "influx" or "json")`, r.DataFormat)
 }
 
 func (p *perMetric) renderKey(b *commandBatch, m *metricline.Metric) error {
@@ -104,7 +104,7 @@ func (p *perMetric) renderKey(b *commandBatch, m *metricline.Metric) error {
 	return nil
 }
 
-// serialized appends the metric as data_format_out gives it, without the
+// serialized appends the metric as data_format gives it, without the
 // trailing newline.
 func (p *perMetric) serialized(b *commandBatch, m *metricline.Metric) error {
 	out, err := p.serializer.Serialize(m.ToTelegraf())

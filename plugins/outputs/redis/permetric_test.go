@@ -91,7 +91,7 @@ func TestStreamMode(t *testing.T) {
 	t.Run("typed keeps integer types from line protocol", func(t *testing.T) {
 		lines := "cpu,host=a n=3i,u=18446744073709551615u,f=3,neg=-0,tiny=1e-300,_id=\"a\\\"b\" -5\n" +
 			"cpu n=1i 1\n" + "cpu n=2i 2\n"
-		runLines(t, srv, lines, func(r *Redis) { r.Mode, r.Key, r.DataFormat = "stream", "lp:{{.Name}}", "influx" })
+		runLines(t, srv, lines, func(r *Redis) { r.Mode, r.Key = "stream", "lp:{{.Name}}" })
 		got := firstEntry(t, "lp:cpu")
 		want := map[string]string{"_measurement": "cpu", "_time": "-5", "#host": "a",
 			"n": "3i", "u": "18446744073709551615u", "f": "3", "neg": "-0", "tiny": "1e-300", `\_id`: `"a\"b"`}
@@ -108,7 +108,7 @@ func TestStreamMode(t *testing.T) {
 	})
 	t.Run("payload", func(t *testing.T) {
 		runLines(t, srv, cpuLines, func(r *Redis) {
-			r.Mode, r.Key, r.PayloadField, r.DataFormatOut = "stream", "p:{{.Name}}", "payload", "influx"
+			r.Mode, r.Key, r.PayloadField, r.DataFormat = "stream", "p:{{.Name}}", "payload", "influx"
 		})
 		entries, _ := redis.Values(c.Do("XRANGE", "p:cpu", "-", "+"))
 		first, _ := redis.Values(entries[0], nil)
@@ -146,7 +146,7 @@ func TestPublishMode(t *testing.T) {
 	if _, ok := sub.Receive().(redis.Subscription); !ok {
 		t.Fatal("no subscription")
 	}
-	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.DataFormatOut = "publish", "json" })
+	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.DataFormat = "publish", "json" })
 	for i, want := range []string{
 		`{"fields":{"n":3,"ok":true,"s":"x y","usage":1.5},"name":"cpu","tags":{"host":"web-01"},"timestamp":1795552004}`,
 		`{"fields":{"usage":2.25},"name":"cpu","tags":{"host":"web-02"},"timestamp":1795552005}`,

@@ -29,9 +29,15 @@ var sampleConfig string
 type Redis struct {
 	redisconn.Config
 
-	DataFormat               string          `toml:"data_format"`
-	JSONTimestampUnits       config.Duration `toml:"json_timestamp_units"`
-	JSONTimestampFormat      string          `toml:"json_timestamp_format"`
+	// DataFormat is the serializer of publish, list, string and stream
+	// with payload_field: Telegraf's meaning of data_format in an output.
+	// What [[outputs.execd]] writes to stdin is detected on each line.
+	DataFormat string `toml:"data_format"`
+	// The JSON serializer's options; under execd also how the JSON on
+	// stdin writes its timestamps.
+	JSONTimestampUnits  config.Duration `toml:"json_timestamp_units"`
+	JSONTimestampFormat string          `toml:"json_timestamp_format"`
+	// Execd only: the unit of line protocol timestamps on stdin.
 	InfluxTimestampPrecision config.Duration `toml:"influx_timestamp_precision"`
 
 	Mode           string          `toml:"mode"`
@@ -42,7 +48,6 @@ type Redis struct {
 	Publish        string          `toml:"publish"`
 	Expire         config.Duration `toml:"expire"`
 
-	DataFormatOut string `toml:"data_format_out"`
 	Layout        string `toml:"layout"`
 	IncludeTags   bool   `toml:"include_tags"`
 	StreamMaxlen  int    `toml:"stream_maxlen"`
@@ -57,7 +62,11 @@ type Redis struct {
 	SpoolDir              string          `toml:"spool_dir"`
 	SpoolMaxSize          config.Size     `toml:"spool_max_size"`
 
+	renamedOptions
+
 	Log telegraf.Logger `toml:"-"`
+
+	inProcess
 
 	decoder  metricline.Decoder
 	newBatch func() batch
@@ -69,14 +78,11 @@ func (*Redis) SampleConfig() string { return sampleConfig }
 // New returns the plugin with the article's defaults.
 func New() *Redis {
 	return &Redis{
-		DataFormat:            "json",
 		Mode:                  "quote",
 		Quote:                 "usd",
-		DataFormatOut:         "influx",
 		Layout:                LayoutTyped,
 		TimestampUnits:        config.Duration(time.Second),
-		FlushInterval:         config.Duration(100 * time.Millisecond),
-		MetricBatchSize:       5000,
+		MetricBatchSize:       DefaultMetricBatchSize,
 		MaxUndeliveredMetrics: 20000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
 		SpoolMaxSize:          config.Size(256 << 20),
@@ -85,26 +91,29 @@ func New() *Redis {
 
 // Init checks the options and prepares the decoder and the write mode.
 func (r *Redis) Init() error {
+	if err := r.refuseRenamed(); err != nil {
+		return err
+	}
+	if r.builtIn {
+		if err := r.refuseExecdOnly(); err != nil {
+			return err
+		}
+	}
 	if err := r.Config.Init(); err != nil {
 		return err
 	}
-	switch r.DataFormat {
-	case "json":
-		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
-		d.FloatNumbers = true
-		d.LazyNumbers = r.Mode == "quote"
-		r.decoder = d
-	case "influx":
-		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
-		if err != nil {
-			return fmt.Errorf("option influx_timestamp_precision: %w", err)
-		}
-		r.decoder = d
-	default:
-		return fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
+	// Each line on stdin is decoded in its own format: JSON or line
+	// protocol, whichever [[outputs.execd]]'s data_format writes.
+	j := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+	j.FloatNumbers = true
+	j.LazyNumbers = r.Mode == "quote"
+	lp, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
+	if err != nil {
+		return fmt.Errorf("option influx_timestamp_precision: %w", err)
 	}
-	if r.FlushInterval <= 0 {
-		return fmt.Errorf("option flush_interval: must be positive")
+	r.decoder = &metricline.Detect{JSON: j, Influx: lp}
+	if r.FlushInterval < 0 {
+		return fmt.Errorf("option flush_interval: must not be negative")
 	}
 	if r.MetricBatchSize <= 0 {
 		return fmt.Errorf("option metric_batch_size: must be positive")

@@ -112,9 +112,8 @@ func TestExamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv.Do("FLUSHALL")
 			input := filepath.Join(examples, name+".jsonl")
-			format := "json"
 			if name == "influx" {
-				input, format = filepath.Join(examples, "influx.lp"), "influx"
+				input = filepath.Join(examples, "influx.lp") // the same plugin: the format is read off each line
 			}
 			f, err := os.Open(input)
 			if err != nil {
@@ -122,7 +121,7 @@ func TestExamples(t *testing.T) {
 			}
 			defer f.Close()
 			logs := &syncBuffer{}
-			r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.DataFormat = format })
+			r := newPlugin(t, srv.Addr, logs, nil)
 			stats := &Stats{}
 			if err := r.Run(context.Background(), f, stats); err != nil {
 				t.Fatal(err)
@@ -161,11 +160,11 @@ func TestBadLinesAreReportedOneEach(t *testing.T) {
 	}
 	out := logs.String()
 	for _, want := range []string{
-		`E! [outputs.redis] line 1: invalid JSON at byte 1: want a JSON object: "not json"`,
+		`E! [outputs.redis] line 1: invalid line protocol at byte 9: expected field: "not json"`, // not '{': line protocol
 		`E! [outputs.redis] line 3: field "fields_bitcoin_usd": number 1e400 is out of the float64 range`,
 		`E! [outputs.redis] line 4: metric at -1000000000: timestamp is before 1970`,
 		`E! [outputs.redis] line 5: line is longer than 200 bytes, skipped: "xxxxxxxx`,
-		`E! [outputs.redis] line 7: invalid JSON at byte 1: want a JSON object: "\xff\xfe"`,
+		`E! [outputs.redis] line 7: invalid line protocol at byte 3: expected tag: "\xff\xfe"`,
 		`E! [outputs.redis] line 8: metric 2 of the batch: no "name"`,
 	} {
 		if !strings.Contains(out, want) {
@@ -433,7 +432,7 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 
 func TestInitRefusesBadOptions(t *testing.T) {
 	for name, tune := range map[string]func(*Redis){
-		"data_format":             func(r *Redis) { r.DataFormat = "csv" },
+		"data_format":             func(r *Redis) { r.Mode, r.DataFormat = "list", "csv" },
 		"mode":                    func(r *Redis) { r.Mode = "zset" },
 		"address":                 func(r *Redis) { r.Address = "ftp://x" },
 		"max_undelivered_metrics": func(r *Redis) { r.MaxUndeliveredMetrics = 5 },

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
-
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -145,6 +143,11 @@ func (u *run) readSource(src source) bool {
 		u.stats.Metrics.Add(1)
 	}
 	for {
+		if u.r.FlushInterval == 0 && lines.WouldWait() {
+			// What was written so far is read (a Telegraf flush, usually):
+			// write it now rather than on a timer of our own.
+			u.signal()
+		}
 		line, err := lines.Next()
 		lineNo = lines.Line()
 		var tooLong *linereader.TooLongError
@@ -218,8 +221,13 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 	inflight := r.newBatch()
 	backoff := redisconn.NewBackoff()
 	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
-	ticker := time.NewTicker(time.Duration(r.FlushInterval))
-	defer ticker.Stop()
+	var tick <-chan time.Time // flush_interval 0: the reader's signals only
+	if r.FlushInterval > 0 {
+		ticker := time.NewTicker(time.Duration(r.FlushInterval))
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	var retry <-chan time.Time
 
 	stopped := ctx.Done()
 	var deadline <-chan time.Time // set once stopping: the grace period
@@ -230,7 +238,9 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 
 	for {
 		select {
-		case <-ticker.C:
+		case <-tick:
+		case <-retry:
+			retry = nil
 		case <-u.wake:
 		case <-stopped:
 			stopped = nil
@@ -292,6 +302,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			wait := backoff.Next()
 			retryAt = time.Now().Add(wait)
+			retry = time.After(wait)
 			continue
 		}
 		outage.Succeeded()
@@ -326,18 +337,9 @@ func (u *run) commit(offset int64) {
 }
 
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
-	if cw, ok := b.(*commandBatch); ok && u.r.IsCluster() {
-		updates, err := cw.WriteCluster(ctx, &u.r.Config)
-		u.stats.Updates.Add(int64(updates))
-		return err
-	}
-	return client.RunContext(ctx, func(conn redis.Conn) error {
-		updates, err := b.Write(ctx, conn)
-		if err == nil {
-			u.stats.Updates.Add(int64(updates))
-		}
-		return err
-	})
+	updates, err := u.r.writeBatch(ctx, client, b)
+	u.stats.Updates.Add(int64(updates))
+	return err
 }
 
 // DryRun reads all of in and prints the Redis commands it would send, one

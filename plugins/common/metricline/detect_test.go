@@ -1,0 +1,44 @@
+package metricline
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDetectReadsEachLineInItsFormat(t *testing.T) {
+	in, err := NewInflux(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	for line, want := range map[string]string{
+		`{"fields":{"x":1.5},"name":"m","tags":{},"timestamp":1795552004}`:                      "m 0 tags 1 fields @1795552004000000000",
+		`  {"metrics":[{"fields":{"x":1},"name":"m","tags":{"a":"b"},"timestamp":1795552004}]}`: "m 1 tags 1 fields @1795552004000000000",
+		`m,a=b x=1.5 1795552004000000000`:                                                       "m 1 tags 1 fields @1795552004000000000",
+	} {
+		var got []string
+		if err := d.Decode([]byte(line), func(m *Metric) { got = append(got, m.String()) }); err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %q %v, want %q", line, got, err, want)
+		}
+	}
+}
+
+// Hostile: a line of neither format is refused by the decoder its first
+// byte chose, with that decoder's message; nothing is decoded from it.
+func TestDetectHostile(t *testing.T) {
+	in, _ := NewInflux(0)
+	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	for line, want := range map[string]string{
+		`{"fields":{"x":1.5},"name":"m"`: "JSON",
+		`{m x=1 1`:                       "JSON",
+		`not line protocol`:              "",
+		``:                               "",
+	} {
+		n := 0
+		err := d.Decode([]byte(line), func(*Metric) { n++ })
+		if n != 0 || (line != "" && err == nil) || (want != "" && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %d metrics, error %v", line, n, err)
+		}
+	}
+}

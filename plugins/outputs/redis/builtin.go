@@ -1,0 +1,139 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/outputs"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+)
+
+// The plugin is also a telegraf.Output: `make telegraf` compiles it into
+// bin/telegraf, where [[outputs.redis]] runs it in-process. Telegraf then
+// holds the metrics in its output buffer until Write returns nil, retries a
+// failed batch at the next flush, and only then lets [[inputs.kafka_consumer]]
+// commit the offsets: at least once from Kafka to Redis with no backlog or
+// spool of ours. The execd program (Run) shares everything but that loop.
+func init() {
+	outputs.Add("redis", func() telegraf.Output { return NewBuiltIn() })
+}
+
+// NewBuiltIn returns the plugin as Telegraf builds it.
+func NewBuiltIn() *Redis {
+	r := New()
+	r.builtIn = true
+	return r
+}
+
+// inProcess is the state of the plugin built into Telegraf.
+type inProcess struct {
+	builtIn bool
+	client  *redisconn.Client
+	batch   batch
+	metric  metricline.Metric
+	backoff *redisconn.Backoff
+	retryAt time.Time
+}
+
+// refuseExecdOnly refuses, built in, the options only the execd program
+// reads: Telegraf's buffer does their job there.
+func (r *Redis) refuseExecdOnly() error {
+	def := New()
+	buffer := "built in, Telegraf's output buffer holds the metrics until Redis has them (metric_buffer_limit; buffer_strategy = \"disk\" keeps them on disk)"
+	switch {
+	case r.SpoolDir != "" || r.SpoolMaxSize != def.SpoolMaxSize:
+		return fmt.Errorf("option spool_dir: only read by the execd program; %s", buffer)
+	case r.MaxUndeliveredMetrics != def.MaxUndeliveredMetrics:
+		return fmt.Errorf("option max_undelivered_metrics: only read by the execd program; %s", buffer)
+	case r.MaxLineSize != def.MaxLineSize:
+		return fmt.Errorf("option max_line_size: only read by the execd program, which reads lines from stdin")
+	case r.InfluxTimestampPrecision != def.InfluxTimestampPrecision:
+		return fmt.Errorf("option influx_timestamp_precision: only read by the execd program, which reads line protocol from stdin")
+	}
+	return nil
+}
+
+// Connect dials Redis once, so that a wrong password or a missing
+// permission stops Telegraf at start with the reason. Redis not (yet)
+// reachable is no error: writes wait for it, and Telegraf keeps the
+// metrics meanwhile.
+func (r *Redis) Connect() error {
+	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
+	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
+	r.backoff = redisconn.NewBackoff()
+	r.batch = r.newBatch()
+	if _, err := r.client.Conn(); err != nil {
+		if redisconn.NeedsOperator(err) {
+			return err
+		}
+		r.Log.Warnf("Redis at %s is unavailable: %v; Telegraf keeps the metrics and writes them once it is back", r.Endpoint(), err)
+	}
+	return nil
+}
+
+// Write writes metrics to Redis and returns only once Redis has them, so
+// that Telegraf counts them as delivered only then. On an error Telegraf
+// keeps the whole batch and writes it again at its next flush: commands
+// of a per-metric mode that went through before the failure are sent
+// again (at least once; the quote merge is idempotent). While Redis is
+// away, writes fail at once until the backoff has passed, rather than
+// dialing at every flush.
+func (r *Redis) Write(metrics []telegraf.Metric) error {
+	if len(metrics) == 0 {
+		return nil
+	}
+	if wait := time.Until(r.retryAt); wait > 0 {
+		return fmt.Errorf("Redis at %s is unavailable; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
+	}
+	r.batch.Reset()
+	for _, tm := range metrics {
+		metricline.FromTelegraf(tm, &r.metric)
+		if err := r.batch.Add(&r.metric); err != nil {
+			// It can never be written (no price, a time before 1970, an
+			// empty key): dropped with a word, not retried forever.
+			r.Log.Errorf("metric %s at %s not written: %v", tm.Name(), tm.Time().UTC().Format(time.RFC3339Nano), err)
+		}
+	}
+	if r.batch.Metrics() == 0 {
+		return nil // nothing to write (no price in the metrics, say): no dial
+	}
+	if _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
+		r.retryAt = time.Now().Add(r.backoff.Next())
+		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
+	}
+	r.backoff.Reset()
+	r.retryAt = time.Time{}
+	return nil
+}
+
+// Close closes the connection.
+func (r *Redis) Close() error {
+	if r.client != nil {
+		r.client.Close()
+	}
+	return nil
+}
+
+// writeBatch sends b: on one connection, or, for the per-metric modes on a
+// Redis Cluster, pipelined to each slot's node. updates counts the Redis
+// updates that went through.
+func (r *Redis) writeBatch(ctx context.Context, client *redisconn.Client, b batch) (updates int, err error) {
+	if cw, ok := b.(*commandBatch); ok && r.IsCluster() {
+		return cw.WriteCluster(ctx, &r.Config)
+	}
+	err = client.RunContext(ctx, func(conn redis.Conn) error {
+		n, err := b.Write(ctx, conn)
+		if err == nil {
+			updates = n
+		}
+		return err
+	})
+	return updates, err
+}
+
+var _ telegraf.Output = (*Redis)(nil)
