@@ -120,7 +120,9 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 
 	srv.Do("HSET", "sensor:1", "room", "kitchen", "temp", "21.5")
 	srv.Do("SET", "sensor:2", "climate,room=hall temp=19 1795552004000000000")
-	p, acc, got = builtIn(t, srv.Addr, func(p *RedisConsumer) { p.Mode, p.Key, p.KeyTag, p.TagKeys = "keys", "sensor:*", "key", []string{"room"} })
+	p, acc, got = builtIn(t, srv.Addr, func(p *RedisConsumer) {
+		p.Mode, p.Key, p.KeyTag, p.TagKeys = "keys", "sensor:*", "key", []string{"room"}
+	})
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
