@@ -3,10 +3,10 @@ package metricline
 // Detect decodes each line in the format it is written in, so that the
 // format [[outputs.execd]] writes is set in one place, Telegraf's config:
 // a line whose first byte other than a blank is '{' is Telegraf JSON (one
-// metric, or a {"metrics":[...]} batch), any other line protocol. (A line
-// protocol measurement beginning with '{' would be read as JSON and
-// refused as such: Telegraf's serializer would write one only for a metric
-// so named.)
+// metric, or a {"metrics":[...]} batch), any other line protocol. A line
+// protocol measurement may begin with '{' too (Telegraf's serializer
+// writes `{a x=1 1` for a metric so named): a '{' line that is not JSON,
+// and gave no metric, is read as line protocol before it is refused.
 type Detect struct {
 	JSON, Influx Decoder
 }
@@ -18,9 +18,27 @@ func (d *Detect) Decode(line []byte, fn func(*Metric)) error {
 		case ' ', '\t', '\r':
 			continue
 		case '{':
-			return d.JSON.Decode(line, fn)
+			return d.jsonFirst(line, fn)
 		}
 		break
 	}
 	return d.Influx.Decode(line, fn)
+}
+
+// jsonFirst decodes a line that begins with '{': as JSON, else, when the
+// JSON decoder gave no metric, as line protocol. When neither reads it, the
+// JSON error is the one reported: such lines are meant as JSON far more
+// often.
+func (d *Detect) jsonFirst(line []byte, fn func(*Metric)) error {
+	emitted := false
+	err := d.JSON.Decode(line, func(m *Metric) { emitted = true; fn(m) })
+	if err == nil || emitted {
+		return err
+	}
+	// One line of line protocol is one metric: fn is called only when it
+	// was read whole.
+	if d.Influx.Decode(line, fn) != nil {
+		return err
+	}
+	return nil
 }

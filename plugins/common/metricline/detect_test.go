@@ -31,7 +31,7 @@ func TestDetectHostile(t *testing.T) {
 	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
 	for line, want := range map[string]string{
 		`{"fields":{"x":1.5},"name":"m"`: "JSON",
-		`{m x=1 1`:                       "JSON",
+		`{m x`:                           "JSON",
 		`not line protocol`:              "",
 		``:                               "",
 	} {
@@ -39,6 +39,19 @@ func TestDetectHostile(t *testing.T) {
 		err := d.Decode([]byte(line), func(*Metric) { n++ })
 		if n != 0 || (line != "" && err == nil) || (want != "" && !strings.Contains(err.Error(), want)) {
 			t.Errorf("%q: %d metrics, error %v", line, n, err)
+		}
+	}
+}
+
+// A line protocol measurement may begin with '{': such a line is not
+// taken for bad JSON.
+func TestDetectBraceMeasurement(t *testing.T) {
+	in, _ := NewInflux(0)
+	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	for _, line := range []string{`{m x=1 1`, `{"m x=1i 1`, `{.m,\=0\=#={0*}a 0%}cpu#=6u 1`} {
+		var names []string
+		if err := d.Decode([]byte(line), func(m *Metric) { names = append(names, string(m.Name)) }); err != nil || len(names) != 1 {
+			t.Errorf("%q: %v, metrics %q", line, err, names)
 		}
 	}
 }
