@@ -64,6 +64,15 @@ func Decode(text, kind, name string, plugin any) error {
 		option := strings.TrimPrefix(k.String(), kind+"."+name+".")
 		return fmt.Errorf("line %d: unknown option %q in [[%s.%s]]", lineOfKey(text, k[len(k)-1]), option, kind, name)
 	}
+	if p, ok := plugin.(hasOptions); ok {
+		var names []string
+		for _, k := range md.Keys() {
+			if len(k) == 3 && k[0] == kind && k[1] == name {
+				names = append(names, k[2])
+			}
+		}
+		p.options().record(plugin, names)
+	}
 	return nil
 }
 
