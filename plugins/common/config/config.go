@@ -24,6 +24,9 @@ func Load(path, kind, name string, plugin any) error {
 	if err := Decode(string(data), kind, name, plugin); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
+	if p, ok := plugin.(hasOptions); ok {
+		p.options().path = path
+	}
 	return nil
 }
 
@@ -71,7 +74,7 @@ func Decode(text, kind, name string, plugin any) error {
 				names = append(names, k[2])
 			}
 		}
-		p.options().record(plugin, names)
+		p.options().record(plugin, names, text)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 type Options struct {
 	set    map[string]bool  // option names the file set
 	fields map[uintptr]bool // the struct fields they were decoded into
+	lines  map[string]int   // and the line of each
+	path   string
 }
 
 // options lets Load find the embedded Options of any plugin.
@@ -27,17 +29,30 @@ func (o *Options) options() *Options { return o }
 type hasOptions interface{ options() *Options }
 
 // IsSet reports whether the config file set the option.
-func (o *Options) IsSet(name string) bool { return o.set[name] }
+func (o *Options) IsSet(name string) bool { return o != nil && o.set[name] }
+
+// Where names the file and line that set the option, for errors found
+// after start ("config /etc/x.conf line 7: "), or "" when it is unknown.
+func (o *Options) Where(name string) string {
+	if o == nil || o.path == "" {
+		return ""
+	}
+	if line := o.lines[name]; line > 0 {
+		return fmt.Sprintf("config %s line %d: ", o.path, line)
+	}
+	return ""
+}
 
 // record notes the options the file set, and the fields of plugin (a
 // pointer to a struct) they went into. An embedded struct may have an
 // option of the same name as a shallower one (the JSON parser's tag_keys
 // under the input's own): the decoder fills the shallowest, and only that
 // one is set.
-func (o *Options) record(plugin any, names []string) {
-	o.set, o.fields = map[string]bool{}, map[uintptr]bool{}
+func (o *Options) record(plugin any, names []string, text string) {
+	o.set, o.fields, o.lines = map[string]bool{}, map[uintptr]bool{}, map[string]int{}
 	for _, n := range names {
 		o.set[n] = true
+		o.lines[n] = lineOfKey(text, n)
 	}
 	claimed := map[string]bool{}
 	level := []reflect.Value{reflect.ValueOf(plugin).Elem()}

@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/gomodule/redigo/redis"
@@ -13,6 +14,10 @@ import (
 // are retried, since giving up would lose data; the first kind is logged
 // as an error so that someone acts.
 func NeedsOperator(err error) bool {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return true
+	}
 	re, ok := err.(redis.Error)
 	if !ok {
 		msg := err.Error()

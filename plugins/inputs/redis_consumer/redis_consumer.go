@@ -85,6 +85,7 @@ func (p *RedisConsumer) Init() error {
 	if err := p.CheckDurations(p, "claim_idle"); err != nil {
 		return err
 	}
+	p.Config.File = &p.Options
 	if err := p.Config.Init(); err != nil {
 		return err
 	}

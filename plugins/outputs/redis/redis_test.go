@@ -433,12 +433,26 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 
 func TestInitRefusesBadOptions(t *testing.T) {
 	for name, tune := range map[string]func(*Redis){
-		"data_format":             func(r *Redis) { r.DataFormat = "csv" },
-		"mode":                    func(r *Redis) { r.Mode = "zset" },
-		"address":                 func(r *Redis) { r.Address = "ftp://x" },
-		"max_undelivered_metrics": func(r *Redis) { r.MaxUndeliveredMetrics = 5 },
-		"quote":                   func(r *Redis) { r.Quote = "" },
-		"state_key":               func(r *Redis) { r.Key = "k"; r.StateKey = "k" },
+		"data_format":                     func(r *Redis) { r.DataFormat = "csv" },
+		"mode":                            func(r *Redis) { r.Mode = "zset" },
+		"address":                         func(r *Redis) { r.Address = "ftp://x" },
+		"max_undelivered_metrics":         func(r *Redis) { r.MaxUndeliveredMetrics = 5 },
+		"quote":                           func(r *Redis) { r.Quote = "" },
+		"state_key":                       func(r *Redis) { r.Key = "k"; r.StateKey = "k" },
+		"option timeout: -5s is negative": func(r *Redis) { r.Timeout = config.Duration(-5 * time.Second) },
+		"option timestamp_units: 7s is not a power of ten":     func(r *Redis) { r.TimestampUnits = config.Duration(7 * time.Second) },
+		"option timestamp_units: 1h0m0s is not a power of ten": func(r *Redis) { r.TimestampUnits = config.Duration(time.Hour) },
+		"option influx_timestamp_precision: 10ms is not 1ns": func(r *Redis) {
+			r.DataFormat = "influx"
+			r.InfluxTimestampPrecision = config.Duration(10 * time.Millisecond)
+		},
+		`port "0" is not a number from 1 to 65535`:               func(r *Redis) { r.Address = "127.0.0.1:0" },
+		`option stream_maxlen: only read with mode = "stream"`:   func(r *Redis) { r.Mode = "hash"; r.StreamMaxlen = 10 },
+		`option quote: only read with mode = "quote"`:            func(r *Redis) { r.Mode = "list"; r.Quote = "eur" },
+		`option list_max_length: only read with mode = "list"`:   func(r *Redis) { r.ListMaxLength = 10 },
+		`option include_tags: only read with modes "hash" and`:   func(r *Redis) { r.Mode = "stream"; r.PayloadField = "p"; r.IncludeTags = true },
+		`option data_format_out: only read with modes "publish"`: func(r *Redis) { r.Mode = "hash"; r.DataFormatOut = "json" },
+		`option spool_max_size: only read with spool_dir`:        func(r *Redis) { r.SpoolMaxSize = 1 << 30 },
 	} {
 		r := New()
 		tune(r)
