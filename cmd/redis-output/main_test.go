@@ -64,6 +64,7 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 		"[[outputs.redis]]\n  mode = \"hash\"\n  stream_maxlen = 100\n":                    `line 3: option stream_maxlen: only read with mode = "stream"; here mode = "hash"`,
 		"[[outputs.redis]]\n  address = \"redis://127.0.0.1/3\"\n  database = 0\n":         `line 3: option database: 0, but the address says database 3`,
 		"[[outputs.redis]]\n  mode = \"publish\"\n  expire = \"1h\"\n":                     `line 3: option expire: only read with every mode but "publish"`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  key = \"t:{{.Nope}}\"\n":                  `line 3: option key: key template "t:{{.Nope}}": ".Nope" is not something a metric has`,
 		"[[outputs.redis]]\n  data_format = \"influx\"\n  json_timestamp_units = \"1s\"\n": `line 3: option json_timestamp_units: only read with data_format = "json" or data_format_out = "json"; here data_format = "influx"`,
 	}
 	for text, want := range cases {
