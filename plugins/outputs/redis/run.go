@@ -42,6 +42,9 @@ type run struct {
 	inflight int        // metrics the flusher holds
 	stopping bool       // a signal came: read no more
 	readDone bool
+	// drain: after a stop, read stdin to its end all the same (it was
+	// never read, and Telegraf has closed it); the grace period bounds it.
+	drain bool
 
 	// With a spool: the offset after the last line taken into pending,
 	// and after the last line the flusher's batch holds.
@@ -67,23 +70,32 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 
 	sources := []source{{label: "line", r: in}}
 	if r.SpoolDir != "" {
-		sp, err := spool.Open(r.SpoolDir, int64(r.SpoolMaxSize))
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		defer sp.Close()
-		u.spool = sp
-		replay, err := sp.Replay()
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		defer replay.Close()
-		if held := sp.Held(); held > 0 {
-			r.Log.Infof("replaying %d bytes a previous run read but did not write to Redis (spool %s)", held, r.SpoolDir)
-		}
-		sources = []source{
-			{label: "replayed line", r: replay, base: sp.Start()},
-			{label: "line", r: sp.Tee(in), base: sp.End()},
+		sp, err := r.openSpool(ctx)
+		switch {
+		case err != nil:
+			return err
+		case sp == nil:
+			// Stopped while kept from the spool: nothing was read yet.
+			// What Telegraf wrote meanwhile is read to its end (Telegraf
+			// closes stdin before its SIGTERM) and written to Redis
+			// without the spool, in the time a stop allows.
+			r.Log.Warnf("stopped before spool_dir %s was free: writing what stdin holds to Redis without the spool", r.SpoolDir)
+			u.drain = true
+		default:
+			defer sp.Close()
+			u.spool = sp
+			replay, err := sp.Replay()
+			if err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			defer replay.Close()
+			if held := sp.Held(); held > 0 {
+				r.Log.Infof("replaying %d bytes a previous run read but did not write to Redis (spool %s)", held, r.SpoolDir)
+			}
+			sources = []source{
+				{label: "replayed line", r: replay, base: sp.Start()},
+				{label: "line", r: sp.Tee(in), base: sp.End()},
+			}
 		}
 	}
 
@@ -160,13 +172,18 @@ func (u *run) readSource(src source) bool {
 			u.mu.Unlock()
 			continue
 		case err != nil:
-			u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			u.mu.Lock()
+			stopping := u.stopping
+			u.mu.Unlock()
+			if !stopping { // at a stop, the spool closing under a blocked read is no news
+				u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			}
 			return false
 		}
 		u.stats.Lines.Add(1)
 
 		u.mu.Lock()
-		if u.stopping {
+		if u.stopping && !u.drain {
 			u.mu.Unlock()
 			return false
 		}
@@ -198,7 +215,7 @@ func (u *run) readSource(src source) bool {
 func (u *run) waitForRoom() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for !u.stopping && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
+	for (!u.stopping || u.drain) && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
 		u.roomCond.Wait()
 	}
 }
@@ -265,7 +282,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		}
 		u.inflight = inflight.Metrics()
 		inflightEnd := u.pendingEnd
-		done := u.readDone || u.stopping
+		done := u.readDone || (u.stopping && !u.drain)
 		u.mu.Unlock()
 
 		if inflight.Metrics() == 0 {
