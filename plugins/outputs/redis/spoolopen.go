@@ -49,7 +49,7 @@ const (
 // pipe. It returns nil, nil when ctx ends first.
 func (r *Redis) openSpool(ctx context.Context) (*spool.Spool, error) {
 	dest := r.destination()
-	var said string              // the last reason logged
+	var said string               // the last reason logged
 	var since, loggedAt time.Time // when the wait began, when it was last logged
 	for {
 		sp, err := spool.Open(r.SpoolDir, int64(r.SpoolMaxSize), dest)
