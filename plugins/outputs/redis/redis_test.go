@@ -388,7 +388,9 @@ func TestStopWithRedisDownReportsTheLoss(t *testing.T) {
 	start := time.Now()
 	cancel()
 	err := <-done
-	if err == nil || !strings.Contains(err.Error(), "7 metrics read from stdin were not written") {
+	// Redis down: nothing was sent, so nothing is of unknown fate.
+	if err == nil || !strings.Contains(err.Error(), "7 metrics read from stdin were not written to Redis, and 0 were sent without a reply") ||
+		stats.NotWritten.Load() != 7 || stats.Unknown.Load() != 0 {
 		t.Fatalf("error %v", err)
 	}
 	if waited := time.Since(start); waited > 3*time.Second {

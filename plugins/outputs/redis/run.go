@@ -25,6 +25,10 @@ type Stats struct {
 	Rejected atomic.Int64 // lines with at least one refused metric
 	Updates  atomic.Int64 // writes that reached Redis
 	Written  atomic.Int64 // metrics those writes carried
+	// At a stop whose grace ran out: metrics certainly not in Redis, and
+	// metrics sent without a reply (Redis stalled), which may be.
+	NotWritten atomic.Int64
+	Unknown    atomic.Int64
 }
 
 // ErrUnwritten is returned when the run ended with metrics that never
@@ -42,6 +46,10 @@ type run struct {
 	inflight int        // metrics the flusher holds
 	stopping bool       // a signal came: read no more
 	readDone bool
+	// unknown counts the metrics of the flusher's batch that were handed
+	// to a connection and got no reply (a stalled Redis): they may be in
+	// Redis. The flusher's own.
+	unknown int
 	// drain: after a stop, read stdin to its end all the same (it was
 	// never read, and Telegraf has closed it); the grace period bounds it.
 	drain bool
@@ -104,13 +112,15 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	client := redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	client.BindKey = r.Key // in a Redis Cluster, the quote's node (per-metric modes route per command)
 	defer client.Close()
-	left := u.flush(ctx, client)
+	left, unknown := u.flush(ctx, client)
 	if left > 0 {
 		if u.spool != nil {
 			r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
 			return nil
 		}
-		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis", ErrUnwritten, left)
+		stats.NotWritten.Store(int64(left - unknown))
+		stats.Unknown.Store(int64(unknown))
+		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis, and %d were sent without a reply", ErrUnwritten, left-unknown, unknown)
 	}
 	return nil
 }
@@ -229,8 +239,8 @@ func (u *run) signal() {
 
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
-// metrics left unwritten.
-func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
+// metrics left unwritten, and how many of them were sent without a reply.
+func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
 	backoff := redisconn.NewBackoff()
@@ -265,8 +275,13 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 			u.mu.Lock()
 			left := inflight.Metrics() + u.pending.Metrics()
 			u.mu.Unlock()
-			r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, time.Duration(r.Timeout))
-			return left
+			unknown := min(u.unknown, inflight.Metrics())
+			if unknown > 0 {
+				r.Log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, time.Duration(r.Timeout))
+			} else {
+				r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, time.Duration(r.Timeout))
+			}
+			return left, unknown
 		}
 		if time.Now().Before(retryAt) {
 			continue
@@ -288,13 +303,13 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		if inflight.Metrics() == 0 {
 			u.commit(inflightEnd) // lines without metrics (bad, blank) are done too
 			if done {
-				return 0
+				return 0, 0
 			}
 			continue
 		}
 
 		n := inflight.Metrics()
-		err := u.write(writeCtx, client, inflight)
+		handed, err := u.write(writeCtx, client, inflight)
 		if err != nil {
 			// A pipeline may have gone through in part; what Redis took
 			// is out of the batch and out of the backlog.
@@ -306,6 +321,12 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 				u.mu.Unlock()
 				n = left
 			}
+			var reply redis.Error
+			if handed && !errors.As(err, &reply) {
+				u.unknown = n // sent, and no reply: applied or not, nobody knows
+			} else {
+				u.unknown = min(u.unknown, n)
+			}
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			wait := backoff.Next()
 			retryAt = time.Now().Add(wait)
@@ -315,6 +336,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		backoff.Reset()
 		retryAt = time.Time{}
 		u.stats.Written.Add(int64(n))
+		u.unknown = 0
 		u.commit(inflightEnd)
 		inflight.Reset()
 		u.mu.Lock()
@@ -324,7 +346,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		piled := u.pending.Metrics() >= r.MetricBatchSize
 		u.mu.Unlock()
 		if done && !more {
-			return 0
+			return 0, 0
 		}
 		if done || piled {
 			u.signal() // the input ended or piled up while we wrote: go on at once
@@ -342,19 +364,23 @@ func (u *run) commit(offset int64) {
 	}
 }
 
-func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
+// write sends b. handed tells whether it reached a connection (a failed
+// dial sends nothing).
+func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) (handed bool, err error) {
 	if cw, ok := b.(*commandBatch); ok && u.r.IsCluster() {
 		updates, err := cw.WriteCluster(ctx, &u.r.Config)
 		u.stats.Updates.Add(int64(updates))
-		return err
+		return true, err
 	}
-	return client.RunContext(ctx, func(conn redis.Conn) error {
+	err = client.RunContext(ctx, func(conn redis.Conn) error {
+		handed = true
 		updates, err := b.Write(ctx, conn)
 		if err == nil {
 			u.stats.Updates.Add(int64(updates))
 		}
 		return err
 	})
+	return handed, err
 }
 
 // DryRun reads all of in and prints the Redis commands it would send, one
