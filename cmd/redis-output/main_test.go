@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -99,7 +98,7 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -107,7 +106,8 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	defer cmd.Process.Kill()
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":1.5e-5},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`)
 	fmt.Fprintln(stdin, `kafka_consumer fields_bitcoin_eur=1 1`) // line protocol in a json stream: refused
-	time.Sleep(300 * time.Millisecond)
+	// Both lines read: the second one's error is out.
+	waitUntil(t, "line 2 read", func() bool { return strings.Contains(stderr.String(), "E! [outputs.redis] line 2:") })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -238,13 +238,13 @@ func TestWrongPasswordIsNeverPrinted(t *testing.T) {
 	cmd := exec.Command(binary, "-config", conf, "-debug")
 	cmd.Env = append(os.Environ(), "TR_PW="+secret)
 	stdin, _ := cmd.StdinPipe()
-	var stderr bytes.Buffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}`)
-	time.Sleep(time.Second)
+	waitUntil(t, "the refused write", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	log := stderr.String()

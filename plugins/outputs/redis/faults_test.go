@@ -64,7 +64,8 @@ func TestStalledNetwork(t *testing.T) {
 	proxy.Stall()
 	_, _ = io.WriteString(pw, seqLines(100, 200))
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "i/o timeout") })
-	time.Sleep(time.Second) // a few reconnections that stall as well
+	dialed := proxy.Accepted()
+	waitFor(t, func() bool { return proxy.Accepted() >= dialed+2 }) // reconnections that stall as well
 	proxy.Resume()
 	waitFor(t, func() bool { return stats.Written.Load() == 200 })
 
@@ -159,7 +160,7 @@ func TestRedisKilledUnder100kMetrics(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return stats.Written.Load() > n/3 })
 	srv.Kill()
-	time.Sleep(time.Second)
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "is unavailable") }) // the outage seen
 	srv.Restart()
 	select {
 	case err := <-done:

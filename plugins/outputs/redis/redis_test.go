@@ -308,14 +308,16 @@ func TestRedisDownAndBack(t *testing.T) {
 		_, _ = io.Copy(pw, feedFrom(lines[100:]))
 		pw.Close()
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Reading stops once the backlog is full: while Redis is down nothing
+	// can make room, so the count read at the pause is final.
+	waitFor(t, func() bool { return stats.Paused.Load() })
 	read := stats.Lines.Load()
 	if read < 140 || read > 141 {
 		t.Fatalf("read %d lines with Redis down; want the 100 written plus a full backlog of 40 (at most one line more)", read)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if stats.Lines.Load() != read {
-		t.Fatalf("kept reading with a full backlog: %d then %d lines", read, stats.Lines.Load())
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "is unavailable") })
+	if got := stats.Lines.Load(); got != read || !stats.Paused.Load() {
+		t.Fatalf("kept reading with a full backlog: %d then %d lines", read, got)
 	}
 
 	srv.Restart()

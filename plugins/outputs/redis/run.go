@@ -29,6 +29,9 @@ type Stats struct {
 	// metrics sent without a reply (Redis stalled), which may be.
 	NotWritten atomic.Int64
 	Unknown    atomic.Int64
+	// Paused is true while stdin is not read because the backlog is full
+	// (tests wait on it rather than on time).
+	Paused atomic.Bool
 }
 
 // ErrUnwritten is returned when the run ended with metrics that never
@@ -226,8 +229,10 @@ func (u *run) waitForRoom() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for (!u.stopping || u.drain) && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
+		u.stats.Paused.Store(true)
 		u.roomCond.Wait()
 	}
+	u.stats.Paused.Store(false)
 }
 
 func (u *run) signal() {

@@ -22,6 +22,7 @@ type Proxy struct {
 	resume  chan struct{} // closed when a stall ends
 	conns   map[net.Conn]struct{}
 	held    int // chunks read during stalls and not yet forwarded
+	dialed  int // connections accepted so far
 }
 
 // Start listens on a free loopback port; it is closed when the test ends.
@@ -50,6 +51,9 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.track(c, s)
+		p.mu.Lock()
+		p.dialed++
+		p.mu.Unlock()
 		go p.pipe(c, s)
 		go p.pipe(s, c)
 	}
@@ -111,6 +115,14 @@ func (p *Proxy) Held() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.held
+}
+
+// Accepted is the number of connections made through the proxy so far:
+// a test polls it to see a client reconnect.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialed
 }
 
 // Resume lets bytes flow again.
