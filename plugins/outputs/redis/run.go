@@ -118,7 +118,11 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	left, unknown := u.flush(ctx, client)
 	if left > 0 {
 		if u.spool != nil {
-			r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
+			if unknown > 0 {
+				r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start (%d of them were sent without a reply: they may be written twice)", left, unknown)
+			} else {
+				r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
+			}
 			return nil
 		}
 		stats.NotWritten.Store(int64(left - unknown))
