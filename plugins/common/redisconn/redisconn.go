@@ -456,7 +456,7 @@ func (c *Config) databaseError(ctx context.Context, address string, opts []redis
 		conn.Close()
 	}
 	return &ConfigError{fmt.Sprintf("%soption database: %d does not exist on %s%s: Redis has 16 databases (0 to 15) unless its databases setting says otherwise",
-		c.File.Where("database"), c.Database, c.addr, have)}
+		c.File.Where("database"), c.Database, address, have)}
 }
 
 func decrement(n string) string {
