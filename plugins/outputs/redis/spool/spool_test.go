@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -263,4 +264,35 @@ func TestSpliceFromAPipe(t *testing.T) {
 		t.Fatalf("replayed %d bytes", len(replay))
 	}
 	s.Close()
+}
+
+// BenchmarkTee moves 4 MiB of 100-byte lines through the spool: from a
+// pipe (splice, then read back) and from a plain reader (read, then
+// write), each chunk synced as in production.
+func BenchmarkTee(b *testing.B) {
+	line := strings.Repeat("x", 99) + "\n"
+	data := strings.Repeat(line, 4<<20/len(line))
+	for _, from := range []string{"pipe", "reader"} {
+		b.Run(from, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				s, err := Open(b.TempDir(), 1<<30, dest)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var in io.Reader = strings.NewReader(data)
+				if from == "pipe" {
+					pr, pw, _ := os.Pipe()
+					go func() { _, _ = io.WriteString(pw, data); pw.Close() }()
+					in = pr
+				}
+				// Read as linereader does: a 256 KiB bufio.Reader.
+				n, err := bufio.NewReaderSize(s.Tee(in), 256<<10).WriteTo(io.Discard)
+				if err != nil || n != int64(len(data)) {
+					b.Fatal(n, err)
+				}
+				s.Close()
+			}
+		})
+	}
 }
