@@ -267,12 +267,13 @@ func TestSpliceFromAPipe(t *testing.T) {
 }
 
 // BenchmarkTee moves 4 MiB of 100-byte lines through the spool: from a
-// pipe (splice, then read back) and from a plain reader (read, then
-// write), each chunk synced as in production.
+// pipe by splice and read back ("pipe"), from the same pipe by read and
+// write (what the spool did before, "pipe-read"), and from a plain
+// reader; each chunk synced as in production.
 func BenchmarkTee(b *testing.B) {
 	line := strings.Repeat("x", 99) + "\n"
 	data := strings.Repeat(line, 4<<20/len(line))
-	for _, from := range []string{"pipe", "reader"} {
+	for _, from := range []string{"pipe", "pipe-read", "reader"} {
 		b.Run(from, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for i := 0; i < b.N; i++ {
@@ -281,13 +282,17 @@ func BenchmarkTee(b *testing.B) {
 					b.Fatal(err)
 				}
 				var in io.Reader = strings.NewReader(data)
-				if from == "pipe" {
+				if from != "reader" {
 					pr, pw, _ := os.Pipe()
 					go func() { _, _ = io.WriteString(pw, data); pw.Close() }()
 					in = pr
 				}
+				t := s.Tee(in)
+				if from == "pipe-read" {
+					t.(*tee).pipe = nil
+				}
 				// Read as linereader does: a 256 KiB bufio.Reader.
-				n, err := bufio.NewReaderSize(s.Tee(in), 256<<10).WriteTo(io.Discard)
+				n, err := bufio.NewReaderSize(t, 256<<10).WriteTo(io.Discard)
 				if err != nil || n != int64(len(data)) {
 					b.Fatal(n, err)
 				}
