@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -67,7 +68,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
 	}
-	p := newPipeline(t, 1, "42", "REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool"))
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	p := newPipeline(t, 1, "42", "REDIS_SPOOL_DIR="+spoolDir)
 	defer p.watch.stop()
 
 	consumer := p.startTelegraf("consumer", "consumer.conf", "KAFKA_CONSUMER_GROUP=currency_rate_metrics")
@@ -85,7 +87,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// in a new consumer group, which replays the topic from the oldest
 	// offset: the quote must not go back in time meanwhile.
 	consumer.Kill()
-	time.Sleep(2 * time.Second)
+	p.waitForSteps(len(steps) + 1) // a price served while no consumer runs
 	consumer = p.startTelegraf("consumer-replay", "consumer.conf", "KAFKA_CONSUMER_GROUP=replay-after-kill")
 	steps = p.waitForSteps(len(steps) + 3)
 	p.latency(steps[len(steps)-1])
@@ -94,7 +96,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// coming: redis-output holds them, retries, and nothing is lost.
 	p.redis.Kill()
 	p.watch.pause()
-	time.Sleep(3 * time.Second)
+	outages := strings.Count(consumer.Output(), "is unavailable")
+	p.waitForOutput(consumer, "redis-output seeing Redis away", func(out string) bool { return strings.Count(out, "is unavailable") > outages })
+	p.waitForSteps(len(p.servedOK()) + 2) // prices served while Redis is away
 	p.redis.Restart()
 	p.watch.resume()
 	steps = p.waitForSteps(len(steps) + 3)
@@ -108,11 +112,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// (Without REDIS_SPOOL_DIR this phase fails: checked.)
 	p.redis.Kill()
 	p.watch.pause()
-	time.Sleep(2500 * time.Millisecond)
+	outages = strings.Count(consumer.Output(), "is unavailable")
+	p.waitForOutput(consumer, "redis-output seeing Redis away", func(out string) bool { return strings.Count(out, "is unavailable") > outages })
+	p.waitForSteps(len(p.servedOK()) + 2) // prices served while Redis is away
 	if err := scraper.Stop(10 * time.Second); err != nil {
 		t.Error(err)
 	}
-	time.Sleep(time.Second) // the consumer's flush hands them to redis-output
+	// The consumer's flush hands the last prices to redis-output, which
+	// spools them: the kill comes once they are on disk.
+	lastServed := p.servedOK()
+	p.waitForSpooled(spoolDir, lastServed[len(lastServed)-1])
 	children := consumer.Children()
 	if len(children) != 1 {
 		t.Fatalf("the consumer has %d children", len(children))
@@ -139,6 +148,54 @@ func TestPipelineEndToEnd(t *testing.T) {
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	t.Logf("served %d answers; latency from the replay server's answer to the price in Redis: median %s, worst %s (phase 1, %d answers); %d quote states watched",
 		len(steps), latencies[len(latencies)/2], latencies[len(latencies)-1], len(latencies), p.watch.states())
+}
+
+// waitForOutput polls a Telegraf's output until cond holds.
+func (p *pipeline) waitForOutput(tg *telegraftest.Process, what string, cond func(string) bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond(tg.Output()) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out waiting for %s:\n%s", what, tg.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitForSpooled polls redis-output's spool until one line of it holds
+// every price of the served answer s, as the consumer's JSON has them.
+func (p *pipeline) waitForSpooled(dir string, s served) {
+	p.t.Helper()
+	var want []string
+	for id, price := range s.prices() {
+		v, _ := json.Marshal(price)
+		want = append(want, fmt.Sprintf(`"fields_%s_usd":%s`, id, v))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+		for _, seg := range segs {
+			data, _ := os.ReadFile(seg)
+			for _, line := range strings.Split(string(data), "\n") {
+				if containsAll(line, want) {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("answer %d never reached the spool %s (want %q)", s.Seq, dir, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // newPipeline starts what both Telegrafs need: redis-server (AOF, fsync

@@ -220,7 +220,7 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 	// SIGKILL Redis, with both plugins running, and bring it back.
 	srv.Kill()
 	w.write(t, 2000, 2500)
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, "the outage seen by the input", func() bool { return strings.Contains(tg.Output(), "is unavailable") })
 	srv.Restart()
 	pendingAtRedisKill := pendingFor(t, srv, "telegraf-1")
 	w.write(t, 2500, n)

@@ -135,6 +135,15 @@ func logRuntime(log *logger.Logger, every time.Duration) {
 }
 
 func summary(log *logger.Logger, s *redis.Stats) {
-	log.Infof("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines",
-		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load())
+	log.Infof("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines%s",
+		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load(), unwritten(s))
+}
+
+// unwritten adds, after a stop whose grace ran out, what was certainly
+// not written and what was sent without a reply (it may be in Redis).
+func unwritten(s *redis.Stats) string {
+	if s.NotWritten.Load() == 0 && s.Unknown.Load() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; not written %d metrics, unknown %d (sent, no reply)", s.NotWritten.Load(), s.Unknown.Load())
 }

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
 var binary string
@@ -52,6 +52,20 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 		"[[outputs.redis]]\n[[outputs.redis]]\n":                             "2 [[outputs.redis]] tables",
 		"[[inputs.redis]]\n":                                                 "unexpected table [[inputs.redis]]",
 		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "line 2: required variable TR_MISSING_ADDR is missing a value: set it",
+		// Values that used to be bent or ignored (issue 11) are refused.
+		"[[outputs.redis]]\n  timeout = \"-5s\"\n":                                 `line 2: option timeout: -5s is negative`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  timeout = \"0s\"\n":               `line 3: option timeout: must be longer than 0s`,
+		"[[outputs.redis]]\n  timestamp_units = \"7s\"\n":                          `line 2: option timestamp_units: 7s is not a power of ten from 1ns to 1s`,
+		"[[outputs.redis]]\n\n  timestamp_units = \"1h\"\n":                        `line 3: option timestamp_units: 1h0m0s is not a power of ten`,
+		"[[outputs.redis]]\n  json_timestamp_units = \"5ms\"\n":                    `line 2: option json_timestamp_units: 5ms is not a power of ten`,
+		"[[outputs.redis]]\n  address = \"127.0.0.1:70000\"\n":                     `line 2: option address: "127.0.0.1:70000": port "70000" is not a number from 1 to 65535`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  quote = \"usd\"\n":                `line 3: option quote: only read with mode = "quote"; here mode = "hash"`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  stream_maxlen = 100\n":            `line 3: option stream_maxlen: only read with mode = "stream"; here mode = "hash"`,
+		"[[outputs.redis]]\n  address = \"redis://127.0.0.1/3\"\n  database = 0\n": `line 3: option database: 0, but the address says database 3`,
+		"[[outputs.redis]]\n  mode = \"publish\"\n  expire = \"1h\"\n":             `line 3: option expire: only read with every mode but "publish"`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  key = \"t:{{.Nope}}\"\n":          `line 3: option key: key template "t:{{.Nope}}": ".Nope" is not something a metric has`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  data_format = \"json\"\n":         `line 3: option data_format: names the serializer of publish, list, string and stream with payload_field, not read in hash mode`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  data_format_out = \"json\"\n":     `line 3: option data_format_out: renamed data_format`,
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))
@@ -85,7 +99,8 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,7 +108,8 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	defer cmd.Process.Kill()
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":1.5e-5},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`)
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":},"name":"kafka_consumer","tags":{},"timestamp":1795552005}`)
-	time.Sleep(300 * time.Millisecond)
+	// Both lines read (the second is not JSON): the second one's error is out.
+	waitUntil(t, "line 2 read", func() bool { return strings.Contains(stderr.String(), "E! [outputs.redis] line 2:") })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +164,69 @@ func TestDryRunConnectsToNothing(t *testing.T) {
 	}
 }
 
+// TestURLPasswordIsNeverPrinted: a password given in the address URL is
+// used, and shown nowhere: not by -test, not in a refused config, not in
+// the logs of a run whose password is wrong.
+func TestURLPasswordIsNeverPrinted(t *testing.T) {
+	const secret = "Url-S3cret-pw"
+	srv := redistest.Start(t, "--requirepass", "the-right-one")
+	line := `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}` + "\n"
+	run := func(conf string, args ...string) string {
+		cmd := exec.Command(binary, append([]string{"-config", writeConfig(t, conf), "-debug"}, args...)...)
+		cmd.Stdin = strings.NewReader(line)
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), secret) {
+			t.Fatalf("the password was printed:\n%s", out)
+		}
+		return string(out)
+	}
+	// -test
+	out := run("[[outputs.redis]]\n  address = \"redis://:"+secret+"@127.0.0.1:1/3\"\n", "-test")
+	if !strings.Contains(out, "EVALSHA") {
+		t.Fatalf("-test:\n%s", out)
+	}
+	// Refused configs: a conflict, a bad URL.
+	out = run("[[outputs.redis]]\n  address = \"redis://:" + secret + "@127.0.0.1:1\"\n  password = \"other\"\n")
+	if !strings.Contains(out, "option password: set, and different from the password in the address") {
+		t.Fatalf("conflict:\n%s", out)
+	}
+	out = run("[[outputs.redis]]\n  address = \"redis://:" + secret + "%zz@127.0.0.1:1\"\n")
+	if !strings.Contains(out, `option address: "redis://:xxxxx@127.0.0.1:1" is not a valid URL`) {
+		t.Fatalf("bad URL:\n%s", out)
+	}
+	// A run with the wrong password: stdin ends, the write is retried
+	// until the SIGTERM.
+	cmd := exec.Command(binary, "-config", writeConfig(t, "[[outputs.redis]]\n  address = \"redis://:"+secret+"@"+srv.Addr+"/2\"\n  timeout = \"300ms\"\n"), "-debug")
+	stdin, _ := cmd.StdinPipe()
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	fmt.Fprint(stdin, line)
+	waitUntil(t, "the WRONGPASS error", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	log := stderr.String()
+	if !strings.Contains(log, "E! [outputs.redis] Redis at "+srv.Addr+" database 2 refused the write") || strings.Contains(log, secret) {
+		t.Fatalf("log:\n%s", log)
+	}
+	// And the right password in the URL writes to the URL's database.
+	cmd = exec.Command(binary, "-config", writeConfig(t, "[[outputs.redis]]\n  address = \"redis://:the-right-one@"+srv.Addr+"/2\"\n"))
+	cmd.Stdin = strings.NewReader(line)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	c := srv.Conn()
+	if _, err := c.Do("SELECT", 2); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := redis.Int(c.Do("EXISTS", "coingecko:rate:usd")); n != 1 {
+		t.Fatal("nothing in database 2")
+	}
+}
+
 func TestVersion(t *testing.T) {
 	out, err := exec.Command(binary, "-version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "redis-output ") || !strings.Contains(string(out), "telegraf v1.") {
@@ -164,13 +243,13 @@ func TestWrongPasswordIsNeverPrinted(t *testing.T) {
 	cmd := exec.Command(binary, "-config", conf, "-debug")
 	cmd.Env = append(os.Environ(), "TR_PW="+secret)
 	stdin, _ := cmd.StdinPipe()
-	var stderr bytes.Buffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}`)
-	time.Sleep(time.Second)
+	waitUntil(t, "the refused write", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	log := stderr.String()

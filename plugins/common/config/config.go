@@ -34,6 +34,9 @@ func Load(path, kind, name string, plugin any) error {
 	if err := Decode(string(data), kind, name, plugin); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
+	if p, ok := plugin.(hasOptions); ok {
+		p.options().path = path
+	}
 	return nil
 }
 
@@ -116,6 +119,13 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 			return fmt.Errorf("line %d: unknown option %q in [[%s]]", line, key, plugin)
 		}
 		return fmt.Errorf("line %d: option %q: %s", line, key, oneLine(err.Error()))
+	}
+	if p, ok := v.(hasOptions); ok {
+		lines := make(map[string]int, len(keys))
+		for _, key := range keys {
+			lines[key] = lineOfField(table.Fields[key])
+		}
+		p.options().record(v, lines)
 	}
 	return nil
 }

@@ -142,3 +142,103 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+type modal struct {
+	Options
+	Mode    string           `toml:"mode"`
+	Quote   string           `toml:"quote"`
+	Timeout tconfig.Duration `toml:"timeout"`
+	Expire  tconfig.Duration `toml:"expire"`
+	group
+}
+
+type group struct {
+	Maxlen int `toml:"maxlen"`
+}
+
+// TestUsedOptions: an option counts as used when the file sets it, even to
+// its default, or when it differs from the default; nothing else does.
+func TestUsedOptions(t *testing.T) {
+	def := modal{Mode: "quote", Quote: "usd"}
+	p := def
+	if err := Decode("[[outputs.redis]]\n  mode = \"hash\"\n  quote = \"usd\"\n", "outputs", "redis", &p); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Used(&p, &def); strings.Join(got, ",") != "mode,quote" {
+		t.Fatalf("used %q", got)
+	}
+	if !p.IsSet("quote") || p.IsSet("maxlen") {
+		t.Fatal("IsSet")
+	}
+	// Hostile: configured in code, no file: only changed values count.
+	q := def
+	q.Maxlen = 3
+	if got := q.Used(&q, &def); strings.Join(got, ",") != "maxlen" {
+		t.Fatalf("used without a file %q", got)
+	}
+	if got := q.FirstUsed(&q.group, &def.group); got != "maxlen" {
+		t.Fatalf("first used in a group %q", got)
+	}
+}
+
+func TestCheckDurations(t *testing.T) {
+	for text, want := range map[string]string{
+		"timeout = \"-5s\"": "option timeout: -5s is negative",
+		"timeout = \"0s\"":  "option timeout: must be longer than 0s",
+		"expire = \"-1ms\"": "option expire: -1ms is negative",
+		"expire = \"0s\"":   "",
+		"timeout = \"1s\"":  "",
+		"mode = \"x\"":      "", // a zero left at its default is the plugin's business
+	} {
+		var p modal
+		if err := Decode("[[outputs.redis]]\n  "+text+"\n", "outputs", "redis", &p); err != nil {
+			t.Fatal(err)
+		}
+		err := p.CheckDurations(&p, "expire")
+		if (err == nil) != (want == "") || (err != nil && err.Error() != want) {
+			t.Errorf("%s: got %v, want %q", text, err, want)
+		}
+	}
+}
+
+func TestUnitsOfTen(t *testing.T) {
+	for _, ok := range []time.Duration{time.Nanosecond, 10 * time.Nanosecond, time.Microsecond, time.Millisecond, 100 * time.Millisecond, time.Second} {
+		if err := UnitsOfTen("u", ok); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []time.Duration{0, -time.Second, 7 * time.Second, 10 * time.Second, time.Hour, 5 * time.Millisecond, 2} {
+		if err := UnitsOfTen("u", bad); err == nil || !strings.HasPrefix(err.Error(), "option u: ") {
+			t.Errorf("%s accepted (%v)", bad, err)
+		}
+	}
+}
+
+type parser struct {
+	TagKeys []string `toml:"tag_keys"`
+	Strict  bool     `toml:"strict"`
+}
+
+type embedding struct {
+	Options
+	parser
+}
+
+// TestUsedOptionsOfAnEmbeddedStruct: an option set in the file counts as
+// used even at its default value; FirstUsed can pass over an option that
+// another check owns.
+func TestUsedOptionsOfAnEmbeddedStruct(t *testing.T) {
+	var p, def embedding
+	if err := Decode("[[inputs.x]]\n  tag_keys = [\"a\"]\n  strict = false\n", "inputs", "x", &p); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Used(&p.parser, &def.parser); len(got) != 2 || got[0] != "tag_keys" || got[1] != "strict" {
+		t.Fatalf("used: %q, want tag_keys and strict (set to its default)", got)
+	}
+	if got := p.FirstUsed(&p.parser, &def.parser, "tag_keys"); got != "strict" {
+		t.Fatalf("first used but tag_keys: %q", got)
+	}
+	if got := p.Where("strict"); got != "" {
+		t.Fatalf("Where without a path: %q", got)
+	}
+}

@@ -78,7 +78,11 @@ func (r *Reader) Next() ([]byte, error) {
 		chunk, err := r.r.ReadSlice('\n')
 		r.offset += int64(len(chunk))
 		if !tooLong {
-			if len(r.buf)+len(chunk) > r.max+2 { // +2: the line ending is not counted
+			limit := r.max + 2 // the line ending is not counted
+			if r.line == 0 {
+				limit += len(bom) // nor a byte-order mark on the first line
+			}
+			if len(r.buf)+len(chunk) > limit {
 				tooLong = true
 				head = append(head, r.buf[:min(len(r.buf), 100)]...)
 				if len(head) < 100 {
@@ -95,7 +99,7 @@ func (r *Reader) Next() ([]byte, error) {
 			if tooLong {
 				return nil, &TooLongError{Line: r.line, Max: r.max, Head: head}
 			}
-			line := trimEOL(r.buf)
+			line := r.trimBOM(trimEOL(r.buf))
 			if len(line) > r.max {
 				return nil, &TooLongError{Line: r.line, Max: r.max, Head: line[:min(len(line), 100)]}
 			}
@@ -110,11 +114,24 @@ func (r *Reader) Next() ([]byte, error) {
 			if tooLong {
 				return nil, &TooLongError{Line: r.line, Max: r.max, Head: head}
 			}
-			return trimEOL(r.buf), nil
+			return r.trimBOM(trimEOL(r.buf)), nil
 		default:
 			return nil, err
 		}
 	}
+}
+
+// bom is the UTF-8 byte-order mark some editors and Windows tools put at
+// the start of a file: it is no part of the first line's content.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// trimBOM drops a byte-order mark from the first line only (the offset
+// still counts it); anywhere else it is the line's own bytes.
+func (r *Reader) trimBOM(line []byte) []byte {
+	if r.line == 1 {
+		return bytes.TrimPrefix(line, bom)
+	}
+	return line
 }
 
 func trimEOL(b []byte) []byte {

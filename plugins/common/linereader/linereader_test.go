@@ -65,3 +65,26 @@ func TestLineOfExactlyMax(t *testing.T) {
 		t.Fatalf("got %d lines, skipped %v", len(lines), skipped)
 	}
 }
+
+// TestByteOrderMarkOnTheFirstLine: a UTF-8 BOM (a file saved by a
+// Windows editor, piped in) is no part of the first line; it used to make
+// that line a rejected one. Offsets still count its bytes (the spool
+// commits by offset). A BOM anywhere else is the line's content.
+func TestByteOrderMarkOnTheFirstLine(t *testing.T) {
+	r := New(strings.NewReader("\xEF\xBB\xBFa\n\xEF\xBB\xBFb\n"), 10)
+	lines, _ := readAll(t, r)
+	if len(lines) != 2 || lines[0] != "a" || lines[1] != "\xEF\xBB\xBFb" || r.Offset() != 10 {
+		t.Fatalf("lines %q, offset %d", lines, r.Offset())
+	}
+	// Alone, and on a last line without a newline.
+	for in, want := range map[string]string{"\xEF\xBB\xBF": "", "\xEF\xBB\xBF\n": "", "\xEF\xBB\xBFlast": "last", "\xEF\xBBx": "\xEF\xBBx"} {
+		lines, _ := readAll(t, New(strings.NewReader(in), 10))
+		if len(lines) != 1 || lines[0] != want {
+			t.Errorf("%q: %q", in, lines)
+		}
+	}
+	// The mark does not count against the limit.
+	if lines, skipped := readAll(t, New(strings.NewReader("\xEF\xBB\xBF0123456789\n"), 10)); len(skipped) != 0 || lines[0] != "0123456789" {
+		t.Fatalf("lines %q skipped %v", lines, skipped)
+	}
+}

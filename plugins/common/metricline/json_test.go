@@ -189,6 +189,13 @@ func TestJSONExamples(t *testing.T) {
 		if accepted == 0 {
 			t.Errorf("%s: no line accepted", name)
 		}
+		// Exactly the lines made bad on purpose; mixed.jsonl has 56: 8
+		// "[]", 7 "not json at all", 7 {"metrics":5}, 7 "fields":null, 7
+		// 1e400, 6 runs of "{", 6 cut short, 5 "{}", 3 UTF-16 garbage.
+		want := map[string]int{"mixed.jsonl": 56}[filepath.Base(name)]
+		if rejected != want {
+			t.Errorf("%s: %d lines rejected, want %d", filepath.Base(name), rejected, want)
+		}
 		t.Logf("%s: %d accepted, %d rejected", filepath.Base(name), accepted, rejected)
 	}
 }

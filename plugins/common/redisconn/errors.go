@@ -1,6 +1,8 @@
 package redisconn
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gomodule/redigo/redis"
@@ -13,6 +15,10 @@ import (
 // are retried, since giving up would lose data; the first kind is logged
 // as an error so that someone acts.
 func NeedsOperator(err error) bool {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return true
+	}
 	re, ok := err.(redis.Error)
 	if !ok {
 		msg := err.Error()
@@ -26,4 +32,21 @@ func NeedsOperator(err error) bool {
 		return false
 	}
 	return true
+}
+
+// WrongType explains a WRONGTYPE reply to a command on key: Redis's own
+// text names neither the key nor what it holds, which is what an operator
+// needs. It asks TYPE on c, and returns a redis.Error still starting with
+// WRONGTYPE, so the error is classified as before. Other errors come back
+// as they are.
+func WrongType(c redis.Conn, err error, key, want string) error {
+	re, ok := err.(redis.Error)
+	if !ok || !strings.HasPrefix(string(re), "WRONGTYPE") {
+		return err
+	}
+	holds, terr := redis.String(c.Do("TYPE", key))
+	if terr != nil {
+		holds = "value whose type TYPE did not tell (" + terr.Error() + ")"
+	}
+	return redis.Error(fmt.Sprintf("WRONGTYPE key %q holds a %s, not a %s (%s)", key, holds, want, strings.TrimPrefix(string(re), "WRONGTYPE ")))
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/mna/redisc"
+
+	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 )
 
 // Config holds the connection options; plugins embed it so the option names
@@ -47,6 +48,11 @@ type Config struct {
 
 	// The secrets, read once at Init: redigo takes them as strings.
 	password, sentinelPassword string
+
+	// File is the plugin's record of the options its config file set, so
+	// that database = 0 written out conflicts with an address URL's /3,
+	// and errors found at connect name the option's line. May be nil.
+	File *pluginconfig.Options `toml:"-"`
 
 	network  string
 	addr     string
@@ -104,6 +110,11 @@ func (c *Config) Init() error {
 	if c.sentinelPassword, err = secretString(&c.SentinelPassword); err != nil {
 		return fmt.Errorf("option sentinel_password: %w", err)
 	}
+	for _, a := range c.Addresses {
+		if _, err := hostPort(a, Redact(a)); err != nil {
+			return fmt.Errorf("option addresses: %w", err)
+		}
+	}
 	if c.PasswordFile != "" {
 		if c.password != "" {
 			return errors.New("option password_file: set password or password_file, not both")
@@ -118,21 +129,27 @@ func (c *Config) Init() error {
 			return fmt.Errorf("option password_file: %s is empty", c.PasswordFile)
 		}
 	}
-	network, addr, useTLS, err := parseAddress(c.Address)
+	a, err := parseAddress(c.Address)
 	if err != nil {
 		return fmt.Errorf("option address: %w", err)
 	}
-	c.network, c.addr = network, addr
+	if err := c.merge(a); err != nil {
+		return err
+	}
+	c.network, c.addr = a.network, a.addr
 
 	tlsConfig, err := c.ClientConfig.TLSConfig()
 	if err != nil {
 		return fmt.Errorf("tls options: %w", err)
 	}
-	if tlsConfig == nil && useTLS {
+	if tlsConfig != nil && a.plain {
+		return fmt.Errorf("option address: %s:// is a plain connection, but tls options are set (use rediss:// for TLS)", a.scheme)
+	}
+	if tlsConfig == nil && a.tls {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	if tlsConfig != nil && tlsConfig.ServerName == "" && network == "tcp" {
-		if host, _, err := net.SplitHostPort(addr); err == nil {
+	if tlsConfig != nil && tlsConfig.ServerName == "" && a.network == "tcp" {
+		if host, _, err := net.SplitHostPort(a.addr); err == nil {
 			tlsConfig.ServerName = host
 		}
 	}
@@ -207,36 +224,42 @@ func (c *Config) RefreshCluster() {
 	}
 }
 
-// parseAddress accepts "host:port", "tcp://host:port", "redis://host:port",
-// "rediss://host:port" (TLS) and "unix:///path/to/socket".
-func parseAddress(address string) (network, addr string, useTLS bool, err error) {
-	if !strings.Contains(address, "://") {
-		if _, _, err := net.SplitHostPort(address); err != nil {
-			return "", "", false, fmt.Errorf("%q: want host:port (%v)", address, err)
-		}
-		return "tcp", address, false, nil
+// merge takes the parts of the address URL in: user, password and
+// database. An option set as well wins when it says the same, and is a
+// conflict refused at start when it does not: neither can be half-read.
+func (c *Config) merge(a *address) error {
+	set := func(option string, nonZero bool) bool {
+		return nonZero || c.File.IsSet(option)
 	}
-	u, err := url.Parse(address)
-	if err != nil {
-		return "", "", false, fmt.Errorf("%q: %v", address, err)
+	if a.hasDB {
+		if set("database", c.Database != 0) && c.Database != a.db {
+			return fmt.Errorf("option database: %d, but the address says database %d", c.Database, a.db)
+		}
+		c.Database = a.db
 	}
-	switch u.Scheme {
-	case "unix":
-		if u.Path == "" {
-			return "", "", false, fmt.Errorf("%q: no socket path", address)
+	if a.userOnly {
+		if c.password == "" {
+			return fmt.Errorf("option address: %q is ambiguous: redis-cli reads the name before '@' as a password, other clients as a user name; write redis://:password@host or redis://user:password@host", Redact(c.Address))
 		}
-		return "unix", u.Path, false, nil
-	case "tcp", "redis", "rediss":
-		host := u.Host
-		if u.Port() == "" {
-			host = net.JoinHostPort(u.Hostname(), "6379")
-		}
-		if u.Hostname() == "" {
-			return "", "", false, fmt.Errorf("%q: no host", address)
-		}
-		return "tcp", host, u.Scheme == "rediss", nil
+		// With a password option, the name can only be the user.
 	}
-	return "", "", false, fmt.Errorf("%q: unknown scheme %q (want tcp, redis, rediss or unix)", address, u.Scheme)
+	if a.username != "" {
+		if c.Username != "" && c.Username != a.username {
+			return fmt.Errorf("option username: %q, but the address names user %q", c.Username, a.username)
+		}
+		c.Username = a.username
+	}
+	if a.hasPassword {
+		if c.password != "" && c.password != a.password {
+			// Neither password is printed.
+			return errors.New("option password: set, and different from the password in the address (password_file counts as password); keep one")
+		}
+		if a.password == "" {
+			return fmt.Errorf("option address: %q has an empty password", Redact(c.Address))
+		}
+		c.password = a.password
+	}
+	return nil
 }
 
 // newSentinel asks the sentinels for the master; sentinels are plain
@@ -263,10 +286,17 @@ func (c *Config) Endpoint() string {
 	if c.sentinel != nil {
 		return fmt.Sprintf("master %q via sentinels %s", c.SentinelMaster, strings.Join(c.Addresses, ","))
 	}
-	if c.tls != nil {
-		return c.addr + " (TLS)"
+	ep := c.addr
+	if c.network == "unix" {
+		ep = "unix://" + c.addr
 	}
-	return c.addr
+	if c.tls != nil {
+		ep += " (TLS)"
+	}
+	if c.Database != 0 {
+		ep += fmt.Sprintf(" database %d", c.Database)
+	}
+	return ep
 }
 
 // Conn is a redigo connection that also keeps the network connection under
@@ -390,22 +420,24 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		raw = nc
 		return nc, nil
 	}
-	opts := []redis.DialOption{
+	auth := []redis.DialOption{
 		redis.DialContextFunc(dial),
 		redis.DialConnectTimeout(timeout),
 		redis.DialReadTimeout(timeout),
 		redis.DialWriteTimeout(timeout),
-		redis.DialDatabase(c.Database),
-		redis.DialClientName(clientName),
 	}
 	if c.password != "" {
-		opts = append(opts, redis.DialPassword(c.password))
+		auth = append(auth, redis.DialPassword(c.password))
 		if c.Username != "" {
-			opts = append(opts, redis.DialUsername(c.Username))
+			auth = append(auth, redis.DialUsername(c.Username))
 		}
 	}
+	opts := append(auth[:len(auth):len(auth)], redis.DialDatabase(c.Database), redis.DialClientName(clientName))
 	conn, err := redis.DialContext(ctx, c.network, address, opts...)
 	if err != nil {
+		if re, ok := err.(redis.Error); ok && c.Database != 0 && strings.Contains(string(re), "DB index is out of range") {
+			return nil, c.databaseError(ctx, address, auth)
+		}
 		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
 	}
 	if c.sentinel != nil && !sentinel.TestRole(conn, "master") {
@@ -416,11 +448,49 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
 }
 
+// ConfigError is an option the server turned out not to accept (say a
+// database it does not have): an operator must change the config.
+type ConfigError struct{ msg string }
+
+func (e *ConfigError) Error() string { return e.msg }
+
+// databaseError explains a SELECT refused as out of range: the server
+// has fewer databases (CONFIG GET databases, when the user may ask).
+// opts are the dial options without the database and client name.
+func (c *Config) databaseError(ctx context.Context, address string, opts []redis.DialOption) error {
+	have := ""
+	if conn, err := redis.DialContext(ctx, c.network, address, opts...); err == nil {
+		if kv, err := redis.StringMap(conn.Do("CONFIG", "GET", "databases")); err == nil && kv["databases"] != "" {
+			have = fmt.Sprintf(" (it has %s: 0 to %s)", kv["databases"], decrement(kv["databases"]))
+		}
+		conn.Close()
+	}
+	return &ConfigError{fmt.Sprintf("%soption database: %d does not exist on %s%s: Redis has 16 databases (0 to 15) unless its databases setting says otherwise",
+		c.File.Where("database"), c.Database, address, have)}
+}
+
+func decrement(n string) string {
+	var i int
+	if _, err := fmt.Sscan(n, &i); err != nil {
+		return "?"
+	}
+	return fmt.Sprint(i - 1)
+}
+
 // scrub makes sure no error we print carries the password, whatever a
 // library put in it.
 func (c *Config) scrub(err error) error {
-	if err == nil || c.password == "" || !strings.Contains(err.Error(), c.password) {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, p := range []string{c.password, c.sentinelPassword} {
+		if p != "" && strings.Contains(msg, p) {
+			msg = strings.ReplaceAll(msg, p, "<password>")
+		}
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.password, "<password>"))
+	return errors.New(msg)
 }

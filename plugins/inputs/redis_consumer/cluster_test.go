@@ -67,7 +67,7 @@ func TestClusterPairThroughFailover(t *testing.T) {
 	victim := c.MasterFor("pair")
 	victim.Kill()
 	write(500, 1500)
-	time.Sleep(3 * time.Second)
+	c.WaitOK() // the failover: a replica serves the slot
 	victim.Restart()
 	write(1500, n)
 	pw.Close()

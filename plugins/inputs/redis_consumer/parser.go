@@ -9,6 +9,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/influxdata/telegraf/plugins/parsers/json"
 	"github.com/influxdata/telegraf/plugins/parsers/value"
+
+	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 )
 
 // Telegraf's own parser structs, given names of their own so that the three
@@ -47,14 +49,14 @@ type payloadParser struct {
 // data_format; measurement names the metrics of formats without names, and
 // tagKeys is the plugin's tag_keys (which shadows the JSON parser's).
 // Options of the other formats must not be set.
-func (o *parserOptions) initParser(measurement string, tagKeys []string) (*payloadParser, error) {
+func (o *parserOptions) initParser(set *pluginconfig.Options, measurement string, tagKeys []string) (*payloadParser, error) {
 	defaults := &New().parserOptions
-	// tag_keys (the JSON parser's field) is the plugin's own option too.
-	o.TagKeys = nil
+	// tag_keys (the JSON parser's field) is the plugin's own option too:
+	// refuseOtherModes checks it.
 	others := map[string]string{
-		"influx": changedOption(&o.influxParser, &defaults.influxParser),
-		"json":   changedOption(&o.jsonParser, &defaults.jsonParser),
-		"value":  changedOption(&o.valueParser, &defaults.valueParser),
+		"influx": set.FirstUsed(&o.influxParser, &defaults.influxParser),
+		"json":   set.FirstUsed(&o.jsonParser, &defaults.jsonParser, "tag_keys"),
+		"value":  set.FirstUsed(&o.valueParser, &defaults.valueParser),
 	}
 	if _, ok := others[o.DataFormat]; !ok {
 		return nil, fmt.Errorf("option data_format: %q is not supported (want one of %q)", o.DataFormat, formats)

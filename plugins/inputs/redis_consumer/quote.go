@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/influxdata/telegraf/metric"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
 // quote reads the document redis-output keeps at key,
@@ -24,10 +26,11 @@ import (
 //
 //	currency_rate,id=bitcoin,quote=usd price=97234.12 1795552004000000000
 type quote struct {
-	p     *RedisConsumer
-	out   *output
-	units time.Duration
-	once  onceLog
+	p       *RedisConsumer
+	out     *output
+	units   time.Duration
+	once    onceLog
+	leftOut onceLog // coins that line protocol cannot carry
 }
 
 func newQuote(p *RedisConsumer, out *output) *quote {
@@ -43,7 +46,7 @@ func (q *quote) gather(c redis.Conn) ([]telegraf.Metric, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, redisconn.WrongType(c, err, q.p.Key, "string (the quote document)")
 	}
 	return q.metrics(doc, "key "+strconv.Quote(q.p.Key)), nil
 }
@@ -55,12 +58,17 @@ func (q *quote) message(m redis.Message) error {
 }
 
 func (q *quote) metrics(doc []byte, from string) []telegraf.Metric {
-	ms, err := q.parse(doc)
+	ms, leftOut, err := q.parseDoc(doc)
 	if err != nil {
 		q.once.report(q.p.Log.Errorf, fmt.Sprintf("malformed quote document in %s: %v: %q", from, err, logger.Head(doc)))
 		return nil
 	}
 	q.once.clear()
+	if leftOut != "" {
+		q.leftOut.report(q.p.Log.Errorf, fmt.Sprintf("quote document in %s: %s", from, leftOut))
+	} else {
+		q.leftOut.clear()
+	}
 	return ms
 }
 
@@ -75,46 +83,72 @@ type document struct {
 	} `json:"prices"`
 }
 
-// parse checks the whole document first: a bad one yields no metric at
-// all rather than some of its coins.
+// parse is parseDoc without the coins left out.
 func (q *quote) parse(doc []byte) ([]telegraf.Metric, error) {
+	ms, _, err := q.parseDoc(doc)
+	return ms, err
+}
+
+// parseDoc checks the whole document first: a bad one yields no metric at
+// all rather than some of its coins. A coin whose id line protocol cannot
+// carry is left out, and named in leftOut.
+func (q *quote) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string, err error) {
 	var d document
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %v", err)
+		return nil, "", fmt.Errorf("invalid JSON: %v", err)
 	}
 	if dec.More() {
-		return nil, errors.New("invalid JSON: data after the document")
+		return nil, "", errors.New("invalid JSON: data after the document")
 	}
 	switch {
 	case d.Timestamp == nil:
-		return nil, errors.New(`no "timestamp"`)
+		return nil, "", errors.New(`no "timestamp"`)
 	case d.Quote == nil || *d.Quote == "":
-		return nil, errors.New(`no "quote"`)
+		return nil, "", errors.New(`no "quote"`)
 	case d.Prices == nil:
-		return nil, errors.New(`no "prices"`)
+		return nil, "", errors.New(`no "prices"`)
 	}
 	ts, err := strconv.ParseInt(d.Timestamp.String(), 10, 64)
 	if err != nil || ts < 0 || ts > math.MaxInt64/int64(q.units) {
-		return nil, fmt.Errorf(`"timestamp" %s is not a time in %s units`, d.Timestamp, q.units)
+		return nil, "", fmt.Errorf(`"timestamp" %s is not a time in %s units`, d.Timestamp, q.units)
 	}
 	t := time.Unix(0, ts*int64(q.units))
 
-	ms := make([]telegraf.Metric, 0, len(*d.Prices))
+	ms = make([]telegraf.Metric, 0, len(*d.Prices))
+	ids := make(map[string]bool, len(*d.Prices))
+	for _, c := range *d.Prices {
+		ids[c.ID] = true
+	}
+	var unsafe []string
 	for i, c := range *d.Prices {
 		if c.ID == "" {
-			return nil, fmt.Errorf(`prices[%d]: no "id"`, i)
+			return nil, "", fmt.Errorf(`prices[%d]: no "id"`, i)
 		}
 		price, err := parsePrice(c.Price)
 		if err != nil {
-			return nil, fmt.Errorf("prices[%d] (%s): %v", i, c.ID, err)
+			return nil, "", fmt.Errorf("prices[%d] (%s): %v", i, c.ID, err)
+		}
+		// Line protocol cannot end a tag value with '\': Telegraf's
+		// serializer strips it, so "bs\" would reach Telegraf as "bs",
+		// silently merged with the coin "bs" or renamed.
+		if trimmed := strings.TrimRight(c.ID, `\`); trimmed != c.ID {
+			why := fmt.Sprintf("%q (it would reach Telegraf as %q", c.ID, trimmed)
+			if ids[trimmed] {
+				why += ", merged with that coin"
+			}
+			unsafe = append(unsafe, why+")")
+			continue
 		}
 		ms = append(ms, metric.New(q.p.Measurement,
 			map[string]string{"id": c.ID, "quote": *d.Quote},
 			map[string]any{"price": price}, t))
 	}
-	return ms, nil
+	if len(unsafe) > 0 {
+		leftOut = fmt.Sprintf("coin ids left out, line protocol cannot carry a tag value ending in '\\': %s", strings.Join(unsafe, ", "))
+	}
+	return ms, leftOut, nil
 }
 
 // parsePrice reads "97234.12" (redis-output writes a JSON string, the

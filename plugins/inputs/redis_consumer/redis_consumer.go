@@ -18,6 +18,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
 
+	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -30,6 +31,9 @@ var Modes = []string{"quote", "subscribe", "stream", "keys"}
 // RedisConsumer holds the plugin's options, named as in sample.conf.
 type RedisConsumer struct {
 	redisconn.Config
+	// Options tells the options the config file set, so that those the
+	// mode does not read are refused.
+	pluginconfig.Options
 
 	Mode        string `toml:"mode"`
 	Key         string `toml:"key"`
@@ -81,6 +85,11 @@ var streamID = regexp.MustCompile(`^[0-9]+(-[0-9]+)?$`)
 
 // Init checks the options and prepares the mode.
 func (p *RedisConsumer) Init() error {
+	// claim_idle = "0s" turns claiming off; no other duration may be 0.
+	if err := p.CheckDurations(p, "claim_idle"); err != nil {
+		return err
+	}
+	p.Config.File = &p.Options
 	if err := p.Config.Init(); err != nil {
 		return err
 	}
@@ -126,30 +135,27 @@ func (p *RedisConsumer) refuseOtherModes() error {
 	groups := []struct {
 		mode, option string
 	}{
-		{"quote", changedOption(&p.quoteOptions, &def.quoteOptions)},
-		{"subscribe", changedOption(&p.subscribeOptions, &def.subscribeOptions)},
-		{"stream", changedOption(&p.streamOptions, &def.streamOptions)},
-		{"keys", changedOption(&p.keysOptions, &def.keysOptions)},
+		{"quote", p.FirstUsed(&p.quoteOptions, &def.quoteOptions)},
+		{"subscribe", p.FirstUsed(&p.subscribeOptions, &def.subscribeOptions)},
+		{"stream", p.FirstUsed(&p.streamOptions, &def.streamOptions)},
+		{"keys", p.FirstUsed(&p.keysOptions, &def.keysOptions)},
 	}
 	for _, g := range groups {
 		if g.mode != p.Mode && g.option != "" {
 			return fmt.Errorf("option %s: only read in %s mode (mode is %q)", g.option, g.mode, p.Mode)
 		}
 	}
-	// tag_keys is checked on its own, below.
-	tagKeys := p.TagKeys
-	p.TagKeys = nil
-	defer func() { p.TagKeys = tagKeys }()
 	parsed := p.Mode == "subscribe" || p.Mode == "keys" || (p.Mode == "stream" && p.PayloadField != "")
 	if !parsed {
-		if name := changedOption(&p.parserOptions, &def.parserOptions); name != "" {
+		// tag_keys is checked on its own, below.
+		if name := p.FirstUsed(&p.parserOptions, &def.parserOptions, "tag_keys"); name != "" {
 			return fmt.Errorf("option %s: not read in %s mode%s", name, p.Mode, parsedHint(p.Mode))
 		}
 	}
 	// tag_keys picks tags among stream entry and hash fields, and is the
 	// JSON parser's option.
 	fields := p.Mode == "keys" || (p.Mode == "stream" && p.PayloadField == "")
-	if len(tagKeys) > 0 && !fields && !(parsed && p.DataFormat == "json") {
+	if len(p.TagKeys) > 0 && !fields && !(parsed && p.DataFormat == "json") {
 		hint := ""
 		if parsed {
 			hint = ` unless data_format = "json"`
@@ -176,8 +182,8 @@ func (p *RedisConsumer) initQuote() error {
 	if !p.Subscribe && p.Channel != "" {
 		return errors.New("option channel: only read with subscribe = true")
 	}
-	if p.TimestampUnits <= 0 {
-		return errors.New("option timestamp_units: must be positive")
+	if err := pluginconfig.UnitsOfTen("timestamp_units", time.Duration(p.TimestampUnits)); err != nil {
+		return err
 	}
 	return nil
 }
@@ -248,7 +254,7 @@ func (p *RedisConsumer) initKeys() error {
 }
 
 func (p *RedisConsumer) initPayload() error {
-	pp, err := p.parserOptions.initParser(p.Measurement, p.TagKeys)
+	pp, err := p.parserOptions.initParser(&p.Options, p.Measurement, p.TagKeys)
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,7 @@ func (s *streamReader) step() error {
 	if isStdout(err) {
 		return err
 	}
+	err = redisconn.WrongType(conn, err, s.p.Key, "stream")
 	s.client.Check(err)
 	return err
 }

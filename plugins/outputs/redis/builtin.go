@@ -102,7 +102,7 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 	if r.batch.Metrics() == 0 {
 		return nil // nothing to write (no price in the metrics, say): no dial
 	}
-	if _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
+	if _, _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
 		r.retryAt = time.Now().Add(r.backoff.Next())
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
 	}
@@ -121,19 +121,22 @@ func (r *Redis) Close() error {
 
 // writeBatch sends b: on one connection, or, for the per-metric modes on a
 // Redis Cluster, pipelined to each slot's node. updates counts the Redis
-// updates that went through.
-func (r *Redis) writeBatch(ctx context.Context, client *redisconn.Client, b batch) (updates int, err error) {
+// updates that went through; handed tells whether b reached a connection
+// (a failed dial sends nothing, so nothing of b can have been applied).
+func (r *Redis) writeBatch(ctx context.Context, client *redisconn.Client, b batch) (updates int, handed bool, err error) {
 	if cw, ok := b.(*commandBatch); ok && r.IsCluster() {
-		return cw.WriteCluster(ctx, &r.Config)
+		updates, err = cw.WriteCluster(ctx, &r.Config)
+		return updates, true, err
 	}
 	err = client.RunContext(ctx, func(conn redis.Conn) error {
+		handed = true
 		n, err := b.Write(ctx, conn)
 		if err == nil {
 			updates = n
 		}
 		return err
 	})
-	return updates, err
+	return updates, handed, err
 }
 
 var _ telegraf.Output = (*Redis)(nil)

@@ -213,7 +213,7 @@ func TestClusterFailover(t *testing.T) {
 			price(i)
 		}
 		waitFor(t, func() bool { return stats.Written.Load() == 20 })
-		time.Sleep(200 * time.Millisecond) // replicated
+		c.WaitReplicated("coingecko:rate:usd")
 		c.MasterFor("coingecko:rate:usd").Kill()
 		for i := 20; i < 60; i++ {
 			price(i)

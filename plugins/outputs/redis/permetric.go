@@ -38,8 +38,11 @@ func (r *Redis) initPerMetric() error {
 	if r.Expire > 0 {
 		p.expireMs = strconv.FormatInt(max(1, time.Duration(r.Expire).Milliseconds()), 10)
 	}
-	if r.StreamMaxlen < 0 || r.ListMaxLength < 0 {
-		return fmt.Errorf("options stream_maxlen and list_max_length must not be negative")
+	if r.StreamMaxlen < 0 {
+		return fmt.Errorf("option stream_maxlen: %d is negative", r.StreamMaxlen)
+	}
+	if r.ListMaxLength < 0 {
+		return fmt.Errorf("option list_max_length: %d is negative", r.ListMaxLength)
 	}
 	p.maxlen = strconv.Itoa(r.StreamMaxlen)
 	if err := r.checkLayout(); err != nil {

@@ -301,7 +301,7 @@ func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
 		{func(r *Redis) { r.Mode, r.IncludeTags = "hash", true }, `option include_tags: only read with layout = "flat"`},
 		{func(r *Redis) { r.Mode, r.Layout = "list", "flat" }, `option layout: only read in hash and stream modes`},
 		{func(r *Redis) { r.Mode, r.Layout, r.PayloadField = "stream", "flat", "p" }, `option layout: not read with payload_field`},
-		{func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" }, `option layout: not read with payload_field`},
+		{func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" }, `option include_tags: only read with modes "hash" and "stream" (without payload_field)`},
 	} {
 		r := New()
 		r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log

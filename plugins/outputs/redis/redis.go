@@ -16,6 +16,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 
+	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
@@ -28,6 +29,9 @@ var sampleConfig string
 // Redis holds the plugin's options, named as in sample.conf.
 type Redis struct {
 	redisconn.Config
+	// Options tells the options the config file set: Init refuses those
+	// the chosen mode would not read.
+	pluginconfig.Options
 
 	// DataFormat is the serializer of publish, list, string and stream
 	// with payload_field: Telegraf's meaning of data_format in an output.
@@ -91,6 +95,11 @@ func New() *Redis {
 
 // Init checks the options and prepares the decoder and the write mode.
 func (r *Redis) Init() error {
+	switch r.Mode {
+	case "quote", "hash", "stream", "publish", "list", "string":
+	default:
+		return fmt.Errorf(`option mode: %q is not supported (want "quote", "hash", "stream", "publish", "list" or "string")`, r.Mode)
+	}
 	if err := r.refuseRenamed(); err != nil {
 		return err
 	}
@@ -99,8 +108,28 @@ func (r *Redis) Init() error {
 			return err
 		}
 	}
+	// expire = "0s" means never, flush_interval = "0s" each flush of
+	// Telegraf's as soon as it is read; no other duration may be 0.
+	if err := r.CheckDurations(r, "expire", "flush_interval"); err != nil {
+		return err
+	}
+	if err := r.refuseUnread(); err != nil {
+		return err
+	}
+	r.Config.File = &r.Options
 	if err := r.Config.Init(); err != nil {
 		return err
+	}
+	if r.JSONTimestampUnits != 0 {
+		if err := pluginconfig.UnitsOfTen("json_timestamp_units", time.Duration(r.JSONTimestampUnits)); err != nil {
+			return err
+		}
+	}
+	// As Telegraf's influx parser: the units line protocol has.
+	switch p := time.Duration(r.InfluxTimestampPrecision); p {
+	case 0, time.Nanosecond, time.Microsecond, time.Millisecond, time.Second:
+	default:
+		return fmt.Errorf("option influx_timestamp_precision: %s is not 1ns, 1us, 1ms or 1s", p)
 	}
 	// Each line on stdin is decoded in its own format: JSON or line
 	// protocol, whichever [[outputs.execd]]'s data_format writes.
@@ -140,13 +169,11 @@ func (r *Redis) Init() error {
 			r.Key = DefaultQuoteKey
 		}
 		return r.initQuote()
-	case "hash", "stream", "publish", "list", "string":
+	default:
 		if r.Key == "" {
 			r.Key = DefaultMetricKey
 		}
 		return r.initPerMetric()
-	default:
-		return fmt.Errorf(`option mode: %q is not supported (want "quote", "hash", "stream", "publish", "list" or "string")`, r.Mode)
 	}
 }
 
@@ -165,14 +192,11 @@ func (r *Redis) initQuote() error {
 	if r.Quote == "" {
 		return fmt.Errorf("option quote: must not be empty")
 	}
+	// The document's timestamp in units that are a power of ten, as
+	// Telegraf writes them; any other value is refused, not rounded.
 	units := time.Duration(r.TimestampUnits)
-	if units <= 0 {
-		units = time.Second
-	}
-	// A power of ten, as Telegraf's JSON serializer rounds its units.
-	d := time.Nanosecond
-	for d*10 <= units {
-		d *= 10
+	if err := pluginconfig.UnitsOfTen("timestamp_units", units); err != nil {
+		return err
 	}
 	if r.StateKey == "" {
 		r.StateKey = quote.StateKeyFor(r.Key)
@@ -186,7 +210,7 @@ func (r *Redis) initQuote() error {
 		Quote:          r.Quote,
 		Publish:        r.Publish,
 		Expire:         time.Duration(r.Expire),
-		TimestampUnits: d,
+		TimestampUnits: units,
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
 	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }

@@ -307,14 +307,16 @@ func TestRedisDownAndBack(t *testing.T) {
 		_, _ = io.Copy(pw, feedFrom(lines[100:]))
 		pw.Close()
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Reading stops once the backlog is full: while Redis is down nothing
+	// can make room, so the count read at the pause is final.
+	waitFor(t, func() bool { return stats.Paused.Load() })
 	read := stats.Lines.Load()
 	if read < 140 || read > 141 {
 		t.Fatalf("read %d lines with Redis down; want the 100 written plus a full backlog of 40 (at most one line more)", read)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if stats.Lines.Load() != read {
-		t.Fatalf("kept reading with a full backlog: %d then %d lines", read, stats.Lines.Load())
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "is unavailable") })
+	if got := stats.Lines.Load(); got != read || !stats.Paused.Load() {
+		t.Fatalf("kept reading with a full backlog: %d then %d lines", read, got)
 	}
 
 	srv.Restart()
@@ -387,7 +389,9 @@ func TestStopWithRedisDownReportsTheLoss(t *testing.T) {
 	start := time.Now()
 	cancel()
 	err := <-done
-	if err == nil || !strings.Contains(err.Error(), "7 metrics read from stdin were not written") {
+	// Redis down: nothing was sent, so nothing is of unknown fate.
+	if err == nil || !strings.Contains(err.Error(), "7 metrics read from stdin were not written to Redis, and 0 were sent without a reply") ||
+		stats.NotWritten.Load() != 7 || stats.Unknown.Load() != 0 {
 		t.Fatalf("error %v", err)
 	}
 	if waited := time.Since(start); waited > 3*time.Second {
@@ -432,12 +436,25 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 
 func TestInitRefusesBadOptions(t *testing.T) {
 	for name, tune := range map[string]func(*Redis){
-		"data_format":             func(r *Redis) { r.Mode, r.DataFormat = "list", "csv" },
-		"mode":                    func(r *Redis) { r.Mode = "zset" },
-		"address":                 func(r *Redis) { r.Address = "ftp://x" },
-		"max_undelivered_metrics": func(r *Redis) { r.MaxUndeliveredMetrics = 5 },
-		"quote":                   func(r *Redis) { r.Quote = "" },
-		"state_key":               func(r *Redis) { r.Key = "k"; r.StateKey = "k" },
+		"data_format":                     func(r *Redis) { r.Mode, r.DataFormat = "list", "csv" },
+		"mode":                            func(r *Redis) { r.Mode = "zset" },
+		"address":                         func(r *Redis) { r.Address = "ftp://x" },
+		"max_undelivered_metrics":         func(r *Redis) { r.MaxUndeliveredMetrics = 5 },
+		"quote":                           func(r *Redis) { r.Quote = "" },
+		"state_key":                       func(r *Redis) { r.Key = "k"; r.StateKey = "k" },
+		"option timeout: -5s is negative": func(r *Redis) { r.Timeout = config.Duration(-5 * time.Second) },
+		"option timestamp_units: 7s is not a power of ten":     func(r *Redis) { r.TimestampUnits = config.Duration(7 * time.Second) },
+		"option timestamp_units: 1h0m0s is not a power of ten": func(r *Redis) { r.TimestampUnits = config.Duration(time.Hour) },
+		"option influx_timestamp_precision: 10ms is not 1ns": func(r *Redis) {
+			r.InfluxTimestampPrecision = config.Duration(10 * time.Millisecond)
+		},
+		`port "0" is not a number from 1 to 65535`:             func(r *Redis) { r.Address = "127.0.0.1:0" },
+		`option stream_maxlen: only read with mode = "stream"`: func(r *Redis) { r.Mode = "hash"; r.StreamMaxlen = 10 },
+		`option quote: only read with mode = "quote"`:          func(r *Redis) { r.Mode = "list"; r.Quote = "eur" },
+		`option list_max_length: only read with mode = "list"`: func(r *Redis) { r.ListMaxLength = 10 },
+		`option include_tags: only read with modes "hash" and`: func(r *Redis) { r.Mode = "stream"; r.PayloadField = "p"; r.IncludeTags = true },
+		`option data_format_out: renamed data_format`:          func(r *Redis) { r.Mode = "list"; r.DataFormatOut = "json" },
+		`option spool_max_size: only read with spool_dir`:      func(r *Redis) { r.SpoolMaxSize = 1 << 30 },
 	} {
 		r := New()
 		tune(r)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -23,6 +25,13 @@ type Stats struct {
 	Rejected atomic.Int64 // lines with at least one refused metric
 	Updates  atomic.Int64 // writes that reached Redis
 	Written  atomic.Int64 // metrics those writes carried
+	// At a stop whose grace ran out: metrics certainly not in Redis, and
+	// metrics sent without a reply (Redis stalled), which may be.
+	NotWritten atomic.Int64
+	Unknown    atomic.Int64
+	// Paused is true while stdin is not read because the backlog is full
+	// (tests wait on it rather than on time).
+	Paused atomic.Bool
 }
 
 // ErrUnwritten is returned when the run ended with metrics that never
@@ -40,6 +49,13 @@ type run struct {
 	inflight int        // metrics the flusher holds
 	stopping bool       // a signal came: read no more
 	readDone bool
+	// unknown counts the metrics of the flusher's batch that were handed
+	// to a connection and got no reply (a stalled Redis): they may be in
+	// Redis. The flusher's own.
+	unknown int
+	// drain: after a stop, read stdin to its end all the same (it was
+	// never read, and Telegraf has closed it); the grace period bounds it.
+	drain bool
 
 	// With a spool: the offset after the last line taken into pending,
 	// and after the last line the flusher's batch holds.
@@ -65,23 +81,32 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 
 	sources := []source{{label: "line", r: in}}
 	if r.SpoolDir != "" {
-		sp, err := spool.Open(r.SpoolDir, int64(r.SpoolMaxSize))
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		defer sp.Close()
-		u.spool = sp
-		replay, err := sp.Replay()
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		defer replay.Close()
-		if held := sp.Held(); held > 0 {
-			r.Log.Infof("replaying %d bytes a previous run read but did not write to Redis (spool %s)", held, r.SpoolDir)
-		}
-		sources = []source{
-			{label: "replayed line", r: replay, base: sp.Start()},
-			{label: "line", r: sp.Tee(in), base: sp.End()},
+		sp, err := r.openSpool(ctx)
+		switch {
+		case err != nil:
+			return err
+		case sp == nil:
+			// Stopped while kept from the spool: nothing was read yet.
+			// What Telegraf wrote meanwhile is read to its end (Telegraf
+			// closes stdin before its SIGTERM) and written to Redis
+			// without the spool, in the time a stop allows.
+			r.Log.Warnf("stopped before spool_dir %s was free: writing what stdin holds to Redis without the spool", r.SpoolDir)
+			u.drain = true
+		default:
+			defer sp.Close()
+			u.spool = sp
+			replay, err := sp.Replay()
+			if err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			defer replay.Close()
+			if held := sp.Held(); held > 0 {
+				r.Log.Infof("replaying %d bytes a previous run read but did not write to Redis (spool %s)", held, r.SpoolDir)
+			}
+			sources = []source{
+				{label: "replayed line", r: replay, base: sp.Start()},
+				{label: "line", r: sp.Tee(in), base: sp.End()},
+			}
 		}
 	}
 
@@ -90,13 +115,19 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	client := redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	client.BindKey = r.Key // in a Redis Cluster, the quote's node (per-metric modes route per command)
 	defer client.Close()
-	left := u.flush(ctx, client)
+	left, unknown := u.flush(ctx, client)
 	if left > 0 {
 		if u.spool != nil {
-			r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
+			if unknown > 0 {
+				r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start (%d of them were sent without a reply: they may be written twice)", left, unknown)
+			} else {
+				r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
+			}
 			return nil
 		}
-		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis", ErrUnwritten, left)
+		stats.NotWritten.Store(int64(left - unknown))
+		stats.Unknown.Store(int64(unknown))
+		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis, and %d were sent without a reply", ErrUnwritten, left-unknown, unknown)
 	}
 	return nil
 }
@@ -163,13 +194,18 @@ func (u *run) readSource(src source) bool {
 			u.mu.Unlock()
 			continue
 		case err != nil:
-			u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			u.mu.Lock()
+			stopping := u.stopping
+			u.mu.Unlock()
+			if !stopping { // at a stop, the spool closing under a blocked read is no news
+				u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			}
 			return false
 		}
 		u.stats.Lines.Add(1)
 
 		u.mu.Lock()
-		if u.stopping {
+		if u.stopping && !u.drain {
 			u.mu.Unlock()
 			return false
 		}
@@ -201,9 +237,11 @@ func (u *run) readSource(src source) bool {
 func (u *run) waitForRoom() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for !u.stopping && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
+	for (!u.stopping || u.drain) && u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics {
+		u.stats.Paused.Store(true)
 		u.roomCond.Wait()
 	}
+	u.stats.Paused.Store(false)
 }
 
 func (u *run) signal() {
@@ -215,8 +253,8 @@ func (u *run) signal() {
 
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
-// metrics left unwritten.
-func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
+// metrics left unwritten, and how many of them were sent without a reply.
+func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
 	backoff := redisconn.NewBackoff()
@@ -258,8 +296,13 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 			u.mu.Lock()
 			left := inflight.Metrics() + u.pending.Metrics()
 			u.mu.Unlock()
-			r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, time.Duration(r.Timeout))
-			return left
+			unknown := min(u.unknown, inflight.Metrics())
+			if unknown > 0 {
+				r.Log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, time.Duration(r.Timeout))
+			} else {
+				r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, time.Duration(r.Timeout))
+			}
+			return left, unknown
 		}
 		if time.Now().Before(retryAt) {
 			continue
@@ -275,19 +318,19 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		}
 		u.inflight = inflight.Metrics()
 		inflightEnd := u.pendingEnd
-		done := u.readDone || u.stopping
+		done := u.readDone || (u.stopping && !u.drain)
 		u.mu.Unlock()
 
 		if inflight.Metrics() == 0 {
 			u.commit(inflightEnd) // lines without metrics (bad, blank) are done too
 			if done {
-				return 0
+				return 0, 0
 			}
 			continue
 		}
 
 		n := inflight.Metrics()
-		err := u.write(writeCtx, client, inflight)
+		handed, err := u.write(writeCtx, client, inflight)
 		if err != nil {
 			// A pipeline may have gone through in part; what Redis took
 			// is out of the batch and out of the backlog.
@@ -299,6 +342,12 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 				u.mu.Unlock()
 				n = left
 			}
+			var reply redis.Error
+			if handed && !errors.As(err, &reply) {
+				u.unknown = n // sent, and no reply: applied or not, nobody knows
+			} else {
+				u.unknown = min(u.unknown, n)
+			}
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			wait := backoff.Next()
 			retryAt = time.Now().Add(wait)
@@ -309,6 +358,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		backoff.Reset()
 		retryAt = time.Time{}
 		u.stats.Written.Add(int64(n))
+		u.unknown = 0
 		u.commit(inflightEnd)
 		inflight.Reset()
 		u.mu.Lock()
@@ -318,7 +368,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		piled := u.pending.Metrics() >= r.MetricBatchSize
 		u.mu.Unlock()
 		if done && !more {
-			return 0
+			return 0, 0
 		}
 		if done || piled {
 			u.signal() // the input ended or piled up while we wrote: go on at once
@@ -336,10 +386,12 @@ func (u *run) commit(offset int64) {
 	}
 }
 
-func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) error {
-	updates, err := u.r.writeBatch(ctx, client, b)
+// write sends b. handed tells whether it reached a connection (a failed
+// dial sends nothing).
+func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) (handed bool, err error) {
+	updates, handed, err := u.r.writeBatch(ctx, client, b)
 	u.stats.Updates.Add(int64(updates))
-	return err
+	return handed, err
 }
 
 // DryRun reads all of in and prints the Redis commands it would send, one

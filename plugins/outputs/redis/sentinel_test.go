@@ -62,12 +62,14 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("written but not replicated: %s", got)
 	}
 	master.Kill()
-	for i := 20; i < 40; i++ {
+	for i := 20; i < 30; i++ { // while there is no master
 		price(i)
-		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second)
-	master.Restart() // rejoins; the sentinels make it a replica of the new master
+	redistest.Promoted(t, replica) // the sentinels' failover
+	master.Restart()               // rejoins; the sentinels make it a replica of the new master
+	for i := 30; i < 40; i++ {
+		price(i)
+	}
 	pw.Close()
 	select {
 	case err := <-done:

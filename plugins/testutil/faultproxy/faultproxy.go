@@ -21,6 +21,8 @@ type Proxy struct {
 	stalled bool
 	resume  chan struct{} // closed when a stall ends
 	conns   map[net.Conn]struct{}
+	held    int // chunks read during stalls and not yet forwarded
+	dialed  int // connections accepted so far
 }
 
 // Start listens on a free loopback port; it is closed when the test ends.
@@ -49,6 +51,9 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.track(c, s)
+		p.mu.Lock()
+		p.dialed++
+		p.mu.Unlock()
 		go p.pipe(c, s)
 		go p.pipe(s, c)
 	}
@@ -71,9 +76,17 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			resume := p.resume
+			resume, stalled := p.resume, p.stalled
+			if stalled {
+				p.held++
+			}
 			p.mu.Unlock()
 			<-resume
+			if stalled {
+				p.mu.Lock()
+				p.held--
+				p.mu.Unlock()
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -94,6 +107,22 @@ func (p *Proxy) Stall() {
 	if !p.stalled {
 		p.stalled, p.resume = true, make(chan struct{})
 	}
+}
+
+// Held is the number of chunks of bytes the stall holds back: a test
+// polls it to know that a request is in flight, unanswered.
+func (p *Proxy) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
+// Accepted is the number of connections made through the proxy so far:
+// a test polls it to see a client reconnect.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialed
 }
 
 // Resume lets bytes flow again.

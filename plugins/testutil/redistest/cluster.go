@@ -139,3 +139,69 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// WaitReplicated waits until every replica of the master serving key has
+// all the master wrote (ROLE: each replica's acknowledged offset equals
+// the master's), so a failover can lose nothing written so far.
+func (c *Cluster) WaitReplicated(key string) {
+	c.t.Helper()
+	master := c.MasterFor(key)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if replicated(master) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the replicas of %s did not catch up within 30s", master.Addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replicated reports whether s is a master whose replicas (at least one)
+// have acknowledged its whole replication stream.
+func replicated(s *Server) bool {
+	conn, err := redis.Dial("tcp", s.Addr, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	role, err := redis.Values(conn.Do("ROLE"))
+	if err != nil || len(role) < 3 {
+		return false
+	}
+	offset, _ := redis.Int64(role[1], nil)
+	replicas, _ := redis.Values(role[2], nil)
+	if len(replicas) == 0 {
+		return false
+	}
+	for _, r := range replicas {
+		f, _ := redis.Strings(r, nil)
+		if len(f) < 3 || f[2] != strconv.FormatInt(offset, 10) {
+			return false
+		}
+	}
+	return true
+}
+
+// Promoted waits until the server at s answers ROLE as a master (a
+// replica promoted by a failover).
+func Promoted(t testing.TB, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if conn, err := redis.Dial("tcp", s.Addr, append(s.dialOptions(), redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))...); err == nil {
+			role, err := redis.Values(conn.Do("ROLE"))
+			conn.Close()
+			if err == nil && len(role) > 0 {
+				if r, _ := redis.String(role[0], nil); r == "master" {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not promoted to master within 60s", s.Addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
