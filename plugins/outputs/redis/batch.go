@@ -58,7 +58,7 @@ func (q *quoteBatch) Commands() []string {
 	}
 	args := q.Args()
 	words := make([]interface{}, 0, len(args)+3)
-	words = append(words, "EVALSHA", quote.Script.Hash(), 2)
+	words = append(words, "EVALSHA", quote.Script.Hash(), 5)
 	words = append(words, args...)
 	return []string{formatCommand(words)}
 }
