@@ -173,21 +173,46 @@ func consistent(t *testing.T, c redis.Conn, o *Options) string {
 	state, _ := redis.StringMap(c.Do("HGETALL", keys[1]))
 	ids, _ := redis.Strings(c.Do("ZRANGE", keys[2], 0, -1))
 	times, _ := redis.Strings(c.Do("ZRANGE", keys[3], 0, -1))
-	if len(ids) != len(state) || len(times) != len(state) {
-		t.Fatalf("%d coins in the state, %d ids, %d times", len(state), len(ids), len(times))
+	meta, _ := redis.StringMap(c.Do("HGETALL", keys[4]))
+	// The lean layout (a small document) has the SHA1 of the document and
+	// no use for an ids index (whatever another program put there); the
+	// indexed one has both indexes.
+	sum := sha1.Sum([]byte(got))
+	switch {
+	case meta["ix"] == "0" && len(got) <= 32768:
+		if meta["sha"] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("lean layout with sha %q", meta["sha"])
+		}
+	case meta["ix"] == "1":
+		if len(ids) != len(state) || meta["sha"] != "" {
+			t.Fatalf("indexed layout with %d ids for %d coins, sha %q", len(ids), len(state), meta["sha"])
+		}
+		for _, id := range ids {
+			if _, ok := state[id]; !ok {
+				t.Fatalf("id %q is in the index, not in the state", id)
+			}
+		}
+	default:
+		t.Fatalf("meta %v for a document of %d bytes", meta, len(got))
+	}
+	if len(times) != len(state) {
+		t.Fatalf("%d coins in the state, %d times", len(state), len(times))
 	}
 	for _, m := range times {
 		if e, ok := state[m[21:]]; !ok || e[:20] != m[:20] {
 			t.Fatalf("times member %q, state %q", m, e)
 		}
 	}
-	meta, _ := redis.StringMap(c.Do("HGETALL", keys[4]))
-	sum := sha1.Sum([]byte(got))
-	if meta["v"] != "2" || meta["sha"] != hex.EncodeToString(sum[:]) || meta["len"] != strconv.Itoa(len(got)) || meta["n"] != strconv.Itoa(len(state)) {
-		t.Fatalf("meta %v for a document of %d bytes, %d coins", meta, len(got), len(state))
+	newest := ""
+	for _, e := range state {
+		newest = max(newest, e[:20])
 	}
-	if h, _ := strconv.Atoi(meta["h"]); h < 2 || got[h-1] != '[' || !strings.HasSuffix(got[:h], `"prices":[`) {
-		t.Fatalf("meta h=%s for %s", meta["h"], got)
+	h := strings.Index(got, `"prices":[`) + len(`"prices":[`)
+	if meta["v"] != "2" || meta["head"] != got[:h] || meta["len"] != strconv.Itoa(len(got)) || meta["n"] != strconv.Itoa(len(state)) || meta["newest"] != newest {
+		t.Fatalf("meta %v for a document of %d bytes, %d coins, newest %s", meta, len(got), len(state), newest)
+	}
+	if a, _ := strconv.Atoi(meta["audit"]); a <= h || a > len(got)-2 || !strings.HasPrefix(got[a-1:], `{"id":"`) {
+		t.Fatalf("meta audit=%s for %s", meta["audit"], got)
 	}
 	return got
 }

@@ -83,6 +83,8 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		// takeover's own lines say what was taken.
 	case "document":
 		warn("the document was not what redis-output last wrote there (another writer, or the old shell consumer still running?): rebuilt from the state")
+	case "audit":
+		warn("an entry of the document differs from the state (another writer, or an older redis-output?): rebuilt from the state")
 	case "state":
 		warn("the state was changed by another program (or an older redis-output): the document and indexes were rebuilt from it")
 	default:
