@@ -1,7 +1,7 @@
 package quote
 
 import (
-			"strconv"
+	"strconv"
 	"testing"
 	"time"
 
