@@ -41,6 +41,8 @@ type Redis struct {
 	StateKey       string          `toml:"state_key"`
 	Publish        string          `toml:"publish"`
 	Expire         config.Duration `toml:"expire"`
+	MaxFuture      config.Duration `toml:"max_future"`
+	AgeOut         config.Duration `toml:"age_out"`
 
 	DataFormatOut string `toml:"data_format_out"`
 	IncludeTags   bool   `toml:"include_tags"`
@@ -73,6 +75,7 @@ func New() *Redis {
 		Quote:                 "usd",
 		DataFormatOut:         "influx",
 		TimestampUnits:        config.Duration(time.Second),
+		MaxFuture:             config.Duration(DefaultMaxFuture),
 		FlushInterval:         config.Duration(100 * time.Millisecond),
 		MetricBatchSize:       5000,
 		MaxUndeliveredMetrics: 20000,
@@ -150,6 +153,10 @@ const (
 	DefaultMetricKey = "telegraf:{{.Name}}"
 )
 
+// DefaultMaxFuture is how far ahead of the clock a price may be dated: a
+// scraper's clock a little ahead is fine, a message from 2262 is not.
+const DefaultMaxFuture = 5 * time.Minute
+
 func (r *Redis) initQuote() error {
 	if r.Quote == "" {
 		return fmt.Errorf("option quote: must not be empty")
@@ -169,6 +176,12 @@ func (r *Redis) initQuote() error {
 	if r.StateKey == r.Key {
 		return fmt.Errorf("option state_key: must differ from key")
 	}
+	if r.MaxFuture < 0 {
+		return fmt.Errorf("option max_future: must not be negative (0 turns the check off)")
+	}
+	if r.AgeOut < 0 {
+		return fmt.Errorf("option age_out: must not be negative (0 keeps every coin)")
+	}
 	opts := &quote.Options{
 		Key:            r.Key,
 		StateKey:       r.StateKey,
@@ -176,6 +189,8 @@ func (r *Redis) initQuote() error {
 		Publish:        r.Publish,
 		Expire:         time.Duration(r.Expire),
 		TimestampUnits: d,
+		MaxFuture:      time.Duration(r.MaxFuture),
+		AgeOut:         time.Duration(r.AgeOut),
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
 	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }

@@ -24,7 +24,8 @@ type Stats struct {
 	Metrics  atomic.Int64 // metrics accepted
 	Rejected atomic.Int64 // lines with at least one refused metric
 	Updates  atomic.Int64 // writes that reached Redis
-	Written  atomic.Int64 // metrics those writes carried
+	Written  atomic.Int64 // metrics those writes carried (quote: whose price reached the document)
+	Quote    QuoteStats   // what quote mode did not write, and why
 }
 
 // ErrUnwritten is returned when the run ended with metrics that never
@@ -297,7 +298,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) int {
 		outage.Succeeded()
 		backoff.Reset()
 		retryAt = time.Time{}
-		u.stats.Written.Add(int64(n))
+		u.wrote(inflight, n)
 		u.commit(inflightEnd)
 		inflight.Reset()
 		u.mu.Lock()
