@@ -62,7 +62,7 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		}
 	}
 
-	t, unit, why := docTime(d.Timestamp, b.opts.TimestampUnits, now)
+	t, unit, why := docTime(d.Timestamp, b.opts.TimestampUnits, now, ours)
 	ord := order(t)
 	switch {
 	case why != "":
@@ -87,6 +87,10 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		var id string
 		if json.Unmarshal(raw, &e) != nil || json.Unmarshal(e.ID, &id) != nil || id == "" {
 			drop("prices[%d] %q has no coin id: dropped", i, head(raw))
+			continue
+		}
+		if len(e.Price) == 0 {
+			drop("coin %q has no price: dropped", id)
 			continue
 		}
 		price, reason, ok := exactPrice(e.Price)
@@ -137,9 +141,10 @@ func unitName(u time.Duration) string {
 
 // docTime reads a document's timestamp (a JSON number, or a string of one)
 // in the unit, from 1ns to 1s, that puts it between 1990 and a day ahead
-// of now: the configured unit first. It returns the time in ns and the
-// unit, or why it cannot.
-func docTime(raw json.RawMessage, want time.Duration, now time.Time) (int64, time.Duration, string) {
+// of now: the configured unit first. A document of ours (known) is in the
+// configured unit. It returns the time in ns and the unit, or why it
+// cannot.
+func docTime(raw json.RawMessage, want time.Duration, now time.Time, known bool) (int64, time.Duration, string) {
 	text := strings.TrimSpace(string(raw))
 	if text == "" {
 		return 0, 0, "is missing"
@@ -154,6 +159,13 @@ func docTime(raw json.RawMessage, want time.Duration, now time.Time) (int64, tim
 	}
 	r, ok := new(big.Rat).SetString(text)
 	if !ok || r.Sign() < 0 {
+		return 0, 0, "is not a time"
+	}
+	if known {
+		ns := new(big.Rat).Mul(r, new(big.Rat).SetInt64(int64(want)))
+		if q := new(big.Int).Quo(ns.Num(), ns.Denom()); q.IsInt64() {
+			return q.Int64(), want, ""
+		}
 		return 0, 0, "is not a time"
 	}
 	hi := now.Add(takeoverAhead).UnixNano()
