@@ -175,13 +175,28 @@ func consistent(t *testing.T, c redis.Conn, o *Options) string {
 	times, _ := redis.Strings(c.Do("ZRANGE", keys[3], 0, -1))
 	meta, _ := redis.StringMap(c.Do("HGETALL", keys[4]))
 	// The lean layout (a small document) has the SHA1 of the document and
-	// no use for an ids index (whatever another program put there); the
-	// indexed one has both indexes.
+	// each coin's time in the meta, and no use for indexes (whatever
+	// another program put there); the indexed one has both indexes.
 	sum := sha1.Sum([]byte(got))
 	switch {
 	case meta["ix"] == "0" && len(got) <= 32768:
 		if meta["sha"] != hex.EncodeToString(sum[:]) {
 			t.Fatalf("lean layout with sha %q", meta["sha"])
+		}
+		times = times[:0]
+		for k, v := range meta {
+			if strings.HasPrefix(k, "t:") {
+				times = append(times, v+" "+k[2:])
+			}
+		}
+		oldest := ""
+		for _, e := range state {
+			if oldest == "" || e[:20] < oldest {
+				oldest = e[:20]
+			}
+		}
+		if meta["oldest"] > oldest {
+			t.Fatalf("meta oldest %s, the oldest coin is at %s", meta["oldest"], oldest)
 		}
 	case meta["ix"] == "1":
 		if len(ids) != len(state) || meta["sha"] != "" {
@@ -200,7 +215,7 @@ func consistent(t *testing.T, c redis.Conn, o *Options) string {
 	}
 	for _, m := range times {
 		if e, ok := state[m[21:]]; !ok || e[:20] != m[:20] {
-			t.Fatalf("times member %q, state %q", m, e)
+			t.Fatalf("time %q, state %q", m, e)
 		}
 	}
 	newest := ""

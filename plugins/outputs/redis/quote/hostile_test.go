@@ -77,7 +77,7 @@ func TestPoisonedStateShapes(t *testing.T) {
 		{"an empty value", [][]interface{}{{"HSET", keys[1], "bitcoin", ""}}, "bitcoin", "repaired", true},
 		{"an empty field", [][]interface{}{{"HSET", keys[1], "", "x"}}, "", "dropped", true},
 		{"a field that is not UTF-8", [][]interface{}{{"HSET", keys[1], "\xff\xfe", "x"}}, "\xff\xfe", "dropped", true},
-		{"junk and no times index", [][]interface{}{{"HSET", keys[1], "bitcoin", "garbage"}, {"DEL", keys[3]}}, "bitcoin", "dropped", false},
+		{"junk and no time kept", [][]interface{}{{"HSET", keys[1], "bitcoin", "garbage"}, {"DEL", keys[3]}, {"HDEL", keys[4], "t:bitcoin"}}, "bitcoin", "dropped", false},
 		{"junk and a foreign document", [][]interface{}{{"HSET", keys[1], "bitcoin", "garbage"}, {"SET", keys[0], "{}"}}, "bitcoin", "dropped", false},
 	}
 	for _, s := range shapes {

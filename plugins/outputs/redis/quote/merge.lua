@@ -281,7 +281,7 @@ local function try(...)
   return r
 end
 
-local meta = try('HMGET', META, 'v', 'head', 'len', 'n', 'newest', 'audit', 'sha', 'ix') or {}
+local meta = try('HMGET', META, 'v', 'head', 'len', 'n', 'newest', 'audit', 'sha', 'ix', 'oldest') or {}
 
 local stale, aged, notes = {}, {}, {}
 local function note(id, what, detail)
@@ -458,9 +458,11 @@ local function ageout(newest)
   return gone
 end
 
--- writestate writes the accepted prices and the coins gone to the state
--- and the times index; it returns the coins changed.
-local function writestate(accepted, gone)
+-- writestate writes the accepted prices and the coins gone to the state,
+-- and their times to the times index (indexed layout) or to the meta's
+-- t:<id> fields (lean layout: written with the rest of the meta, from the
+-- lists returned). It returns the coins changed.
+local function writestate(accepted, gone, lean)
   local hset, hdel, tadd, trem = {}, {}, {}, {}
   local changed = #gone
   for _, c in ipairs(accepted) do
@@ -468,7 +470,10 @@ local function writestate(accepted, gone)
       changed = changed + 1
       hset[#hset + 1] = c.id
       hset[#hset + 1] = entry(c.order, c.obj)
-      if c.oorder ~= c.order then
+      if lean then
+        tadd[#tadd + 1] = 't:' .. c.id
+        tadd[#tadd + 1] = c.order
+      elseif c.oorder ~= c.order then
         if c.oorder then trem[#trem + 1] = c.oorder .. ' ' .. c.id end
         tadd[#tadd + 1] = 0
         tadd[#tadd + 1] = c.order .. ' ' .. c.id
@@ -477,10 +482,11 @@ local function writestate(accepted, gone)
   end
   for _, g in ipairs(gone) do
     hdel[#hdel + 1] = g[1]
-    trem[#trem + 1] = g[2] .. ' ' .. g[1]
+    if lean then trem[#trem + 1] = 't:' .. g[1] else trem[#trem + 1] = g[2] .. ' ' .. g[1] end
   end
   call('HSET', STATE, hset)
   call('HDEL', STATE, hdel)
+  if lean then return changed, tadd, trem end
   call('ZREM', TIMES, trem)
   call('ZADD', TIMES, tadd)
   return changed
@@ -495,9 +501,9 @@ local function lean()
   local doc = try('GET', DOC)
   if not doc then return nil, 'types' end
   if #doc ~= len or redis.sha1hex(doc) ~= meta[7] then return nil, 'document' end
-  local hl, zt = try('HLEN', STATE), try('ZCARD', TIMES)
-  if not hl or not zt then return nil, 'types' end
-  if hl ~= n or zt ~= n then return nil, 'state' end
+  local hl = try('HLEN', STATE)
+  if not hl then return nil, 'types' end
+  if hl ~= n then return nil, 'state' end
   local start, last = #head + 1, len - 2
 
   -- The audit's window, read from the document, and the batch's stored
@@ -518,12 +524,49 @@ local function lean()
   end
   local accepted = verdicts(olds)
   if not accepted then return nil, 'entry' end
+  local oldest = meta[9] -- no later than the oldest time
+  if not isorder(oldest) then return nil, 'meta' end
   for _, c in ipairs(accepted) do
     if c.oorder and older(c.order, c.oorder) then return nil, 'newest' end -- a future-dated price gave way
     if older(newest, c.order) then newest = c.order end
+    if older(c.order, oldest) then oldest = c.order end
   end
-  local gone, err = ageout(newest)
-  if not gone then return nil, err end
+
+  -- Aging out, once the oldest coin may be old enough: every entry read,
+  -- and the oldest time found again.
+  local gone = {}
+  local cut = cutoff(newest)
+  if cut and older(oldest, cut) then
+    local cur = {}
+    local all = redis.call('HGETALL', STATE)
+    for i = 1, #all, 2 do
+      local o, j = parse(all[i], all[i + 1])
+      if not o then return nil, 'entry' end
+      cur[all[i]] = {o, j}
+    end
+    for _, c in ipairs(batch) do
+      if c.verdict == 'new' then
+        if older(c.order, cut) then
+          c.aged = true
+          agedout(c.id, c.order, c.idx)
+          if c.oobj then gone[#gone + 1] = {c.id, c.oorder, c.oobj} end
+          cur[c.id] = nil
+        else
+          cur[c.id] = {c.order}
+        end
+      end
+    end
+    oldest = newest
+    for id, o in pairs(cur) do
+      if older(o[1], cut) then
+        agedout(id, o[1], 0)
+        gone[#gone + 1] = {id, o[1], o[2]}
+        if byid[id] then byid[id].aged = true end
+      elseif older(o[1], oldest) then
+        oldest = o[1]
+      end
+    end
+  end
 
   -- The edits, found in the document: a replaced or deleted entry by its
   -- text, a new coin by a binary search of the ids.
@@ -566,7 +609,7 @@ local function lean()
   if size > WHOLE then return nil, 'grow' end
 
   -- Everything is read and checked: the writes.
-  local changed = writestate(accepted, gone)
+  local changed, tset, tdel = writestate(accepted, gone, true)
   if count == 0 then
     redis.call('DEL', DOC, STATE, IDS, TIMES, META)
     return {'ok', changed, stale, aged, notes, ''}
@@ -583,11 +626,17 @@ local function lean()
     redis.call('SET', DOC, out)
   end
   if out ~= doc then
-    redis.call('HSET', META, 'head', nhead, 'len', #out, 'n', count, 'newest', newest, 'audit', cursor,
-      'sha', redis.sha1hex(out))
+    redis.call('HSET', META, 'head', nhead, 'len', #out, 'n', count, 'newest', newest, 'oldest', oldest,
+      'audit', cursor, 'sha', redis.sha1hex(out), unpack(tset, 1, math.min(#tset, CHUNK)))
   else
-    redis.call('HSET', META, 'newest', newest, 'audit', cursor)
+    redis.call('HSET', META, 'newest', newest, 'oldest', oldest, 'audit', cursor, unpack(tset, 1, math.min(#tset, CHUNK)))
   end
+  if #tset > CHUNK then
+    local rest = {}
+    for i = CHUNK + 1, #tset do rest[#rest + 1] = tset[i] end
+    call('HSET', META, rest)
+  end
+  call('HDEL', META, tdel)
   expire()
   if out ~= doc and CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, out) end
   return {'ok', changed, stale, aged, notes, ''}
@@ -866,9 +915,17 @@ local function indexed()
   return {'ok', changed, stale, aged, notes, ''}
 end
 
--- timesmap reads the times index: coin id -> order.
+-- timesmap reads each coin's time, from the times index or, in the lean
+-- layout, from the meta's t:<id> fields: coin id -> order.
 local function timesmap()
   local map = {}
+  if meta[8] == '0' then
+    local all = redis.call('HGETALL', META)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 't:' and isorder(all[i + 1]) then map[string.sub(all[i], 3)] = all[i + 1] end
+    end
+    return map
+  end
   if redis.call('TYPE', TIMES).ok ~= 'zset' then return map end
   for _, m in ipairs(redis.call('ZRANGE', TIMES, 0, -1)) do
     local order = string.sub(m, 1, 20)
@@ -1014,10 +1071,12 @@ local function full(why)
   call('ZADD', TIMES, tadd)
   local newest = string.sub(redis.call('ZREVRANGEBYLEX', TIMES, '+', '-', 'LIMIT', 0, 1)[1], 1, 20)
   local cut = cutoff(newest)
+  local dropped = {}
   if cut then
     local hdel, trem = {}, {}
     for _, m in ipairs(redis.call('ZRANGEBYLEX', TIMES, '-', '(' .. cut)) do
       local id = string.sub(m, 22)
+      dropped[id] = true
       aged[#aged + 1] = id
       aged[#aged + 1] = string.sub(m, 1, 20)
       aged[#aged + 1] = tostring(fromBatch[id] or 0)
@@ -1034,14 +1093,24 @@ local function full(why)
   local nhead = header(newest)
   local out = nhead .. table.concat(objs, ',') .. ']}'
   if out ~= doc then redis.call('SET', DOC, out) end
-  -- The layout for the size: a small document needs no ids index.
+  -- The layout for the size: a small document keeps its coins' times in
+  -- the meta, and no indexes.
   local ix, sum = '1', ''
+  local oldest = string.sub(redis.call('ZRANGEBYLEX', TIMES, '-', '+', 'LIMIT', 0, 1)[1], 1, 20)
   if #out <= WHOLE then
     ix, sum = '0', redis.sha1hex(out)
-    redis.call('DEL', IDS)
+    local tset = {}
+    for id, o in pairs(order) do
+      if obj[id] and not dropped[id] then
+        tset[#tset + 1] = 't:' .. id
+        tset[#tset + 1] = o
+      end
+    end
+    call('HSET', META, tset)
+    redis.call('DEL', IDS, TIMES)
   end
   redis.call('HSET', META, 'v', '2', 'ix', ix, 'head', nhead, 'len', #out, 'n', #objs, 'newest', newest,
-    'audit', #nhead + 1, 'sha', sum)
+    'oldest', oldest, 'audit', #nhead + 1, 'sha', sum)
   expire()
   if out ~= doc and CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, out) end
   return {'ok', changed, stale, aged, notes, why}

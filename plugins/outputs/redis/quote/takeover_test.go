@@ -167,9 +167,10 @@ func TestOrphanedDocumentOfOurs(t *testing.T) {
 			}
 			consistent(t, c, o)
 
-			// Hostile: the times index went with the state. The coins take
-			// the document's time, and the log says so.
+			// Hostile: the coins' times went with the state. The coins
+			// take the document's time, and the log says so.
 			c.Do("DEL", o.StateKey, o.Keys()[3])
+			c.Do("HDEL", o.Keys()[4], "t:a", "t:b")
 			out = write(t, c, o, metricWith(400, map[string]interface{}{"a_usd": 4.0}))
 			if out.Refusals[Stale].Count != 1 || !warned(out, "and its times index, had been deleted", "take the document's time") {
 				t.Fatalf("outcome %+v", out)
