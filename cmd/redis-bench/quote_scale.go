@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,44 +20,88 @@ import (
 
 // quoteScale measures what one flush of quote mode costs Redis as the
 // document grows: a one-coin update into a document of 10 (the article),
-// 1,000, 10,000 and 100,000 coins. The cost is Redis's own time, from INFO
-// commandstats: every command a flush sends (EVALSHA, or EVAL once), the
-// commands the script runs included in it. The flushes are the plugin's
-// own (quote.Batch.Write), one coin each, on one connection.
+// 1,000, 10,000 and 100,000 coins, and the article's own flush (its 10
+// coins at once). The cost is Redis's own time, from INFO commandstats:
+// every command a flush sends (EVALSHA, or EVAL once), the commands the
+// script runs included in it. The flushes are the plugin's own
+// (quote.Batch.Write), on one connection.
+//
+// Two kinds of update: the new price has the length of the stored one
+// (most ticks: 97234.12 to 97236.57), or not (every other update is
+// shorter, and Redis strings cannot be cut short: the document is
+// rewritten whole), the worst case.
 //
 // With the repository at hand (plugins/outputs/redis/quote/testdata) the
 // same updates also go through the previous script, which rebuilt the
-// whole document at every merge: the "before" rows.
+// whole document at every merge. The rounds of both alternate, and each
+// row is the median of its rounds, so that a loaded machine weighs on
+// both alike.
 func (b *bench) quoteScale() error {
 	v1 := b.v1Script()
+	type variant struct {
+		label  string
+		v1     bool
+		length bool // the price's length changes
+		all    bool // all coins at once
+	}
 	for _, n := range []int{10, 1000, 10000, 100000} {
 		name := fmt.Sprintf("quote update: 1 coin into %d coins", n)
+		variants := []variant{{"price length kept", false, false, false}, {"price length changing", false, true, false}}
+		if v1 != nil {
+			variants = append(variants, variant{"previous script", true, true, false})
+		}
+		if n == len(coins) {
+			variants = append(variants, variant{"10 coins at once (the article's flush)", false, true, true})
+			if v1 != nil {
+				variants = append(variants, variant{"10 coins at once, previous script", true, true, true})
+			}
+		}
 		if !b.wanted(name) {
 			continue
 		}
-		updates := 200
-		if n >= 100000 {
-			updates = 50
+		rounds, updates := 5, 100
+		switch {
+		case n >= 100000:
+			rounds, updates = 3, 20
+		case n >= 10000:
+			rounds, updates = 3, 40
 		}
-		build, per, err := b.quoteUpdates(n, updates, nil)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		runs := make([]*quoteRun, len(variants))
+		for i, v := range variants {
+			key := fmt.Sprintf("quote:%d:%d", n, i)
+			r, err := b.newQuoteRun(key, n, v.length, v.all, v.v1, v1)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", name, v.label, err)
+			}
+			runs[i] = r
 		}
-		b.rows = append(b.rows, row{Name: name, RedisMsPerUpdate: num(per), Note: fmt.Sprintf("first write of the %d coins: %.1f ms", n, build)})
-		if v1 == nil {
-			continue
+		for round := 0; round < rounds; round++ {
+			for i, v := range variants {
+				u := updates
+				if v.v1 && n >= 10000 {
+					u = max(2, updates*1000/n) // the previous script takes seconds at 100k
+				}
+				if err := runs[i].updates(u); err != nil {
+					return fmt.Errorf("%s, %s: %w", name, v.label, err)
+				}
+			}
 		}
-		before := updates
-		if n >= 100000 {
-			before = 3 // about 3 s each
-		} else if n >= 10000 {
-			before = 20
+		for i, v := range variants {
+			r := runs[i]
+			if err := r.check(); err != nil {
+				return fmt.Errorf("%s, %s: %w", name, v.label, err)
+			}
+			label := name + ", " + v.label
+			if v.all {
+				label = fmt.Sprintf("quote update: %s", v.label)
+			}
+			b.rows = append(b.rows, row{Name: label, RedisMsPerUpdate: num(median(r.perUpdate)),
+				Note: fmt.Sprintf("first write of the %d coins: %.1f ms", n, r.build)})
+			r.close()
 		}
-		build, per, err = b.quoteUpdates(n, before, v1)
-		if err != nil {
-			return fmt.Errorf("%s, previous script: %w", name, err)
+		if err := b.srv.flush(); err != nil {
+			return err
 		}
-		b.rows = append(b.rows, row{Name: name + " (previous script)", RedisMsPerUpdate: num(per), Note: fmt.Sprintf("first write of the %d coins: %.1f ms", n, build)})
 	}
 	return nil
 }
@@ -72,89 +117,134 @@ func (b *bench) v1Script() *redis.Script {
 	return redis.NewScript(2, string(src))
 }
 
-// quoteUpdates writes n coins, then `updates` one-coin updates, each a
-// newer price of a coin spread over the document; it returns the Redis
-// time of the first write and per update, in ms. With v1 the previous
-// script is called with the arguments it took.
-func (b *bench) quoteUpdates(n, updates int, v1 *redis.Script) (float64, float64, error) {
-	if err := b.srv.flush(); err != nil {
-		return 0, 0, err
-	}
+// quoteRun is one document under updates: its key, its coins, its clock.
+type quoteRun struct {
+	c         redis.Conn
+	opts      *quote.Options
+	v1        *redis.Script
+	ids       []string
+	length    bool
+	all       bool
+	ts        int64
+	u         int
+	last      string // the price of the last update
+	build     float64
+	perUpdate []float64
+}
+
+func (b *bench) newQuoteRun(key string, n int, length, all, useV1 bool, v1 *redis.Script) (*quoteRun, error) {
 	c, err := b.srv.conn()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer c.Close()
-	ids := make([]string, n)
-	for i := range ids {
+	r := &quoteRun{c: c, length: length, all: all, ts: 1795552004,
+		opts: &quote.Options{Key: key, StateKey: quote.StateKeyFor(key), Quote: "usd", TimestampUnits: time.Second}}
+	if useV1 {
+		r.v1 = v1
+	}
+	r.ids = make([]string, n)
+	for i := range r.ids {
 		if n == len(coins) {
-			ids[i] = coins[i]
+			r.ids[i] = coins[i]
 		} else {
-			ids[i] = fmt.Sprintf("coin-%06d", i)
+			r.ids[i] = fmt.Sprintf("coin-%06d", i)
 		}
 	}
-	opts := &quote.Options{Key: "coingecko:rate:usd", StateKey: quote.StateKeyFor("coingecko:rate:usd"), Quote: "usd", TimestampUnits: time.Second}
-	t0 := int64(1795552004)
-	flush := func(ts int64, ids []string, value func(i int) float64) error {
-		if v1 != nil {
-			args := []interface{}{opts.Key, opts.StateKey, `"usd"`, 0, "", 9}
-			for i, id := range ids {
-				p := quote.FormatPrice(nil, value(i))
-				args = append(args, id, fmt.Sprintf(`%020d %d {"id":"%s","price":"%s"}`, ts*1e9, ts, id, p))
-			}
-			_, err := v1.Do(c, args...)
-			return err
-		}
-		batch := quote.NewBatch(opts)
-		m := &metricline.Metric{Time: ts * 1e9}
-		for i, id := range ids {
-			m.Fields = append(m.Fields, metricline.Field{Key: []byte(id + "_usd"), Kind: metricline.Float, Float: value(i)})
-		}
-		if err := batch.Add(m); err != nil {
-			return err
-		}
-		_, err := batch.Write(context.Background(), c)
+	if _, err := c.Do("CONFIG", "RESETSTAT"); err != nil {
+		return nil, err
+	}
+	if err := r.flush(r.ids, func(i int) float64 { return 1000.25 + float64(i%1000) }); err != nil {
+		return nil, err
+	}
+	usec, _, err := scriptUsec(c)
+	r.build = usec / 1000
+	return r, err
+}
+
+// price gives the u-th update's price: the same length as the seed's
+// (1000.25 + i) and each other, or alternately much shorter and longer.
+func (r *quoteRun) price(u int) float64 {
+	if !r.length {
+		return 2000.25 + float64(u%7000)
+	}
+	if u%2 == 0 {
+		return 7
+	}
+	return 7000.123456 + float64(u%1000)
+}
+
+// updates runs n flushes and records Redis's time per flush.
+func (r *quoteRun) updates(n int) error {
+	if _, err := r.c.Do("CONFIG", "RESETSTAT"); err != nil {
 		return err
 	}
-
-	if _, err := c.Do("CONFIG", "RESETSTAT"); err != nil {
-		return 0, 0, err
-	}
-	if err := flush(t0, ids, func(i int) float64 { return 1 + float64(i)/7 }); err != nil {
-		return 0, 0, err
-	}
-	build, _, err := scriptUsec(c)
-	if err != nil {
-		return 0, 0, err
-	}
-	if _, err := c.Do("CONFIG", "RESETSTAT"); err != nil {
-		return 0, 0, err
-	}
-	for u := 0; u < updates; u++ {
-		id := ids[(u*7919)%n]
-		if err := flush(t0+1+int64(u), []string{id}, func(int) float64 { return 100 + float64(u)/3 }); err != nil {
-			return 0, 0, err
+	for i := 0; i < n; i++ {
+		r.u++
+		r.ts++
+		u := r.u
+		batch := []string{r.ids[(u*7919)%len(r.ids)]}
+		if r.all {
+			batch = r.ids
+		}
+		r.last = string(quote.FormatPrice(nil, r.price(u)))
+		if err := r.flush(batch, func(int) float64 { return r.price(u) }); err != nil {
+			return err
 		}
 	}
-	usec, calls, err := scriptUsec(c)
+	usec, calls, err := scriptUsec(r.c)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	if calls != int64(updates) {
-		return 0, 0, fmt.Errorf("%d script calls for %d updates", calls, updates)
+	if calls != int64(n) {
+		return fmt.Errorf("%d script calls for %d updates", calls, n)
 	}
-	// What landed: every coin, the last update's price.
-	doc, err := redis.String(c.Do("GET", opts.Key))
+	r.perUpdate = append(r.perUpdate, usec/1000/float64(n))
+	return nil
+}
+
+func (r *quoteRun) flush(ids []string, value func(i int) float64) error {
+	if r.v1 != nil {
+		args := []interface{}{r.opts.Key, r.opts.StateKey, `"usd"`, 0, "", 9}
+		for i, id := range ids {
+			p := quote.FormatPrice(nil, value(i))
+			args = append(args, id, fmt.Sprintf(`%020d %d {"id":"%s","price":"%s"}`, r.ts*1e9, r.ts, id, p))
+		}
+		_, err := r.v1.Do(r.c, args...)
+		return err
+	}
+	batch := quote.NewBatch(r.opts)
+	m := &metricline.Metric{Time: r.ts * 1e9}
+	for i, id := range ids {
+		m.Fields = append(m.Fields, metricline.Field{Key: []byte(id + "_usd"), Kind: metricline.Float, Float: value(i)})
+	}
+	if err := batch.Add(m); err != nil {
+		return err
+	}
+	_, err := batch.Write(context.Background(), r.c)
+	return err
+}
+
+// check reads what landed: every coin, and the last update's price.
+func (r *quoteRun) check() error {
+	doc, err := redis.String(r.c.Do("GET", r.opts.Key))
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	if got := strings.Count(doc, `{"id":`); got != n {
-		return 0, 0, fmt.Errorf("the document holds %d coins, want %d", got, n)
+	if got := strings.Count(doc, `{"id":`); got != len(r.ids) {
+		return fmt.Errorf("the document holds %d coins, want %d", got, len(r.ids))
 	}
-	if last := fmt.Sprintf(`"price":"%s"`, quote.FormatPrice(nil, 100+float64(updates-1)/3)); !strings.Contains(doc, last) {
-		return 0, 0, fmt.Errorf("the last update (%s) is not in the document", last)
+	if last := `"price":"` + r.last + `"`; !strings.Contains(doc, last) {
+		return fmt.Errorf("the last update (%s) is not in the document", last)
 	}
-	return build / 1000, usec / 1000 / float64(updates), nil
+	return nil
+}
+
+func (r *quoteRun) close() { r.c.Close() }
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 var cmdstat = regexp.MustCompile(`(?m)^cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)`)
@@ -182,15 +272,15 @@ func scriptUsec(c redis.Conn) (float64, int64, error) {
 func printQuoteScale(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "case\tRedis ms per update\tnote\t")
-	any := false
+	found := false
 	for _, r := range rows {
 		if r.RedisMsPerUpdate == nil {
 			continue
 		}
-		any = true
+		found = true
 		fmt.Fprintf(w, "%s\t%.3f\t%s\t\n", r.Name, *r.RedisMsPerUpdate, r.Note)
 	}
-	if any {
+	if found {
 		fmt.Println()
 		w.Flush()
 	}

@@ -335,6 +335,21 @@ func nonZero(s []byte) bool {
 // mayBeTiny tells whether a valid decimal could be nonzero and below 1e-300:
 // only then is it converted before it is written.
 func mayBeTiny(s []byte) bool {
+	// The usual price: short, with no exponent or one of one or two
+	// digits.
+	if len(s) < 32 {
+		i := len(s)
+		for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+			i--
+		}
+		digits := len(s) - i
+		if i > 0 && (s[i-1] == '-' || s[i-1] == '+') {
+			i--
+		}
+		if i == 0 || (s[i-1] != 'e' && s[i-1] != 'E') || digits < 3 {
+			return false
+		}
+	}
 	lead, i := 0, 0 // zeros before the first significant digit, after the point
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
 		i++

@@ -2,6 +2,7 @@ package quote
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,22 @@ func TestFutureCheckFollowsTheClock(t *testing.T) {
 	_ = b.Add(metricWith(now.Unix()+61, map[string]interface{}{"d_usd": 1.0}))
 	if b.refused[Future].Count != 2 || b.Coins() != 2 || b.refused[Future].Coin != "b" {
 		t.Fatalf("refused %+v, %d coins", b.refused[Future], b.Coins())
+	}
+}
+
+func TestMayBeTiny(t *testing.T) {
+	for s, want := range map[string]bool{
+		"97234.12": false, "1e-5": false, "6.566662934148e-07": false, "1e-99": false, "123": false,
+		"1e-400": true, "1e-0400": true, "1E-300": true, "2.5e-310": true, "1e+300": false,
+		"0." + string(make([]byte, 0)) + "000000000000000000000000000000001": false,
+	} {
+		if got := mayBeTiny([]byte(s)); got != want {
+			t.Errorf("%q: %v", s, got)
+		}
+	}
+	// Whatever the fast path says, a tiny value is refused.
+	lead := "0." + strings.Repeat("0", 400) + "1"
+	if _, r, ok := value(&metricline.Field{Kind: metricline.Decimal, Str: []byte(lead)}); ok || r != OutOfRange {
+		t.Errorf("400 zeros: %v %v", ok, r)
 	}
 }
