@@ -223,7 +223,6 @@ func (b *Batch) Add(m *metricline.Metric) error {
 	}
 	idx := int32(len(b.held))
 	b.held = append(b.held, 0)
-	b.fate = append(b.fate, 0)
 	b.metrics++
 	future := false
 	if b.opts.MaxFuture > 0 && m.Time > b.futureAt {
@@ -232,17 +231,22 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		b.futureAt = b.opts.now().UnixNano() + int64(b.opts.MaxFuture)
 		future = m.Time > b.futureAt
 	}
+	var fate uint8
 	for i := range m.Fields {
 		f := &m.Fields[i]
 		id := coinID(f.Key, b.prefix, b.suffix)
 		if id == nil {
 			continue
 		}
-		b.fate[idx] |= hasPrice
-		v, reason, ok := value(f)
-		if !ok {
-			b.refused[reason].add(id, f.Text(), m.Time)
-			continue
+		fate |= hasPrice
+		var v float64
+		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) { // a lazy decimal is checked when written
+			var reason Reason
+			var ok bool
+			if v, reason, ok = value(f); !ok {
+				b.refused[reason].add(id, f.Text(), m.Time)
+				continue
+			}
 		}
 		if future {
 			b.refused[Future].add(id, f.Text(), m.Time)
@@ -259,15 +263,20 @@ func (b *Batch) Add(m *metricline.Metric) error {
 			b.used++
 		case m.Time >= p.time:
 			b.held[p.metric]--
-			b.fate[p.metric] |= superseded
+			if p.metric == idx {
+				fate |= superseded
+			} else {
+				b.fate[p.metric] |= superseded
+			}
 		default:
-			b.fate[idx] |= superseded // by the newer price held
+			fate |= superseded // by the newer price held
 			continue
 		}
 		p.set(m.Time, f, v)
 		p.metric = idx
 		b.held[idx]++
 	}
+	b.fate = append(b.fate, fate)
 	return nil
 }
 
