@@ -44,7 +44,7 @@ func (b *bench) quoteScale() error {
 		length bool // the price's length changes
 		all    bool // all coins at once
 	}
-	for _, n := range []int{10, 1000, 10000, 100000} {
+	for _, n := range []int{10, 100, 1000, 10000, 100000} {
 		name := fmt.Sprintf("quote update: 1 coin into %d coins", n)
 		variants := []variant{{"price length kept", false, false, false}, {"price length changing", false, true, false}}
 		if v1 != nil {
