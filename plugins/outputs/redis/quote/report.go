@@ -78,7 +78,7 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	switch o.Rebuilt {
 	case "", "fresh", "restored", "entry":
 	case "new":
-		o.Infos = append(o.Infos, key+"indexes built from the state (first write with this layout); later writes splice the document")
+		o.Infos = append(o.Infos, key+"the state was taken in place and the document rebuilt from it (first write with this version's layout); later writes change only what changed")
 	case "takeover":
 		// takeover's own lines say what was taken.
 	case "document":
