@@ -2,6 +2,7 @@ package quote
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -228,5 +229,60 @@ func TestScriptRefusesBadArguments(t *testing.T) {
 	}
 	if _, err := redis.Values(Script.Do(c, good...)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditFindsForgeriesInALargeDocument: in the indexed layout a
+// document is not read whole, so an entry forged byte for byte (same
+// length) in the document, or a valid-looking entry forged in the state,
+// is found by the audit window going round the document: within n/16
+// merges of coins elsewhere, each merge succeeding, and then the document
+// is rebuilt from the state.
+// audit is merge.lua's AUDIT: entries compared per merge in a large document.
+const audit = 16
+
+func TestAuditFindsForgeriesInALargeDocument(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	const n = 2000
+	fields := map[string]interface{}{}
+	for i := 0; i < n; i++ {
+		fields[fmt.Sprintf("coin-%04d_usd", i)] = 1000.25
+	}
+	for _, forge := range []string{"document", "state"} {
+		t.Run(forge, func(t *testing.T) {
+			c.Do("FLUSHALL")
+			write(t, c, o, metricWith(1795552000, fields))
+			if meta, _ := redis.String(c.Do("HGET", o.Keys()[4], "ix")); meta != "1" {
+				t.Fatalf("layout %q, want the indexed one", meta)
+			}
+			switch forge {
+			case "document":
+				doc, _ := redis.String(c.Do("GET", "q"))
+				i := strings.Index(doc, `{"id":"coin-1500","price":"1000.25"}`)
+				c.Do("SETRANGE", "q", i+len(`{"id":"coin-1500","price":"`), "9999.25")
+			case "state":
+				c.Do("HSET", o.StateKey, "coin-1500", `01795552000000000000 1795552000 {"id":"coin-1500","price":"9999.25"}`)
+			}
+			for merge := 1; ; merge++ {
+				out := write(t, c, o, metricWith(1795552000+int64(merge), map[string]interface{}{"coin-0001_usd": float64(merge)}))
+				if out.Rebuilt != "" {
+					t.Logf("found at merge %d (%s)", merge, out.Rebuilt)
+					if merge > n/audit+1 || !warned(out, "rebuilt from the state") {
+						t.Fatalf("found at merge %d: %+v", merge, out)
+					}
+					break
+				}
+				if merge > n/audit+1 {
+					t.Fatalf("not found after %d merges", merge)
+				}
+			}
+			consistent(t, c, o)
+			want := map[string]string{"document": "1000.25", "state": "9999.25"}[forge] // the state is the truth
+			if got := prices(must(readDoc(t, c, "q")))["coin-1500"]; got != want {
+				t.Fatalf("coin-1500 = %s, want %s", got, want)
+			}
+		})
 	}
 }
