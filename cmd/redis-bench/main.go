@@ -29,6 +29,8 @@ type row struct {
 	P99Ms        *float64 `json:"p99_ms"`
 	CeilingLabel string   `json:"ceiling"`
 	Note         string   `json:"note,omitempty"`
+	// Quote updates: Redis's own time per flush (INFO commandstats).
+	RedisMsPerUpdate *float64 `json:"redis_ms_per_update,omitempty"`
 }
 
 func num(v float64) *float64 { return &v }
@@ -96,6 +98,9 @@ func run(bin, out string, quoteN, perMetricN int, only string) error {
 	if err := b.quote(quoteN); err != nil {
 		return err
 	}
+	if err := b.quoteScale(); err != nil {
+		return err
+	}
 	if err := b.perMetric(perMetricN); err != nil {
 		return err
 	}
@@ -110,6 +115,7 @@ func run(bin, out string, quoteN, perMetricN int, only string) error {
 	}
 
 	printTable(b.rows)
+	printQuoteScale(b.rows)
 	data, _ := json.MarshalIndent(b.rows, "", "  ")
 	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
 		return err
@@ -167,6 +173,9 @@ func printTable(rows []row) {
 		return fmt.Sprintf(format, *v)
 	}
 	for _, r := range rows {
+		if r.RedisMsPerUpdate != nil {
+			continue // printQuoteScale's
+		}
 		vs := "-"
 		if r.MetricsPerS != nil && !strings.HasPrefix(r.Name, "ceiling") {
 			vs = fmt.Sprintf("%.0fx", *r.MetricsPerS/articleScript)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/version"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
 )
 
 func main() {
@@ -114,7 +116,7 @@ func run() int {
 	defer stop()
 	log.Debugf("%s writing %s mode to %s", version.String("redis-output"), plugin.Mode, plugin.Endpoint())
 	err := plugin.Run(ctx, os.Stdin, stats)
-	summary(log, stats)
+	summary(log, stats, plugin.Mode == "quote")
 	if err != nil {
 		if !errors.Is(err, redis.ErrUnwritten) {
 			log.Errorf("%v", err)
@@ -134,9 +136,29 @@ func logRuntime(log *logger.Logger, every time.Duration) {
 	}
 }
 
-func summary(log *logger.Logger, s *redis.Stats) {
-	log.Infof("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines%s",
-		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load(), unwritten(s))
+func summary(log *logger.Logger, s *redis.Stats, quoteMode bool) {
+	line := fmt.Sprintf("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines",
+		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load())
+	if quoteMode {
+		line += quoteSummary(&s.Quote)
+	}
+	log.Info(line + unwritten(s))
+}
+
+// quoteSummary says what quote mode did not write, and why: every metric
+// read is written, superseded, refused or without a price.
+func quoteSummary(q *redis.QuoteStats) string {
+	refused := make([]string, 0, len(q.Prices))
+	total := int64(0)
+	for r := range q.Prices {
+		n := q.Prices[r].Load()
+		total += n
+		refused = append(refused, fmt.Sprintf("%d %s", n, quote.Reason(r)))
+	}
+	return fmt.Sprintf("; quote: %d metrics superseded by newer prices before a write, %d refused, %d without a price; "+
+		"refused %d prices (%s); %d coins aged out; %d stored entries repaired",
+		q.Superseded.Load(), q.Refused.Load(), q.NoPrice.Load(), total, strings.Join(refused, ", "),
+		q.AgedOut.Load(), q.Repaired.Load())
 }
 
 // unwritten adds, after a stop whose grace ran out, what was certainly

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,7 +126,7 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	if log := stderr.String(); !strings.HasPrefix(log, "E! [outputs.redis] line 2: invalid JSON") || strings.Count(log, "\n") != 1 {
 		t.Fatalf("stderr:\n%s", log)
 	}
-	if info := stdout.String(); info != "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines\n" {
+	if info := stdout.String(); !strings.HasPrefix(info, "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines; quote: ") || strings.Count(info, "\n") != 1 {
 		t.Fatalf("stdout:\n%s", info)
 	}
 }
@@ -155,8 +156,11 @@ func TestDryRunConnectsToNothing(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
-	want := ` 2 coingecko:rate:usd {coingecko:rate:usd}:prices "\"usd\"" 0 "" 9 bitcoin "01795552004000000000 1795552004 {\"id\":\"bitcoin\",\"price\":\"97234.12\"}"`
-	if !strings.HasPrefix(stdout.String(), "EVALSHA ") || !strings.Contains(stdout.String(), want) {
+	// The keys, the options (the clock and the future limit vary), then
+	// each coin: id, time in ns, price.
+	want := regexp.MustCompile(`^EVALSHA [0-9a-f]{40} 5 coingecko:rate:usd \{coingecko:rate:usd\}:prices \{coingecko:rate:usd\}:prices:ids ` +
+		`\{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 bitcoin 01795552004000000000 97234.12\n$`)
+	if !want.MatchString(stdout.String()) {
 		t.Fatalf("stdout %q", stdout.String())
 	}
 	if strings.Contains(stdout.String()+stderr.String(), "s3cret-pw") {

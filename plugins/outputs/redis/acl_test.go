@@ -16,7 +16,10 @@ import (
 // commands (quote's script runs its commands under the same user) on the
 // mode's keys and channels.
 var minimalACL = map[string][]string{
-	"quote":   {"+client|setname", "+evalsha", "+eval", "+exists", "+get", "+set", "+hget", "+hset", "+hgetall", "+pexpire", "+publish", "~coingecko:rate:usd", "~{coingecko:rate:usd}:prices", "&coingecko:rate:usd"},
+	"quote": {"+client|setname", "+evalsha", "+eval", "+type", "+get", "+getrange", "+strlen", "+set", "+setrange", "+del",
+		"+hget", "+hmget", "+hset", "+hdel", "+hlen", "+hgetall", "+zadd", "+zrem", "+zcard", "+zscore", "+zmscore", "+zrank",
+		"+zrange", "+zrangebylex", "+zrevrangebylex", "+pexpire", "+publish",
+		"~coingecko:rate:usd", "~{coingecko:rate:usd}:prices*", "&coingecko:rate:usd"},
 	"hash":    {"+client|setname", "+hset", "+pexpire", "~telegraf:*"},
 	"stream":  {"+client|setname", "+xadd", "+pexpire", "~telegraf:*"},
 	"publish": {"+client|setname", "+publish", "&telegraf:*"},

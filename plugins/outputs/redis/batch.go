@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -31,25 +32,71 @@ type batch interface {
 type quoteBatch struct {
 	*quote.Batch
 	wait, waitMs int64
+	outcome      quote.Outcome // of the last write that succeeded
 }
 
 func (q *quoteBatch) Absorb(newer batch) { q.Batch.Absorb(newer.(*quoteBatch).Batch) }
 
 func (q *quoteBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
-	if q.Coins() == 0 {
-		return 0, nil
-	}
-	if _, err := q.Batch.Write(ctx, c); err != nil {
+	out, err := q.Batch.Write(ctx, c)
+	if err != nil {
 		return 0, err
 	}
-	if q.wait > 0 {
+	if out.Updates > 0 && q.wait > 0 {
 		// The batch stays until Reset, so a shortfall merges it again:
 		// the merge is idempotent.
 		if err := waitReplicas(ctx, c, q.wait, q.waitMs); err != nil {
 			return 0, err
 		}
 	}
-	return 1, nil
+	q.outcome = out
+	return out.Updates, nil
+}
+
+// QuoteStats count what quote mode did not write, and why: every metric
+// read is written, superseded, refused or without a price.
+type QuoteStats struct {
+	Superseded atomic.Int64                   // metrics whose prices were all replaced by newer ones before a write
+	Refused    atomic.Int64                   // metrics whose prices were all refused
+	NoPrice    atomic.Int64                   // metrics with no field named like a price
+	Prices     [quote.NumReasons]atomic.Int64 // prices refused, by quote.Reason
+	AgedOut    atomic.Int64                   // coins dropped by age_out
+	Repaired   atomic.Int64                   // stored entries repaired or dropped
+}
+
+// Accounted is the metrics written, or not written for a reason counted
+// in Quote: once the input is all written, every metric read.
+func (s *Stats) Accounted() int64 {
+	q := &s.Quote
+	return s.Written.Load() + q.Superseded.Load() + q.Refused.Load() + q.NoPrice.Load()
+}
+
+// wrote counts in stats a batch that reached Redis: its n metrics, or for
+// a quote batch what its write reported, and logs the lines it asked for
+// (prices refused, coins aged out, entries repaired): the execd loop and
+// the built-in Write both report them.
+func (r *Redis) wrote(stats *Stats, b batch, n int) {
+	q, ok := b.(*quoteBatch)
+	if !ok {
+		stats.Written.Add(int64(n))
+		return
+	}
+	o, s := &q.outcome, &stats.Quote
+	stats.Written.Add(int64(o.Written))
+	s.Superseded.Add(int64(o.Superseded))
+	s.Refused.Add(int64(o.Refused))
+	s.NoPrice.Add(int64(o.NoPrice))
+	for r := range o.Refusals {
+		s.Prices[r].Add(int64(o.Refusals[r].Count))
+	}
+	s.AgedOut.Add(int64(o.Aged.Count))
+	s.Repaired.Add(int64(o.Repaired))
+	for _, w := range o.Warnings {
+		r.Log.Warn(w)
+	}
+	for _, i := range o.Infos {
+		r.Log.Info(i)
+	}
 }
 
 func (q *quoteBatch) Commands() []string {
@@ -58,7 +105,7 @@ func (q *quoteBatch) Commands() []string {
 	}
 	args := q.Args()
 	words := make([]interface{}, 0, len(args)+3)
-	words = append(words, "EVALSHA", quote.Script.Hash(), 2)
+	words = append(words, "EVALSHA", quote.Script.Hash(), 5)
 	words = append(words, args...)
 	return []string{formatCommand(words)}
 }

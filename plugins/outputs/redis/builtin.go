@@ -38,6 +38,7 @@ type inProcess struct {
 	metric  metricline.Metric
 	backoff *redisconn.Backoff
 	retryAt time.Time
+	stats   Stats // Telegraf counts its own; ours feed the quote's reports
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program
@@ -102,10 +103,12 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 	if r.batch.Metrics() == 0 {
 		return nil // nothing to write (no price in the metrics, say): no dial
 	}
+	n := r.batch.Metrics()
 	if _, _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
 		r.retryAt = time.Now().Add(r.backoff.Next())
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
 	}
+	r.wrote(&r.stats, r.batch, n) // the quote's refusals are logged here too
 	r.backoff.Reset()
 	r.retryAt = time.Time{}
 	return nil

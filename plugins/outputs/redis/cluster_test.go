@@ -212,7 +212,7 @@ func TestClusterFailover(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			price(i)
 		}
-		waitFor(t, func() bool { return stats.Written.Load() == 20 })
+		waitFor(t, func() bool { return stats.Accounted() == 20 })
 		c.WaitReplicated("coingecko:rate:usd")
 		c.MasterFor("coingecko:rate:usd").Kill()
 		for i := 20; i < 60; i++ {

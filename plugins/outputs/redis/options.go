@@ -13,6 +13,8 @@ var readBy = map[string]struct {
 	"quote":           {`mode = "quote"`, modeIs("quote")},
 	"timestamp_units": {`mode = "quote"`, modeIs("quote")},
 	"state_key":       {`mode = "quote"`, modeIs("quote")},
+	"max_future":      {`mode = "quote"`, modeIs("quote")},
+	"age_out":         {`mode = "quote"`, modeIs("quote")},
 	"publish":         {`mode = "quote" (it names the channel the document is published on)`, modeIs("quote")},
 	"expire":          {`every mode but "publish"`, func(r *Redis) bool { return r.Mode != "publish" }},
 	"include_tags":    {`modes "hash" and "stream" (without payload_field)`, (*Redis).laysOut},

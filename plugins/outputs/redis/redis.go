@@ -51,6 +51,8 @@ type Redis struct {
 	StateKey       string          `toml:"state_key"`
 	Publish        string          `toml:"publish"`
 	Expire         config.Duration `toml:"expire"`
+	MaxFuture      config.Duration `toml:"max_future"`
+	AgeOut         config.Duration `toml:"age_out"`
 
 	Layout        string `toml:"layout"`
 	IncludeTags   bool   `toml:"include_tags"`
@@ -86,6 +88,7 @@ func New() *Redis {
 		Quote:                 "usd",
 		Layout:                LayoutTyped,
 		TimestampUnits:        config.Duration(time.Second),
+		MaxFuture:             config.Duration(DefaultMaxFuture),
 		MetricBatchSize:       DefaultMetricBatchSize,
 		MaxUndeliveredMetrics: 20000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
@@ -109,8 +112,9 @@ func (r *Redis) Init() error {
 		}
 	}
 	// expire = "0s" means never, flush_interval = "0s" each flush of
-	// Telegraf's as soon as it is read; no other duration may be 0.
-	if err := r.CheckDurations(r, "expire", "flush_interval"); err != nil {
+	// Telegraf's as soon as it is read, max_future = "0s" no check and
+	// age_out = "0s" no aging; no other duration may be 0.
+	if err := r.CheckDurations(r, "expire", "flush_interval", "max_future", "age_out"); err != nil {
 		return err
 	}
 	if err := r.refuseUnread(); err != nil {
@@ -188,6 +192,10 @@ const (
 	DefaultMetricKey = "telegraf:{{.Name}}"
 )
 
+// DefaultMaxFuture is how far ahead of the clock a price may be dated: a
+// scraper's clock a little ahead is fine, a message from 2262 is not.
+const DefaultMaxFuture = 5 * time.Minute
+
 func (r *Redis) initQuote() error {
 	if r.Quote == "" {
 		return fmt.Errorf("option quote: must not be empty")
@@ -211,6 +219,8 @@ func (r *Redis) initQuote() error {
 		Publish:        r.Publish,
 		Expire:         time.Duration(r.Expire),
 		TimestampUnits: units,
+		MaxFuture:      time.Duration(r.MaxFuture),
+		AgeOut:         time.Duration(r.AgeOut),
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
 	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -121,7 +122,9 @@ func TestExamples(t *testing.T) {
 			}
 			defer f.Close()
 			logs := &syncBuffer{}
-			r := newPlugin(t, srv.Addr, logs, nil)
+			// Recorded data, replayed: mixed.jsonl has prices dated a day
+			// after the others, which today's clock may find too far ahead.
+			r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.MaxFuture = 0 })
 			stats := &Stats{}
 			if err := r.Run(context.Background(), f, stats); err != nil {
 				t.Fatal(err)
@@ -132,8 +135,10 @@ func TestExamples(t *testing.T) {
 			if int64(errLines) != stats.Rejected.Load() {
 				t.Fatalf("%d error lines for %d rejected lines:\n%s", errLines, stats.Rejected.Load(), logs)
 			}
-			if stats.Written.Load() != stats.Metrics.Load() {
-				t.Fatalf("wrote %d of %d metrics", stats.Written.Load(), stats.Metrics.Load())
+			// Every metric is accounted for: written, superseded by a newer
+			// price of the same flush, refused or without a price.
+			if stats.Accounted() != stats.Metrics.Load() || stats.Written.Load() == 0 {
+				t.Fatalf("wrote %d of %d metrics, accounted for %d", stats.Written.Load(), stats.Metrics.Load(), stats.Accounted())
 			}
 		})
 	}
@@ -299,7 +304,7 @@ func TestRedisDownAndBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return stats.Written.Load() == 100 })
+	waitFor(t, func() bool { return stats.Accounted() == 100 })
 	srv.Kill()
 
 	// The plugin takes lines until its backlog is full, then no more.
@@ -419,8 +424,7 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 	for sc.Scan() {
 		cmds = append(cmds, sc.Text())
 	}
-	if len(cmds) != 1 || !strings.HasPrefix(cmds[0], "EVALSHA ") ||
-		!strings.Contains(cmds[0], ` 2 coingecko:rate:usd {coingecko:rate:usd}:prices "\"usd\"" 0 "" 9 avalanche-2 "`) {
+	if len(cmds) != 1 || !regexp.MustCompile(`^EVALSHA [0-9a-f]{40} 5 coingecko:rate:usd \{coingecko:rate:usd\}:prices \{coingecko:rate:usd\}:prices:ids \{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 avalanche-2 \d{20} 0.0000000`).MatchString(cmds[0]) {
 		t.Fatalf("commands %q", cmds)
 	}
 	ids := []string{}

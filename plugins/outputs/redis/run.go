@@ -24,7 +24,8 @@ type Stats struct {
 	Metrics  atomic.Int64 // metrics accepted
 	Rejected atomic.Int64 // lines with at least one refused metric
 	Updates  atomic.Int64 // writes that reached Redis
-	Written  atomic.Int64 // metrics those writes carried
+	Written  atomic.Int64 // metrics those writes carried (quote: whose price reached the document)
+	Quote    QuoteStats   // what quote mode did not write, and why
 	// At a stop whose grace ran out: metrics certainly not in Redis, and
 	// metrics sent without a reply (Redis stalled), which may be.
 	NotWritten atomic.Int64
@@ -357,7 +358,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 		outage.Succeeded()
 		backoff.Reset()
 		retryAt = time.Time{}
-		u.stats.Written.Add(int64(n))
+		u.r.wrote(u.stats, inflight, n)
 		u.unknown = 0
 		u.commit(inflightEnd)
 		inflight.Reset()

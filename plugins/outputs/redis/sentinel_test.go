@@ -56,7 +56,7 @@ func TestSentinelFailover(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		price(i)
 	}
-	waitFor(t, func() bool { return stats.Written.Load() == 20 })
+	waitFor(t, func() bool { return stats.Accounted() == 20 })
 	// wait_replicas: what counts as written is on the replica already.
 	if got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd")); !strings.Contains(got, `"price":"19"`) {
 		t.Fatalf("written but not replicated: %s", got)

@@ -2,36 +2,53 @@
 // in Redis, as the article's shell consumer did, but merged server-side by
 // a Lua script so the update is atomic and never moves a price back in
 // time, across restarts and with several writers on the same key.
+//
+// Beside the document the script keeps the state (a hash of each coin's
+// time and price), two indexes (the ids in byte order, the times in time
+// order) and a little metadata, so an update splices the document instead
+// of rebuilding it: see merge.lua. This package coalesces what is read into
+// the newest price per coin, refuses the prices it cannot keep (counted by
+// reason), calls the script, and takes over a document written by another
+// program (takeover.go).
 package quote
 
 import (
-	"context"
-	_ "embed"
 	"errors"
 	"math"
-	"sort"
 	"strconv"
 	"time"
-
-	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
-//go:embed merge.lua
-var mergeLua string
-
-// Script merges a batch of prices into the document; see merge.lua.
-var Script = redis.NewScript(2, mergeLua)
-
 // Options say where the document lives and what it looks like.
 type Options struct {
 	Key            string        // the document, e.g. coingecko:rate:usd
-	StateKey       string        // the per-coin hash beside it
+	StateKey       string        // the per-coin hash beside it; the indexes are named after it
 	Quote          string        // "usd": fields named [fields_]<id>_usd count
 	Publish        string        // channel for the new document, "" for none
 	Expire         time.Duration // 0: keys never expire
 	TimestampUnits time.Duration // unit of the document's "timestamp" (a power of ten ns)
+	MaxFuture      time.Duration // prices dated further ahead of the clock are refused; 0: none are
+	AgeOut         time.Duration // coins with no price for this long are dropped; 0: never
+
+	// Now is the clock (time.Now when nil); tests set it.
+	Now func() time.Time
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// Keys are the script's keys: the document, the state, the ids, the times
+// and the metadata. All but the document are named after the state key, so
+// they share its Cluster slot when it has a hash tag (StateKeyFor gives it
+// one).
+func (o *Options) Keys() [5]string {
+	return [5]string{o.Key, o.StateKey, o.StateKey + ":ids", o.StateKey + ":times", o.StateKey + ":meta"}
 }
 
 // StateKeyFor names the hash kept beside key. It shares key's hash slot
@@ -55,20 +72,70 @@ func indexByte(s string, c byte) int {
 	return -1
 }
 
+// Reason is why a price was refused.
+type Reason int
+
+const (
+	NotANumber Reason = iota // "n/a", true, "NaN": no number at all
+	OutOfRange               // beyond float64 ("1e400"), or below its normal range (1e-400 would be 0)
+	Stale                    // older than the price stored for the coin
+	Future                   // dated more than max_future ahead of the clock
+	NumReasons
+)
+
+func (r Reason) String() string {
+	switch r {
+	case NotANumber:
+		return "not a number"
+	case OutOfRange:
+		return "out of range"
+	case Stale:
+		return "older than stored"
+	case Future:
+		return "too far in the future"
+	}
+	return "?"
+}
+
+// Refusal counts refused prices of one reason, with the first as example.
+type Refusal struct {
+	Count  int
+	Coin   string
+	Value  string // as read, for NotANumber and OutOfRange
+	Time   int64  // the price's time, ns
+	Stored int64  // for Stale: the stored price's time
+}
+
+func (r *Refusal) add(coin []byte, value string, t int64) {
+	if r.Count == 0 {
+		r.Coin, r.Value, r.Time = string(coin), value, t
+	}
+	r.Count++
+}
+
+func (r *Refusal) merge(o Refusal) {
+	if r.Count == 0 {
+		*r = o
+		return
+	}
+	r.Count += o.Count
+}
+
 // price is the newest value seen for one coin in a batch: a float, or the
 // text of a JSON number not converted yet (most prices of a batch are
 // replaced by newer ones before it is written, so they are never parsed).
 type price struct {
-	time  int64 // ns
-	value float64
-	text  []byte // when lazy
-	lazy  bool
-	used  bool
+	time   int64 // ns
+	value  float64
+	text   []byte // when lazy
+	lazy   bool
+	used   bool
+	metric int32 // the metric of the batch it came from
 }
 
 func (p *price) set(t int64, f *metricline.Field, v float64) {
 	p.time = t
-	if f != nil && f.Kind == metricline.Decimal {
+	if f.Kind == metricline.Decimal {
 		p.text, p.lazy = append(p.text[:0], f.Str...), true
 		return
 	}
@@ -77,7 +144,7 @@ func (p *price) set(t int64, f *metricline.Field, v float64) {
 
 func (p *price) float() float64 {
 	if p.lazy {
-		// The decoder checked the text is a number within range.
+		// Add checked the text is a number within range.
 		v, _ := strconv.ParseFloat(string(p.text), 64)
 		return v
 	}
@@ -85,23 +152,40 @@ func (p *price) float() float64 {
 }
 
 func (p *price) copyFrom(o *price) {
-	p.time, p.value, p.lazy = o.time, o.value, o.lazy
+	p.time, p.value, p.lazy, p.metric = o.time, o.value, o.lazy, o.metric
 	p.text = append(p.text[:0], o.text...)
 }
 
+// What became of a metric's prices, besides the coins that hold one.
+const (
+	hasPrice   = 1 << iota // a field named like a price
+	superseded             // a price replaced by a newer one of the same coin in the batch
+)
+
 // Batch coalesces metrics into the newest price per coin. Its memory is
-// bounded by the number of coins, not by the number of metrics.
+// bounded by the number of coins plus a few bytes per metric.
 type Batch struct {
-	opts     *Options
-	prefix   string // "fields_": the kafka_consumer JSON parser's flattening
-	suffix   string // "_usd"
-	coins    map[string]*price
-	used     int
-	metrics  int
+	opts    *Options
+	prefix  string // "fields_": the kafka_consumer JSON parser's flattening
+	suffix  string // "_usd"
+	coins   map[string]*price
+	used    int
+	metrics int
+
+	// Per metric of the batch, in reading order: how many coins hold its
+	// price, and the fate bits above. A metric counts as written only when
+	// one of the prices it holds reaches the document.
+	held []int32
+	fate []uint8
+
+	refused  [NumReasons]Refusal // by Add (Stale comes from the script)
+	futureAt int64               // no metric up to this time is too far ahead (ns)
+
 	buf      []byte
-	args     []interface{}
+	argv     []interface{}
 	ids      []string
 	unitDigs string
+	scratch  []int32
 }
 
 // maxIdle bounds the coins remembered across batches (to reuse their map
@@ -127,40 +211,45 @@ func NewBatch(opts *Options) *Batch {
 // stored per-coin timestamps.
 var ErrBeforeEpoch = errors.New("timestamp is before 1970; a price needs a time to be ordered by")
 
-// Add takes every price field of m: a field named [fields_]<id>_<quote>
-// whose value is a finite number or a numeric string. Other fields are not
-// prices and are ignored. Within a batch a newer or equally new price of
-// a coin replaces the one held.
+// Add takes every price field of m: a field named [fields_]<id>_<quote>.
+// Its value must be a finite number within float64's normal range, or a
+// string holding one; other values are refused (counted by reason), as are
+// all prices of a metric dated more than MaxFuture ahead of the clock.
+// Fields not named like a price are ignored. Within a batch a newer or
+// equally new price of a coin replaces the one held.
 func (b *Batch) Add(m *metricline.Metric) error {
 	if m.Time < 0 {
 		return ErrBeforeEpoch
 	}
+	idx := int32(len(b.held))
+	b.held = append(b.held, 0)
 	b.metrics++
+	future := false
+	if b.opts.MaxFuture > 0 && m.Time > b.futureAt {
+		// The limit is read from the clock only when a metric passes the
+		// one computed last: time only moves forward.
+		b.futureAt = b.opts.now().UnixNano() + int64(b.opts.MaxFuture)
+		future = m.Time > b.futureAt
+	}
+	var fate uint8
 	for i := range m.Fields {
 		f := &m.Fields[i]
 		id := coinID(f.Key, b.prefix, b.suffix)
 		if id == nil {
 			continue
 		}
+		fate |= hasPrice
 		var v float64
-		switch f.Kind {
-		case metricline.Decimal:
-			// Converted when written, if still the newest.
-		case metricline.String:
-			if !isDecimal(f.Str) {
-				continue
-			}
-			var err error
-			if v, err = strconv.ParseFloat(string(f.Str), 64); err != nil {
-				continue
-			}
-		default:
+		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) { // a lazy decimal is checked when written
+			var reason Reason
 			var ok bool
-			if v, ok = f.Number(); !ok {
+			if v, reason, ok = value(f); !ok {
+				b.refused[reason].add(id, f.Text(), m.Time)
 				continue
 			}
 		}
-		if f.Kind != metricline.Decimal && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		if future {
+			b.refused[Future].add(id, f.Text(), m.Time)
 			continue
 		}
 		p := b.coins[string(id)]
@@ -168,15 +257,147 @@ func (b *Batch) Add(m *metricline.Metric) error {
 			p = &price{}
 			b.coins[string(id)] = p
 		}
-		if !p.used {
+		switch {
+		case !p.used:
 			p.used = true
-			p.set(m.Time, f, v)
 			b.used++
-		} else if m.Time >= p.time {
-			p.set(m.Time, f, v)
+		case m.Time >= p.time:
+			b.held[p.metric]--
+			if p.metric == idx {
+				fate |= superseded
+			} else {
+				b.fate[p.metric] |= superseded
+			}
+		default:
+			fate |= superseded // by the newer price held
+			continue
+		}
+		p.set(m.Time, f, v)
+		p.metric = idx
+		b.held[idx]++
+	}
+	b.fate = append(b.fate, fate)
+	return nil
+}
+
+// smallestNormal is float64's smallest normal number: below it a price
+// keeps fewer digits than it was given (or none: 1e-400 is 0).
+const smallestNormal = 0x1p-1022
+
+func inRange(v float64) bool {
+	a := math.Abs(v)
+	return a == 0 || (a >= smallestNormal && a <= math.MaxFloat64)
+}
+
+// value reads a price field: its float (0 for a lazy decimal, converted
+// when written), or why it is refused.
+func value(f *metricline.Field) (float64, Reason, bool) {
+	switch f.Kind {
+	case metricline.Decimal:
+		// The decoder refused numbers beyond float64; one that may be
+		// tiny is converted now to be checked.
+		if mayBeTiny(f.Str) {
+			v, err := strconv.ParseFloat(string(f.Str), 64)
+			if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
+				return 0, OutOfRange, false
+			}
+		}
+		return 0, 0, true
+	case metricline.String:
+		if !isDecimal(f.Str) {
+			return 0, NotANumber, false
+		}
+		v, err := strconv.ParseFloat(string(f.Str), 64)
+		if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
+			return 0, OutOfRange, false
+		}
+		return v, 0, true
+	case metricline.Float:
+		if math.IsNaN(f.Float) {
+			return 0, NotANumber, false
+		}
+		if !inRange(f.Float) {
+			return 0, OutOfRange, false
+		}
+		return f.Float, 0, true
+	case metricline.Int, metricline.Uint:
+		v, _ := f.Number()
+		return v, 0, true
+	}
+	return 0, NotANumber, false
+}
+
+// nonZero tells whether a decimal's digits (before any exponent) are not
+// all zero.
+func nonZero(s []byte) bool {
+	for _, c := range s {
+		switch {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// mayBeTiny tells whether a valid decimal could be nonzero and below 1e-300:
+// only then is it converted before it is written.
+func mayBeTiny(s []byte) bool {
+	// The usual price: short, with no exponent or one of one or two
+	// digits.
+	if len(s) < 32 {
+		i := len(s)
+		for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+			i--
+		}
+		digits := len(s) - i
+		if i > 0 && (s[i-1] == '-' || s[i-1] == '+') {
+			i--
+		}
+		if i == 0 || (s[i-1] != 'e' && s[i-1] != 'E') || digits < 3 {
+			return false
+		}
+	}
+	lead, i := 0, 0 // zeros before the first significant digit, after the point
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	for ; i < len(s) && s[i] == '0'; i++ {
+	}
+	if i < len(s) && s[i] >= '1' && s[i] <= '9' {
+		return hasNegativeExponent(s[i:], 300)
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] == '0'; i++ {
+			lead++
+		}
+	}
+	if lead >= 300 {
+		return true
+	}
+	return hasNegativeExponent(s[i:], 300-lead)
+}
+
+// hasNegativeExponent tells whether s ends in an exponent of -limit or less.
+func hasNegativeExponent(s []byte, limit int) bool {
+	for i, c := range s {
+		if c == 'e' || c == 'E' {
+			exp := s[i+1:]
+			if len(exp) == 0 || exp[0] != '-' {
+				return false
+			}
+			n := 0
+			for _, d := range exp[1:] {
+				n = n*10 + int(d-'0')
+				if n >= limit {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
 
 // coinID returns <id> of a field named [prefix]<id><suffix>, or nil.
@@ -239,6 +460,9 @@ func (b *Batch) Coins() int { return b.used }
 
 // Absorb folds newer, a batch read after b, into b and empties newer.
 func (b *Batch) Absorb(newer *Batch) {
+	shift := int32(len(b.held))
+	b.held = append(b.held, newer.held...)
+	b.fate = append(b.fate, newer.fate...)
 	for id, np := range newer.coins {
 		if !np.used {
 			continue
@@ -248,13 +472,23 @@ func (b *Batch) Absorb(newer *Batch) {
 			p = &price{}
 			b.coins[id] = p
 		}
-		if !p.used {
-			p.copyFrom(np)
+		switch {
+		case !p.used:
 			p.used = true
 			b.used++
-		} else if np.time >= p.time {
-			p.copyFrom(np)
+		case np.time >= p.time:
+			b.held[p.metric]--
+			b.fate[p.metric] |= superseded
+		default:
+			b.held[np.metric+shift]--
+			b.fate[np.metric+shift] |= superseded
+			continue
 		}
+		p.copyFrom(np)
+		p.metric += shift
+	}
+	for r := range b.refused {
+		b.refused[r].merge(newer.refused[r])
 	}
 	b.metrics += newer.metrics
 	newer.Reset()
@@ -269,82 +503,8 @@ func (b *Batch) Reset() {
 		p.used = false
 	}
 	b.used, b.metrics = 0, 0
-}
-
-// Result is what the script reported.
-type Result struct {
-	Changed int // coins whose stored price changed
-	Stale   int // coins whose price in the batch was older than the stored one
-}
-
-// Write merges the batch into Redis. On error the batch is left as it was,
-// to be written again; the merge is idempotent.
-func (b *Batch) Write(ctx context.Context, c redis.Conn) (Result, error) {
-	if b.used == 0 {
-		return Result{}, nil
-	}
-	reply, err := redis.Ints(Script.DoContext(ctx, c, b.Args()...))
-	if err != nil {
-		return Result{}, err
-	}
-	if len(reply) != 2 {
-		return Result{}, errors.New("unexpected reply from the merge script")
-	}
-	return Result{Changed: reply[0], Stale: reply[1]}, nil
-}
-
-// Args are the script's keys and arguments for the batch, coins sorted by
-// id so that the same batch always gives the same command.
-func (b *Batch) Args() []interface{} {
-	b.ids = b.ids[:0]
-	for id, p := range b.coins {
-		if p.used {
-			b.ids = append(b.ids, id)
-		}
-	}
-	sort.Strings(b.ids)
-
-	var expire int64
-	if b.opts.Expire > 0 {
-		expire = max(1, b.opts.Expire.Milliseconds())
-	}
-	b.buf = b.buf[:0]
-	b.buf = appendJSONString(b.buf, b.opts.Quote)
-	quoteEnd := len(b.buf)
-	b.args = append(b.args[:0], b.opts.Key, b.opts.StateKey, nil,
-		strconv.FormatInt(expire, 10), b.opts.Publish, b.unitDigs)
-
-	// Entries are appended to one buffer and sliced afterwards, so the
-	// buffer may grow without invalidating earlier slices.
-	ends := make([]int, 0, len(b.ids))
-	for _, id := range b.ids {
-		b.buf = b.appendEntry(b.buf, id, b.coins[id])
-		ends = append(ends, len(b.buf))
-	}
-	b.args[2] = b.buf[:quoteEnd]
-	start := quoteEnd
-	for i, id := range b.ids {
-		b.args = append(b.args, id, b.buf[start:ends[i]])
-		start = ends[i]
-	}
-	return b.args
-}
-
-// appendEntry writes "<order> <T> {"id":..,"price":".."}" for one coin.
-func (b *Batch) appendEntry(dst []byte, id string, p *price) []byte {
-	order := strconv.AppendInt(nil, p.time, 10)
-	for i := len(order); i < 20; i++ {
-		dst = append(dst, '0')
-	}
-	dst = append(dst, order...)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, p.time/int64(b.opts.TimestampUnits), 10)
-	dst = append(dst, ` {"id":`...)
-	dst = appendJSONString(dst, id)
-	dst = append(dst, `,"price":"`...)
-	dst = FormatPrice(dst, p.float())
-	dst = append(dst, `"}`...)
-	return dst
+	b.held, b.fate = b.held[:0], b.fate[:0]
+	b.refused = [NumReasons]Refusal{}
 }
 
 // FormatPrice appends the shortest plain decimal that reads back to v:
@@ -355,7 +515,7 @@ func FormatPrice(dst []byte, v float64) []byte {
 
 // appendJSONString appends s as a JSON string. s is valid UTF-8 (the
 // decoders check it), so only quotes, backslashes and control characters
-// need escaping.
+// need escaping (merge.lua escapes the same way).
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')

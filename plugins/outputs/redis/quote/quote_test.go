@@ -1,9 +1,6 @@
 package quote
 
 import (
-	"context"
-	"encoding/json"
-	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -62,74 +59,6 @@ func TestStateKeyShareTheSlot(t *testing.T) {
 	}
 }
 
-func metricWith(ts int64, fields map[string]interface{}) *metricline.Metric {
-	m := &metricline.Metric{Name: []byte("kafka_consumer"), Time: ts * int64(time.Second)}
-	for k, v := range fields {
-		f := metricline.Field{Key: []byte(k)}
-		switch x := v.(type) {
-		case float64:
-			f.Kind, f.Float = metricline.Float, x
-		case int64:
-			f.Kind, f.Int = metricline.Int, x
-		case string:
-			f.Kind, f.Str = metricline.String, []byte(x)
-		case bool:
-			f.Kind, f.Bool = metricline.Bool, x
-		}
-		m.Fields = append(m.Fields, f)
-	}
-	return m
-}
-
-type document struct {
-	Timestamp int64  `json:"timestamp"`
-	Quote     string `json:"quote"`
-	Prices    []struct {
-		ID    string `json:"id"`
-		Price string `json:"price"`
-	} `json:"prices"`
-}
-
-func readDoc(t *testing.T, c redis.Conn, key string) (document, string) {
-	t.Helper()
-	raw, err := redis.String(c.Do("GET", key))
-	if err != nil {
-		t.Fatalf("GET %s: %v", key, err)
-	}
-	var d document
-	if err := json.Unmarshal([]byte(raw), &d); err != nil {
-		t.Fatalf("document is not JSON: %v: %s", err, raw)
-	}
-	return d, raw
-}
-
-func prices(d document) map[string]string {
-	out := map[string]string{}
-	for _, p := range d.Prices {
-		out[p.ID] = p.Price
-	}
-	return out
-}
-
-func opts() *Options {
-	return &Options{Key: "q", StateKey: StateKeyFor("q"), Quote: "usd", TimestampUnits: time.Second}
-}
-
-func write(t *testing.T, c redis.Conn, o *Options, ms ...*metricline.Metric) Result {
-	t.Helper()
-	b := NewBatch(o)
-	for _, m := range ms {
-		if err := b.Add(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := b.Write(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
 func TestMergeIsMonotonicPerCoin(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
@@ -140,9 +69,11 @@ func TestMergeIsMonotonicPerCoin(t *testing.T) {
 	res := write(t, c, o, metricWith(90, map[string]interface{}{"fields_bitcoin_usd": 9.0}),
 		metricWith(110, map[string]interface{}{"fields_ethereum_usd": 1.5e-7, "fields_near_usd": "3.25",
 			"fields_flag_usd": true, "fields_bad_usd": "NaN", "other": 1.0, "fields_int_usd": int64(7)}))
-	if res.Changed != 3 || res.Stale != 1 {
-		t.Fatalf("result %+v, want 3 changed (ethereum, near, int), 1 stale (bitcoin)", res)
+	if res.Refusals[Stale].Count != 1 || res.Refusals[Stale].Coin != "bitcoin" || res.Refusals[NotANumber].Count != 2 ||
+		res.Written != 1 || res.Refused != 1 {
+		t.Fatalf("outcome %+v: want bitcoin stale, flag and bad not numbers, one metric written, one refused", res)
 	}
+	consistent(t, c, o)
 	d, raw := readDoc(t, c, "q")
 	want := map[string]string{"bitcoin": "10", "ethereum": "0.00000015", "near": "3.25", "int": "7"}
 	if got := prices(d); len(got) != len(want) || got["bitcoin"] != "10" || got["ethereum"] != want["ethereum"] || got["near"] != "3.25" || got["int"] != "7" {
@@ -164,12 +95,10 @@ func TestMergeIsMonotonicPerCoin(t *testing.T) {
 	_, before := readDoc(t, c, "q")
 	res = write(t, c, o, metricWith(100, map[string]interface{}{"fields_bitcoin_usd": 11.0}),
 		metricWith(90, map[string]interface{}{"fields_ethereum_usd": 2.0}))
-	if _, after := readDoc(t, c, "q"); res.Changed != 0 || after != before {
+	if _, after := readDoc(t, c, "q"); res.Refusals[Stale].Count != 1 || after != before {
 		t.Fatalf("replay changed the document: %+v\n%s\n%s", res, before, after)
 	}
 }
-
-func must(d document, _ string) document { return d }
 
 func TestMergeSortsByBytesAndEscapes(t *testing.T) {
 	srv := redistest.Start(t)
@@ -210,7 +139,7 @@ func TestSeedsFromAnExistingDocument(t *testing.T) {
 	}
 	res := write(t, c, opts(), metricWith(1795552003, map[string]interface{}{"fields_bitcoin_usd": 1.0}),
 		metricWith(1795552010, map[string]interface{}{"fields_solana_usd": 150.0}))
-	if res.Stale != 1 || res.Changed != 1 {
+	if res.Refusals[Stale].Count != 1 || res.Written != 1 {
 		t.Fatalf("result %+v: the older bitcoin must lose against the stored document", res)
 	}
 	d, _ := readDoc(t, c, "q")
@@ -233,7 +162,7 @@ func TestExpireAndPublish(t *testing.T) {
 	o := opts()
 	o.Expire, o.Publish = time.Minute, "rates"
 	write(t, c, o, metricWith(5, map[string]interface{}{"x_usd": 1.0}))
-	for _, k := range []string{"q", o.StateKey} {
+	for _, k := range []string{o.Keys()[0], o.Keys()[1], o.Keys()[4]} { // no indexes for a small document
 		ttl, _ := redis.Int(c.Do("PTTL", k))
 		if ttl <= 0 || ttl > 60000 {
 			t.Fatalf("PTTL %s = %d", k, ttl)
@@ -268,7 +197,6 @@ func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 	if err := a.Add(&metricline.Metric{Time: -1}); err == nil {
 		t.Fatal("a time before 1970 must be refused")
 	}
-	_ = math.Pi
 }
 
 func BenchmarkBatchAdd(b *testing.B) {

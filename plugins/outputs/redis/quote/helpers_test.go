@@ -1,0 +1,287 @@
+package quote
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+)
+
+// clock is the tests' fixed "now": a day after the prices they write.
+var clock = time.Unix(1795552004, 0).Add(24 * time.Hour)
+
+func opts() *Options {
+	return &Options{Key: "q", StateKey: StateKeyFor("q"), Quote: "usd", TimestampUnits: time.Second,
+		Now: func() time.Time { return clock }}
+}
+
+func metricWith(ts int64, fields map[string]interface{}) *metricline.Metric {
+	m := &metricline.Metric{Name: []byte("kafka_consumer"), Time: ts * int64(time.Second)}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := metricline.Field{Key: []byte(k)}
+		switch x := fields[k].(type) {
+		case float64:
+			f.Kind, f.Float = metricline.Float, x
+		case int64:
+			f.Kind, f.Int = metricline.Int, x
+		case string:
+			f.Kind, f.Str = metricline.String, []byte(x)
+		case bool:
+			f.Kind, f.Bool = metricline.Bool, x
+		case decimal:
+			f.Kind, f.Str = metricline.Decimal, []byte(x)
+		}
+		m.Fields = append(m.Fields, f)
+	}
+	return m
+}
+
+// decimal is a JSON number as the lazy decoder leaves it.
+type decimal string
+
+type document struct {
+	Timestamp int64  `json:"timestamp"`
+	Quote     string `json:"quote"`
+	Prices    []struct {
+		ID    string `json:"id"`
+		Price string `json:"price"`
+	} `json:"prices"`
+}
+
+func readDoc(t *testing.T, c redis.Conn, key string) (document, string) {
+	t.Helper()
+	raw, err := redis.String(c.Do("GET", key))
+	if err != nil {
+		t.Fatalf("GET %s: %v", key, err)
+	}
+	var d document
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		t.Fatalf("document is not JSON: %v: %s", err, raw)
+	}
+	return d, raw
+}
+
+func prices(d document) map[string]string {
+	out := map[string]string{}
+	for _, p := range d.Prices {
+		out[p.ID] = p.Price
+	}
+	return out
+}
+
+func must(d document, _ string) document { return d }
+
+func write(t *testing.T, c redis.Conn, o *Options, ms ...*metricline.Metric) Outcome {
+	t.Helper()
+	b := NewBatch(o)
+	for _, m := range ms {
+		if err := b.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := b.Write(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// render is the document the state says, computed here from the state
+// alone (not by the script): every coin of the hash, sorted by id in byte
+// order, the timestamp its newest time in the document's unit.
+func render(t *testing.T, c redis.Conn, o *Options) string {
+	t.Helper()
+	state, err := redis.StringMap(c.Do("HGETALL", o.StateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(state))
+	newest := ""
+	for id, e := range state {
+		ids = append(ids, id)
+		if len(e) < 22 {
+			t.Fatalf("state entry of %q is %q", id, e)
+		}
+		if e[:20] > newest {
+			newest = e[:20]
+		}
+	}
+	sort.Strings(ids)
+	var b strings.Builder
+	ns, _ := strconv.ParseInt(newest, 10, 64)
+	b.WriteString(`{"timestamp":` + strconv.FormatInt(ns/int64(o.TimestampUnits), 10) + `,"quote":` + string(appendJSONString(nil, o.Quote)) + `,"prices":[`)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		e := state[id]
+		// "<order> <T> <object>"
+		rest := e[21:]
+		sp := strings.IndexByte(rest, ' ')
+		if sp < 0 {
+			t.Fatalf("state entry of %q is %q", id, e)
+		}
+		obj := rest[sp+1:]
+		wantObj := `{"id":` + string(appendJSONString(nil, id)) + `,"price":"`
+		if !strings.HasPrefix(obj, wantObj) {
+			t.Fatalf("state entry of %q is not ours: %q", id, e)
+		}
+		b.WriteString(obj)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+// consistent checks the promise after a merge: the document is byte for
+// byte what the state says, and the indexes and the metadata agree with
+// both.
+func consistent(t *testing.T, c redis.Conn, o *Options) string {
+	t.Helper()
+	want := render(t, c, o)
+	got, err := redis.String(c.Do("GET", o.Key))
+	if want == "" {
+		if err != redis.ErrNil {
+			t.Fatalf("no state, but a document: %q (%v)", got, err)
+		}
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("GET %s: %v", o.Key, err)
+	}
+	if got != want {
+		t.Fatalf("the document is not what the state says:\n got %s\nwant %s", got, want)
+	}
+	keys := o.Keys()
+	state, _ := redis.StringMap(c.Do("HGETALL", keys[1]))
+	ids, _ := redis.Strings(c.Do("ZRANGE", keys[2], 0, -1))
+	times, _ := redis.Strings(c.Do("ZRANGE", keys[3], 0, -1))
+	meta, _ := redis.StringMap(c.Do("HGETALL", keys[4]))
+	// The lean layout (a small document) has the SHA1 of the document and
+	// each coin's time in the meta, and no use for indexes (whatever
+	// another program put there); the indexed one has both indexes.
+	sum := sha1.Sum([]byte(got))
+	switch {
+	case meta["ix"] == "0" && len(got) <= 32768:
+		if meta["sha"] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("lean layout with sha %q", meta["sha"])
+		}
+		times = times[:0]
+		for k, v := range meta {
+			if strings.HasPrefix(k, "t:") {
+				times = append(times, v+" "+k[2:])
+			}
+		}
+		oldest := ""
+		for _, e := range state {
+			if oldest == "" || e[:20] < oldest {
+				oldest = e[:20]
+			}
+		}
+		if meta["oldest"] > oldest {
+			t.Fatalf("meta oldest %s, the oldest coin is at %s", meta["oldest"], oldest)
+		}
+	case meta["ix"] == "1":
+		if len(ids) != len(state) || meta["sha"] != "" {
+			t.Fatalf("indexed layout with %d ids for %d coins, sha %q", len(ids), len(state), meta["sha"])
+		}
+		for _, id := range ids {
+			if _, ok := state[id]; !ok {
+				t.Fatalf("id %q is in the index, not in the state", id)
+			}
+		}
+	default:
+		t.Fatalf("meta %v for a document of %d bytes", meta, len(got))
+	}
+	if len(times) != len(state) {
+		t.Fatalf("%d coins in the state, %d times", len(state), len(times))
+	}
+	for _, m := range times {
+		if e, ok := state[m[21:]]; !ok || e[:20] != m[:20] {
+			t.Fatalf("time %q, state %q", m, e)
+		}
+	}
+	newest := ""
+	for _, e := range state {
+		newest = max(newest, e[:20])
+	}
+	h := strings.Index(got, `"prices":[`) + len(`"prices":[`)
+	if meta["v"] != "2" || meta["head"] != got[:h] || meta["len"] != strconv.Itoa(len(got)) || meta["n"] != strconv.Itoa(len(state)) || meta["newest"] != newest {
+		t.Fatalf("meta %v for a document of %d bytes, %d coins, newest %s", meta, len(got), len(state), newest)
+	}
+	if a, _ := strconv.Atoi(meta["audit"]); a <= h || a > len(got)-2 || !strings.HasPrefix(got[a-1:], `{"id":"`) {
+		t.Fatalf("meta audit=%s for %s", meta["audit"], got)
+	}
+	return got
+}
+
+// snapshot is every key of the database, dumped, to tell that nothing was
+// written.
+func snapshot(t *testing.T, c redis.Conn) map[string]string {
+	t.Helper()
+	keys, err := redis.Strings(c.Do("KEYS", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		d, _ := redis.Bytes(c.Do("DUMP", k))
+		out[k] = string(d)
+	}
+	return out
+}
+
+func sameSnapshot(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func warned(o Outcome, parts ...string) bool {
+	for _, w := range o.Warnings {
+		ok := true
+		for _, p := range parts {
+			if !strings.Contains(w, p) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y interface{}
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}

@@ -1,0 +1,226 @@
+package quote
+
+import (
+	"context"
+	"crypto/sha1"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+//go:embed merge.lua
+var mergeLua string
+
+// Script merges a batch of prices into the document; see merge.lua.
+var Script = redis.NewScript(5, mergeLua)
+
+// Outcome is what one write did, for the counters and the log.
+type Outcome struct {
+	Updates int // script runs (0 when the batch held no price)
+
+	// Metrics of the batch, each counted once.
+	Written    int // a price of it is now in the document
+	Superseded int // every price it gave was replaced by a newer one of the same coin before the write
+	Refused    int // it had prices and none was taken
+	NoPrice    int // it had no field named like a price
+
+	Refusals [NumReasons]Refusal // prices, by reason
+	Aged     Refusal             // coins dropped by age_out (Time: the coin's last price)
+	Repaired int                 // stored entries repaired, dropped or restored
+
+	// Rebuilt says why the document was rebuilt from the state rather
+	// than spliced ("" when spliced).
+	Rebuilt string
+
+	// Lines for the log, worded, naming the key.
+	Warnings []string
+	Infos    []string
+}
+
+// maxTakeovers bounds the rounds of reading a document that keeps
+// changing under a takeover.
+const maxTakeovers = 3
+
+// Write merges the batch into Redis. On error the batch is left as it was,
+// to be written again; the merge is idempotent.
+func (b *Batch) Write(ctx context.Context, c redis.Conn) (Outcome, error) {
+	var o Outcome
+	held := append(b.scratch[:0], b.held...)
+	b.scratch = held
+	if b.used == 0 {
+		b.account(&o, held)
+		return o, nil
+	}
+	now := b.opts.now()
+	args := b.argsAt(now, nil, "")
+	var notes, infos []string
+	for round := 0; ; round++ {
+		reply, err := redis.Values(Script.DoContext(ctx, c, args...))
+		if err != nil {
+			return Outcome{}, err
+		}
+		status, _ := redis.String(reply[0], nil)
+		if status == "takeover" && len(reply) == 3 && round < maxTakeovers {
+			doc, _ := redis.Bytes(reply[1], nil)
+			ours, _ := redis.Int(reply[2], nil)
+			coins, warnings, said := b.takeover(doc, ours == 1, now)
+			notes, infos = append(notes, warnings...), append(infos, said...)
+			sum := sha1.Sum(doc)
+			args = b.argsAt(now, coins, hex.EncodeToString(sum[:]))
+			continue
+		}
+		if status != "ok" || len(reply) != 6 {
+			if status == "takeover" {
+				return Outcome{}, fmt.Errorf("the document at %q changed %d times while it was being taken over", b.opts.Key, maxTakeovers)
+			}
+			return Outcome{}, fmt.Errorf("unexpected reply from the quote merge script: %q", status)
+		}
+		if err := b.outcome(&o, reply, held); err != nil {
+			return Outcome{}, err
+		}
+		o.Warnings = append(notes, o.Warnings...)
+		o.Infos = append(infos, o.Infos...)
+		o.Updates = 1
+		return o, nil
+	}
+}
+
+// outcome reads the script's reply {'ok', changed, stale, aged, notes, why}.
+func (b *Batch) outcome(o *Outcome, reply []interface{}, held []int32) error {
+	stale, err1 := redis.Strings(reply[2], nil)
+	aged, err2 := redis.Strings(reply[3], nil)
+	notes, err3 := redis.Strings(reply[4], nil)
+	why, err4 := redis.String(reply[5], nil)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(stale)%2 != 0 || len(aged)%3 != 0 || len(notes)%3 != 0 {
+		return fmt.Errorf("malformed reply from the quote merge script")
+	}
+	for i := 0; i < len(stale); i += 2 {
+		p, ok := b.coinAt(stale[i])
+		if !ok {
+			return fmt.Errorf("malformed reply from the quote merge script: coin %q", stale[i])
+		}
+		held[p.metric]--
+		stored, _ := strconv.ParseInt(stale[i+1], 10, 64)
+		r := &o.Refusals[Stale]
+		if r.Count == 0 {
+			r.Coin, r.Time, r.Stored = b.ids[mustAtoi(stale[i])-1], p.time, stored
+		}
+		r.Count++
+	}
+	for i := 0; i < len(aged); i += 3 {
+		t, _ := strconv.ParseInt(aged[i+1], 10, 64)
+		if o.Aged.Count == 0 {
+			o.Aged.Coin, o.Aged.Time = aged[i], t
+		}
+		o.Aged.Count++
+		if aged[i+2] != "0" {
+			p, ok := b.coinAt(aged[i+2])
+			if !ok {
+				return fmt.Errorf("malformed reply from the quote merge script: coin %q", aged[i+2])
+			}
+			held[p.metric]--
+		}
+	}
+	b.account(o, held)
+	o.Rebuilt = why
+	b.report(o, notes)
+	return nil
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// coinAt returns the coin at a 1-based index of the script's batch.
+func (b *Batch) coinAt(index string) (*price, bool) {
+	i, err := strconv.Atoi(index)
+	if err != nil || i < 1 || i > len(b.ids) {
+		return nil, false
+	}
+	return b.coins[b.ids[i-1]], true
+}
+
+// account sorts the batch's metrics into written, superseded, refused and
+// without a price, from what each still holds after the write.
+func (b *Batch) account(o *Outcome, held []int32) {
+	for i, f := range b.fate {
+		switch {
+		case f&hasPrice == 0:
+			o.NoPrice++
+		case held[i] > 0:
+			o.Written++
+		case f&superseded != 0:
+			o.Superseded++
+		default:
+			o.Refused++
+		}
+	}
+	for r := range b.refused {
+		o.Refusals[r].merge(b.refused[r])
+	}
+}
+
+// order is a time in ns as the script compares them: 20 digits.
+func order(ns int64) string {
+	s := strconv.FormatInt(ns, 10)
+	if len(s) < 20 {
+		s = "00000000000000000000"[:20-len(s)] + s
+	}
+	return s
+}
+
+// Args are the script's keys and arguments for the batch, coins sorted by
+// id (byte order, as the script needs), for the clock now.
+func (b *Batch) Args() []interface{} { return b.argsAt(b.opts.now(), nil, "") }
+
+// imported is a coin taken over from a document another program wrote.
+type imported struct{ id, order, price string }
+
+func (b *Batch) argsAt(now time.Time, imports []imported, sum string) []interface{} {
+	b.ids = b.ids[:0]
+	for id, p := range b.coins {
+		if p.used {
+			b.ids = append(b.ids, id)
+		}
+	}
+	sort.Strings(b.ids)
+
+	var expire int64
+	if b.opts.Expire > 0 {
+		expire = max(1, b.opts.Expire.Milliseconds())
+	}
+	future, age := "", ""
+	if b.opts.MaxFuture > 0 {
+		future = order(now.UnixNano() + int64(b.opts.MaxFuture))
+	}
+	if b.opts.AgeOut > 0 {
+		age = order(int64(b.opts.AgeOut))
+	}
+	keys := b.opts.Keys()
+	b.argv = append(b.argv[:0], keys[0], keys[1], keys[2], keys[3], keys[4],
+		string(appendJSONString(nil, b.opts.Quote)), strconv.FormatInt(expire, 10), b.opts.Publish, b.unitDigs,
+		order(now.UnixNano()), future, age, sum, strconv.Itoa(len(imports)))
+	for _, c := range imports {
+		b.argv = append(b.argv, c.id, c.order, c.price)
+	}
+	// Prices are appended to one buffer and sliced afterwards, so the
+	// buffer may grow without invalidating earlier slices.
+	b.buf = b.buf[:0]
+	ends := make([]int, 0, len(b.ids))
+	for _, id := range b.ids {
+		b.buf = FormatPrice(b.buf, b.coins[id].float())
+		ends = append(ends, len(b.buf))
+	}
+	start := 0
+	for i, id := range b.ids {
+		b.argv = append(b.argv, id, order(b.coins[id].time), b.buf[start:ends[i]])
+		start = ends[i]
+	}
+	return b.argv
+}
