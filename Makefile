@@ -20,6 +20,9 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzJSON \
 	./plugins/common/metricline:FuzzJSONBatch \
 	./plugins/common/metricline:FuzzInflux \
+	./plugins/common/metricline:FuzzInfluxVsTelegraf \
+	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
+	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip
