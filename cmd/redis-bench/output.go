@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -22,7 +21,7 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 		return 0, 0, err
 	}
 	defer in.Close()
-	cmd := exec.Command(filepath.Join(b.bin, "redis-output"), "-config", conf)
+	cmd := exec.Command(filepath.Join(b.bin, "redis-output"), b.profileArgs([]string{"-config", conf}, input)...)
 	cmd.Stdin = in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -35,8 +34,8 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 	if strings.Contains(stderr.String(), "E! ") {
 		return 0, 0, fmt.Errorf("redis-output logged errors: %s", stderr.String())
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return wall, float64(ru.Maxrss) / 1024, nil
+	b.last = statsOf(cmd, wall)
+	return wall, b.last.rssMiB, nil
 }
 
 func (b *bench) config(name, body string) (string, error) {
@@ -82,8 +81,8 @@ func (b *bench) quote(n int) error {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
-			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"})
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
+			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"}, n)
 		b.remove(input)
 	}
 	return nil
@@ -148,8 +147,8 @@ func (b *bench) perMetric(n int) error {
 			ceilings[key] = ceiling
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(ceiling),
-			Ratio: num(rate / ceiling), RSSMiB: num(rss), CeilingLabel: c.ceiling[0] + " with the same arguments"})
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(ceiling),
+			Ratio: num(rate / ceiling), RSSMiB: num(rss), CeilingLabel: c.ceiling[0] + " with the same arguments"}, n)
 		b.remove(input)
 	}
 	return nil

@@ -97,13 +97,13 @@ func AppendFieldValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 	case metricline.Float:
 		return appendFloat(dst, f.Float)
 	case metricline.Decimal:
-		// As Field.Value reads it: ParseFloat's result, error or not.
-		var v float64
-		if len(f.Str) > 0 {
-			v, _ = strconv.ParseFloat(unsafe.String(&f.Str[0], len(f.Str)), 64)
-		} else {
-			v, _ = strconv.ParseFloat("", 64)
+		// Text already in the shortest form is what formatting would
+		// give; anything else reads as Field.Value reads it: ParseFloat's
+		// result, error or not.
+		if _, _, ok := metricline.ShortestDecimal(f.Str); ok {
+			return append(dst, f.Str...), true
 		}
+		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
 		return appendFloat(dst, v)
 	case metricline.Int:
 		return append(strconv.AppendInt(dst, f.Int, 10), 'i'), true
@@ -125,6 +125,13 @@ func AppendFieldValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		return strconv.AppendBool(dst, f.Bool), true
 	}
 	return dst, false
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func appendFloat(dst []byte, v float64) ([]byte, bool) {

@@ -87,7 +87,13 @@ func appendValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 	case metricline.Float:
 		return appendFloat(dst, f.Float)
 	case metricline.Decimal:
-		// As Field.Value reads it: ParseFloat's result, error or not.
+		// Text already in the shortest form, from 1e-6 to below 1e21
+		// (where encoding/json writes no exponent), is what formatting
+		// would give; anything else reads as Field.Value reads it:
+		// ParseFloat's result, error or not.
+		if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
+			return append(dst, f.Str...), true
+		}
 		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
 		return appendFloat(dst, v)
 	case metricline.Int:

@@ -67,3 +67,70 @@ func canonical(idx []int32, key func(int32) []byte) []int32 {
 	}
 	return out
 }
+
+// ShortestDecimal reports whether text, a number as JSON or line protocol
+// writes it, is already what strconv.FormatFloat(v, 'f', -1, 64) gives for
+// the float64 v it reads as, so a serializer may copy it instead of parsing
+// and formatting: no exponent, no superfluous zeros ("0", "-0", "97.5",
+// "1200", not "0.50", "01", "1e3"), at most 15 significant digits (any
+// two decimals of 15 digits read as different float64s, so no other,
+// shorter text reads as v) and far from the subnormal range. intDigits is
+// the number of digits before the point; fracZeros the zeros right after
+// it when the integer part is 0 (for serializers that switch to an
+// exponent for small and large numbers).
+func ShortestDecimal(text []byte) (intDigits, fracZeros int, ok bool) {
+	i := 0
+	if i < len(text) && text[i] == '-' {
+		i++
+	}
+	start := i
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		i++
+	}
+	intDigits = i - start
+	if intDigits == 0 || (intDigits > 1 && text[start] == '0') || intDigits > 300 {
+		return 0, 0, false
+	}
+	// Significant digits: from the first non-zero digit to the last one.
+	first, last := -1, -1
+	for j := start; j < i; j++ {
+		if text[j] != '0' {
+			if first < 0 {
+				first = j
+			}
+			last = j
+		}
+	}
+	if i < len(text) {
+		if text[i] != '.' || i+1 == len(text) || text[len(text)-1] == '0' {
+			return 0, 0, false
+		}
+		i++
+		for j := i; j < len(text); j++ {
+			c := text[j]
+			if c < '0' || c > '9' {
+				return 0, 0, false
+			}
+			if c != '0' {
+				if first < 0 {
+					first = j
+					if intDigits == 1 && text[start] == '0' {
+						fracZeros = j - i
+					}
+				}
+				last = j
+			}
+		}
+	}
+	if first < 0 {
+		return intDigits, 0, true // zero
+	}
+	sig := last - first + 1
+	if first < i && last >= i { // the point lies between them
+		sig--
+	}
+	if sig > 15 || fracZeros > 290 {
+		return 0, 0, false
+	}
+	return intDigits, fracZeros, true
+}

@@ -90,7 +90,10 @@ func (r *Redis) Init() error {
 	case "json":
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		d.FloatNumbers = true
-		d.LazyNumbers = r.Mode == "quote"
+		// Numbers stay text where only our serializers read them: they
+		// copy text already in float64's shortest form.
+		d.LazyNumbers = r.Mode == "quote" || r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
+			(r.Mode == "stream" && r.PayloadField != "")
 		r.decoder = d
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))

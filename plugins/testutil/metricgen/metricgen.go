@@ -7,6 +7,7 @@ package metricgen
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -24,7 +25,7 @@ func Metric(data []byte) *metricline.Metric {
 	}
 	for n := int(r.byte() % 12); n > 0; n-- {
 		f := metricline.Field{Key: r.str()}
-		switch r.byte() % 7 {
+		switch r.byte() % 8 {
 		case 0:
 			f.Kind, f.Float = metricline.Float, float64(int64(r.u64()%2000000)-1000000)/64
 		case 1:
@@ -39,6 +40,12 @@ func Metric(data []byte) *metricline.Metric {
 			f.Kind, f.Bool = metricline.Bool, r.byte()&1 == 1
 		case 6:
 			f.Kind, f.Str = metricline.Decimal, r.str()
+		case 7: // a number as some serializer would write it
+			v := math.Float64frombits(r.u64())
+			if r.byte()&1 == 0 {
+				v = float64(int64(r.u64())) / math.Pow10(int(r.byte()%24))
+			}
+			f.Kind, f.Str = metricline.Decimal, strconv.AppendFloat(nil, v, "fgeE"[r.byte()%4], int(r.byte()%20)-1, 64)
 		}
 		m.Fields = append(m.Fields, f)
 	}
