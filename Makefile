@@ -25,7 +25,9 @@ FUZZ_TARGETS := \
 	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
-	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip
+	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
+	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
+	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
 

@@ -46,8 +46,21 @@ func NewInflux(precision time.Duration) (*Influx, error) {
 
 // Decode implements Decoder. Metrics are passed to fn as each line of
 // data is read; the first bad line ends the decoding with an error that
-// names its byte (the column in that line, counted from 1).
+// names its byte (the column in that line, counted from 1). A line without
+// a timestamp takes the time of decoding.
 func (d *Influx) Decode(line []byte, fn func(*Metric)) error {
+	d.h.hasDef = false
+	return d.decode(line, fn)
+}
+
+// DecodeAt is Decode where a line without a timestamp takes def instead
+// (truncated to the precision, as Telegraf's parser does with its clock).
+func (d *Influx) DecodeAt(line []byte, def time.Time, fn func(*Metric)) error {
+	d.h.hasDef, d.h.def = true, def
+	return d.decode(line, fn)
+}
+
+func (d *Influx) decode(line []byte, fn func(*Metric)) error {
 	d.machine.SetData(line)
 	for {
 		d.h.begin()
@@ -70,7 +83,11 @@ func (d *Influx) Decode(line []byte, fn func(*Metric)) error {
 			return fmt.Errorf("invalid line protocol at byte %d: metric %q has no fields", d.machine.Column(), m.Name)
 		}
 		if !d.h.timed {
-			m.Time = d.h.now().Truncate(d.h.precision).UnixNano()
+			now := d.h.def
+			if !d.h.hasDef {
+				now = d.h.now()
+			}
+			m.Time = now.Truncate(d.h.precision).UnixNano()
 		}
 		fn(m)
 	}
@@ -80,6 +97,8 @@ func (d *Influx) Decode(line []byte, fn func(*Metric)) error {
 type influxHandler struct {
 	precision time.Duration
 	now       func() time.Time
+	def       time.Time // with hasDef, the time of lines without one
+	hasDef    bool
 
 	m       Metric
 	started bool   // a measurement was seen on this line
