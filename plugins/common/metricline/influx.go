@@ -25,6 +25,13 @@ import (
 // without one. A differential fuzz test holds the whole to Telegraf's
 // parser.
 type Influx struct {
+	// LazyNumbers keeps a float field already in float64's shortest form
+	// ("97.5", not "97.50" or "1e3") as its text, Kind Decimal, for
+	// serializers that copy such text rather than format the number (see
+	// ShortestDecimal); it reads as the same float64. Other floats are
+	// parsed as usual.
+	LazyNumbers bool
+
 	machine interface {
 		SetData([]byte)
 		Next() error
@@ -62,6 +69,7 @@ func (d *Influx) DecodeAt(line []byte, def time.Time, fn func(*Metric)) error {
 
 func (d *Influx) decode(line []byte, fn func(*Metric)) error {
 	d.machine.SetData(line)
+	d.h.lazy = d.LazyNumbers
 	for {
 		d.h.begin()
 		err := d.machine.Next()
@@ -99,6 +107,8 @@ type influxHandler struct {
 	now       func() time.Time
 	def       time.Time // with hasDef, the time of lines without one
 	hasDef    bool
+	lazy      bool
+	keys      uint64 // a bit per field key hash: most keys need no search
 
 	m       Metric
 	started bool   // a measurement was seen on this line
@@ -108,6 +118,7 @@ type influxHandler struct {
 
 func (h *influxHandler) begin() {
 	h.m.reset()
+	h.keys = 0
 	h.started, h.timed = false, false
 	h.arena = h.arena[:0]
 }
@@ -145,12 +156,16 @@ func (h *influxHandler) AddTag(key, value []byte) error {
 // the last value (Telegraf's metric.AddField).
 func (h *influxHandler) field(key []byte) *Field {
 	k := h.unescape(key, &keyUnescapes, keyEscaped)
-	for i := range h.m.Fields {
-		if bytes.Equal(h.m.Fields[i].Key, k) {
-			h.m.Fields[i] = Field{Key: h.m.Fields[i].Key}
-			return &h.m.Fields[i]
+	bit := uint64(1) << ((uint(len(k)) + uint(k[0])*7 + uint(k[len(k)-1])*13) & 63)
+	if h.keys&bit != 0 {
+		for i := range h.m.Fields {
+			if bytes.Equal(h.m.Fields[i].Key, k) {
+				h.m.Fields[i] = Field{Key: h.m.Fields[i].Key}
+				return &h.m.Fields[i]
+			}
 		}
 	}
+	h.keys |= bit
 	h.m.Fields = append(h.m.Fields, Field{Key: k})
 	return &h.m.Fields[len(h.m.Fields)-1]
 }
@@ -186,6 +201,14 @@ func (h *influxHandler) AddUint(key, value []byte) error {
 }
 
 func (h *influxHandler) AddFloat(key, value []byte) error {
+	if h.lazy {
+		// Text in the shortest form is finite: nothing to check.
+		if _, _, ok := ShortestDecimal(value); ok {
+			f := h.field(key)
+			f.Kind, f.Str = Decimal, value
+			return nil
+		}
+	}
 	v, err := strconv.ParseFloat(unsafeString(value), 64)
 	if err != nil {
 		return numErr(err)

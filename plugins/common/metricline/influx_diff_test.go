@@ -122,10 +122,15 @@ func describe(m *Metric) string {
 	}
 	for i := range m.Fields {
 		f := &m.Fields[i]
-		fmt.Fprintf(&b, " field %q kind %d ", f.Key, f.Kind)
+		kind := f.Kind
+		if kind == Decimal { // LazyNumbers: reads as the same float
+			kind = Float
+		}
+		fmt.Fprintf(&b, " field %q kind %d ", f.Key, kind)
 		switch f.Kind {
-		case Float:
-			fmt.Fprintf(&b, "%x", math.Float64bits(f.Float))
+		case Float, Decimal:
+			v, _ := f.Number()
+			fmt.Fprintf(&b, "%x", math.Float64bits(v))
 		default:
 			b.WriteString(f.Text())
 		}
@@ -174,6 +179,7 @@ line" 1`,
 func TestInfluxLikeTelegraf(t *testing.T) {
 	for _, precision := range []time.Duration{0, time.Second, time.Millisecond, time.Hour} {
 		d := newTestInflux(t, precision)
+		d.LazyNumbers = precision == time.Millisecond
 		for _, line := range influxSeeds {
 			sameAsTelegraf(t, d, precision, []byte(line))
 		}
@@ -194,12 +200,14 @@ func FuzzInfluxVsTelegraf(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Add(`m f=1 1795552004`, true)
-	ns, sec := newTestInflux(f, 0), newTestInflux(f, time.Second)
+	ns, sec, lazy := newTestInflux(f, 0), newTestInflux(f, time.Second), newTestInflux(f, 0)
+	lazy.LazyNumbers = true
 	f.Fuzz(func(t *testing.T, line string, seconds bool) {
 		if seconds {
 			sameAsTelegraf(t, sec, time.Second, []byte(line))
 		} else {
 			sameAsTelegraf(t, ns, 0, []byte(line))
+			sameAsTelegraf(t, lazy, 0, []byte(line))
 		}
 	})
 }

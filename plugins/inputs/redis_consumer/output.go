@@ -135,6 +135,7 @@ func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.LazyNumbers = true // the encoder copies floats already in their shortest form
 	return &lineRewriter{dec: d}, nil
 }
 

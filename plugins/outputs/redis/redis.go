@@ -86,20 +86,22 @@ func (r *Redis) Init() error {
 	if err := r.Config.Init(); err != nil {
 		return err
 	}
+	// Numbers stay text where only quote mode or our serializers read
+	// them: the serializers copy text already in float64's shortest form.
+	serializing := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
+		(r.Mode == "stream" && r.PayloadField != "")
 	switch r.DataFormat {
 	case "json":
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		d.FloatNumbers = true
-		// Numbers stay text where only our serializers read them: they
-		// copy text already in float64's shortest form.
-		d.LazyNumbers = r.Mode == "quote" || r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
-			(r.Mode == "stream" && r.PayloadField != "")
+		d.LazyNumbers = r.Mode == "quote" || serializing
 		r.decoder = d
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
 		if err != nil {
 			return fmt.Errorf("option influx_timestamp_precision: %w", err)
 		}
+		d.LazyNumbers = serializing
 		r.decoder = d
 	default:
 		return fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
