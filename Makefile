@@ -29,7 +29,7 @@ FUZZ_TARGETS := \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
 	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -39,6 +39,7 @@ help:
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
+	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
 	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
@@ -85,6 +86,21 @@ bench: deps build
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
 	$(BIN)/redis-bench -bin $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./plugins/...
+
+# The same jobs done by a peer, Benthos (built once into .cache/ by
+# scripts/benthos-peer.sh; never a dependency of the plugins): four output
+# rows and a stream-input row, runs alternating between the tools, what
+# landed in Redis checked after each run; rows with vs_peer merged into
+# $${BENCH_OUT:-bench-results.json} and a table on stdout.
+BENTHOS_VERSION := v4.24.0
+BENTHOS := .cache/benthos-$(BENTHOS_VERSION)/benthos
+PEER_RUNS ?= 3
+$(BENTHOS):
+	scripts/benthos-peer.sh $(BENTHOS_VERSION)
+
+bench-peers: deps build $(BENTHOS)
+	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
+	$(BIN)/redis-bench -bin $(BIN) -peers $(BENTHOS) -peer-runs $(PEER_RUNS)
 
 # Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
 # goroutines must stay flat. Not part of make test.

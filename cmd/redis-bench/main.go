@@ -51,8 +51,18 @@ func main() {
 		soak    = flag.Duration("soak", 0, "instead: run redis-output this long at -soak-rate and report memory and goroutines")
 		rate    = flag.Int("soak-rate", 20000, "metrics per second of the soak run")
 		profile = flag.String("profile", "", "write a CPU profile of each plugin run into this directory")
+		peer    = flag.String("peers", "", "instead: the peer rows (make bench-peers) against this Benthos binary")
+		peerN   = flag.Int("peer-metrics", 200_000, "metrics per peer run")
+		runs    = flag.Int("peer-runs", 3, "alternating runs per tool and peer row (the median is kept)")
 	)
 	flag.Parse()
+	if *peer != "" {
+		if err := runPeers(*bin, *peer, *out, *peerN, *runs, *only); err != nil {
+			fmt.Fprintln(os.Stderr, "redis-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *soak > 0 {
 		if err := runSoak(*bin, *soak, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, "redis-bench:", err)
