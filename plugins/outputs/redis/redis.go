@@ -81,11 +81,9 @@ func New() *Redis {
 	}
 }
 
-// Init checks the options and prepares the decoder and the write mode.
-func (r *Redis) Init() error {
-	if err := r.Config.Init(); err != nil {
-		return err
-	}
+// newDecoder returns a decoder for data_format; each reading goroutine has
+// its own.
+func (r *Redis) newDecoder() (metricline.Decoder, error) {
 	// Numbers stay text where only quote mode or our serializers read
 	// them: the serializers copy text already in float64's shortest form.
 	serializing := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
@@ -95,17 +93,28 @@ func (r *Redis) Init() error {
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		d.FloatNumbers = true
 		d.LazyNumbers = r.Mode == "quote" || serializing
-		r.decoder = d
+		return d, nil
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
 		if err != nil {
-			return fmt.Errorf("option influx_timestamp_precision: %w", err)
+			return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
 		}
 		d.LazyNumbers = serializing
-		r.decoder = d
-	default:
-		return fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
+		return d, nil
 	}
+	return nil, fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
+}
+
+// Init checks the options and prepares the decoder and the write mode.
+func (r *Redis) Init() error {
+	if err := r.Config.Init(); err != nil {
+		return err
+	}
+	d, err := r.newDecoder()
+	if err != nil {
+		return err
+	}
+	r.decoder = d
 	if r.FlushInterval <= 0 {
 		return fmt.Errorf("option flush_interval: must be positive")
 	}
