@@ -29,7 +29,7 @@ FUZZ_TARGETS := \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
 	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -40,6 +40,7 @@ help:
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
+	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
 	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
@@ -101,6 +102,14 @@ $(BENTHOS):
 bench-peers: deps build $(BENTHOS)
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
 	$(BIN)/redis-bench -bin $(BIN) -peers $(BENTHOS) -peer-runs $(PEER_RUNS)
+
+# What redis-output costs the price pipeline: the same Kafka backlog through
+# the consumer Telegraf with [[outputs.execd]] + redis-output and with
+# [[outputs.file]] to /dev/null; messages/s and CPU s per million metrics
+# of every process (telegraf/cost_test.go).
+PIPELINE_COST ?= 200000
+bench-pipeline: deps build telegraf kafka-libs
+	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCost$$' -v -timeout 30m ./telegraf/
 
 # Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
 # goroutines must stay flat. Not part of make test.

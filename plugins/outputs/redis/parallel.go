@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
@@ -74,9 +76,14 @@ func (u *run) readParallel(src source) bool {
 		}()
 	}
 	merged := make(chan bool, 1)
-	go func() { merged <- u.mergeChunks(order, free) }()
+	var queued atomic.Int64 // chunks sent to the decoders, not yet merged
+	go func() { merged <- u.mergeChunks(order, free, &queued) }()
 
-	ok := u.cutChunks(src, work, order, free)
+	inline, err := u.r.newDecoder()
+	if err != nil {
+		panic(err)
+	}
+	ok := u.cutChunks(src, work, order, free, &queued, inline)
 	close(work)
 	close(order)
 	wg.Wait()
@@ -87,18 +94,33 @@ func (u *run) readParallel(src source) bool {
 }
 
 // cutChunks reads lines into chunks and queues them, in order, to the
-// decoders and to the merger.
-func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk) bool {
-	lines := linereader.New(src.r, int(u.r.MaxLineSize))
+// decoders and to the merger. Input that trickles (Telegraf writes a line
+// per write, and we keep up) is not worth a hand-off per line: a small
+// chunk cut because no more input is there, with nothing queued before it,
+// is decoded and merged right here.
+func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk, queued *atomic.Int64, inline metricline.Decoder) bool {
+	lines := linereader.New(&gatherReader{r: src.r}, int(u.r.MaxLineSize))
 	c := u.newChunk(free)
+	stopped := false
 	send := func() {
+		if len(c.ends) < chunkLines/4 && lines.Buffered() == 0 && queued.Load() == 0 {
+			u.decodeChunk(inline, src.label, c)
+			if !u.mergeOne(c) {
+				stopped = true
+			}
+			free <- c
+			c = u.newChunk(free)
+			return
+		}
+		queued.Add(1)
 		c.done = make(chan struct{})
 		order <- c // blocks while the merger waits for room: back-pressure
 		work <- c
 		c = u.newChunk(free)
 	}
 	for {
-		if u.isStopping() {
+		if stopped || u.isStopping() {
+			free <- c
 			return false
 		}
 		line, err := lines.Next()
@@ -139,6 +161,26 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk)
 			send()
 		}
 	}
+}
+
+// gatherReader pauses briefly after a short read. Telegraf's execd output
+// writes every metric with a write of its own; read as they come, each
+// line costs a wake-up of the reader and a read (the pipeline profile:
+// several microseconds a line, more than decoding it). After the pause the
+// next read takes whatever came meanwhile at once. A line waits at most
+// the pause, a fraction of any flush interval.
+type gatherReader struct {
+	r io.Reader
+}
+
+const gatherPause = 500 * time.Microsecond
+
+func (g *gatherReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err == nil && n > 0 && n < 16<<10 && n < len(p) {
+		time.Sleep(gatherPause)
+	}
+	return n, err
 }
 
 func (u *run) newChunk(free chan *chunk) *chunk {
@@ -183,45 +225,50 @@ func (u *run) decodeChunk(dec metricline.Decoder, label string, c *chunk) {
 }
 
 // mergeChunks folds decoded chunks into the pending batch in the order
-// they were read, with the back-pressure and signals of readSource.
-// After a stop, decoded chunks are no longer merged (as readSource
-// decodes no more lines), and false is returned.
-func (u *run) mergeChunks(order <-chan *chunk, free chan<- *chunk) bool {
+// they were read. After a stop, decoded chunks are no longer merged (as
+// readSource decodes no more lines), and false is returned.
+func (u *run) mergeChunks(order <-chan *chunk, free chan<- *chunk, queued *atomic.Int64) bool {
 	ok := true
 	for c := range order {
 		<-c.done
-		if !ok {
+		if ok {
+			ok = u.mergeOne(c)
+		} else {
 			c.batch.Reset()
-			free <- c
-			continue
 		}
-		slices.SortStableFunc(c.errs, func(a, b badLine) int { return int(a.line - b.line) })
-		for _, e := range c.errs {
-			u.r.Log.Errorf("%s", e.msg)
-		}
-		u.mu.Lock()
-		if u.stopping {
-			u.mu.Unlock()
-			ok = false
-			c.batch.Reset()
-			free <- c
-			continue
-		}
-		u.pending.Absorb(c.batch)
-		u.pendingEnd = c.end
-		u.stats.Lines.Add(c.lines)
-		u.stats.Metrics.Add(c.metrics)
-		u.stats.Rejected.Add(c.rejected)
-		full := u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics
-		due := u.pending.Metrics() >= u.r.MetricBatchSize
-		u.mu.Unlock()
+		queued.Add(-1)
 		free <- c
-		if due || full {
-			u.signal()
-		}
-		if full {
-			u.waitForRoom()
-		}
 	}
 	return ok
+}
+
+// mergeOne folds one decoded chunk into the pending batch, with the
+// back-pressure, signals, stats and error lines of readSource; false
+// after a stop (the chunk is dropped).
+func (u *run) mergeOne(c *chunk) bool {
+	slices.SortStableFunc(c.errs, func(a, b badLine) int { return int(a.line - b.line) })
+	for _, e := range c.errs {
+		u.r.Log.Errorf("%s", e.msg)
+	}
+	u.mu.Lock()
+	if u.stopping {
+		u.mu.Unlock()
+		c.batch.Reset()
+		return false
+	}
+	u.pending.Absorb(c.batch)
+	u.pendingEnd = c.end
+	u.stats.Lines.Add(c.lines)
+	u.stats.Metrics.Add(c.metrics)
+	u.stats.Rejected.Add(c.rejected)
+	full := u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics
+	due := u.pending.Metrics() >= u.r.MetricBatchSize
+	u.mu.Unlock()
+	if due || full {
+		u.signal()
+	}
+	if full {
+		u.waitForRoom()
+	}
+	return true
 }
