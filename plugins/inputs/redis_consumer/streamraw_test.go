@@ -165,3 +165,56 @@ func TestRawRepliesCutShort(t *testing.T) {
 		t.Fatalf("a cut connection reported as a Redis reply: %v", err)
 	}
 }
+
+// The XACK that goes out with the next read never costs an entry: entries
+// keep coming while the plugin reads batches, its connection is killed
+// twice on the way (with an XACK unconfirmed), and it is stopped while
+// reading. Every entry comes out (at least once), and nothing is left
+// pending once Run returns.
+func TestStreamPipelinedAckLosesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	const n = 3000
+	add := func(from, to int) {
+		c := srv.Conn()
+		defer c.Close()
+		for i := from; i < to; i++ {
+			c.Send("XADD", "metrics", "*", "payload", fmt.Sprintf("m v=%di %d", i, i))
+		}
+		if _, err := c.Do(""); err != nil {
+			t.Error(err)
+		}
+	}
+	add(0, n/2)
+	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.PayloadField, p.BatchSize = "payload", 100 })
+	r := start(t, p, RunOptions{})
+	waitFor(t, "a first batch", func() bool { return len(r.stdout.Lines()) >= 100 })
+	srv.Do("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+	add(n/2, n)
+	waitFor(t, "half the entries", func() bool { return len(r.stdout.Lines()) >= n/2 })
+	srv.Do("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+	waitFor(t, "every entry", func() bool {
+		seen := map[string]bool{}
+		for _, l := range r.stdout.Lines() {
+			seen[l] = true
+		}
+		return len(seen) == n
+	})
+	r.cancel()
+	err := <-r.done
+	r.done <- err // for the cleanup of start
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(t, srv, "metrics", "telegraf"); got != 0 {
+		t.Fatalf("%d entries left pending", got)
+	}
+	seen := map[string]bool{}
+	for _, l := range r.stdout.Lines() {
+		seen[l] = true
+	}
+	for i := 0; i < n; i++ {
+		if !seen[fmt.Sprintf("m v=%di %d", i, i)] {
+			t.Fatalf("entry %d never came out", i)
+		}
+	}
+}
