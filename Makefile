@@ -25,6 +25,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
 	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \
+	./plugins/outputs/redis/keytemplate:FuzzAppendValueDecimalAsFloat \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \

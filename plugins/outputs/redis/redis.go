@@ -84,15 +84,16 @@ func New() *Redis {
 // newDecoder returns a decoder for data_format; each reading goroutine has
 // its own.
 func (r *Redis) newDecoder() (metricline.Decoder, error) {
-	// Numbers stay text where only quote mode or our serializers read
-	// them: the serializers copy text already in float64's shortest form.
+	// Numbers stay text (Kind Decimal): quote mode converts only the price
+	// it keeps, and our serializers and keytemplate.AppendValue copy text
+	// already in float64's shortest form instead of parsing and formatting.
 	serializing := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
 		(r.Mode == "stream" && r.PayloadField != "")
 	switch r.DataFormat {
 	case "json":
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		d.FloatNumbers = true
-		d.LazyNumbers = r.Mode == "quote" || serializing
+		d.LazyNumbers = true
 		return d, nil
 	case "influx":
 		d, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
