@@ -87,8 +87,6 @@ func (r *Redis) newDecoder() (metricline.Decoder, error) {
 	// Numbers stay text (Kind Decimal): quote mode converts only the price
 	// it keeps, and our serializers and keytemplate.AppendValue copy text
 	// already in float64's shortest form instead of parsing and formatting.
-	serializing := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
-		(r.Mode == "stream" && r.PayloadField != "")
 	switch r.DataFormat {
 	case "json":
 		d := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
@@ -100,7 +98,7 @@ func (r *Redis) newDecoder() (metricline.Decoder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
 		}
-		d.LazyNumbers = serializing
+		d.LazyNumbers = true
 		return d, nil
 	}
 	return nil, fmt.Errorf(`option data_format: %q is not supported (want "json" or "influx")`, r.DataFormat)
