@@ -58,7 +58,9 @@ output:
 	},
 	{
 		name: "stream",
-		ours: "  mode = \"stream\"\n",
+		// One field per entry for both, as the peer writes the raw line:
+		// ours the metric as line protocol, the peer its JSON line.
+		ours: "  mode = \"stream\"\n  payload_field = \"body\"\n",
 		peer: peerHeader + `input:
   stdin: {}
 output:
