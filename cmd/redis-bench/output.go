@@ -108,7 +108,7 @@ func (b *bench) perMetric(n int) error {
 			append([]string{"XADD", "s", "*"}, strings.Fields(fields)...), int64(n)},
 		{"redis-output stream json batch=1000", "  mode = \"stream\"\n", "return redis.call('XLEN', 'telegraf:cpu')", 1000, false,
 			append([]string{"XADD", "s", "*"}, strings.Fields(fields)...), int64(n)},
-		{"redis-output publish json", "  mode = \"publish\"\n", "return 0", 0, false,
+		{"redis-output publish json", "  mode = \"publish\"\n", "", 0, false, // counted by a subscriber
 			[]string{"PUBLISH", "telegraf:cpu", line}, 0},
 		{"redis-output list json", "  mode = \"list\"\n", "return redis.call('LLEN', 'telegraf:cpu')", 0, false,
 			[]string{"RPUSH", "l", line}, int64(n)},
@@ -131,11 +131,27 @@ func (b *bench) perMetric(n int) error {
 		if err := b.srv.flush(); err != nil {
 			return err
 		}
+		mode := strings.Fields(c.name)[1]
+		var sub *subscriber
+		if mode == "publish" {
+			if sub, err = b.subscribe("telegraf:cpu"); err != nil {
+				return err
+			}
+		}
 		wall, rss, err := b.runOutput(conf, input)
 		if err != nil {
+			if sub != nil {
+				sub.close()
+			}
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		if err := b.check(c.verify, c.want); err != nil {
+		if sub != nil {
+			err = sub.wait(int64(n))
+			sub.close()
+		} else if err = b.check(c.verify, c.want); err == nil {
+			err = b.checkContent(mode, input, c.influx)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		key := strings.Join(c.ceiling, " ")
