@@ -21,13 +21,20 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzJSON \
 	./plugins/common/metricline:FuzzJSONBatch \
 	./plugins/common/metricline:FuzzInflux \
+	./plugins/common/metricline:FuzzInfluxVsTelegraf \
+	./plugins/common/metricline:FuzzShortestDecimal \
+	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
+	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \
+	./plugins/outputs/redis/keytemplate:FuzzAppendValueDecimalAsFloat \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
 	./plugins/common/metricpairs:FuzzValue \
-	./plugins/roundtrip:FuzzRoundTrip
+	./plugins/roundtrip:FuzzRoundTrip \
+	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
+	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -37,6 +44,8 @@ help:
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
+	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
+	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
 	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
 
@@ -97,6 +106,29 @@ bench: deps build
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
 	$(BIN)/redis-bench -bin $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200000x ./plugins/...
+
+# The same jobs done by a peer, Benthos (built once into .cache/ by
+# scripts/benthos-peer.sh; never a dependency of the plugins): four output
+# rows and a stream-input row, runs alternating between the tools, what
+# landed in Redis checked after each run; rows with vs_peer merged into
+# $${BENCH_OUT:-bench-results.json} and a table on stdout.
+BENTHOS_VERSION := v4.24.0
+BENTHOS := .cache/benthos-$(BENTHOS_VERSION)/benthos
+PEER_RUNS ?= 3
+$(BENTHOS):
+	scripts/benthos-peer.sh $(BENTHOS_VERSION)
+
+bench-peers: deps build $(BENTHOS)
+	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
+	$(BIN)/redis-bench -bin $(BIN) -peers $(BENTHOS) -peer-runs $(PEER_RUNS)
+
+# What redis-output costs the price pipeline: the same Kafka backlog through
+# the consumer Telegraf with [[outputs.execd]] + redis-output and with
+# [[outputs.file]] to /dev/null; messages/s and CPU s per million metrics
+# of every process (telegraf/cost_test.go).
+PIPELINE_COST ?= 200000
+bench-pipeline: deps build telegraf kafka-libs
+	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCost$$' -v -timeout 30m ./telegraf/
 
 # Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
 # goroutines must stay flat. Not part of make test.

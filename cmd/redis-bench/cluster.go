@@ -47,8 +47,8 @@ func (b *bench) clusterRuns(n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: name, MetricsPerS: num(rate), RSSMiB: num(rss),
-			Note: "keys of 50 hosts spread over the slots; one pipeline per slot and flush"})
+		b.add(row{Name: name, MetricsPerS: num(rate), RSSMiB: num(rss),
+			Note: "keys of 50 hosts spread over the slots; one pipeline per slot and flush"}, n)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -41,13 +40,13 @@ func (b *bench) input(n int) error {
 		if err != nil {
 			return err
 		}
-		wall, rss, err := b.runInput(conf, n)
+		wall, rss, err := b.runInput(conf, n, c.name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
-			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"})
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
+			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"}, n)
 	}
 	return nil
 }
@@ -96,8 +95,8 @@ func (b *bench) prefill(n int, payload bool) error {
 
 // runInput runs bin/redis-input until n lines came out, then ends it by
 // closing its stdin, and checks that nothing is left pending.
-func (b *bench) runInput(conf string, n int) (time.Duration, float64, error) {
-	cmd := exec.Command(filepath.Join(b.bin, "redis-input"), "-config", conf)
+func (b *bench) runInput(conf string, n int, name string) (time.Duration, float64, error) {
+	cmd := exec.Command(filepath.Join(b.bin, "redis-input"), b.profileArgs([]string{"-config", conf}, name)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 0, 0, err
@@ -156,6 +155,6 @@ func (b *bench) runInput(conf string, n int) (time.Duration, float64, error) {
 	if count, _ := redis.Int64(pending[0], nil); count != 0 || lines.Load() != int64(n) {
 		return 0, 0, fmt.Errorf("%d lines for %d entries, %d left pending", lines.Load(), n, count)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return end.Sub(start), float64(ru.Maxrss) / 1024, nil
+	b.last = statsOf(cmd, end.Sub(start))
+	return end.Sub(start), b.last.rssMiB, nil
 }

@@ -20,15 +20,19 @@ import (
 
 // row is one measurement; nil numbers were not measured.
 type row struct {
-	Name         string   `json:"name"`
-	MetricsPerS  *float64 `json:"metrics_per_s"`
-	CeilingPerS  *float64 `json:"ceiling_per_s"`
-	Ratio        *float64 `json:"ratio"`
-	RSSMiB       *float64 `json:"rss_mib"`
-	P50Ms        *float64 `json:"p50_ms"`
-	P99Ms        *float64 `json:"p99_ms"`
-	CeilingLabel string   `json:"ceiling"`
-	Note         string   `json:"note,omitempty"`
+	Name        string   `json:"name"`
+	MetricsPerS *float64 `json:"metrics_per_s"`
+	CeilingPerS *float64 `json:"ceiling_per_s"`
+	Ratio       *float64 `json:"ratio"`
+	RSSMiB      *float64 `json:"rss_mib"`
+	// CPUUsPerMetric is the plugin's CPU time (user + system) per metric.
+	CPUUsPerMetric *float64 `json:"cpu_us_per_metric,omitempty"`
+	// VsPeer compares with the same job done by a peer tool (bench-peers).
+	VsPeer       *peerRatio `json:"vs_peer,omitempty"`
+	P50Ms        *float64   `json:"p50_ms"`
+	P99Ms        *float64   `json:"p99_ms"`
+	CeilingLabel string     `json:"ceiling"`
+	Note         string     `json:"note,omitempty"`
 	// Quote updates: Redis's own time per flush (INFO commandstats).
 	RedisMsPerUpdate *float64 `json:"redis_ms_per_update,omitempty"`
 }
@@ -48,8 +52,19 @@ func main() {
 		only    = flag.String("only", "", "run only the cases whose name contains this")
 		soak    = flag.Duration("soak", 0, "instead: run redis-output this long at -soak-rate and report memory and goroutines")
 		rate    = flag.Int("soak-rate", 20000, "metrics per second of the soak run")
+		profile = flag.String("profile", "", "write a CPU profile of each plugin run into this directory")
+		peer    = flag.String("peers", "", "instead: the peer rows (make bench-peers) against this Benthos binary")
+		peerN   = flag.Int("peer-metrics", 200_000, "metrics per peer run")
+		runs    = flag.Int("peer-runs", 3, "alternating runs per tool and peer row (the median is kept)")
 	)
 	flag.Parse()
+	if *peer != "" {
+		if err := runPeers(*bin, *peer, *out, *peerN, *runs, *only); err != nil {
+			fmt.Fprintln(os.Stderr, "redis-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *soak > 0 {
 		if err := runSoak(*bin, *soak, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, "redis-bench:", err)
@@ -57,7 +72,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*bin, *out, *metrics, *perMet, *only); err != nil {
+	if err := run(*bin, *out, *metrics, *perMet, *only, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "redis-bench:", err)
 		os.Exit(1)
 	}
@@ -70,7 +85,7 @@ func envOr(k, d string) string {
 	return d
 }
 
-func run(bin, out string, quoteN, perMetricN int, only string) error {
+func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 	start := time.Now()
 	bin, _ = filepath.Abs(bin)
 	dir, err := os.MkdirTemp("", "redis-bench")
@@ -85,7 +100,7 @@ func run(bin, out string, quoteN, perMetricN int, only string) error {
 	}
 	defer srv.stop()
 
-	b := &bench{bin: bin, dir: dir, srv: srv, only: only}
+	b := &bench{bin: bin, dir: dir, srv: srv, only: only, profile: profile}
 	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s\n", machine(), srv.version, srv.addr)
 
 	setCeiling, err := srv.ceiling("SET", nil)
@@ -146,6 +161,8 @@ type bench struct {
 	only       string
 	setCeiling float64
 	rows       []row
+	profile    string    // -profile: where CPU profiles go
+	last       procStats // of the last plugin run
 }
 
 func (b *bench) wanted(name string) bool { return b.only == "" || strings.Contains(name, b.only) }
@@ -165,7 +182,7 @@ func machine() string {
 
 func printTable(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "case\tmetrics/s\tceiling/s\tratio\tvs script\tpeak RSS MiB\tp50 ms\tp99 ms\t")
+	fmt.Fprintln(w, "case\tmetrics/s\tceiling/s\tratio\tCPU µs/metric\tvs script\tpeak RSS MiB\tp50 ms\tp99 ms\t")
 	f := func(v *float64, format string) string {
 		if v == nil {
 			return "-"
@@ -180,8 +197,8 @@ func printTable(rows []row) {
 		if r.MetricsPerS != nil && !strings.HasPrefix(r.Name, "ceiling") {
 			vs = fmt.Sprintf("%.0fx", *r.MetricsPerS/articleScript)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, f(r.MetricsPerS, "%.0f"), f(r.CeilingPerS, "%.0f"),
-			f(r.Ratio, "%.2f"), vs, f(r.RSSMiB, "%.1f"), f(r.P50Ms, "%.2f"), f(r.P99Ms, "%.2f"))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, f(r.MetricsPerS, "%.0f"), f(r.CeilingPerS, "%.0f"),
+			f(r.Ratio, "%.2f"), f(r.CPUUsPerMetric, "%.2f"), vs, f(r.RSSMiB, "%.1f"), f(r.P50Ms, "%.2f"), f(r.P99Ms, "%.2f"))
 	}
 	w.Flush()
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -22,7 +21,7 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 		return 0, 0, err
 	}
 	defer in.Close()
-	cmd := exec.Command(filepath.Join(b.bin, "redis-output"), "-config", conf)
+	cmd := exec.Command(filepath.Join(b.bin, "redis-output"), b.profileArgs([]string{"-config", conf}, input)...)
 	cmd.Stdin = in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -35,8 +34,8 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 	if strings.Contains(stderr.String(), "E! ") {
 		return 0, 0, fmt.Errorf("redis-output logged errors: %s", stderr.String())
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return wall, float64(ru.Maxrss) / 1024, nil
+	b.last = statsOf(cmd, wall)
+	return wall, b.last.rssMiB, nil
 }
 
 func (b *bench) config(name, body string) (string, error) {
@@ -79,8 +78,8 @@ func (b *bench) quote(n int) error {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
-			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"})
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
+			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"}, n)
 		b.remove(input)
 	}
 	return nil
@@ -106,7 +105,7 @@ func (b *bench) perMetric(n int) error {
 			append([]string{"XADD", "s", "*"}, strings.Fields(fields)...), int64(n)},
 		{"redis-output stream json batch=1000", "  mode = \"stream\"\n", "return redis.call('XLEN', 'telegraf:cpu')", 1000, false,
 			append([]string{"XADD", "s", "*"}, strings.Fields(fields)...), int64(n)},
-		{"redis-output publish json", "  mode = \"publish\"\n", "return 0", 0, false,
+		{"redis-output publish json", "  mode = \"publish\"\n", "", 0, false, // counted by a subscriber
 			[]string{"PUBLISH", "telegraf:cpu", line}, 0},
 		{"redis-output list json", "  mode = \"list\"\n", "return redis.call('LLEN', 'telegraf:cpu')", 0, false,
 			[]string{"RPUSH", "l", line}, int64(n)},
@@ -129,11 +128,27 @@ func (b *bench) perMetric(n int) error {
 		if err := b.srv.flush(); err != nil {
 			return err
 		}
+		mode := strings.Fields(c.name)[1]
+		var sub *subscriber
+		if mode == "publish" {
+			if sub, err = b.subscribe("telegraf:cpu"); err != nil {
+				return err
+			}
+		}
 		wall, rss, err := b.runOutput(conf, input)
 		if err != nil {
+			if sub != nil {
+				sub.close()
+			}
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		if err := b.check(c.verify, c.want); err != nil {
+		if sub != nil {
+			err = sub.wait(int64(n))
+			sub.close()
+		} else if err = b.check(c.verify, c.want); err == nil {
+			err = b.checkContent(mode, input, c.influx)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		key := strings.Join(c.ceiling, " ")
@@ -145,8 +160,8 @@ func (b *bench) perMetric(n int) error {
 			ceilings[key] = ceiling
 		}
 		rate := float64(n) / wall.Seconds()
-		b.rows = append(b.rows, row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(ceiling),
-			Ratio: num(rate / ceiling), RSSMiB: num(rss), CeilingLabel: c.ceiling[0] + " with the same arguments"})
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(ceiling),
+			Ratio: num(rate / ceiling), RSSMiB: num(rss), CeilingLabel: c.ceiling[0] + " with the same arguments"}, n)
 		b.remove(input)
 	}
 	return nil

@@ -66,7 +66,6 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 		"[[outputs.redis]]\n  mode = \"publish\"\n  expire = \"1h\"\n":             `line 3: option expire: only read with every mode but "publish"`,
 		"[[outputs.redis]]\n  mode = \"list\"\n  key = \"t:{{.Nope}}\"\n":          `line 3: option key: key template "t:{{.Nope}}": ".Nope" is not something a metric has`,
 		"[[outputs.redis]]\n  mode = \"hash\"\n  data_format = \"json\"\n":         `line 3: option data_format: names the serializer of publish, list, string and stream with payload_field, not read in hash mode`,
-		"[[outputs.redis]]\n  mode = \"list\"\n  data_format_out = \"json\"\n":     `line 3: option data_format_out: renamed data_format`,
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))

@@ -146,7 +146,7 @@ func seqLines(from, to int) string {
 
 var seqRE = regexp.MustCompile(`\bseq=(\d+)\b`)
 
-// listSeqs counts each seq in a list written with data_format_out influx.
+// listSeqs counts each seq in a list written with data_format influx.
 func listSeqs(t *testing.T, srv *redistest.Server, key string) map[int]int {
 	t.Helper()
 	items, err := redis.Strings(srv.Conn().Do("LRANGE", key, 0, -1))

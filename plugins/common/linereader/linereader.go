@@ -51,6 +51,10 @@ func New(r io.Reader, max int) *Reader {
 // Line is the number (from 1) of the line Next returned last.
 func (r *Reader) Line() int64 { return r.line }
 
+// Buffered is the number of bytes read from the source and not yet
+// returned as lines: at zero, the next call to Next may wait for input.
+func (r *Reader) Buffered() int { return r.r.Buffered() }
+
 // Offset is the number of bytes consumed so far, up to and including the
 // end of the line Next returned last (or skipped).
 func (r *Reader) Offset() int64 { return r.offset }

@@ -40,7 +40,7 @@ func BenchmarkJSONBatch(b *testing.B) {
 	benchDecode(b, d, `{"metrics":[`+strings.Repeat(benchLine+",", 999)+benchLine+`]}`, 1000)
 }
 
-// Line protocol through Telegraf's parser.
+// Line protocol (metricline.Influx).
 func BenchmarkInfluxLine(b *testing.B) {
 	d, err := NewInflux(0)
 	if err != nil {

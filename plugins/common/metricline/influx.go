@@ -1,81 +1,296 @@
 package metricline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 )
 
-// Influx decodes line protocol with Telegraf's own parser, so what Telegraf
-// writes with data_format = "influx" is read exactly as Telegraf reads it.
+// Influx decodes line protocol into metrics exactly as Telegraf's influx
+// parser (v1.37.2) reads it, without building a telegraf.Metric and without
+// an allocation per line once its buffers have grown.
+//
+// The grammar is Telegraf's own: its exported line protocol state machine
+// (influx.NewMachine, the Ragel scanner behind its parser) finds the
+// tokens and reports the byte where a line goes wrong, so what is refused
+// and where cannot drift from Telegraf. Everything the parser does with the
+// tokens is ours: unescaping, numbers, booleans, timestamps and their
+// precision, tags sorted with the last of a repeated key winning, fields in
+// order with the last value of a repeated key winning, the time of a line
+// without one. A differential fuzz test holds the whole to Telegraf's
+// parser.
 type Influx struct {
-	parser *influx.Parser
-	m      Metric
+	// LazyNumbers keeps a float field already in float64's shortest form
+	// ("97.5", not "97.50" or "1e3") as its text, Kind Decimal, for
+	// serializers that copy such text rather than format the number (see
+	// ShortestDecimal); it reads as the same float64. Other floats are
+	// parsed as usual.
+	LazyNumbers bool
+
+	machine interface {
+		SetData([]byte)
+		Next() error
+		Column() int
+	}
+	h influxHandler
 }
 
 // NewInflux returns a line protocol decoder; precision is the unit of the
 // timestamps (zero: nanoseconds, as Telegraf's serializer writes them).
 func NewInflux(precision time.Duration) (*Influx, error) {
-	p := &influx.Parser{}
-	if err := p.Init(); err != nil {
-		return nil, err
-	}
+	d := &Influx{h: influxHandler{precision: time.Nanosecond, now: time.Now}}
 	if precision > 0 {
-		p.SetTimePrecision(precision)
+		d.h.precision = precision
 	}
-	return &Influx{parser: p}, nil
+	d.machine = influx.NewMachine(&d.h)
+	return d, nil
 }
 
-// Decode implements Decoder.
+// Decode implements Decoder. Metrics are passed to fn as each line of
+// data is read; the first bad line ends the decoding with an error that
+// names its byte (the column in that line, counted from 1). A line without
+// a timestamp takes the time of decoding.
 func (d *Influx) Decode(line []byte, fn func(*Metric)) error {
-	metrics, err := d.parser.Parse(line)
-	if err != nil {
-		var pe *influx.ParseError
-		if errors.As(err, &pe) {
-			msg := strings.TrimPrefix(pe.Error(), "metric parse error: ")
-			if i := strings.LastIndex(msg, " at "); i > 0 {
-				msg = msg[:i]
+	d.h.hasDef = false
+	return d.decode(line, fn)
+}
+
+// DecodeAt is Decode where a line without a timestamp takes def instead
+// (truncated to the precision, as Telegraf's parser does with its clock).
+func (d *Influx) DecodeAt(line []byte, def time.Time, fn func(*Metric)) error {
+	d.h.hasDef, d.h.def = true, def
+	return d.decode(line, fn)
+}
+
+func (d *Influx) decode(line []byte, fn func(*Metric)) error {
+	d.machine.SetData(line)
+	d.h.lazy = d.LazyNumbers
+	for {
+		d.h.begin()
+		err := d.machine.Next()
+		if errors.Is(err, influx.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("invalid line protocol at byte %d: %s", d.machine.Column(), err)
+		}
+		m := &d.h.m
+		// The machine lets some malformed lines through (found by
+		// fuzzing: `0\`) without a measurement, where Telegraf's parser
+		// panics or repeats the metric before, or without fields; no such
+		// metric exists.
+		if !d.h.started {
+			return fmt.Errorf("invalid line protocol at byte %d: no measurement", d.machine.Column())
+		}
+		if len(m.Fields) == 0 {
+			return fmt.Errorf("invalid line protocol at byte %d: metric %q has no fields", d.machine.Column(), m.Name)
+		}
+		if !d.h.timed {
+			now := d.h.def
+			if !d.h.hasDef {
+				now = d.h.now()
 			}
-			return fmt.Errorf("invalid line protocol at byte %d: %s", pe.Column, msg)
+			m.Time = now.Truncate(d.h.precision).UnixNano()
 		}
-		return fmt.Errorf("invalid line protocol: %w", err)
-	}
-	for _, tm := range metrics {
-		// Telegraf's parser lets some malformed lines through as a metric
-		// without fields (found by fuzzing: `0\`); no such metric exists.
-		if len(tm.FieldList()) == 0 {
-			return fmt.Errorf("invalid line protocol: metric %q has no fields", tm.Name())
-		}
-		m := &d.m
-		m.reset()
-		m.Name = append(m.Name, tm.Name()...)
-		for _, t := range tm.TagList() {
-			m.Tags = append(m.Tags, Tag{Key: []byte(t.Key), Value: []byte(t.Value)})
-		}
-		for _, f := range tm.FieldList() {
-			field := Field{Key: []byte(f.Key)}
-			switch v := f.Value.(type) {
-			case float64:
-				field.Kind, field.Float = Float, v
-			case int64:
-				field.Kind, field.Int = Int, v
-			case uint64:
-				field.Kind, field.Uint = Uint, v
-			case string:
-				field.Kind, field.Str = String, []byte(v)
-			case bool:
-				field.Kind, field.Bool = Bool, v
-			default:
-				continue
-			}
-			m.Fields = append(m.Fields, field)
-		}
-		m.Time = tm.Time().UnixNano()
-		m.telegraf = tm
 		fn(m)
 	}
+}
+
+// influxHandler receives the tokens of one line from the machine.
+type influxHandler struct {
+	precision time.Duration
+	now       func() time.Time
+	def       time.Time // with hasDef, the time of lines without one
+	hasDef    bool
+	lazy      bool
+	keys      uint64 // a bit per field key hash: most keys need no search
+
+	m       Metric
+	started bool   // a measurement was seen on this line
+	timed   bool   // the line has a timestamp
+	arena   []byte // unescaped names, keys and strings
+}
+
+func (h *influxHandler) begin() {
+	h.m.reset()
+	h.keys = 0
+	h.started, h.timed = false, false
+	h.arena = h.arena[:0]
+}
+
+func (h *influxHandler) SetMeasurement(name []byte) error {
+	h.begin()
+	h.started = true
+	h.m.Name = h.unescape(name, &nameUnescapes, nameEscaped)
 	return nil
+}
+
+func (h *influxHandler) AddTag(key, value []byte) error {
+	k := h.unescape(key, &keyUnescapes, keyEscaped)
+	v := h.unescape(value, &keyUnescapes, keyEscaped)
+	// Sorted by key; a key given again replaces the value (Telegraf's
+	// metric.AddTag).
+	tags := h.m.Tags
+	i := len(tags)
+	for i > 0 && bytes.Compare(tags[i-1].Key, k) >= 0 {
+		i--
+	}
+	if i < len(tags) && bytes.Equal(tags[i].Key, k) {
+		tags[i].Value = v
+		return nil
+	}
+	tags = append(tags, Tag{})
+	copy(tags[i+1:], tags[i:])
+	tags[i] = Tag{Key: k, Value: v}
+	h.m.Tags = tags
+	return nil
+}
+
+// field returns the field called key (after unescaping), added at the end
+// unless the line already has it: a repeated key keeps its place and takes
+// the last value (Telegraf's metric.AddField).
+func (h *influxHandler) field(key []byte) *Field {
+	k := h.unescape(key, &keyUnescapes, keyEscaped)
+	bit := uint64(1) << ((uint(len(k)) + uint(k[0])*7 + uint(k[len(k)-1])*13) & 63)
+	if h.keys&bit != 0 {
+		for i := range h.m.Fields {
+			if bytes.Equal(h.m.Fields[i].Key, k) {
+				h.m.Fields[i] = Field{Key: h.m.Fields[i].Key}
+				return &h.m.Fields[i]
+			}
+		}
+	}
+	h.keys |= bit
+	h.m.Fields = append(h.m.Fields, Field{Key: k})
+	return &h.m.Fields[len(h.m.Fields)-1]
+}
+
+// numErr is what Telegraf's handler returns for a number strconv refuses:
+// the bare reason ("value out of range", "invalid syntax").
+func numErr(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return ne.Err
+	}
+	return err
+}
+
+func (h *influxHandler) AddInt(key, value []byte) error {
+	v, err := strconv.ParseInt(unsafeString(bytes.TrimSuffix(value, []byte("i"))), 10, 64)
+	if err != nil {
+		return numErr(err)
+	}
+	f := h.field(key)
+	f.Kind, f.Int = Int, v
+	return nil
+}
+
+func (h *influxHandler) AddUint(key, value []byte) error {
+	v, err := strconv.ParseUint(unsafeString(bytes.TrimSuffix(value, []byte("u"))), 10, 64)
+	if err != nil {
+		return numErr(err)
+	}
+	f := h.field(key)
+	f.Kind, f.Uint = Uint, v
+	return nil
+}
+
+func (h *influxHandler) AddFloat(key, value []byte) error {
+	if h.lazy {
+		// Text in the shortest form is finite: nothing to check.
+		if _, _, ok := ShortestDecimal(value); ok {
+			f := h.field(key)
+			f.Kind, f.Str = Decimal, value
+			return nil
+		}
+	}
+	v, err := strconv.ParseFloat(unsafeString(value), 64)
+	if err != nil {
+		return numErr(err)
+	}
+	f := h.field(key)
+	f.Kind, f.Float = Float, v
+	return nil
+}
+
+func (h *influxHandler) AddString(key, value []byte) error {
+	s := h.unescape(value, &stringUnescapes, stringEscaped)
+	f := h.field(key)
+	f.Kind, f.Str = String, s
+	return nil
+}
+
+func (h *influxHandler) AddBool(key, value []byte) error {
+	v, err := strconv.ParseBool(unsafeString(value))
+	if err != nil {
+		return errors.New("unparsable bool")
+	}
+	f := h.field(key)
+	f.Kind, f.Bool = Bool, v
+	return nil
+}
+
+func (h *influxHandler) SetTimestamp(tm []byte) error {
+	v, err := strconv.ParseInt(unsafeString(tm), 10, 64)
+	if err != nil {
+		return numErr(err)
+	}
+	// The precision is the unit of the number; like Telegraf, a product
+	// beyond int64 wraps.
+	h.m.Time = v * int64(h.precision)
+	h.timed = true
+	return nil
+}
+
+// Telegraf unescapes a token only when it holds one of the bytes escaping
+// is for (its `escaped` set), and then replaces only the pairs in its
+// `unescapes` set: `\,` in a tag key becomes `,`, `\"` only when the key also
+// holds a space, comma or equals sign, `\\` never. We do exactly that.
+const (
+	keyEscaped    = " ,="
+	nameEscaped   = " ,"
+	stringEscaped = `\"`
+)
+
+var (
+	keyUnescapes    = unescapeSet(`, " =`)
+	nameUnescapes   = unescapeSet(", ")
+	stringUnescapes = unescapeSet(`"\`)
+)
+
+func unescapeSet(after string) (s [256]bool) {
+	for i := 0; i < len(after); i++ {
+		s[after[i]] = true
+	}
+	return s
+}
+
+// unescape returns b with the pairs `\c` (c in set) replaced by c, when b
+// holds a byte of escaped; else b itself, which points into the line.
+func (h *influxHandler) unescape(b []byte, set *[256]bool, escaped string) []byte {
+	// Every pair starts with a backslash: without one there is nothing
+	// to replace, whatever else b holds.
+	if bytes.IndexByte(b, '\\') < 0 || !bytes.ContainsAny(b, escaped) {
+		return b
+	}
+	from := len(h.arena)
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+1 < len(b) && set[b[i+1]] {
+			i++
+		}
+		h.arena = append(h.arena, b[i])
+	}
+	return h.arena[from:len(h.arena):len(h.arena)]
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

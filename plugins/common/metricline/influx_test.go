@@ -31,7 +31,7 @@ func TestInflux(t *testing.T) {
 	}
 }
 
-// FuzzInflux: Telegraf's parser behind our adapter never panics, errors
+// FuzzInflux: our line protocol decoder never panics, errors
 // are one line, and every metric it gives has a name and fields.
 func FuzzInflux(f *testing.F) {
 	data, _ := os.ReadFile("../../../testdata/examples/influx.lp")

@@ -1,7 +1,7 @@
 // Package metricline turns one line of what Telegraf's [[outputs.execd]]
 // writes into metrics: Telegraf JSON (one metric, or a {"metrics":[...]}
-// batch with use_batch_format) decoded by hand without allocating, or line
-// protocol through Telegraf's own parser.
+// batch with use_batch_format) or line protocol (on Telegraf's own line
+// protocol state machine), decoded without allocating.
 //
 // A decoded Metric points into the line and the decoder's scratch space: it
 // is valid only inside the callback it is passed to. Copy what you keep.

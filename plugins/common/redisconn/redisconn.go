@@ -362,6 +362,21 @@ func (c *Conn) WriteRaw(p []byte) error {
 	return err
 }
 
+// ReadRaw reads replies straight from the connection, for a caller that
+// wrote its commands with WriteRaw and parses the replies itself (stream
+// mode reads thousands of fields a reply without a value each). Only call
+// it when redigo waits for no reply; each call may wait up to the read
+// timeout.
+func (c *Conn) ReadRaw(p []byte) (int, error) {
+	if c.raw == nil {
+		return 0, errors.New("redisconn: no raw connection (cluster)")
+	}
+	if err := c.raw.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.raw.Read(p)
+}
+
 // Dial opens one connection, authenticates and selects the database.
 // clientName is shown by CLIENT LIST, so operators can tell our
 // connections apart. TLS is set up here rather than by redigo so that the

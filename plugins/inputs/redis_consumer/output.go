@@ -4,20 +4,28 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
-// output writes line protocol to stdout with Telegraf's own serializer
-// (nanosecond timestamps, what [[inputs.execd]]'s influx parser expects).
-// A gather or a batch is serialized whole and written with one Write, so
-// Telegraf sees it at once and nothing waits in a buffer. It is shared by
-// the loops of a mode (quote with subscribe has two), hence the lock.
+// output writes line protocol to stdout (nanosecond timestamps, what
+// [[inputs.execd]]'s influx parser expects) with our own encoder: byte for
+// byte what Telegraf's influx serializer writes with sorted fields and
+// unsigned integers kept unsigned (Telegraf's influx parser reads them),
+// without its allocations. A gather or a batch is serialized whole and
+// written with one Write, so Telegraf sees it at once and nothing waits in
+// a buffer. It is shared by the loops of a mode (quote with subscribe has
+// two), hence the lock.
 type output struct {
 	mu  sync.Mutex
 	w   io.Writer
-	ser *influx.Serializer
+	enc lineprotocol.Encoder
+	m   metricline.Metric // a telegraf.Metric seen through our types
 }
 
 // StdoutError means stdout could not be written: Telegraf is gone, and the
@@ -28,11 +36,7 @@ func (e *StdoutError) Error() string { return fmt.Sprintf("writing to stdout: %v
 func (e *StdoutError) Unwrap() error { return e.Err }
 
 func newOutput(w io.Writer) *output {
-	// Sorted fields make the output stable; Telegraf's influx parser reads
-	// unsigned integers, so they are kept unsigned.
-	ser := &influx.Serializer{SortFields: true, UintSupport: true}
-	_ = ser.Init() // never fails
-	return &output{w: w, ser: ser}
+	return &output{w: w}
 }
 
 // serialize appends the line protocol of ms to buf. A metric that cannot be
@@ -43,14 +47,49 @@ func (o *output) serialize(buf []byte, ms []telegraf.Metric) ([]byte, error) {
 	defer o.mu.Unlock()
 	start := len(buf)
 	for _, m := range ms {
-		b, err := o.ser.Serialize(m)
-		if err != nil {
+		o.view(m)
+		var err error
+		if buf, err = o.enc.AppendMetric(buf, &o.m); err != nil {
 			return buf[:start], err
 		}
-		buf = append(buf, b...)
+		buf = append(buf, '\n')
 	}
 	return buf, nil
 }
+
+// view points o.m at m's name, tags and fields, without copying them: the
+// encoder only reads.
+func (o *output) view(m telegraf.Metric) {
+	v := &o.m
+	v.Name = bytesOf(m.Name())
+	v.Tags = v.Tags[:0]
+	for _, t := range m.TagList() {
+		v.Tags = append(v.Tags, metricline.Tag{Key: bytesOf(t.Key), Value: bytesOf(t.Value)})
+	}
+	v.Fields = v.Fields[:0]
+	for _, f := range m.FieldList() {
+		field := metricline.Field{Key: bytesOf(f.Key)}
+		switch x := f.Value.(type) {
+		case float64:
+			field.Kind, field.Float = metricline.Float, x
+		case int64:
+			field.Kind, field.Int = metricline.Int, x
+		case uint64:
+			field.Kind, field.Uint = metricline.Uint, x
+		case string:
+			field.Kind, field.Str = metricline.String, bytesOf(x)
+		case bool:
+			field.Kind, field.Bool = metricline.Bool, x
+		}
+		// Any other type has no Kind: left out, as Telegraf's serializer
+		// leaves it out.
+		v.Fields = append(v.Fields, field)
+	}
+	v.Time = m.Time().UnixNano()
+}
+
+// bytesOf is s as bytes without a copy; never written to.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // write sends what serialize built, in one Write.
 func (o *output) write(buf []byte) error {
@@ -77,4 +116,57 @@ func (o *output) emit(ms []telegraf.Metric, log telegraf.Logger) error {
 		buf = b
 	}
 	return o.write(buf)
+}
+
+// lineRewriter passes line protocol payloads (data_format = "influx")
+// through our decoder and encoder, without a telegraf.Metric: the metrics
+// Telegraf's parser would give, written as Telegraf's serializer would
+// write them. Used by one loop only.
+type lineRewriter struct {
+	dec *metricline.Influx
+	enc lineprotocol.Encoder
+	n   int
+	err error
+	buf []byte
+}
+
+func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
+	d, err := metricline.NewInflux(precision)
+	if err != nil {
+		return nil, err
+	}
+	d.LazyNumbers = true // the encoder copies floats already in their shortest form
+	return &lineRewriter{dec: d}, nil
+}
+
+// rewrite appends the metrics of payload to buf, one line each; lines
+// without a timestamp take def. A payload with a bad line or without a
+// metric is an error, and buf is returned as it was.
+func (lr *lineRewriter) rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
+	lr.n, lr.err, lr.buf = 0, nil, buf
+	start := len(buf)
+	err := lr.dec.DecodeAt(payload, def, lr.add)
+	buf, lr.buf = lr.buf, nil
+	switch {
+	case err != nil:
+		return buf[:start], err
+	case lr.err != nil:
+		return buf[:start], lr.err
+	case lr.n == 0:
+		return buf[:start], fmt.Errorf("no metric in the data")
+	}
+	return buf, nil
+}
+
+func (lr *lineRewriter) add(m *metricline.Metric) {
+	if lr.err != nil {
+		return
+	}
+	var err error
+	if lr.buf, err = lr.enc.AppendMetric(lr.buf, m); err != nil {
+		lr.err = err
+		return
+	}
+	lr.buf = append(lr.buf, '\n')
+	lr.n++
 }

@@ -3,6 +3,7 @@ package redis_consumer
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,14 @@ type streamReader struct {
 	newReads    int // reads of new entries done, for -once and outages
 	buf         []byte
 
+	// On a single server (not a Cluster) new entries are read with our
+	// own RESP reader, and the XACK of a batch goes out with the next
+	// read, in one write.
+	replies *rawReplies
+	wire    []byte
+	args    []string
+	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
+
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them (stream_tracking.go).
 	track *tracker
@@ -49,7 +58,7 @@ type streamReader struct {
 func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
 	client := redisconn.NewClient(&p.Config, clientName)
 	client.BindKey = p.Key // in a Redis Cluster: the stream's node
-	return &streamReader{
+	s := &streamReader{
 		p:           p,
 		out:         out,
 		outage:      outage,
@@ -57,6 +66,11 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		kept:        map[string]bool{},
 		claimCursor: "0-0",
 	}
+	if p.PayloadField != "" && p.DataFormat == "influx" {
+		// Init has checked the precision with Telegraf's parser.
+		s.rewrite, _ = newLineRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
+	}
+	return s
 }
 
 // run reads until ctx is done. Stdin lines do not matter here: the loop
@@ -109,7 +123,7 @@ func (s *streamReader) finish() {
 		return
 	}
 	n := len(s.unacked)
-	if err := s.client.Run(func(c redis.Conn) error { return s.ack(c, s.unacked) }); err != nil {
+	if err := s.client.Run(func(c redis.Conn) error { return s.ack(c) }); err != nil {
 		s.p.Log.Warnf("stopping with %d entries written but not acknowledged (%v): they will be delivered again", n, err)
 	}
 }
@@ -136,10 +150,25 @@ func (s *streamReader) step() error {
 
 func (s *streamReader) stepOn(c redis.Conn) error {
 	if s.track != nil {
-		s.takeDelivered()
+		s.takeDelivered() // may ask for the pending list again
 	}
-	if len(s.unacked) > 0 {
-		if err := s.ack(c, s.unacked); err != nil {
+	const (
+		readPending = iota
+		claim
+		readNew
+	)
+	action := readNew
+	switch {
+	case s.pendingFrom != "":
+		action = readPending
+	case s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim):
+		action = claim
+	}
+	rr := s.rawReplies(c)
+	// The XACK left from the last batch goes out with the read of new
+	// entries, in one write; before anything else, on its own.
+	if len(s.unacked) > 0 && (rr == nil || action != readNew || s.needGroup) {
+		if err := s.ack(c); err != nil {
 			return err
 		}
 	}
@@ -149,13 +178,13 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 		}
 	}
 	var err error
-	switch {
-	case s.pendingFrom != "":
+	switch action {
+	case readPending:
 		err = s.readPending(c)
-	case s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim):
+	case claim:
 		err = s.claim(c)
 	default:
-		err = s.readNewEntries(c)
+		err = s.readNewEntries(c, rr)
 	}
 	// NOGROUP: the group is gone; UNBLOCKED: the key was deleted while we
 	// waited in XREADGROUP (Redis 7).
@@ -233,10 +262,26 @@ func (s *streamReader) countKept(entries []entry) int {
 	return n
 }
 
+// rawReplies returns our reply reader for c, or nil where replies are read
+// with redigo (a Redis Cluster connection).
+func (s *streamReader) rawReplies(c redis.Conn) *rawReplies {
+	rc, ok := c.(*redisconn.Conn)
+	if !ok || !rc.CanWriteRaw() {
+		return nil
+	}
+	if s.replies == nil || s.replies.conn != rc {
+		s.replies = newRawReplies(rc)
+	}
+	return s.replies
+}
+
 // readNewEntries waits up to `block` for entries never delivered. The
 // reply must come within the connection's read timeout, `timeout`, which
 // Init keeps longer than block.
-func (s *streamReader) readNewEntries(c redis.Conn) error {
+func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
+	if rr != nil {
+		return s.readNewRaw(c, rr)
+	}
 	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize,
 		"BLOCK", time.Duration(s.p.Block).Milliseconds(), "STREAMS", s.p.Key, ">")
 	if err != nil {
@@ -250,9 +295,66 @@ func (s *streamReader) readNewEntries(c redis.Conn) error {
 	return s.process(c, entries)
 }
 
+// readNewRaw is readNewEntries on our own RESP path: the XACK of what was
+// written last (if any) and XREADGROUP in one write, then both replies.
+func (s *streamReader) readNewRaw(c redis.Conn, rr *rawReplies) error {
+	acking := len(s.unacked) > 0
+	w := s.wire[:0]
+	if acking {
+		s.args = append(s.args[:0], s.p.Key, s.p.Group)
+		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
+	}
+	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.p.BatchSize),
+		"BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10), "STREAMS", s.p.Key, ">")
+	w = appendCommand(w, "XREADGROUP", s.args)
+	s.wire = w
+	if err := rr.conn.WriteRaw(w); err != nil {
+		return err
+	}
+	var ackErr error
+	if acking {
+		// An error reply leaves the entries to acknowledge at the next
+		// step, and the read's reply still to be read.
+		if ackErr = rr.ack(); ackErr == nil {
+			s.unacked = s.unacked[:0]
+		} else if _, isReply := ackErr.(redis.Error); !isReply {
+			return ackErr
+		}
+	}
+	entries, err := rr.readGroup()
+	if err != nil {
+		return err
+	}
+	s.newReads++
+	if err := s.process(c, entries); err != nil {
+		return err
+	}
+	return ackErr
+}
+
+// appendCommand appends a command in RESP.
+func appendCommand(w []byte, name string, args []string) []byte {
+	w = append(w, '*')
+	w = strconv.AppendInt(w, int64(len(args)+1), 10)
+	w = append(w, "\r\n$"...)
+	w = strconv.AppendInt(w, int64(len(name)), 10)
+	w = append(w, "\r\n"...)
+	w = append(w, name...)
+	w = append(w, "\r\n"...)
+	for _, a := range args {
+		w = append(w, '$')
+		w = strconv.AppendInt(w, int64(len(a)), 10)
+		w = append(w, "\r\n"...)
+		w = append(w, a...)
+		w = append(w, "\r\n"...)
+	}
+	return w
+}
+
 // process writes the metrics of a batch to stdout in one write and then
 // acknowledges, in one XACK, the entries written, the entries deleted
 // from the stream meanwhile and, with on_parse_error = "ack", bad ones.
+// On our own RESP path that XACK goes out with the next read.
 func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -261,7 +363,7 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 		return s.handOver(c, entries)
 	}
 	buf := s.buf[:0]
-	ack := make([]string, 0, len(entries))
+	ack := s.unacked // entries still to acknowledge from before stay first
 	for _, e := range entries {
 		if e.fields == nil { // deleted from the stream: nothing to deliver
 			ack = append(ack, e.id)
@@ -277,28 +379,43 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if err := s.out.write(buf); err != nil {
 		return err // not written: not acknowledged, delivered again later
 	}
-	return s.ack(c, ack)
+	s.unacked = ack
+	if s.rawReplies(c) != nil {
+		return nil // acknowledged with the next read
+	}
+	return s.ack(c)
 }
 
-// ack acknowledges ids; on failure they are kept to be acknowledged first
-// at the next step.
-func (s *streamReader) ack(c redis.Conn, ids []string) error {
-	s.unacked = ids
-	if len(ids) == 0 {
+// ack acknowledges the entries written and not yet acknowledged; on
+// failure they are kept to be acknowledged first at the next step.
+func (s *streamReader) ack(c redis.Conn) error {
+	if len(s.unacked) == 0 {
 		return nil
 	}
-	if _, err := c.Do("XACK", redis.Args{s.p.Key, s.p.Group}.AddFlat(ids)...); err != nil {
+	if _, err := c.Do("XACK", redis.Args{s.p.Key, s.p.Group}.AddFlat(s.unacked)...); err != nil {
 		return err
 	}
-	s.unacked = nil
+	s.unacked = s.unacked[:0]
 	return nil
 }
 
 // convert appends the line protocol of one entry to buf; on error buf is
 // returned as it was. Without payload_field the entry's pairs are the
 // metric: in the typed layout with its own name and time, in the flat one
-// named measurement and timed by the entry ID (when Redis added it).
+// named measurement and timed by the entry ID (when Redis added it). A
+// line protocol payload is rewritten to Telegraf's line protocol directly.
 func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
+	if s.rewrite != nil {
+		t, err := e.time()
+		if err != nil {
+			return buf, err
+		}
+		payload, ok := e.field(s.p.PayloadField)
+		if !ok {
+			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
+		}
+		return s.rewrite.rewrite(buf, payload, t)
+	}
 	ms, err := s.metrics(e)
 	if err != nil {
 		return buf, err
@@ -349,7 +466,7 @@ func (s *streamReader) badEntry(e entry, err error) bool {
 	if len(s.kept) >= maxKept {
 		clear(s.kept)
 	}
-	s.kept[e.id] = true
+	s.kept[strings.Clone(e.id)] = true // the ID may share its memory with a whole reply
 	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, logger.Head(data))
 	return false
 }

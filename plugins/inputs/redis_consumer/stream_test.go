@@ -219,7 +219,7 @@ func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
 	}
 	log := logs.String()
 	if count(log, "E! ") != 2 ||
-		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: metric parse error: expected field at 1:11: "cpu usage=": "cpu usage="; left pending (on_parse_error = "keep")`) != 1 ||
+		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: expected field: "cpu usage="; left pending (on_parse_error = "keep")`) != 1 ||
 		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 2000-0: no field "lp": "other=x"; left pending`) != 1 {
 		t.Fatalf("log:\n%s", log)
 	}
@@ -241,7 +241,7 @@ func TestStreamParseErrorAck(t *testing.T) {
 	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
 		t.Fatalf("%d pending", n)
 	}
-	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: metric parse error: expected field at 1:11: "cpu usage=": "cpu usage="; acknowledged, it will not be delivered again`) {
+	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: expected field: "cpu usage="; acknowledged, it will not be delivered again`) {
 		t.Fatalf("log:\n%s", logs)
 	}
 }

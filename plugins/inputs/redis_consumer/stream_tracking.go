@@ -2,6 +2,7 @@ package redis_consumer
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/gomodule/redigo/redis"
@@ -135,29 +136,31 @@ func (s *streamReader) takeDelivered() {
 // are acknowledged at once, as in process.
 func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
 	var ms []telegraf.Metric
-	var ids, ack []string
+	var ids []string
 	for _, e := range entries {
 		if s.track.holds(e.id) {
 			continue // read again from the pending list while Telegraf has it
 		}
 		if e.fields == nil {
-			ack = append(ack, e.id)
+			s.unacked = append(s.unacked, e.id)
 			continue
 		}
 		got, err := s.metrics(e)
 		if err != nil {
 			if s.badEntry(e, err) {
-				ack = append(ack, e.id)
+				s.unacked = append(s.unacked, e.id)
 			}
 			continue
 		}
 		ms = append(ms, got...)
-		ids = append(ids, e.id)
+		// Held until Telegraf reports the group: a copy, not a slice of
+		// the whole reply it was read from.
+		ids = append(ids, strings.Clone(e.id))
 	}
 	if len(ms) > 0 {
 		s.track.add(ms, ids)
 	}
-	if err := s.ack(c, ack); err != nil {
+	if err := s.ack(c); err != nil {
 		return err
 	}
 	s.track.waitForRoom()

@@ -5,11 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/config"
-	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
-	serializers_json "github.com/influxdata/telegraf/plugins/serializers/json"
-
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/keytemplate"
@@ -21,7 +18,7 @@ import (
 type perMetric struct {
 	r          *Redis
 	key        *keytemplate.Template
-	serializer telegraf.Serializer
+	serializer appendFunc
 	expireMs   string
 	maxlen     string
 	listMax    string
@@ -78,17 +75,22 @@ func (r *Redis) initPerMetric() error {
 	return nil
 }
 
-func (r *Redis) newSerializer() (telegraf.Serializer, error) {
+// appendFunc appends a metric as data_format gives it, without the
+// trailing newline.
+type appendFunc func(dst []byte, m *metricline.Metric) ([]byte, error)
+
+// newSerializer returns our own serializers, byte for byte what Telegraf's
+// json (json_timestamp_units, json_timestamp_format) and influx
+// (influx_sort_fields, influx_uint_support) serializers write, without a
+// telegraf.Metric or an allocation per metric.
+func (r *Redis) newSerializer() (appendFunc, error) {
 	switch r.DataFormat {
 	case "json":
-		s := &serializers_json.Serializer{TimestampUnits: r.JSONTimestampUnits, TimestampFormat: r.JSONTimestampFormat}
-		if s.TimestampUnits == 0 {
-			s.TimestampUnits = config.Duration(time.Second)
-		}
-		return s, s.Init()
+		e := metricjson.New(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+		return func(dst []byte, m *metricline.Metric) ([]byte, error) { return e.AppendMetric(dst, m), nil }, nil
 	case "", "influx":
-		s := &serializers_influx.Serializer{SortFields: true, UintSupport: true}
-		return s, s.Init()
+		e := &lineprotocol.Encoder{}
+		return e.AppendMetric, nil
 	}
 	return nil, fmt.Errorf(`option data_format: %q is not supported (want "influx" or "json")`, r.DataFormat)
 }
@@ -110,14 +112,12 @@ func (p *perMetric) renderKey(b *commandBatch, m *metricline.Metric) error {
 // serialized appends the metric as data_format gives it, without the
 // trailing newline.
 func (p *perMetric) serialized(b *commandBatch, m *metricline.Metric) error {
-	out, err := p.serializer.Serialize(m.ToTelegraf())
-	if err != nil {
+	from := b.argStart()
+	var err error
+	if b.arena, err = p.serializer(b.arena, m); err != nil {
 		return fmt.Errorf("serializing: %w", err)
 	}
-	for len(out) > 0 && out[len(out)-1] == '\n' {
-		out = out[:len(out)-1]
-	}
-	b.argBytes(out)
+	b.argEnd(from)
 	return nil
 }
 

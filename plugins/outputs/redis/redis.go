@@ -96,6 +96,25 @@ func New() *Redis {
 	}
 }
 
+// newDecoder returns a decoder of what [[outputs.execd]] writes; each reading goroutine has
+// its own.
+func (r *Redis) newDecoder() (metricline.Decoder, error) {
+	// Numbers stay text (Kind Decimal): quote mode converts only the price
+	// it keeps, and our serializers and keytemplate.AppendValue copy text
+	// already in float64's shortest form instead of parsing and formatting.
+	j := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+	j.FloatNumbers = true
+	j.LazyNumbers = true
+	lp, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
+	if err != nil {
+		return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
+	}
+	lp.LazyNumbers = true
+	// Each line on stdin is decoded in its own format: JSON or line
+	// protocol, whichever [[outputs.execd]]'s data_format writes.
+	return &metricline.Detect{JSON: j, Influx: lp}, nil
+}
+
 // Init checks the options and prepares the decoder and the write mode.
 func (r *Redis) Init() error {
 	switch r.Mode {
@@ -135,16 +154,11 @@ func (r *Redis) Init() error {
 	default:
 		return fmt.Errorf("option influx_timestamp_precision: %s is not 1ns, 1us, 1ms or 1s", p)
 	}
-	// Each line on stdin is decoded in its own format: JSON or line
-	// protocol, whichever [[outputs.execd]]'s data_format writes.
-	j := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
-	j.FloatNumbers = true
-	j.LazyNumbers = r.Mode == "quote"
-	lp, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
+	d, err := r.newDecoder()
 	if err != nil {
-		return fmt.Errorf("option influx_timestamp_precision: %w", err)
+		return err
 	}
-	r.decoder = &metricline.Detect{JSON: j, Influx: lp}
+	r.decoder = d
 	if r.FlushInterval < 0 {
 		return fmt.Errorf("option flush_interval: must not be negative")
 	}

@@ -161,6 +161,9 @@ func (u *run) read(sources []source) {
 
 // readSource reads one source to its end; false means stop reading.
 func (u *run) readSource(src source) bool {
+	if u.parallelDecode() {
+		return u.readParallel(src)
+	}
 	lines := linereader.New(src.r, int(u.r.MaxLineSize))
 	var lineErr error
 	var lineNo int64

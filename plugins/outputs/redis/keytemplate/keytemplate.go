@@ -311,6 +311,13 @@ func escapeField(dst []byte, f *metricline.Field) []byte {
 func AppendValue(dst []byte, f *metricline.Field) []byte {
 	switch f.Kind {
 	case metricline.Float, metricline.Decimal:
+		// Text already in the form formatting would give (shortest, no
+		// exponent, from 1e-6 to below 1e21) is copied as it is.
+		if f.Kind == metricline.Decimal {
+			if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
+				return append(dst, f.Str...)
+			}
+		}
 		v, _ := f.Number()
 		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
 			return strconv.AppendFloat(dst, v, 'e', -1, 64)

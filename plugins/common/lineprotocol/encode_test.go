@@ -1,0 +1,132 @@
+package lineprotocol
+
+import (
+	"bytes"
+	"io"
+	"log"
+	"strings"
+	"testing"
+
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/metricgen"
+)
+
+// telegrafLine is what Telegraf's serializer writes for m, with the options
+// our plugins use, without the newline; ok is false when it refuses m.
+func telegrafLine(t testing.TB, m *metricline.Metric) (string, bool) {
+	s := &influx.Serializer{SortFields: true, UintSupport: true}
+	if err := s.Init(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Serialize(m.ToTelegraf())
+	if err != nil {
+		return err.Error(), false
+	}
+	return strings.TrimSuffix(string(out), "\n"), true
+}
+
+func checkSame(t *testing.T, e *Encoder, m *metricline.Metric) {
+	t.Helper()
+	want, wantOK := telegrafLine(t, m)
+	prefix := []byte("prefix ")
+	got, err := e.AppendMetric(prefix, m)
+	if !bytes.HasPrefix(got, prefix) {
+		t.Fatalf("dst prefix overwritten: %q", got)
+	}
+	got = got[len(prefix):]
+	switch {
+	case !wantOK && err == nil:
+		t.Fatalf("Telegraf refuses %v (%s), we wrote %q", m, want, got)
+	case wantOK && err != nil:
+		t.Fatalf("Telegraf writes %q, we refuse: %v", want, err)
+	case !wantOK:
+		if len(got) != 0 {
+			t.Fatalf("refused but wrote %q", got)
+		}
+		if err.Error() != want {
+			t.Fatalf("error %q, Telegraf's %q", err, want)
+		}
+	case string(got) != want:
+		t.Fatalf("metric %+v\n got %q\nwant %q", m, got, want)
+	}
+}
+
+func TestEncodeLikeTelegraf(t *testing.T) {
+	log.SetOutput(io.Discard) // Telegraf's serializer logs every field it leaves out
+	f := func(key string, kind metricline.Kind) metricline.Field {
+		return metricline.Field{Key: []byte(key), Kind: kind}
+	}
+	fl := f("usage_idle", metricline.Float)
+	fl.Float = 97.5
+	big := f("big", metricline.Float)
+	big.Float = 1e300
+	tiny := f("tiny", metricline.Float)
+	tiny.Float = 5e-324
+	nan := f("nan", metricline.Decimal)
+	nan.Str = []byte("1e400")
+	u := f("u", metricline.Uint)
+	u.Uint = 1<<64 - 1
+	s := f(`s k=,`, metricline.String)
+	s.Str = []byte("a \"quoted\" \\ back\nslash")
+	dup := f("usage_idle", metricline.Float)
+	dup.Float = 1
+	cases := []*metricline.Metric{
+		{Name: []byte("cpu"), Tags: []metricline.Tag{{Key: []byte("host"), Value: []byte("h1")}, {Key: []byte("cpu"), Value: []byte("total")}},
+			Fields: []metricline.Field{fl, big, tiny, u, s}, Time: 1795552004000000000},
+		{Name: []byte("m, x\t"), Tags: []metricline.Tag{{Key: []byte(`k\`), Value: []byte(`v\\`)}, {Key: []byte(`e`), Value: []byte(`\`)}},
+			Fields: []metricline.Field{nan, fl, dup}, Time: -1},
+		{Name: []byte("only_nan"), Fields: []metricline.Field{nan}},
+		{Name: []byte("no_fields"), Tags: []metricline.Tag{{Key: []byte("t"), Value: []byte("v ")}}},
+		{Name: []byte(""), Fields: []metricline.Field{fl}},
+	}
+	e := &Encoder{}
+	for _, m := range cases {
+		checkSame(t, e, m)
+	}
+}
+
+// Hostile: the encoder is reused across metrics of every shape, and the
+// destination already holds data; neither leaks into the next line.
+func TestEncodeReuse(t *testing.T) {
+	log.SetOutput(io.Discard)
+	e := &Encoder{}
+	for i := 0; i < 2000; i++ {
+		data := []byte(strings.Repeat(string(rune('a'+i%26)), i%97) + string(rune(i)))
+		checkSame(t, e, metricgen.Metric(data))
+	}
+}
+
+// FuzzEncodeVsTelegraf: for every metric, the same bytes as Telegraf's
+// influx serializer (influx_sort_fields, influx_uint_support), or the same
+// refusal.
+func FuzzEncodeVsTelegraf(f *testing.F) {
+	log.SetOutput(io.Discard)
+	f.Add([]byte("\x06cpu\x02\x04ho\x04h1\x05\x02ab\x00\x01\x02\x03\x04\x05\x06\x07\x08"))
+	f.Add([]byte{9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24})
+	f.Add([]byte("\x08\xff\xfe\xfd\xfc\x03\x05a\\\x03b\\\\\x07\x07x\x01\xf0\x7f\x00\x00\x00\x00\x00\x00"))
+	e := &Encoder{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkSame(t, e, metricgen.Metric(data))
+	})
+}
+
+func BenchmarkAppendMetric(b *testing.B) {
+	d := metricline.NewJSON(0, "")
+	d.FloatNumbers = true
+	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`)
+	var m metricline.Metric
+	if err := d.Decode(line, func(got *metricline.Metric) { m = *got }); err != nil {
+		b.Fatal(err)
+	}
+	e := &Encoder{}
+	var buf []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if buf, err = e.AppendMetric(buf[:0], &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

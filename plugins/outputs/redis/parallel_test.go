@@ -1,0 +1,82 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+)
+
+// Quote lines decoded on several goroutines are merged in the order they
+// were read: over many chunks, with bad and too long lines among them and
+// a backlog so small that the reader waits for the flusher again and
+// again, the stored price of every coin is the one of the last line that
+// carries it, every bad line is reported once with its number, in order,
+// and the counts add up.
+func TestParallelQuoteKeepsTheOrder(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: lines are decoded serially")
+	}
+	srv := redistest.Start(t)
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+		r.MaxLineSize = 300
+		r.MetricBatchSize, r.MaxUndeliveredMetrics = 300, 700
+	})
+	coins := []string{"bitcoin", "ethereum", "ripple"}
+	var lines []string
+	var bad []int
+	last := map[string]int{}
+	for i := 1; i <= 20000; i++ {
+		switch {
+		case i%997 == 0:
+			lines = append(lines, "not json")
+			bad = append(bad, i)
+		case i%1499 == 0:
+			lines = append(lines, strings.Repeat("x", 400))
+			bad = append(bad, i)
+		default:
+			c := coins[i%len(coins)]
+			if i%7 == 0 { // a line for every coin at once
+				var f []string
+				for _, c := range coins {
+					f = append(f, fmt.Sprintf(`"fields_%s_usd":%d`, c, i))
+					last[c] = i
+				}
+				lines = append(lines, fmt.Sprintf(`{"fields":{%s},"name":"kafka_consumer","tags":{},"timestamp":%d}`, strings.Join(f, ","), 1795552004+i))
+				continue
+			}
+			lines = append(lines, fmt.Sprintf(`{"fields":{"fields_%s_usd":%d},"name":"kafka_consumer","tags":{},"timestamp":%d}`, c, i, 1795552004+i))
+			last[c] = i
+		}
+	}
+	stats := &Stats{}
+	if err := r.Run(context.Background(), strings.NewReader(strings.Join(lines, "\n")), stats); err != nil {
+		t.Fatal(err)
+	}
+	d := stored(t, srv, "coingecko:rate:usd")
+	if len(d.Prices) != len(coins) {
+		t.Fatalf("document %+v", d)
+	}
+	for _, p := range d.Prices {
+		if want := strconv.Itoa(last[p.ID]); string(p.Price) != want {
+			t.Errorf("%s: price %s, want %s (the last line's)", p.ID, p.Price, want)
+		}
+	}
+	var reported []int
+	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs.String(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		reported = append(reported, n)
+	}
+	if fmt.Sprint(reported) != fmt.Sprint(bad) {
+		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
+	}
+	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(len(lines)-len(bad)) {
+		t.Fatalf("lines %d metrics %d rejected %d", stats.Lines.Load(), stats.Metrics.Load(), stats.Rejected.Load())
+	}
+}
