@@ -136,7 +136,7 @@ func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 	for _, want := range []string{
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: not a number \(e.g. coin "bitcoin" = ("n/a"|true) at 2026-11-24T20:26:50Z\)`,
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: out of range, beyond float64 or below its normal range \(e.g. coin "bitcoin" = ("1e400"|1e-400) at 2026-11-24T20:26:50Z\)`,
-		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: older than stored \(e.g. coin "bitcoin" at 2026-11-24T20:26:40Z, stored 2026-11-24T20:26:44Z\)`,
+		`I! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: older than stored \(e.g. coin "bitcoin" at 2026-11-24T20:26:40Z, stored 2026-11-24T20:26:44Z\)`,
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: too far in the future, more than max_future 5m0s ahead of the clock \(e.g. coin "bitcoin" at 2262-01-01T00:00:00Z\)`,
 		`I! \[outputs.redis\] read 7 lines, 7 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; quote: 0 metrics superseded by newer prices before a write, 6 refused, 0 without a price; ` +
 			`refused 6 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future\); 0 coins aged out; 0 stored entries repaired`,

@@ -143,7 +143,9 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 			}
 			continue
 		case err != nil:
-			u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			if !u.isStopping() { // at a stop, the spool closing under a blocked read is no news
+				u.r.Log.Errorf("reading %ss: %v", src.label, err)
+			}
 			if c.lines > 0 {
 				send()
 			}
@@ -190,10 +192,12 @@ func (u *run) newChunk(free chan *chunk) *chunk {
 	return c
 }
 
+// isStopping tells whether reading must end: a stop, unless the run
+// drains stdin (stopped while waiting for its spool).
 func (u *run) isStopping() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.stopping
+	return u.stopping && !u.drain
 }
 
 // decodeChunk decodes a chunk's lines into its batch, noting bad lines.
@@ -251,7 +255,7 @@ func (u *run) mergeOne(c *chunk) bool {
 		u.r.Log.Errorf("%s", e.msg)
 	}
 	u.mu.Lock()
-	if u.stopping {
+	if u.stopping && !u.drain {
 		u.mu.Unlock()
 		c.batch.Reset()
 		return false
@@ -264,7 +268,9 @@ func (u *run) mergeOne(c *chunk) bool {
 	full := u.pending.Metrics()+u.inflight >= u.r.MaxUndeliveredMetrics
 	due := u.pending.Metrics() >= u.r.MetricBatchSize
 	u.mu.Unlock()
-	if due || full {
+	// With flush_interval = 0 what was read is written at once, as in
+	// readSource: a chunk is cut at the latest when the reader may wait.
+	if due || full || u.r.FlushInterval == 0 {
 		u.signal()
 	}
 	if full {

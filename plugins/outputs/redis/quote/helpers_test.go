@@ -260,8 +260,13 @@ func sameSnapshot(a, b map[string]string) bool {
 	return true
 }
 
-func warned(o Outcome, parts ...string) bool {
-	for _, w := range o.Warnings {
+func warned(o Outcome, parts ...string) bool { return hasLine(o.Warnings, parts) }
+
+// informed is warned for the info lines (a replay refused, an age-out).
+func informed(o Outcome, parts ...string) bool { return hasLine(o.Infos, parts) }
+
+func hasLine(lines []string, parts []string) bool {
+	for _, w := range lines {
 		ok := true
 		for _, p := range parts {
 			if !strings.Contains(w, p) {

@@ -27,6 +27,13 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	warn := func(format string, args ...interface{}) {
 		o.Warnings = append(o.Warnings, key+fmt.Sprintf(format, args...))
 	}
+	// What the merge is made to do (a Kafka replay refused, a coin aged out
+	// as configured) is news, not a problem: an info line. Under
+	// [[outputs.execd]] a warning becomes an E! of Telegraf's, for the
+	// data someone must look at.
+	info := func(format string, args ...interface{}) {
+		o.Infos = append(o.Infos, key+fmt.Sprintf(format, args...))
+	}
 	for r, ref := range o.Refusals {
 		if ref.Count == 0 {
 			continue
@@ -38,13 +45,13 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case OutOfRange:
 			warn("refused %s: out of range, beyond float64 or below its normal range (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case Stale:
-			warn("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
+			info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
 		case Future:
 			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
 		}
 	}
 	if o.Aged.Count > 0 {
-		warn("dropped %s with no price for age_out %s (e.g. coin %q, last price at %s)",
+		info("dropped %s with no price for age_out %s (e.g. coin %q, last price at %s)",
 			plural(o.Aged.Count, "coin", "coins"), b.opts.AgeOut, o.Aged.Coin, stamp(o.Aged.Time))
 	}
 	lines := 0
