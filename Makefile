@@ -30,7 +30,7 @@ FUZZ_TARGETS := \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
 	./plugins/common/metricpairs:FuzzValue \
-	./plugins/roundtrip:FuzzRoundTrip \
+	./plugins/testutil/roundtrip:FuzzRoundTrip \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
 	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
 

@@ -1,0 +1,155 @@
+package redis
+
+import "github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+
+// command is one Redis command; its arguments are spans of the batch's
+// arena, so building a batch allocates only when the arena grows.
+type command struct {
+	name     string
+	from, to int // its args: spans[from:to]
+	metrics  int // metrics this command completes (1 on a metric's first command, else 0)
+}
+
+type span struct{ from, to int }
+
+// commandBatch is the batch of the per-metric modes: the commands built
+// from each metric, in order, sent as one pipeline.
+type commandBatch struct {
+	build func(b *commandBatch, m *metricline.Metric) error
+	// wait, when > 0, makes a write count only once that many replicas
+	// acknowledged it (WAIT); waitMs is WAIT's own timeout.
+	wait, waitMs int64
+
+	arena   []byte
+	spans   []span
+	cmds    []command
+	metrics int
+
+	// Building one metric's commands.
+	first bool
+	argv  []interface{}
+	wire  []byte // RESP of the chunk being sent
+}
+
+func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64) *commandBatch {
+	return &commandBatch{build: build, wait: wait, waitMs: waitMs}
+}
+
+func (b *commandBatch) Add(m *metricline.Metric) error {
+	cmds, spans, arena := len(b.cmds), len(b.spans), len(b.arena)
+	b.first = true
+	if err := b.build(b, m); err != nil {
+		// Take back what the metric had added.
+		b.cmds, b.spans, b.arena = b.cmds[:cmds], b.spans[:spans], b.arena[:arena]
+		return err
+	}
+	b.metrics++
+	return nil
+}
+
+// begin starts a command; arguments follow with arg/argBytes.
+func (b *commandBatch) begin(name string) {
+	c := command{name: name, from: len(b.spans), to: len(b.spans)}
+	if b.first {
+		c.metrics, b.first = 1, false
+	}
+	b.cmds = append(b.cmds, c)
+}
+
+// appendArg returns the arena to write one argument into; end closes it.
+func (b *commandBatch) argStart() int { return len(b.arena) }
+
+func (b *commandBatch) argEnd(from int) {
+	b.spans = append(b.spans, span{from, len(b.arena)})
+	b.cmds[len(b.cmds)-1].to = len(b.spans)
+}
+
+func (b *commandBatch) arg(s string) {
+	from := b.argStart()
+	b.arena = append(b.arena, s...)
+	b.argEnd(from)
+}
+
+func (b *commandBatch) argBytes(s []byte) {
+	from := b.argStart()
+	b.arena = append(b.arena, s...)
+	b.argEnd(from)
+}
+
+func (b *commandBatch) Metrics() int { return b.metrics }
+
+func (b *commandBatch) Reset() {
+	b.arena, b.spans, b.cmds, b.metrics = b.arena[:0], b.spans[:0], b.cmds[:0], 0
+}
+
+func (b *commandBatch) Absorb(newer batch) {
+	n := newer.(*commandBatch)
+	arena, spans := len(b.arena), len(b.spans)
+	b.arena = append(b.arena, n.arena...)
+	for _, s := range n.spans {
+		b.spans = append(b.spans, span{s.from + arena, s.to + arena})
+	}
+	for _, c := range n.cmds {
+		c.from += spans
+		c.to += spans
+		b.cmds = append(b.cmds, c)
+	}
+	b.metrics += n.metrics
+	n.Reset()
+}
+
+func (b *commandBatch) args(c command) []interface{} {
+	b.argv = b.argv[:0]
+	for _, s := range b.spans[c.from:c.to] {
+		b.argv = append(b.argv, b.arena[s.from:s.to])
+	}
+	return b.argv
+}
+
+// keep drops the commands marked done, compacting the batch.
+func (b *commandBatch) keep(done []bool) {
+	if len(b.cmds) == 0 {
+		return
+	}
+	kept := b.cmds[:0]
+	metrics := 0
+	for i, c := range b.cmds {
+		if i < len(done) && done[i] {
+			continue
+		}
+		kept = append(kept, c)
+		metrics += c.metrics
+	}
+	// A metric whose first command went through but whose later ones did
+	// not is still counted, so the backlog does not undercount.
+	if len(kept) > 0 && metrics == 0 {
+		metrics = 1
+	}
+	b.cmds = kept
+	b.metrics = metrics
+	if len(kept) == 0 {
+		b.Reset()
+	}
+}
+
+func (b *commandBatch) Commands() []string {
+	out := make([]string, 0, len(b.cmds))
+	for _, c := range b.cmds {
+		words := append([]interface{}{c.name}, b.args(c)...)
+		out = append(out, formatCommand(words))
+	}
+	return out
+}
+
+// lastKey is the first argument of the latest write command of the metric
+// being built: the key every follow-up command (LTRIM, PEXPIRE) names.
+func (b *commandBatch) lastKey() []byte {
+	for i := len(b.cmds) - 1; i >= 0; i-- {
+		c := b.cmds[i]
+		if c.name != "PEXPIRE" && c.name != "LTRIM" && c.to > c.from {
+			s := b.spans[c.from]
+			return b.arena[s.from:s.to]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+)
+
+// Sending a command batch to one server: pipelined in chunks, encoded as
+// RESP straight from the batch's arena, and what went through taken out of
+// the batch so that a retry sends only the rest.
+
+// pipelineChunk is how many commands are sent before their replies are
+// read: enough to keep Redis busy, few enough to bound the replies held.
+const pipelineChunk = 1024
+
+// Write sends every command, pipelined. Commands Redis accepted are
+// removed from the batch; what failed, or whose reply never came, stays
+// for the next attempt. Retrying may repeat a command whose reply was lost
+// with the connection: delivery is at least once.
+func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
+	raw, _ := c.(*redisconn.Conn)
+	done := make([]bool, len(b.cmds))
+	var firstErr error
+	written := 0
+	for start := 0; start < len(b.cmds); start += pipelineChunk {
+		end := min(start+pipelineChunk, len(b.cmds))
+		if err := b.send(c, raw, b.cmds[start:end]); err != nil {
+			b.keep(done)
+			return written, err
+		}
+		for i := start; i < end; i++ {
+			_, err := redis.ReceiveContext(c, ctx)
+			var reply redis.Error
+			switch {
+			case err == nil:
+				done[i] = true
+				written++
+			case errors.As(err, &reply):
+				if firstErr == nil {
+					firstErr = err
+				}
+			default: // the connection failed: the rest is unknown
+				b.keep(done)
+				return written, err
+			}
+		}
+	}
+	if b.wait > 0 && written > 0 {
+		if err := waitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
+			// Applied on this server but not yet on enough replicas: sent
+			// again (at least once) rather than lost in a failover.
+			return 0, err
+		}
+	}
+	b.keep(done)
+	return written, firstErr
+}
+
+// waitReplicas runs WAIT: an error when fewer than n replicas have every
+// write of this connection so far.
+func waitReplicas(ctx context.Context, c redis.Conn, n, ms int64) error {
+	got, err := redis.Int64(redis.DoContext(c, ctx, "WAIT", n, ms))
+	if err != nil {
+		return err
+	}
+	if got < n {
+		return redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", got, n))
+	}
+	return nil
+}
+
+// send writes one chunk of commands. On our own connections they are
+// encoded to RESP here, from the arena, and written in one piece: redigo's
+// Send would box every argument in an interface (an allocation each).
+func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, cmds []command) error {
+	if raw == nil || !raw.CanWriteRaw() {
+		for _, cmd := range cmds {
+			if err := c.Send(cmd.name, b.args(cmd)...); err != nil {
+				return err
+			}
+		}
+		return c.Flush()
+	}
+	w := b.wire[:0]
+	for _, cmd := range cmds {
+		w = append(w, '*')
+		w = strconv.AppendInt(w, int64(cmd.to-cmd.from+1), 10)
+		w = append(w, "\r\n$"...)
+		w = strconv.AppendInt(w, int64(len(cmd.name)), 10)
+		w = append(w, "\r\n"...)
+		w = append(w, cmd.name...)
+		w = append(w, "\r\n"...)
+		for _, s := range b.spans[cmd.from:cmd.to] {
+			w = append(w, '$')
+			w = strconv.AppendInt(w, int64(s.to-s.from), 10)
+			w = append(w, "\r\n"...)
+			w = append(w, b.arena[s.from:s.to]...)
+			w = append(w, "\r\n"...)
+		}
+	}
+	b.wire = w
+	return raw.WriteRaw(w)
+}
