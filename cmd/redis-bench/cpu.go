@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,13 +17,72 @@ type procStats struct {
 	rssMiB    float64
 }
 
-func statsOf(cmd *exec.Cmd, wall time.Duration) procStats {
+// statsOf is what cmd cost, once it has exited; peak is its peak RSS as
+// its rssWatch saw it.
+func statsOf(cmd *exec.Cmd, wall time.Duration, peak *rssWatch) procStats {
 	ps := cmd.ProcessState
-	st := procStats{wall: wall, cpu: ps.UserTime() + ps.SystemTime()}
-	if ru, ok := sysRusage(ps); ok {
-		st.rssMiB = float64(ru.Maxrss) / 1024
+	return procStats{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rssMiB: peak.end()}
+}
+
+// rssWatch samples the peak RSS (VmHWM in /proc/<pid>/status) of a running
+// process. The rusage of an exited child cannot tell it: Go starts children
+// with CLONE_VM, and at exec the kernel takes the high-water mark of the
+// memory shared with the parent as the child's own, so every child would
+// show at least redis-bench's RSS. VmHWM only grows; the last sample is
+// taken at most a millisecond before the process exits.
+type rssWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	peakKiB int64
+}
+
+func watchRSS(pid int) *rssWatch {
+	w := &rssWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			if kib, ok := vmHWM(path); ok && kib > w.peakKiB {
+				w.peakKiB = kib
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// end stops the sampling and returns the peak in MiB.
+func (w *rssWatch) end() float64 {
+	if w == nil {
+		return 0
 	}
-	return st
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	return float64(w.peakKiB) / 1024
+}
+
+func vmHWM(path string) (int64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false // exited
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib, err == nil
+		}
+	}
+	return 0, false
 }
 
 // add appends a row measured by the last run of a plugin, with its CPU

@@ -113,6 +113,8 @@ func (b *bench) runInput(conf string, n int, name string) (time.Duration, float6
 	if err := cmd.Start(); err != nil {
 		return 0, 0, err
 	}
+	peak := watchRSS(cmd.Process.Pid)
+	defer peak.end()
 	go func() {
 		buf := make([]byte, 1<<20)
 		for {
@@ -155,6 +157,6 @@ func (b *bench) runInput(conf string, n int, name string) (time.Duration, float6
 	if count, _ := redis.Int64(pending[0], nil); count != 0 || lines.Load() != int64(n) {
 		return 0, 0, fmt.Errorf("%d lines for %d entries, %d left pending", lines.Load(), n, count)
 	}
-	b.last = statsOf(cmd, end.Sub(start))
+	b.last = statsOf(cmd, end.Sub(start), peak)
 	return end.Sub(start), b.last.rssMiB, nil
 }

@@ -40,7 +40,9 @@ const peerHeader = "http:\n  enabled: false\nlogger:\n  level: WARN\nmetrics:\n 
 var peerCases = []peerCase{
 	{
 		name: "hash",
-		ours: "  mode = \"hash\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n",
+		// The same work: the fields only, as the peer's mapping writes
+		// them (our default typed layout also writes name, time and tags).
+		ours: "  mode = \"hash\"\n  layout = \"flat\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n",
 		peer: peerHeader + `input:
   stdin: {}
 pipeline:
@@ -256,6 +258,8 @@ func (b *bench) runPeerCase(c peerCase, input string, n int, peer string) (procS
 	if err := cmd.Start(); err != nil {
 		return procStats{}, err
 	}
+	peak := watchRSS(cmd.Process.Pid)
+	defer peak.end()
 	// A tool stuck retrying (a config it cannot honour) is stopped, not
 	// waited for.
 	timer := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
@@ -268,7 +272,7 @@ func (b *bench) runPeerCase(c peerCase, input string, n int, peer string) (procS
 	if bad := badLog(stderr.String()); bad != "" {
 		return procStats{}, fmt.Errorf("logged errors: %s", head(bad))
 	}
-	st := statsOf(cmd, wall)
+	st := statsOf(cmd, wall, peak)
 	if sub != nil {
 		if err := sub.wait(int64(n)); err != nil {
 			return procStats{}, err
@@ -384,6 +388,8 @@ func (b *bench) runStreamDrain(cmd *exec.Cmd, stderr *bytes.Buffer, n int, peer 
 	if err := cmd.Start(); err != nil {
 		return procStats{}, err
 	}
+	peak := watchRSS(cmd.Process.Pid)
+	defer peak.end()
 	go func() {
 		defer close(copied)
 		buf := make([]byte, 1<<20)
@@ -436,7 +442,7 @@ func (b *bench) runStreamDrain(cmd *exec.Cmd, stderr *bytes.Buffer, n int, peer 
 	if got := lines.Load(); got != int64(n) {
 		return procStats{}, fmt.Errorf("%d lines on stdout for %d entries", got, n)
 	}
-	st := statsOf(cmd, end.Sub(start))
+	st := statsOf(cmd, end.Sub(start), peak)
 	return st, nil
 }
 

@@ -115,6 +115,22 @@ func sameFields(what string, got map[string]string, want map[string]float64) err
 	return nil
 }
 
+// sameTyped checks a hash or stream entry in the typed layout (the
+// default): the metric's name, time and host tag, and its fields.
+func sameTyped(what string, got map[string]string, want inputMetric) error {
+	fields := map[string]string{}
+	for k, v := range got {
+		if !strings.HasPrefix(k, "_") && !strings.HasPrefix(k, "#") {
+			fields[k] = v
+		}
+	}
+	ns, err := strconv.ParseInt(got["_time"], 10, 64)
+	if got["_measurement"] != "cpu" || got["#host"] != want.host || err != nil || ns/1e9 != want.time {
+		return fmt.Errorf("%s: name %q, host %q, time %q: not the metric of %s at %d", what, got["_measurement"], got["#host"], got["_time"], want.host, want.time)
+	}
+	return sameFields(what, fields, want.fields)
+}
+
 func sameLine(what, got string, want inputMetric) error {
 	m, err := parseLP(got)
 	if err != nil {
@@ -150,7 +166,7 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 			if err != nil {
 				return err
 			}
-			if err := sameFields("hash of "+host, got, m.fields); err != nil {
+			if err := sameTyped("hash of "+host, got, m); err != nil {
 				return err
 			}
 		}
@@ -195,7 +211,7 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 			if err != nil {
 				return err
 			}
-			if err := sameFields(end.cmd+" entry", got, end.want.fields); err != nil {
+			if err := sameTyped(end.cmd+" entry", got, end.want); err != nil {
 				return err
 			}
 		}

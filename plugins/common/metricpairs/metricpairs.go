@@ -72,7 +72,15 @@ func AppendTime(dst []byte, ns int64) []byte {
 // write.
 func AppendValue(dst []byte, f *metricline.Field) ([]byte, error) {
 	switch f.Kind {
-	case metricline.Float, metricline.Decimal:
+	case metricline.Decimal:
+		// Text already in the shortest plain form, within the range
+		// AppendFloat writes plain (1e-6 to 1e21), is what it would write:
+		// copied, not parsed and formatted again.
+		if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 21 && fracZeros <= 5 {
+			return append(dst, f.Str...), nil
+		}
+		fallthrough
+	case metricline.Float:
 		v, ok := f.Number()
 		if !ok {
 			return dst, fmt.Errorf("field %q: number %q is out of the float64 range", f.Key, f.Str)

@@ -247,3 +247,34 @@ func FuzzValue(f *testing.F) {
 		}
 	})
 }
+
+// TestDecimalTextIsWrittenAsItsFloat: a number kept as text (Decimal) is
+// written exactly as its float64 is, whether the text is copied (already
+// the shortest plain form) or parsed and formatted.
+func TestDecimalTextIsWrittenAsItsFloat(t *testing.T) {
+	texts := []string{"0", "-0", "1.5", "97.5", "1200", "0.000001", "0.0000001", "0.5", "0.50", "1e3",
+		"123456789012345678901", "1234567890123456789012", "1000000000000000000000", "120000000000000000000", "100000000000000000000", "999999999999999999999",
+		"0.1234567890123456", "12345.678901234", "-0.000012345678901234", "3.0", "00", "1."}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		v := math.Float64frombits(r.Uint64())
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		texts = append(texts, fmt.Sprint(v), fmt.Sprintf("%.*f", r.IntN(20), v*math.Pow(10, float64(r.IntN(40)-20))))
+	}
+	for _, text := range texts {
+		f := metricline.Field{Kind: metricline.Decimal, Str: []byte(text)}
+		v, ok := f.Number()
+		if !ok || math.IsInf(v, 0) {
+			continue
+		}
+		want, err := AppendFloat(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := value(t, f); got != string(want) {
+			t.Errorf("%q written %q, its float64 %q", text, got, want)
+		}
+	}
+}
