@@ -266,7 +266,7 @@ func TestBuiltInConnect(t *testing.T) {
 func TestBuiltInRefusesExecdOnlyOptions(t *testing.T) {
 	for option, tune := range map[string]func(*Redis){
 		"spool_dir":                  func(r *Redis) { r.SpoolDir = "/tmp/x" },
-		"max_undelivered_metrics":    func(r *Redis) { r.MaxUndeliveredMetrics = 5000 },
+		"max_undelivered_metrics":    func(r *Redis) { r.MaxUndeliveredMetrics = 10000 },
 		"max_line_size":              func(r *Redis) { r.MaxLineSize = 1 << 20 },
 		"influx_timestamp_precision": func(r *Redis) { r.InfluxTimestampPrecision = config.Duration(time.Second) },
 	} {

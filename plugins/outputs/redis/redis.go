@@ -90,7 +90,7 @@ func New() *Redis {
 		TimestampUnits:        config.Duration(time.Second),
 		MaxFuture:             config.Duration(DefaultMaxFuture),
 		MetricBatchSize:       DefaultMetricBatchSize,
-		MaxUndeliveredMetrics: 20000,
+		MaxUndeliveredMetrics: 5000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
 		SpoolMaxSize:          config.Size(256 << 20),
 	}
