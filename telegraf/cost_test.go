@@ -48,7 +48,7 @@ func TestPipelineCost(t *testing.T) {
 	srv := redistest.Start(t)
 	kafka := kafkatest.Start(t)
 	kafka.CreateTopic("currency.rate", 1)
-	produce(t, kafka, n)
+	last := produce(t, kafka, n)
 
 	consumer, err := os.ReadFile(filepath.Join(root, "telegraf", "consumer.conf"))
 	if err != nil {
@@ -95,7 +95,7 @@ func TestPipelineCost(t *testing.T) {
 			cpu["redis-output"] += procCPU(t, child)
 		}
 		if c.name == "redis-output" {
-			checkLastQuote(t, srv, n)
+			checkLastQuote(t, srv, last)
 		}
 		if err := p.Stop(10 * time.Second); err != nil {
 			t.Logf("%s: %v", c.name, err)
@@ -118,9 +118,13 @@ func TestPipelineCost(t *testing.T) {
 }
 
 // produce writes n quote messages as the scraper Telegraf writes them, in
-// chunks so the producer's memory stays small.
-func produce(t *testing.T, kafka *kafkatest.Broker, n int) {
+// chunks so the producer's memory stays small, and returns the timestamp
+// of the last one.
+func produce(t *testing.T, kafka *kafkatest.Broker, n int) int64 {
 	ids := strings.Split(coins, ",")
+	// A second apart, the newest an hour ago: recorded data, none of it
+	// ahead of the clock (max_future would refuse it).
+	first := time.Now().Unix() - int64(n) - 3600
 	for from := 0; from < n; from += 20000 {
 		var values [][]byte
 		for i := from; i < min(n, from+20000); i++ {
@@ -128,11 +132,12 @@ func produce(t *testing.T, kafka *kafkatest.Broker, n int) {
 			for j, id := range ids {
 				fields[id+"_usd"] = float64((i*31+j*7)%10000000) / 100
 			}
-			b, _ := json.Marshal(map[string]any{"fields": fields, "name": "http", "tags": map[string]string{}, "timestamp": 1795552004 + i})
+			b, _ := json.Marshal(map[string]any{"fields": fields, "name": "http", "tags": map[string]string{}, "timestamp": first + int64(i)})
 			values = append(values, b)
 		}
 		kafka.Produce("currency.rate", values...)
 	}
+	return first + int64(n) - 1
 }
 
 // waitCommitted waits until the group has committed offset want.
@@ -156,13 +161,13 @@ func waitCommitted(t *testing.T, kafka *kafkatest.Broker, group string, want int
 }
 
 // checkLastQuote: the stored quote is the last message's.
-func checkLastQuote(t *testing.T, srv *redistest.Server, n int) {
+func checkLastQuote(t *testing.T, srv *redistest.Server, last int64) {
 	doc, err := redis.Bytes(srv.Conn().Do("GET", quoteKey))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var d struct{ Timestamp int64 }
-	if err := json.Unmarshal(doc, &d); err != nil || d.Timestamp != int64(1795552004+n-1) {
+	if err := json.Unmarshal(doc, &d); err != nil || d.Timestamp != last {
 		t.Fatalf("quote %s: not the last message's (%v)", doc, err)
 	}
 }
