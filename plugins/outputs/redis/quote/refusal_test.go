@@ -111,3 +111,30 @@ func TestMayBeTiny(t *testing.T) {
 		t.Errorf("400 zeros: %v %v", ok, r)
 	}
 }
+
+// A flush whose every price is refused merges nothing, and still says
+// why: found when such lines arrived alone between two flushes.
+func TestAFlushOfRefusedPricesOnlyIsReported(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	write(t, c, o, metricWith(1795552004, map[string]interface{}{"bitcoin_usd": 1.0}))
+	b := NewBatch(o)
+	for _, m := range []*metricline.Metric{
+		metricWith(1795552010, map[string]interface{}{"bitcoin_usd": "n/a"}),
+		metricWith(1795552010, map[string]interface{}{"bitcoin_usd": true}),
+		metricWith(1795552010, map[string]interface{}{"bitcoin_usd": "1e400"}),
+	} {
+		if err := b.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := b.Write(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Updates != 0 || out.Refused != 3 || !warned(out, `refused 2 prices: not a number (e.g. coin "bitcoin"`) ||
+		!warned(out, `refused 1 price: out of range`, `"1e400"`) || len(out.Warnings) != 2 {
+		t.Fatalf("%+v", out)
+	}
+}

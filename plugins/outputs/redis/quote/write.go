@@ -53,7 +53,10 @@ func (b *Batch) Write(ctx context.Context, c redis.Conn) (Outcome, error) {
 	held := append(b.scratch[:0], b.held...)
 	b.scratch = held
 	if b.used == 0 {
+		// Nothing to merge (every price refused, or none): the refusals
+		// are still reported, not only counted.
 		b.account(&o, held)
+		b.report(&o, nil)
 		return o, nil
 	}
 	now := b.opts.now()
