@@ -251,6 +251,7 @@ func TestWrongPasswordIsNeverPrinted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill() // also when the wait below fails the test
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}`)
 	waitUntil(t, "the refused write", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
