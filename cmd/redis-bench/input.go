@@ -20,10 +20,10 @@ import (
 func (b *bench) input(n int) error {
 	cases := []struct {
 		name, conf string
-		payload    bool
+		payload    string // the entry field holding the line, "" for pairs
 	}{
-		{"redis-input stream payload=influx", "  payload_field = \"payload\"\n  data_format = \"influx\"\n", true},
-		{"redis-input stream fields", "  tag_keys = [\"host\"]\n", false},
+		{"redis-input stream payload=influx", "  payload_field = \"payload\"\n  data_format = \"influx\"\n", "payload"},
+		{"redis-input stream fields", "  tag_keys = [\"host\"]\n", ""},
 	}
 	for _, c := range cases {
 		if !b.wanted(c.name) {
@@ -51,8 +51,9 @@ func (b *bench) input(n int) error {
 	return nil
 }
 
-// prefill XADDs n system metrics, pipelined.
-func (b *bench) prefill(n int, payload bool) error {
+// prefill XADDs n system metrics to bench:in, pipelined: as line protocol
+// in the field named payload, or as field-value pairs when payload is "".
+func (b *bench) prefill(n int, payload string) error {
 	c, err := b.srv.conn()
 	if err != nil {
 		return err
@@ -66,8 +67,8 @@ func (b *bench) prefill(n int, payload bool) error {
 		systemMetric(w, nil, i, true)
 		w.Flush()
 		args := []interface{}{"bench:in", "*"}
-		if payload {
-			args = append(args, "payload", buf.String())
+		if payload != "" {
+			args = append(args, payload, buf.String())
 		} else {
 			fields := strings.Fields(buf.String())[1]
 			args = append(args, "host", fmt.Sprintf("host-%02d", i%50))

@@ -85,22 +85,31 @@ func envOr(k, d string) string {
 	return d
 }
 
-func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
-	start := time.Now()
+// newBench starts what every run needs: a scratch directory and a
+// redis-server of its own; done removes both.
+func newBench(bin, only string) (*bench, func(), error) {
 	bin, _ = filepath.Abs(bin)
 	dir, err := os.MkdirTemp("", "redis-bench")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
-
 	srv, err := startRedis(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return &bench{bin: bin, dir: dir, srv: srv, only: only}, func() { srv.stop(); os.RemoveAll(dir) }, nil
+}
+
+func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
+	start := time.Now()
+	b, done, err := newBench(bin, only)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-
-	b := &bench{bin: bin, dir: dir, srv: srv, only: only, profile: profile}
+	defer done()
+	b.profile = profile
+	srv := b.srv
 	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s\n", machine(), srv.version, srv.addr)
 
 	setCeiling, err := srv.ceiling("SET", nil)

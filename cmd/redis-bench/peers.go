@@ -121,19 +121,13 @@ output:
 // medians are kept, and the rows are merged into the JSON of make bench.
 func runPeers(bin, peer, out string, n, runs int, only string) error {
 	start := time.Now()
-	bin, _ = filepath.Abs(bin)
 	peer, _ = filepath.Abs(peer)
-	dir, err := os.MkdirTemp("", "redis-bench-peers")
+	b, done, err := newBench(bin, only)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startRedis(dir)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	b := &bench{bin: bin, dir: dir, srv: srv, only: only}
+	defer done()
+	srv, dir := b.srv, b.dir
 	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s; peer %s; %d runs each, alternating\n", machine(), srv.version, srv.addr, peer, runs)
 	input := filepath.Join(dir, "system.json")
 	if err := writeInput(input, n, 0, false, systemMetric); err != nil {
@@ -363,7 +357,7 @@ func checkHashes(b *bench, n int) error {
 // pending and no lag; then stops it (stdin closed, or SIGTERM for the
 // peer) and checks that every entry came out on stdout once.
 func (b *bench) runStreamDrain(cmd *exec.Cmd, stderr *bytes.Buffer, n int, peer bool) (procStats, error) {
-	if err := b.prefillBody(n); err != nil {
+	if err := b.prefill(n, "body"); err != nil {
 		return procStats{}, err
 	}
 	c, err := b.srv.conn()
@@ -471,37 +465,6 @@ func groupDrained(c redis.Conn) (bool, error) {
 		}
 	}
 	return false, errors.New("group bench is gone")
-}
-
-// prefillBody XADDs n system metrics as line protocol in field "body".
-func (b *bench) prefillBody(n int) error {
-	c, err := b.srv.conn()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	for i := 0; i < n; i++ {
-		buf.Reset()
-		w.Reset(&buf)
-		systemMetric(w, nil, i, true)
-		w.Flush()
-		if err := c.Send("XADD", "bench:in", "*", "body", buf.String()); err != nil {
-			return err
-		}
-		if i%1000 == 999 || i == n-1 {
-			if err := c.Flush(); err != nil {
-				return err
-			}
-			for j := i - i%1000; j <= i; j++ {
-				if _, err := c.Receive(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // subscriber counts the messages published on a channel during a run.
