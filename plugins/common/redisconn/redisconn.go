@@ -306,6 +306,7 @@ type Conn struct {
 	redis.Conn
 	raw     net.Conn
 	timeout time.Duration
+	replies *Replies // made by Replies on first use
 }
 
 // The optional redigo interfaces are forwarded, or the embedding would

@@ -25,6 +25,13 @@ const pipelineChunk = 1024
 // with the connection: delivery is at least once.
 func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	raw, _ := c.(*redisconn.Conn)
+	// On our own connections the replies are read by us too: one read of
+	// the socket for thousands of them, where redigo sets a deadline and
+	// waits on the context for each.
+	var replies *redisconn.Replies
+	if raw != nil && raw.CanWriteRaw() {
+		replies = raw.Replies()
+	}
 	done := make([]bool, len(b.cmds))
 	var firstErr error
 	written := 0
@@ -35,7 +42,12 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 			return written, err
 		}
 		for i := start; i < end; i++ {
-			_, err := redis.ReceiveContext(c, ctx)
+			var err error
+			if replies != nil {
+				err = replies.Skip(ctx)
+			} else {
+				_, err = redis.ReceiveContext(c, ctx)
+			}
 			var reply redis.Error
 			switch {
 			case err == nil:
