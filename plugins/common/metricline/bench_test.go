@@ -48,3 +48,10 @@ func BenchmarkInfluxLine(b *testing.B) {
 	}
 	benchDecode(b, d, benchLP, 1)
 }
+
+// The same metric with numbers left as text, as redis-output decodes it.
+func BenchmarkJSONLineLazy(b *testing.B) {
+	d := NewJSON(0, "")
+	d.LazyNumbers = true
+	benchDecode(b, d, benchLine, 1)
+}

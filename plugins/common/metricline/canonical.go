@@ -19,12 +19,16 @@ func (c *Canonical) Of(m *Metric) {
 	for i := range m.Tags {
 		c.Tags = append(c.Tags, int32(i))
 	}
-	c.Tags = canonical(c.Tags, func(i int32) []byte { return m.Tags[i].Key })
+	if !m.TagsSorted {
+		c.Tags = canonical(c.Tags, func(i int32) []byte { return m.Tags[i].Key })
+	}
 	c.Fields = c.Fields[:0]
 	for i := range m.Fields {
 		c.Fields = append(c.Fields, int32(i))
 	}
-	c.Fields = canonical(c.Fields, func(i int32) []byte { return m.Fields[i].Key })
+	if !m.FieldsSorted {
+		c.Fields = canonical(c.Fields, func(i int32) []byte { return m.Fields[i].Key })
+	}
 }
 
 // canonical sorts idx by key, stably, and keeps only the last index of

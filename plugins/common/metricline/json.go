@@ -203,6 +203,7 @@ func (d *JSON) metric() error {
 	p := &d.p
 	m := &d.m
 	m.reset()
+	m.TagsSorted, m.FieldsSorted = true, true // until a key says otherwise
 	p.ws()
 	if p.peek() != '{' {
 		return p.syntax("want a metric object")
@@ -365,8 +366,14 @@ func (d *JSON) fields() error {
 			d.note(badMetric("field %q: value %.20s is not a number, string or boolean", key, p.buf[start:p.pos]))
 		}
 		if f.Kind != 0 {
-			if d.duplicate(m.Fields, key) {
-				d.note(badMetric("duplicate field %q", key))
+			// Keys in ascending order (what Telegraf's serializer writes)
+			// cannot repeat one another: one comparison each.
+			n := len(m.Fields)
+			if n > 0 && !(m.FieldsSorted && bytes.Compare(m.Fields[n-1].Key, key) < 0) {
+				m.FieldsSorted = false
+				if d.duplicate(m.Fields, key) {
+					d.note(badMetric("duplicate field %q", key))
+				}
 			}
 			m.Fields = append(m.Fields, f)
 		}
@@ -419,9 +426,12 @@ func (d *JSON) tags() error {
 			if err != nil {
 				return err
 			}
-			for _, t := range m.Tags {
-				if bytes.Equal(t.Key, key) {
-					d.note(badMetric("duplicate tag %q", key))
+			if n := len(m.Tags); n > 0 && !(m.TagsSorted && bytes.Compare(m.Tags[n-1].Key, key) < 0) {
+				m.TagsSorted = false
+				for _, t := range m.Tags {
+					if bytes.Equal(t.Key, key) {
+						d.note(badMetric("duplicate tag %q", key))
+					}
 				}
 			}
 			m.Tags = append(m.Tags, Tag{Key: key, Value: v})
@@ -562,8 +572,9 @@ func (d *JSON) number(f *Field) error {
 			return p.syntax("invalid number")
 		}
 	}
+	noExp := true
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		isInt = false
+		isInt, noExp = false, false
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
@@ -579,7 +590,9 @@ func (d *JSON) number(f *Field) error {
 	}
 	p.pos = i
 	text := b[start:i]
-	if d.LazyNumbers && !mayOverflow(text) {
+	// Without an exponent only a number of over 300 digits can pass
+	// float64's range.
+	if d.LazyNumbers && ((isInt || noExp) && i-start <= 300 || !mayOverflow(text)) {
 		f.Kind, f.Str = Decimal, text
 		return nil
 	}
@@ -673,6 +686,14 @@ func (d *JSON) str() ([]byte, error) {
 	start := p.pos
 	ascii := true
 	for i := start; i < len(b); i++ {
+		// Plain ASCII, what names, keys and tags mostly are, in a tight
+		// loop; the switch below sees only the bytes that need a look.
+		for i < len(b) && plainASCII[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -848,6 +869,15 @@ func (d *JSON) skip(depth int) error {
 	return p.syntax("want a JSON value")
 }
 
+// plainASCII marks the bytes a JSON string holds as themselves: printable
+// ASCII other than the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // parser is the cursor over one line.
 type parser struct {
 	buf []byte
@@ -864,7 +894,16 @@ func (p *parser) peek() byte {
 	return 0
 }
 
+// ws skips whitespace. Telegraf's JSON has none, so the common case is
+// one comparison, inlined.
 func (p *parser) ws() {
+	if p.pos < len(p.buf) && p.buf[p.pos] > ' ' {
+		return
+	}
+	p.wsSlow()
+}
+
+func (p *parser) wsSlow() {
 	for p.pos < len(p.buf) {
 		switch p.buf[p.pos] {
 		case ' ', '\t', '\r', '\n':

@@ -94,20 +94,26 @@ func TestJSONBadLines(t *testing.T) {
 		"\xff\xfe garbage ":                      "want a JSON object",
 		strings.Repeat("{", 300):                 "want a quoted key",
 		`{"a":` + strings.Repeat("[", 300) + `}`: "nested deeper than 64",
-		`{"fields":{"x":1e400},"name":"x","tags":{},"timestamp":1}`:             `field "x": number 1e400 is out of the float64 range`,
-		`{"fields":{"x":{"y":1}},"name":"x","tags":{},"timestamp":1}`:           `field "x": value {"y":1} is not a number`,
-		`{"fields":{"x":null},"name":"x","tags":{},"timestamp":1}`:              "is not a number, string or boolean",
-		`{"fields":{"x":1,"x":2},"name":"x","tags":{},"timestamp":1}`:           `duplicate field "x"`,
-		`{"fields":{"x":1},"name":"x","name":"y","tags":{},"timestamp":1}`:      `duplicate key "name"`,
-		`{"fields":{"x":1},"name":"x","tags":{"a":1},"timestamp":1}`:            `tag "a" is not a string`,
-		`{"fields":{"x":1},"name":"x","tags":{}}`:                               `no "timestamp"`,
-		`{"fields":{"x":1},"name":"","tags":{},"timestamp":1}`:                  `"name" is empty`,
-		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":99999999999999999}`: "out of range",
-		"{\"fields\":{\"x\":\"\xff\"},\"name\":\"x\",\"timestamp\":1}":          "invalid UTF-8",
-		`{"fields":{"x":01},"name":"x","tags":{},"timestamp":1}`:                "invalid number",
-		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":1} trailing`:        "unexpected data after the metric",
-		`{"metrics":[{"fields":{"a":1},"name":"m","timestamp":1}],"x":1}`:       `only the "metrics" key`,
-		`{"fields":{"x":1},"metrics":[],"name":"x","timestamp":1}`:              `"metrics" must be the only key`,
+		`{"fields":{"x":1e400},"name":"x","tags":{},"timestamp":1}`:        `field "x": number 1e400 is out of the float64 range`,
+		`{"fields":{"x":{"y":1}},"name":"x","tags":{},"timestamp":1}`:      `field "x": value {"y":1} is not a number`,
+		`{"fields":{"x":null},"name":"x","tags":{},"timestamp":1}`:         "is not a number, string or boolean",
+		`{"fields":{"x":1,"x":2},"name":"x","tags":{},"timestamp":1}`:      `duplicate field "x"`,
+		`{"fields":{"x":1},"name":"x","name":"y","tags":{},"timestamp":1}`: `duplicate key "name"`,
+		// Keys in order until the repeat, and out of order before it.
+		`{"fields":{"a":1,"b":2,"c":3,"b":4},"name":"x","timestamp":1}`:                `duplicate field "b"`,
+		`{"fields":{"b":1,"a":2,"c":3,"b":4},"name":"x","timestamp":1}`:                `duplicate field "b"`,
+		`{"fields":{"a":1,"b":2,"b":3},"name":"x","timestamp":1}`:                      `duplicate field "b"`,
+		`{"fields":{"x":1},"name":"x","tags":{"a":"1","b":"2","a":"3"},"timestamp":1}`: `duplicate tag "a"`,
+		`{"fields":{"x":1},"name":"x","tags":{"b":"1","b":"2"},"timestamp":1}`:         `duplicate tag "b"`,
+		`{"fields":{"x":1},"name":"x","tags":{"a":1},"timestamp":1}`:                   `tag "a" is not a string`,
+		`{"fields":{"x":1},"name":"x","tags":{}}`:                                      `no "timestamp"`,
+		`{"fields":{"x":1},"name":"","tags":{},"timestamp":1}`:                         `"name" is empty`,
+		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":99999999999999999}`:        "out of range",
+		"{\"fields\":{\"x\":\"\xff\"},\"name\":\"x\",\"timestamp\":1}":                 "invalid UTF-8",
+		`{"fields":{"x":01},"name":"x","tags":{},"timestamp":1}`:                       "invalid number",
+		`{"fields":{"x":1},"name":"x","tags":{},"timestamp":1} trailing`:               "unexpected data after the metric",
+		`{"metrics":[{"fields":{"a":1},"name":"m","timestamp":1}],"x":1}`:              `only the "metrics" key`,
+		`{"fields":{"x":1},"metrics":[],"name":"x","timestamp":1}`:                     `"metrics" must be the only key`,
 	}
 	for line, want := range cases {
 		got, err := collect(t, NewJSON(0, ""), line)
@@ -343,4 +349,42 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("%q\n got %+v\nwant %+v", line, got, want)
 		}
 	})
+}
+
+// The decoder's promise that keys came in ascending order is what lets
+// Canonical skip sorting: it must hold exactly when the keys were sorted,
+// whatever order the previous line of the same decoder had.
+func TestJSONSortedKeysPromise(t *testing.T) {
+	d := NewJSON(0, "")
+	var c Canonical
+	for _, tc := range []struct {
+		line       string
+		tags, flds string
+	}{
+		{`{"fields":{"a":1,"b":2},"name":"x","tags":{"h":"1","k":"2"},"timestamp":1}`, "h,k", "a,b"},
+		{`{"fields":{"b":1,"a":2},"name":"x","tags":{"k":"1","h":"2"},"timestamp":1}`, "h,k", "a,b"},
+		{`{"fields":{"a":1,"c":2,"b":3},"name":"x","tags":{"h":"1"},"timestamp":1}`, "h", "a,b,c"},
+		{`{"fields":{"ab":1,"a":2},"name":"x","timestamp":1}`, "", "a,ab"},
+		{`{"fields":{"a":1,"ab":2},"name":"x","timestamp":1}`, "", "a,ab"},
+	} {
+		err := d.Decode([]byte(tc.line), func(m *Metric) {
+			c.Of(m)
+			var tags, flds []string
+			for _, i := range c.Tags {
+				tags = append(tags, string(m.Tags[i].Key))
+			}
+			for _, i := range c.Fields {
+				flds = append(flds, string(m.Fields[i].Key))
+			}
+			if got := strings.Join(tags, ","); got != tc.tags {
+				t.Errorf("%s: tags in order %s, want %s", tc.line, got, tc.tags)
+			}
+			if got := strings.Join(flds, ","); got != tc.flds {
+				t.Errorf("%s: fields in order %s, want %s", tc.line, got, tc.flds)
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+	}
 }

@@ -109,6 +109,11 @@ type Metric struct {
 	Fields []Field
 	Time   int64 // nanoseconds since the Unix epoch
 
+	// TagsSorted and FieldsSorted, when true, promise that the keys are
+	// in strictly ascending order, as a decoder that compared them found:
+	// Canonical then has nothing to sort or drop. False promises nothing.
+	TagsSorted, FieldsSorted bool
+
 	// telegraf is set when the metric came from Telegraf's own parser.
 	telegraf telegraf.Metric
 }
@@ -119,6 +124,7 @@ func (m *Metric) reset() {
 	m.Fields = m.Fields[:0]
 	m.Time = 0
 	m.telegraf = nil
+	m.TagsSorted, m.FieldsSorted = false, false
 }
 
 // ToTelegraf returns the metric as a telegraf.Metric, copying it.

@@ -19,6 +19,10 @@ type commandBatch struct {
 	// wait, when > 0, makes a write count only once that many replicas
 	// acknowledged it (WAIT); waitMs is WAIT's own timeout.
 	wait, waitMs int64
+	// progress, when set, is told after each pipelined chunk how many
+	// metrics of it Redis took, so the reader may go on while the rest
+	// of a large batch is still on its way.
+	progress func(metrics int)
 
 	arena   []byte
 	spans   []span
@@ -77,6 +81,8 @@ func (b *commandBatch) argBytes(s []byte) {
 }
 
 func (b *commandBatch) Metrics() int { return b.metrics }
+
+func (b *commandBatch) setProgress(fn func(metrics int)) { b.progress = fn }
 
 func (b *commandBatch) Reset() {
 	b.arena, b.spans, b.cmds, b.metrics = b.arena[:0], b.spans[:0], b.cmds[:0], 0

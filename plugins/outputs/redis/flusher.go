@@ -21,6 +21,14 @@ import (
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
+	// A batch that reports what each pipelined part of it wrote frees its
+	// room in the backlog part by part (the batch swaps with pending, so
+	// both get the hook).
+	for _, b := range []batch{inflight, u.pending} {
+		if p, ok := b.(interface{ setProgress(func(int)) }); ok {
+			p.setProgress(u.freed)
+		}
+	}
 	backoff := redisconn.NewBackoff()
 	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
@@ -129,6 +137,18 @@ func (u *run) take(inflight batch) (batch, int64, bool) {
 	}
 	u.inflight = inflight.Metrics()
 	return inflight, u.pendingEnd, u.readDone || (u.stopping && !u.drain)
+}
+
+// freed gives back to the reader the room of n metrics of the batch
+// being written that Redis has taken.
+func (u *run) freed(n int) {
+	if n == 0 {
+		return
+	}
+	u.mu.Lock()
+	u.inflight = max(0, u.inflight-n)
+	u.roomCond.Broadcast()
+	u.mu.Unlock()
 }
 
 // failed accounts for a write that failed: a pipeline may have gone

@@ -22,8 +22,6 @@ type perMetric struct {
 	expireMs   string
 	maxlen     string
 	listMax    string
-	keyBuf     []byte
-	valBuf     []byte
 }
 
 func (r *Redis) initPerMetric() error {
@@ -47,32 +45,48 @@ func (r *Redis) initPerMetric() error {
 	}
 	p.listMax = strconv.Itoa(r.ListMaxLength)
 
-	needsSerializer := r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" ||
-		(r.Mode == "stream" && r.PayloadField != "")
-	if needsSerializer {
-		s, err := r.newSerializer()
-		if err != nil {
-			return err
-		}
-		p.serializer = s
-	}
-
-	var build func(b *commandBatch, m *metricline.Metric) error
-	switch r.Mode {
-	case "hash":
-		build = p.hash
-	case "stream":
-		build = p.stream
-	case "publish":
-		build = p.publish
-	case "list":
-		build = p.list
-	case "string":
-		build = p.string
+	if _, err := p.fork(); err != nil {
+		return err
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
-	r.newBatch = func() batch { return newCommandBatch(build, wait, waitMs) }
+	// Every batch builds with state of its own (the serializer's scratch,
+	// the key template's buffer): quote mode's parallel decoding fills
+	// batches on several goroutines at once.
+	r.newBatch = func() batch {
+		q, _ := p.fork() // it worked once, with the same options
+		return newCommandBatch(q.builder(), wait, waitMs)
+	}
 	return nil
+}
+
+// fork returns a copy of p with a serializer and key template of its own.
+func (p *perMetric) fork() (*perMetric, error) {
+	q := *p
+	q.key = p.key.Clone()
+	r := p.r
+	if r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" || (r.Mode == "stream" && r.PayloadField != "") {
+		s, err := r.newSerializer()
+		if err != nil {
+			return nil, err
+		}
+		q.serializer = s
+	}
+	return &q, nil
+}
+
+// builder is the command builder of p's mode.
+func (p *perMetric) builder() func(b *commandBatch, m *metricline.Metric) error {
+	switch p.r.Mode {
+	case "hash":
+		return p.hash
+	case "stream":
+		return p.stream
+	case "publish":
+		return p.publish
+	case "list":
+		return p.list
+	}
+	return p.string
 }
 
 // appendFunc appends a metric as data_format gives it, without the

@@ -319,3 +319,59 @@ func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Hostile: refused commands in the first and the last of several pipelined
+// chunks (two chunks are in flight at once). Everything else is written
+// once, in the first write; the refused ones stay, are retried until their
+// keys are fixed, and nothing is written twice.
+func TestPipelineChunksKeepOnlyWhatFailed(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	n := 3*pipelineChunk + 7
+	var in strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&in, `{"fields":{"v":%d},"name":"cpu","tags":{"host":"h%05d"},"timestamp":1795552004}`+"\n", i, i)
+	}
+	bad := []string{"telegraf:cpu:h00003", fmt.Sprintf("telegraf:cpu:h%05d", n-2)}
+	for _, k := range bad {
+		if _, err := c.Do("SET", k, "not a list"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+		r.Mode, r.Key = "list", `telegraf:{{.Name}}:{{.Tag "host"}}`
+		r.MetricBatchSize, r.MaxUndeliveredMetrics = n, n // one write of every chunk
+	})
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), strings.NewReader(in.String()), stats) }()
+	waitFor(t, func() bool { return stats.Written.Load() == int64(n-2) })
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "WRONGTYPE") })
+	for _, k := range bad {
+		if _, err := c.Do("DEL", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("not written after the keys were fixed")
+	}
+	total, err := redis.Int(c.Do("EVAL", `local n = 0
+for _, k in ipairs(redis.call('KEYS', 'telegraf:cpu:*')) do
+  local l = redis.call('LLEN', k)
+  if l ~= 1 then return redis.error_reply(k .. ' has ' .. l) end
+  n = n + l
+end
+return n`, 0))
+	if err != nil || total != n {
+		t.Fatalf("%d entries (%v), want %d, one a key", total, err, n)
+	}
+	if w := stats.Written.Load(); w != int64(n) {
+		t.Fatalf("written %d, want %d", w, n)
+	}
+}

@@ -37,9 +37,21 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	written := 0
 	for start := 0; start < len(b.cmds); start += pipelineChunk {
 		end := min(start+pipelineChunk, len(b.cmds))
-		if err := b.send(c, raw, b.cmds[start:end]); err != nil {
-			b.keep(done)
-			return written, err
+		// Two chunks in flight: the next one is on the wire before the
+		// replies of this one are read, so Redis never idles while we
+		// read replies and encode. Replies are a few bytes a command and
+		// Redis buffers what we have not read yet, so this cannot stall.
+		if start == 0 {
+			if err := b.send(c, raw, b.cmds[start:end]); err != nil {
+				b.keep(done)
+				return written, err
+			}
+		}
+		if end < len(b.cmds) {
+			if err := b.send(c, raw, b.cmds[end:min(end+pipelineChunk, len(b.cmds))]); err != nil {
+				b.keep(done)
+				return written, err
+			}
 		}
 		for i := start; i < end; i++ {
 			var err error
@@ -61,6 +73,15 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 				b.keep(done)
 				return written, err
 			}
+		}
+		if b.progress != nil {
+			n := 0
+			for i := start; i < end; i++ {
+				if done[i] {
+					n += b.cmds[i].metrics
+				}
+			}
+			b.progress(n)
 		}
 	}
 	if b.wait > 0 && written > 0 {

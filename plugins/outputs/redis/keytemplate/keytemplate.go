@@ -42,6 +42,13 @@ type Template struct {
 	buf    bytes.Buffer
 }
 
+// Clone returns a template rendering as t does, with a buffer of its own:
+// one Template must not render on two goroutines at once, its clones may
+// (a parsed text/template executes in parallel safely).
+func (t *Template) Clone() *Template {
+	return &Template{source: t.source, parts: t.parts, tmpl: t.tmpl}
+}
+
 type partKind uint8
 
 const (
