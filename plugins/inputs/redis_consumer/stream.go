@@ -55,7 +55,11 @@ type streamReader struct {
 	acking   []string
 	// overlap allows sending the next read before a full batch is
 	// written; off with -once, in the built-in mode and once stopping.
+	// ahead is overlap for the reply being read; sendErr the failure to
+	// send the next read.
 	overlap bool
+	ahead   bool
+	sendErr error
 	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
 
 	// track, built into Telegraf: entries are handed to Telegraf and
@@ -318,37 +322,45 @@ func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
 // written last (if any) and XREADGROUP in one write, then both replies.
 //
 // A full batch (COUNT entries) means more are probably waiting, so the
-// next read goes out at once, before the batch is converted and written:
-// Redis reads the next batch while we write this one (overlap). That read
-// does not BLOCK, so that the XACK sent with a later read never waits
-// behind it; once a read comes back short, the stream is caught up and
-// the next step is a blocking read again. Entries point into rr's buffer,
-// and the reply in flight is only parsed at the next step, after this
-// batch was written: it waits in the socket meanwhile.
+// next read goes out as soon as the reply says how many entries it holds
+// (readAhead), before they are parsed, converted and written: Redis reads
+// the next batch while we handle this one (overlap). That read does not
+// BLOCK, so that the XACK sent with a later read never waits behind it;
+// once a read comes back short, the stream is caught up and the next step
+// is a blocking read again. Entries point into rr's buffer, and the reply
+// in flight is only parsed at the next step, after this batch was written:
+// it waits in the socket (or after this reply in the buffer) meanwhile.
 func (s *streamReader) readNewRaw(c redis.Conn, rr *rawReplies) error {
 	if !s.inflight {
 		if err := s.sendRead(rr, true); err != nil {
 			return err
 		}
 	}
+	s.sendErr = nil
 	entries, ackErr, err := s.receiveRead(rr)
 	if err != nil {
 		return err
 	}
 	s.newReads++
-	// A failed write of the next read drops the connection, but the batch
-	// in hand is still written (and acknowledged on the next connection).
-	var sendErr error
-	if s.overlap && ackErr == nil && len(entries) >= s.p.BatchSize && !s.claimDue() {
-		sendErr = s.sendRead(rr, false)
-	}
 	if err := s.process(c, entries); err != nil {
 		return err
 	}
-	if sendErr != nil {
-		return sendErr
+	// A failed write of the next read drops the connection, but the batch
+	// in hand was still written (and is acknowledged on the next one).
+	if s.sendErr != nil {
+		return s.sendErr
 	}
 	return ackErr // a redis.Error: the connection stays
+}
+
+// readAhead is rawReplies.counted: a reply of COUNT entries means more
+// are probably waiting, and the next read goes out before this reply is
+// even parsed.
+func (s *streamReader) readAhead(n int64) {
+	if s.ahead && n >= int64(s.p.BatchSize) {
+		s.ahead = false
+		s.sendErr = s.sendRead(s.replies, false)
+	}
 }
 
 // sendRead writes an XREADGROUP of new entries, after an XACK of the
@@ -395,7 +407,12 @@ func (s *streamReader) receiveRead(rr *rawReplies) (entries []entry, ackErr, err
 			return nil, nil, ackErr
 		}
 	}
+	// The next read may go out from within readGroup (readAhead); not
+	// after an XACK refused, which leaves its IDs to be sent on their own.
+	s.ahead = s.overlap && ackErr == nil && !s.claimDue()
+	rr.counted = s.readAhead
 	entries, err = rr.readGroup()
+	s.ahead = false
 	return entries, ackErr, err
 }
 

@@ -147,6 +147,12 @@ type rawReplies struct {
 	fields  [][]byte
 	ids     []byte
 	idEnds  []int
+	// counted, if set, is called by readGroup with the number of entries
+	// of a reply as soon as it is known, before they are read: the stream
+	// reader sends its next read from there. Entries already read stay
+	// valid (the buffer is never moved under them), and bytes of the next
+	// reply read along stay in the buffer for the next readGroup.
+	counted func(n int64)
 }
 
 func newRawReplies(conn *redisconn.Conn) *rawReplies {
@@ -289,6 +295,9 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 		n, err := rr.array()
 		if err != nil {
 			return nil, err
+		}
+		if rr.counted != nil {
+			rr.counted(n)
 		}
 		for ; n > 0; n-- {
 			if parts, err := rr.array(); err != nil || parts != 2 {
