@@ -228,3 +228,17 @@ func TestStreamPipelinedAckLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// The numbers of reply lines, and what is not one.
+func TestParseLength(t *testing.T) {
+	for text, want := range map[string]int64{"0": 0, "-1": -1, "7": 7, "1000": 1000, "999999999999999999": 999999999999999999} {
+		if n, ok := parseLength([]byte(text)); !ok || n != want {
+			t.Errorf("%q: %d %v", text, n, ok)
+		}
+	}
+	for _, text := range []string{"", "-", "+1", "1a", " 1", "1 ", "1000000000000000000", "--1", "0x1"} {
+		if n, ok := parseLength([]byte(text)); ok {
+			t.Errorf("%q read as %d", text, n)
+		}
+	}
+}

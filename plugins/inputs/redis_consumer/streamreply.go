@@ -209,8 +209,8 @@ func (rr *rawReplies) header() (byte, int64, []byte, error) {
 			case '-', '+':
 				return t, 0, line[1:], nil
 			case '*', '$', ':':
-				n, err := strconv.ParseInt(string(line[1:]), 10, 64)
-				if err != nil {
+				n, ok := parseLength(line[1:])
+				if !ok {
 					return 0, 0, nil, errProtocol(fmt.Sprintf("bad length %q", line))
 				}
 				return t, n, nil, nil
@@ -221,6 +221,30 @@ func (rr *rawReplies) header() (byte, int64, []byte, error) {
 			return 0, 0, nil, err
 		}
 	}
+}
+
+// parseLength reads the number of a reply line: an optional minus sign
+// and 1 to 18 digits (what strconv would take there, five times an entry,
+// without the string it allocates).
+func parseLength(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // array reads an array header; n < 0 is a nil array. An error reply is
