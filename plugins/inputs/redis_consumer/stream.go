@@ -11,6 +11,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -61,6 +62,7 @@ type streamReader struct {
 	ahead   bool
 	sendErr error
 	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
+	flat    *flatWriter   // entries in the flat layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them (stream_tracking.go).
@@ -81,6 +83,9 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 	if p.PayloadField != "" && p.DataFormat == "influx" {
 		// Init has checked the precision with Telegraf's parser.
 		s.rewrite, _ = newLineRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
+	}
+	if p.PayloadField == "" {
+		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
 	}
 	return s
 }
@@ -513,6 +518,13 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
 		}
 		return s.rewrite.rewrite(buf, payload, t)
+	}
+	if s.flat != nil && !metricpairs.Typed(e.fields) {
+		t, err := e.time()
+		if err != nil {
+			return buf, err
+		}
+		return s.flat.append(buf, e.fields, t)
 	}
 	ms, err := s.metrics(e)
 	if err != nil {
