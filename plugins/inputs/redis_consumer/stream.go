@@ -299,6 +299,7 @@ func (s *streamReader) rawReplies(c redis.Conn) *rawReplies {
 	}
 	if s.replies == nil || s.replies.conn != rc {
 		s.replies = newRawReplies(rc)
+		s.replies.counted = s.readAhead
 	}
 	return s.replies
 }
@@ -415,7 +416,6 @@ func (s *streamReader) receiveRead(rr *rawReplies) (entries []entry, ackErr, err
 	// The next read may go out from within readGroup (readAhead); not
 	// after an XACK refused, which leaves its IDs to be sent on their own.
 	s.ahead = s.overlap && ackErr == nil && !s.claimDue()
-	rr.counted = s.readAhead
 	entries, err = rr.readGroup()
 	s.ahead = false
 	return entries, ackErr, err
