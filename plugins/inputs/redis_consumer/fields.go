@@ -121,7 +121,7 @@ func fieldValue(v string) any {
 
 // decimal reports whether s looks like [+-]digits[.digits][e[+-]digits]:
 // ParseFloat alone would also take "NaN", "Inf", "0x1p3" and "1_000".
-func decimal(s string) bool {
+func decimal[T string | []byte](s T) bool {
 	digits := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -128,6 +128,11 @@ type lineRewriter struct {
 	n   int
 	err error
 	buf []byte
+	// nanos: timestamps are in nanoseconds, as we write them, so a payload
+	// in canonical form but for the order of fields is copied (see
+	// copyCanonical).
+	nanos  bool
+	fields []fieldSpan
 }
 
 func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
@@ -136,13 +141,18 @@ func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
 		return nil, err
 	}
 	d.LazyNumbers = true // the encoder copies floats already in their shortest form
-	return &lineRewriter{dec: d}, nil
+	return &lineRewriter{dec: d, nanos: precision <= time.Nanosecond}, nil
 }
 
 // rewrite appends the metrics of payload to buf, one line each; lines
 // without a timestamp take def. A payload with a bad line or without a
 // metric is an error, and buf is returned as it was.
 func (lr *lineRewriter) rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
+	if lr.nanos {
+		if out, ok := lr.copyCanonical(buf, payload); ok {
+			return out, nil
+		}
+	}
 	lr.n, lr.err, lr.buf = 0, nil, buf
 	start := len(buf)
 	err := lr.dec.DecodeAt(payload, def, lr.add)

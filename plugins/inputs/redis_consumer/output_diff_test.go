@@ -2,8 +2,11 @@ package redis_consumer
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +70,14 @@ func FuzzStreamPayloadVsTelegraf(f *testing.F) {
 		`cpu usage=`,
 		"",
 		"# nothing",
+		// Canonical lines, copied as they are, and near misses.
+		"cpu,cpu=cpu-total,dc=eu-west-1,host=host-01 usage_guest=0,usage_idle=97.125,usage_user=2.5 1795552004000000000",
+		"m,a=1,b=2 f=1i,g=18446744073709551615u,h=true,s=\"a b,c=d\" 9223372036854775807\nn f=-1.5 0\n",
+		"m,b=1,a=2 f=1 1", "m,a=1,a=2 f=1 1", "m g=1,f=2 1", "m f=1,f=2 1", "m g=1,f=2,g=3 1",
+		"cpu,host=h usage_user=2.5,usage_idle=97.125,s=\"x y\",n=3i,b=true 1795552004000000000\nm f=1 1",
+		"m f=-0i 1", "m f=01i 1", "m f=1.0 1", "m f=1e3 1", "m f=100000000000000000000u 1",
+		"m f=1 9223372036854775808", "m f=1 01", "m f=1 -1", "m f=T 1", "m f=\"\\\" 1",
+		"m f=1 1\n\nn f=1 1", "m f=1 1\r", "m f=1  1", "m  f=1 1", "m f=1 1 ",
 	} {
 		f.Add(s, false)
 	}
@@ -119,4 +130,102 @@ func parseNoPanic(p *influx.Parser, b []byte) (ms []telegraf.Metric, err error, 
 	}()
 	ms, err = p.Parse(b)
 	return ms, err, false
+}
+
+// The copy is taken for what Telegraf writes (so the decoder's cost is
+// saved where it matters) and refused wherever copying could differ from
+// parsing and writing again; either way the result is the decoder's.
+func TestCanonicalLinesAreCopied(t *testing.T) {
+	copied := []string{
+		"cpu,cpu=cpu-total,dc=eu-west-1,host=host-01 usage_guest=0,usage_idle=97.125,usage_user=2.5 1795552004000000000",
+		"m f=1i,g=9999999999999999999u,h=false,s=\"a b,c=d\" 9223372036854775807\nn f=-1.5 0\n",
+		"m g=1,f=2 1", // fields sorted on the way
+		"cpu,host=h usage_user=2.5,usage_idle=97.125,usage_guest=0,s=\"x y\",n=3i,b=true 1795552004000000000\nm f=1 1",
+	}
+	refused := []string{
+		"m,b=1,a=2 f=1 1", "m,a=1,a=2 f=1 1", "m g=1,f=2,g=3 1", "m f=1,f=2 1", "m f=1", "m f=1 1\n\nn f=1 1",
+		"m f=-0i 1", "m f=01i 1", "m f=1.0 1", "m f=1e3 1", "m f=T 1", "m f=1 9223372036854775808",
+		"m f=1 -1", "m f=18446744073709551615u 1", "m,t=a\\ b f=1 1", "m f=\"\\\\\" 1", "m f=1 1\r", "m f=1 1 ", "# c", "",
+	}
+	slow, err := newLineRewriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.nanos = false
+	for _, payload := range append(copied, refused...) {
+		want, werr := slow.rewrite(nil, []byte(payload), time.Unix(1, 0))
+		fast, _ := newLineRewriter(0)
+		got, gerr := fast.rewrite(nil, []byte(payload), time.Unix(1, 0))
+		if !bytes.Equal(got, want) || (werr == nil) != (gerr == nil) {
+			t.Errorf("%q: copied %q (%v), decoded %q (%v)", payload, got, gerr, want, werr)
+		}
+	}
+	copies := func(p string) bool {
+		_, ok := slow.copyCanonical(nil, []byte(p))
+		return ok
+	}
+	for _, p := range copied {
+		if !copies(p) {
+			t.Errorf("%q not copied", p)
+		}
+	}
+	for _, p := range refused {
+		if copies(p) {
+			t.Errorf("%q copied", p)
+		}
+	}
+}
+
+// Lines built from pieces near the edges of what is copied (field order,
+// keys given twice, numbers in and out of their shortest form, bounds of
+// int64 and uint64, strings with separators): whatever is copied is what
+// the decoder writes, byte for byte.
+func TestCopiedLinesAsDecoded(t *testing.T) {
+	keys := []string{"a", "b", "ab", "usage_idle", "usage_guest", "usage_guest_nice", "x-y", "A", "_"}
+	values := []string{"0", "-0", "1", "97.5", "1.50", "1e3", "01", ".5", "1.", "123456789012345", "1234567890123456",
+		"0.000001", "5i", "-5i", "-0i", "0i", "922337203685477580i", "9223372036854775807i", "-9223372036854775808i",
+		"7u", "18446744073709551615u", "1844674407370955161u", "true", "false", "t", "TRUE",
+		`"a b,c=d"`, `""`, `"x\"y"`, `"é"`, "NaN", "inf", "-"}
+	times := []string{"1", "0", "1795552004000000000", "9223372036854775807", "9223372036854775808", "01", "-1"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	slow, err := newLineRewriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.nanos = false
+	fast, _ := newLineRewriter(0)
+	copiedN := 0
+	for n := 0; n < 50000; n++ {
+		var b strings.Builder
+		for l := 0; l < 1+rng.IntN(2); l++ {
+			b.WriteString("cpu")
+			for j, k := range []string{"dc", "host", "a"}[:rng.IntN(4)] {
+				fmt.Fprintf(&b, ",%s=v%d", k, j)
+			}
+			b.WriteByte(' ')
+			for j := 0; j < 1+rng.IntN(5); j++ {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "%s=%s", keys[rng.IntN(len(keys))], values[rng.IntN(len(values))])
+			}
+			fmt.Fprintf(&b, " %s\n", times[rng.IntN(len(times))])
+		}
+		payload := []byte(b.String())
+		got, ok := fast.copyCanonical([]byte("x"), payload)
+		if !ok {
+			if string(got) != "x" {
+				t.Fatalf("%q: not copied, but %q left in the buffer", payload, got)
+			}
+			continue
+		}
+		copiedN++
+		want, err := slow.rewrite([]byte("x"), payload, time.Unix(1, 0))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%q:\ncopied  %q\ndecoded %q (%v)", payload, got, want, err)
+		}
+	}
+	if copiedN < 1500 {
+		t.Fatalf("only %d of 50000 lines copied: the test no longer reaches the copy", copiedN)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -48,7 +49,20 @@ type streamReader struct {
 	replies *rawReplies
 	wire    []byte
 	args    []string
+	// inflight: an XREADGROUP was sent on replies.conn and its reply (and
+	// that of the XACK of acking before it) is still to be read: nothing
+	// else may be sent or read on that connection before.
+	inflight bool
+	acking   []string
+	// overlap allows sending the next read before a full batch is
+	// written; off with -once, in the built-in mode and once stopping.
+	// ahead is overlap for the reply being read; sendErr the failure to
+	// send the next read.
+	overlap bool
+	ahead   bool
+	sendErr error
 	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
+	flat    *flatWriter   // entries in the flat layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them (stream_tracking.go).
@@ -70,6 +84,9 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		// Init has checked the precision with Telegraf's parser.
 		s.rewrite, _ = newLineRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
 	}
+	if p.PayloadField == "" {
+		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
+	}
 	return s
 }
 
@@ -80,7 +97,11 @@ func (s *streamReader) run(ctx context.Context, once bool) error {
 	defer s.client.Close()
 	s.p.Log.Debugf("reading stream %q as consumer %q of group %q at %s", s.p.Key, s.p.Consumer, s.p.Group, s.p.Endpoint())
 	backoff := redisconn.NewBackoff()
-	for ctx.Err() == nil && !(once && s.newReads > 0) {
+	// A stop waits for a read in flight too: its entries are delivered to
+	// us already, and are written and acknowledged rather than left
+	// pending.
+	for (ctx.Err() == nil || s.inflight) && !(once && s.newReads > 0) {
+		s.overlap = !once && s.track == nil && ctx.Err() == nil
 		reads := s.newReads
 		err := s.step()
 		if err == nil {
@@ -138,12 +159,18 @@ func (s *streamReader) step() error {
 	}
 	if conn != s.conn {
 		s.conn, s.needGroup, s.pendingFrom = conn, true, "0"
+		s.abandonRead()
 	}
 	err = s.stepOn(conn)
 	if isStdout(err) {
 		return err
 	}
-	err = redisconn.WrongType(conn, err, s.p.Key, "stream")
+	if _, isReply := err.(redis.Error); err != nil && !isReply {
+		s.abandonRead() // the connection is dropped, with any reply in flight
+	}
+	if !s.inflight {
+		err = redisconn.WrongType(conn, err, s.p.Key, "stream") // asks TYPE on conn
+	}
 	s.client.Check(err)
 	return err
 }
@@ -159,9 +186,10 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	)
 	action := readNew
 	switch {
+	case s.inflight: // its reply comes first
 	case s.pendingFrom != "":
 		action = readPending
-	case s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim):
+	case s.claimDue():
 		action = claim
 	}
 	rr := s.rawReplies(c)
@@ -271,6 +299,7 @@ func (s *streamReader) rawReplies(c redis.Conn) *rawReplies {
 	}
 	if s.replies == nil || s.replies.conn != rc {
 		s.replies = newRawReplies(rc)
+		s.replies.counted = s.readAhead
 	}
 	return s.replies
 }
@@ -297,31 +326,24 @@ func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
 
 // readNewRaw is readNewEntries on our own RESP path: the XACK of what was
 // written last (if any) and XREADGROUP in one write, then both replies.
+//
+// A full batch (COUNT entries) means more are probably waiting, so the
+// next read goes out as soon as the reply says how many entries it holds
+// (readAhead), before they are parsed, converted and written: Redis reads
+// the next batch while we handle this one (overlap). That read does not
+// BLOCK, so that the XACK sent with a later read never waits behind it;
+// once a read comes back short, the stream is caught up and the next step
+// is a blocking read again. Entries point into rr's buffer, and the reply
+// in flight is only parsed at the next step, after this batch was written:
+// it waits in the socket (or after this reply in the buffer) meanwhile.
 func (s *streamReader) readNewRaw(c redis.Conn, rr *rawReplies) error {
-	acking := len(s.unacked) > 0
-	w := s.wire[:0]
-	if acking {
-		s.args = append(s.args[:0], s.p.Key, s.p.Group)
-		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
-	}
-	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.p.BatchSize),
-		"BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10), "STREAMS", s.p.Key, ">")
-	w = appendCommand(w, "XREADGROUP", s.args)
-	s.wire = w
-	if err := rr.conn.WriteRaw(w); err != nil {
-		return err
-	}
-	var ackErr error
-	if acking {
-		// An error reply leaves the entries to acknowledge at the next
-		// step, and the read's reply still to be read.
-		if ackErr = rr.ack(); ackErr == nil {
-			s.unacked = s.unacked[:0]
-		} else if _, isReply := ackErr.(redis.Error); !isReply {
-			return ackErr
+	if !s.inflight {
+		if err := s.sendRead(rr, true); err != nil {
+			return err
 		}
 	}
-	entries, err := rr.readGroup()
+	s.sendErr = nil
+	entries, ackErr, err := s.receiveRead(rr)
 	if err != nil {
 		return err
 	}
@@ -329,7 +351,88 @@ func (s *streamReader) readNewRaw(c redis.Conn, rr *rawReplies) error {
 	if err := s.process(c, entries); err != nil {
 		return err
 	}
-	return ackErr
+	// A failed write of the next read drops the connection, but the batch
+	// in hand was still written (and is acknowledged on the next one).
+	if s.sendErr != nil {
+		return s.sendErr
+	}
+	return ackErr // a redis.Error: the connection stays
+}
+
+// readAhead is rawReplies.counted: a reply of COUNT entries means more
+// are probably waiting, and the next read goes out before this reply is
+// even parsed.
+func (s *streamReader) readAhead(n int64) {
+	if s.ahead && n >= int64(s.p.BatchSize) {
+		s.ahead = false
+		s.sendErr = s.sendRead(s.replies, false)
+	}
+}
+
+// sendRead writes an XREADGROUP of new entries, after an XACK of the
+// entries written and not yet acknowledged (if any), in one write. Their
+// replies are read by receiveRead.
+func (s *streamReader) sendRead(rr *rawReplies, block bool) error {
+	w := s.wire[:0]
+	if len(s.unacked) > 0 {
+		s.args = append(s.args[:0], s.p.Key, s.p.Group)
+		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
+	}
+	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.p.BatchSize))
+	if block {
+		s.args = append(s.args, "BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10))
+	}
+	s.args = append(s.args, "STREAMS", s.p.Key, ">")
+	w = appendCommand(w, "XREADGROUP", s.args)
+	s.wire = w
+	if err := rr.conn.WriteRaw(w); err != nil {
+		return err // maybe half written: the connection is dropped
+	}
+	// The IDs in that XACK move aside, so that the entries of the batch
+	// in hand gather in unacked meanwhile.
+	s.acking, s.unacked = s.unacked, s.acking[:0]
+	s.inflight = true
+	return nil
+}
+
+// receiveRead reads the replies of what sendRead wrote. An error reply to
+// the XACK puts its IDs back to be acknowledged at the next step and is
+// returned as ackErr once the read's reply was read too. Any other error
+// leaves the connection out of step (it is dropped) with the IDs of the
+// XACK back in unacked: written, not known to be acknowledged.
+func (s *streamReader) receiveRead(rr *rawReplies) (entries []entry, ackErr, err error) {
+	s.inflight = false
+	if len(s.acking) > 0 {
+		ackErr = rr.ack()
+		_, isReply := ackErr.(redis.Error)
+		if ackErr != nil {
+			s.unacked = append(s.unacked, s.acking...)
+		}
+		s.acking = s.acking[:0]
+		if ackErr != nil && !isReply {
+			return nil, nil, ackErr
+		}
+	}
+	// The next read may go out from within readGroup (readAhead); not
+	// after an XACK refused, which leaves its IDs to be sent on their own.
+	s.ahead = s.overlap && ackErr == nil && !s.claimDue()
+	entries, err = rr.readGroup()
+	s.ahead = false
+	return entries, ackErr, err
+}
+
+// claimDue says whether it is time for a page of XAUTOCLAIM.
+func (s *streamReader) claimDue() bool {
+	return s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim)
+}
+
+// abandonRead forgets a read in flight on a connection that failed: its
+// XACK's IDs go back to unacked, to be acknowledged on the next connection
+// (XACK of an ID already acknowledged does nothing).
+func (s *streamReader) abandonRead() {
+	s.inflight = false
+	s.unacked = append(s.unacked, s.acking...)
+	s.acking = s.acking[:0]
 }
 
 // appendCommand appends a command in RESP.
@@ -415,6 +518,13 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
 		}
 		return s.rewrite.rewrite(buf, payload, t)
+	}
+	if s.flat != nil && !metricpairs.Typed(e.fields) {
+		t, err := e.time()
+		if err != nil {
+			return buf, err
+		}
+		return s.flat.append(buf, e.fields, t)
 	}
 	ms, err := s.metrics(e)
 	if err != nil {

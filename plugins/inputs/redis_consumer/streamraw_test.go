@@ -62,21 +62,31 @@ func TestRawRepliesLikeRedigo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []entry
+	var counted int64
+	rr.counted = func(n int64) { counted = n }
 	for len(got) < len(want) {
+		// Two reads in one write, as the stream reader pipelines them:
+		// reading the first reply reads into the second.
 		w := appendCommand(nil, "XREADGROUP", []string{"GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">"})
+		w = appendCommand(w, "XREADGROUP", []string{"GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">"})
 		if err := c.WriteRaw(w); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := rr.readGroup()
-		if err != nil || len(entries) == 0 {
-			t.Fatalf("after %d entries: %v", len(got), err)
-		}
-		for _, e := range entries { // copy: they point into the buffer
-			cp := entry{id: e.id}
-			for _, f := range e.fields {
-				cp.fields = append(cp.fields, bytes.Clone(f))
+		for range 2 {
+			entries, err := rr.readGroup()
+			if err != nil {
+				t.Fatalf("after %d entries: %v", len(got), err)
 			}
-			got = append(got, cp)
+			if entries != nil && counted != int64(len(entries)) {
+				t.Fatalf("counted %d entries, read %d", counted, len(entries))
+			}
+			for _, e := range entries { // copy: they point into the buffer
+				cp := entry{id: e.id}
+				for _, f := range e.fields {
+					cp.fields = append(cp.fields, bytes.Clone(f))
+				}
+				got = append(got, cp)
+			}
 		}
 	}
 	if len(got) != len(want) {
@@ -215,6 +225,20 @@ func TestStreamPipelinedAckLosesNothing(t *testing.T) {
 	for i := 0; i < n; i++ {
 		if !seen[fmt.Sprintf("m v=%di %d", i, i)] {
 			t.Fatalf("entry %d never came out", i)
+		}
+	}
+}
+
+// The numbers of reply lines, and what is not one.
+func TestParseLength(t *testing.T) {
+	for text, want := range map[string]int64{"0": 0, "-1": -1, "7": 7, "1000": 1000, "999999999999999999": 999999999999999999} {
+		if n, ok := parseLength([]byte(text)); !ok || n != want {
+			t.Errorf("%q: %d %v", text, n, ok)
+		}
+	}
+	for _, text := range []string{"", "-", "+1", "1a", " 1", "1 ", "1000000000000000000", "--1", "0x1"} {
+		if n, ok := parseLength([]byte(text)); ok {
+			t.Errorf("%q read as %d", text, n)
 		}
 	}
 }

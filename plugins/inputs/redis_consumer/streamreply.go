@@ -147,6 +147,12 @@ type rawReplies struct {
 	fields  [][]byte
 	ids     []byte
 	idEnds  []int
+	// counted, if set, is called by readGroup with the number of entries
+	// of a reply as soon as it is known, before they are read: the stream
+	// reader sends its next read from there. Entries already read stay
+	// valid (the buffer is never moved under them), and bytes of the next
+	// reply read along stay in the buffer for the next readGroup.
+	counted func(n int64)
 }
 
 func newRawReplies(conn *redisconn.Conn) *rawReplies {
@@ -203,8 +209,8 @@ func (rr *rawReplies) header() (byte, int64, []byte, error) {
 			case '-', '+':
 				return t, 0, line[1:], nil
 			case '*', '$', ':':
-				n, err := strconv.ParseInt(string(line[1:]), 10, 64)
-				if err != nil {
+				n, ok := parseLength(line[1:])
+				if !ok {
 					return 0, 0, nil, errProtocol(fmt.Sprintf("bad length %q", line))
 				}
 				return t, n, nil, nil
@@ -215,6 +221,30 @@ func (rr *rawReplies) header() (byte, int64, []byte, error) {
 			return 0, 0, nil, err
 		}
 	}
+}
+
+// parseLength reads the number of a reply line: an optional minus sign
+// and 1 to 18 digits (what strconv would take there, five times an entry,
+// without the string it allocates).
+func parseLength(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // array reads an array header; n < 0 is a nil array. An error reply is
@@ -289,6 +319,9 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 		n, err := rr.array()
 		if err != nil {
 			return nil, err
+		}
+		if rr.counted != nil {
+			rr.counted(n)
 		}
 		for ; n > 0; n-- {
 			if parts, err := rr.array(); err != nil || parts != 2 {
