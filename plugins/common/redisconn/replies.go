@@ -32,9 +32,15 @@ type Replies struct {
 // Only read with it while redigo waits for no reply of its own.
 func (c *Conn) Replies() *Replies {
 	if c.replies == nil {
-		c.replies = &Replies{conn: c, buf: make([]byte, 64<<10)}
+		c.replies = NewReplies(c, 64<<10)
 	}
 	return c.replies
+}
+
+// NewReplies returns a reply reader of its own for c, starting with a
+// buffer of size bytes (it grows for larger replies).
+func NewReplies(c *Conn, size int) *Replies {
+	return &Replies{conn: c, buf: make([]byte, max(size, 16))}
 }
 
 // ErrProtocol is a reply the reader did not expect: the connection is out
@@ -63,6 +69,9 @@ func (c *Conn) readRaw(ctx context.Context, p []byte) (int, error) {
 	if err := c.raw.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
+	if ctx.Done() == nil { // never cancelled: the deadline is all
+		return c.raw.Read(p)
+	}
 	// Registered after the deadline is set, so a cancellation at any
 	// moment from here on moves it into the past.
 	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetReadDeadline(aLongTimeAgo) })
@@ -77,6 +86,9 @@ func (c *Conn) readRaw(ctx context.Context, p []byte) (int, error) {
 // Buffered is the number of bytes read from the socket and not yet
 // parsed: 0 between batches whose every reply was read.
 func (rr *Replies) Buffered() int { return rr.w - rr.r }
+
+// Fill reads at least one more byte from the connection.
+func (rr *Replies) Fill(ctx context.Context) error { return rr.more(ctx) }
 
 // more reads at least one more byte. Bytes already handed out stay valid:
 // a full buffer is replaced by a larger one, never moved within itself.
@@ -142,7 +154,9 @@ func (rr *Replies) Header(ctx context.Context) (byte, int64, []byte, error) {
 
 var crlf = []byte("\r\n")
 
-// parseLength reads the decimal of a reply header without a string.
+// parseLength reads the number of a reply line: an optional minus sign
+// and 1 to 18 digits (what strconv would take there, without the string
+// it allocates, several times an entry of a stream reply).
 func parseLength(b []byte) (int64, bool) {
 	neg := len(b) > 0 && b[0] == '-'
 	if neg {

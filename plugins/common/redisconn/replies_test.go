@@ -1,7 +1,6 @@
 package redisconn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -143,10 +142,18 @@ func TestRepliesProtocolErrors(t *testing.T) {
 			t.Errorf("%q: %v, want a protocol error", bad, err)
 		}
 	}
-	if n, ok := parseLength([]byte("-1")); !ok || n != -1 {
-		t.Errorf("parseLength(-1) = %d, %v", n, ok)
+}
+
+// The numbers of reply lines, and what is not one.
+func TestParseLength(t *testing.T) {
+	for text, want := range map[string]int64{"0": 0, "-1": -1, "7": 7, "1000": 1000, "999999999999999999": 999999999999999999} {
+		if n, ok := parseLength([]byte(text)); !ok || n != want {
+			t.Errorf("%q: %d %v", text, n, ok)
+		}
 	}
-	if _, ok := parseLength(bytes.Repeat([]byte("9"), 19)); ok {
-		t.Error("a 19-digit length was accepted")
+	for _, text := range []string{"", "-", "+1", "1a", " 1", "1 ", "1000000000000000000", "--1", "0x1", strings.Repeat("9", 19)} {
+		if n, ok := parseLength([]byte(text)); ok {
+			t.Errorf("%q read as %d", text, n)
+		}
 	}
 }

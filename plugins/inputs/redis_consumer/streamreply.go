@@ -2,6 +2,7 @@ package redis_consumer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -140,9 +140,8 @@ func autoclaimEntries(reply any) (cursor string, entries []entry, deleted int, e
 // connection must be dropped (redisconn.Client.Check does, for any error
 // that is not a Redis error reply).
 type rawReplies struct {
+	*redisconn.Replies
 	conn    *redisconn.Conn
-	buf     []byte
-	r, w    int
 	entries []entry
 	fields  [][]byte
 	ids     []byte
@@ -156,142 +155,23 @@ type rawReplies struct {
 }
 
 func newRawReplies(conn *redisconn.Conn) *rawReplies {
-	return &rawReplies{conn: conn, buf: make([]byte, 64<<10)}
+	return &rawReplies{Replies: conn.Replies(), conn: conn}
 }
 
-// errProtocol is a reply we did not expect: the connection is out of step.
-type errProtocol string
-
-func (e errProtocol) Error() string { return "reading a reply: " + string(e) }
-
-// more reads at least one more byte. Bytes already handed out stay valid:
-// a full buffer is replaced by a larger one, never moved within itself.
-func (rr *rawReplies) more() error {
-	if rr.w == len(rr.buf) {
-		// Earlier parts of this reply may be in use: a new array, and the
-		// next reply starts at the beginning of it.
-		grown := make([]byte, max(2*len(rr.buf), 64<<10))
-		rr.w = copy(grown, rr.buf[rr.r:rr.w])
-		rr.buf, rr.r = grown, 0
-	}
-	n, err := rr.conn.ReadRaw(rr.buf[rr.w:])
-	rr.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = errProtocol("no data")
-	}
-	return err
-}
-
-// begin starts a reply: what is left of the buffer moves to its start (no
-// reply handed out earlier is still in use).
-func (rr *rawReplies) begin() {
-	if rr.r > 0 {
-		rr.w = copy(rr.buf, rr.buf[rr.r:rr.w])
-		rr.r = 0
-	}
-}
-
-// header reads a reply line: its type byte and, for arrays, bulk strings
-// and integers, its number; for errors, the message.
-func (rr *rawReplies) header() (byte, int64, []byte, error) {
-	for {
-		if i := bytes.Index(rr.buf[rr.r:rr.w], []byte("\r\n")); i >= 0 {
-			line := rr.buf[rr.r : rr.r+i]
-			rr.r += i + 2
-			if len(line) == 0 {
-				return 0, 0, nil, errProtocol("empty line")
-			}
-			t := line[0]
-			switch t {
-			case '-', '+':
-				return t, 0, line[1:], nil
-			case '*', '$', ':':
-				n, ok := parseLength(line[1:])
-				if !ok {
-					return 0, 0, nil, errProtocol(fmt.Sprintf("bad length %q", line))
-				}
-				return t, n, nil, nil
-			}
-			return 0, 0, nil, errProtocol(fmt.Sprintf("unexpected %q", logger.Head(line)))
-		}
-		if err := rr.more(); err != nil {
-			return 0, 0, nil, err
-		}
-	}
-}
-
-// parseLength reads the number of a reply line: an optional minus sign
-// and 1 to 18 digits (what strconv would take there, five times an entry,
-// without the string it allocates).
-func parseLength(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
-
-// array reads an array header; n < 0 is a nil array. An error reply is
-// returned as a redis.Error, which leaves the connection in step.
-func (rr *rawReplies) array() (int64, error) {
-	t, n, msg, err := rr.header()
-	switch {
-	case err != nil:
-		return 0, err
-	case t == '-':
-		return 0, redis.Error(msg)
-	case t != '*':
-		return 0, errProtocol(fmt.Sprintf("want an array, got %q", t))
-	}
-	return n, nil
-}
-
-// bulk reads a bulk string.
-func (rr *rawReplies) bulk() ([]byte, error) {
-	t, n, _, err := rr.header()
-	if err != nil {
-		return nil, err
-	}
-	if t != '$' || n < 0 {
-		return nil, errProtocol(fmt.Sprintf("want a string, got %q %d", t, n))
-	}
-	for int64(rr.w-rr.r) < n+2 {
-		if err := rr.more(); err != nil {
-			return nil, err
-		}
-	}
-	b := rr.buf[rr.r : rr.r+int(n) : rr.r+int(n)]
-	rr.r += int(n) + 2
-	return b, nil
-}
+// Reads wait for the connection's read timeout only.
+var noCancel = context.Background()
 
 // ack reads the reply of XACK.
 func (rr *rawReplies) ack() error {
-	rr.begin()
-	t, _, msg, err := rr.header()
+	rr.Begin()
+	t, _, msg, err := rr.Header(noCancel)
 	switch {
 	case err != nil:
 		return err
 	case t == '-':
 		return redis.Error(msg)
 	case t != ':':
-		return errProtocol(fmt.Sprintf("XACK: want an integer, got %q", t))
+		return redisconn.ErrProtocol(fmt.Sprintf("XACK: want an integer, got %q", t))
 	}
 	return nil
 }
@@ -300,23 +180,23 @@ func (rr *rawReplies) ack() error {
 // ran out, else [[key, [[id, [field, value, ...]], ...]]]. An entry
 // deleted from the stream while pending has nil fields.
 func (rr *rawReplies) readGroup() ([]entry, error) {
-	rr.begin()
+	rr.Begin()
 	rr.entries, rr.fields, rr.ids, rr.idEnds = rr.entries[:0], rr.fields[:0], rr.ids[:0], rr.idEnds[:0]
 	if rr.fields == nil {
 		rr.fields = make([][]byte, 0, 1024)
 	}
-	streams, err := rr.array()
+	streams, err := rr.Array(noCancel)
 	if err != nil || streams <= 0 {
 		return nil, err
 	}
 	for ; streams > 0; streams-- {
-		if n, err := rr.array(); err != nil || n != 2 {
+		if n, err := rr.Array(noCancel); err != nil || n != 2 {
 			return nil, orProtocol(err, "XREADGROUP reply: not [key, entries]")
 		}
-		if _, err := rr.bulk(); err != nil {
+		if _, err := rr.Bulk(noCancel); err != nil {
 			return nil, err
 		}
-		n, err := rr.array()
+		n, err := rr.Array(noCancel)
 		if err != nil {
 			return nil, err
 		}
@@ -324,16 +204,16 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 			rr.counted(n)
 		}
 		for ; n > 0; n-- {
-			if parts, err := rr.array(); err != nil || parts != 2 {
+			if parts, err := rr.Array(noCancel); err != nil || parts != 2 {
 				return nil, orProtocol(err, "XREADGROUP reply: entry not [id, fields]")
 			}
-			id, err := rr.bulk()
+			id, err := rr.Bulk(noCancel)
 			if err != nil {
 				return nil, err
 			}
 			rr.ids = append(rr.ids, id...)
 			rr.idEnds = append(rr.idEnds, len(rr.ids))
-			k, err := rr.array()
+			k, err := rr.Array(noCancel)
 			if err != nil {
 				return nil, err
 			}
@@ -341,7 +221,7 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 			if k >= 0 {
 				from := len(rr.fields)
 				for ; k > 0; k-- {
-					f, err := rr.bulk()
+					f, err := rr.Bulk(noCancel)
 					if err != nil {
 						return nil, err
 					}
@@ -364,5 +244,5 @@ func orProtocol(err error, msg string) error {
 	if err != nil {
 		return err
 	}
-	return errProtocol(msg)
+	return redisconn.ErrProtocol(msg)
 }
