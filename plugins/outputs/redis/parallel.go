@@ -110,7 +110,9 @@ func (u *run) readParallel(src source) bool {
 // With flush_interval = 0 the flusher is woken when the reader is about
 // to wait for input: when Telegraf's flush has been read to its end. The
 // lines of a flush come one write at a time and take several reads; while
-// more input is already waiting they are gathered, for maxGather at most.
+// more of a burst is already waiting they are gathered, for maxGather at
+// most. A steady trickle (a line or two a read) is written after every
+// read, as before.
 func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk, queued *atomic.Int64, inline metricline.Decoder) bool {
 	gather := newGatherReader(src.r)
 	defer gather.close()
@@ -154,8 +156,8 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 	}
 	// Before a read that may wait: unless input is already there, what
 	// was read is written now.
-	gather.beforeRead = func(waiting bool) {
-		if !unflushed || waiting {
+	gather.beforeRead = func(burst bool) {
+		if !unflushed || burst {
 			return
 		}
 		if c.lines == 0 && queued.Load() == 0 {
@@ -230,19 +232,20 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 // the pause, a fraction of any flush interval.
 type gatherReader struct {
 	r          io.Reader
-	fd         syscall.RawConn    // r's, when r is a file (stdin), to ask what is there
-	trickle    bool               // the last read was short: input comes as it is written
-	polled     *os.File           // r made pollable, closed by close
-	inBurst    bool               // the last read found input waiting
-	beforeRead func(waiting bool) // called before each read: is input waiting?
+	fd         syscall.RawConn  // r's, when r is a file (stdin), to ask what is there
+	trickle    bool             // the last read was short: input comes as it is written
+	polled     *os.File         // r made pollable, closed by close
+	burst      bool             // the last read was part of a burst (a Telegraf flush)
+	beforeRead func(burst bool) // called before each read: is more of a burst waiting?
 }
 
 const (
 	gatherPause = 500 * time.Microsecond
-	// burstPause is the pause after a read that found input waiting:
-	// Telegraf is writing a flush. Under what a pipe holds at the rate
-	// Telegraf writes, so the writer does not block on a full pipe.
+	// burstPause is the pause after a read of a burst: Telegraf is
+	// writing a flush. The pipe holds more than a flush, so the writer
+	// does not wait on us meanwhile.
 	burstPause = 2 * time.Millisecond
+	burstBytes = 8 << 10 // read at once after a pause: a burst
 	pipeSize   = 1 << 20
 	// maxGather bounds how long lines read go unwritten (flush_interval
 	// = 0) while the writer is still writing: a Telegraf flush of a
@@ -317,27 +320,29 @@ func (g *gatherReader) close() {
 
 func (g *gatherReader) Read(p []byte) (int, error) {
 	waiting := g.more()
-	if !waiting && g.inBurst {
+	if !waiting && g.burst {
 		// The writer stopped: between two writes of a flush (it had
-		// other work), or at the end. A pause tells them apart.
+		// other work), or at its end. A pause tells them apart.
 		time.Sleep(gatherPause)
 		waiting = g.more()
 	}
-	g.inBurst = waiting
 	if g.beforeRead != nil {
-		g.beforeRead(waiting)
+		g.beforeRead(waiting && g.burst)
 	}
 	n, err := g.r.Read(p)
 	// Less than asked for: the reader keeps up, and the lines are
 	// decoded as they come rather than handed to the decoders.
 	g.trickle = err == nil && n > 0 && n < len(p)
-	if err == nil && n > 0 && n < 16<<10 && n < len(p) {
-		pause := gatherPause
-		if waiting {
-			// Within a burst: the writer was writing while we read.
-			pause = burstPause
-		}
-		time.Sleep(pause)
+	// Many lines at once, and more were there before the read: Telegraf
+	// is writing a flush. A line or two at a time is a trickle, each
+	// line written as soon as read.
+	g.burst = waiting && n >= burstBytes
+	switch {
+	case !g.trickle:
+	case g.burst:
+		time.Sleep(burstPause)
+	case n < 16<<10:
+		time.Sleep(gatherPause)
 	}
 	return n, err
 }
