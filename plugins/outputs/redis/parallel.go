@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
@@ -43,10 +40,6 @@ type chunk struct {
 	end     int64   // the spool offset after the last line
 	batch   batch   // what the lines decoded to
 	errs    []badLine
-	// flush: the reader may wait for input after this chunk (a Telegraf
-	// flush read to its end, or the end of the input), so with
-	// flush_interval = 0 its merge wakes the flusher.
-	flush bool
 	// Counted when the chunk is merged, so that the stats never run ahead
 	// of the pending batch.
 	lines, metrics, rejected int64
@@ -102,44 +95,15 @@ func (u *run) readParallel(src source) bool {
 
 // cutChunks reads lines into chunks and queues them, in order, to the
 // decoders and to the merger. Input that trickles (Telegraf writes a line
-// per write, and we keep up) is not worth a hand-off: the lines of a read
-// that did not fill the buffer, with nothing queued before them, are
-// decoded and merged right here (in the pipeline every hand-off wakes a
-// thread, and a thread switch costs more than decoding a read's lines).
-//
-// With flush_interval = 0 the flusher is woken when the reader is about
-// to wait for input: when Telegraf's flush has been read to its end. The
-// lines of a flush come one write at a time and take several reads; while
-// more of a burst is already waiting they are gathered, for maxGather at
-// most. A steady trickle (a line or two a read) is written after every
-// read, as before.
+// per write, and we keep up) is not worth a hand-off per line: a small
+// chunk cut because no more input is there, with nothing queued before it,
+// is decoded and merged right here.
 func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk, queued *atomic.Int64, inline metricline.Decoder) bool {
-	gather := newGatherReader(src.r)
-	defer gather.close()
-	lines := linereader.New(gather, int(u.r.MaxLineSize))
+	lines := linereader.New(&gatherReader{r: src.r}, int(u.r.MaxLineSize))
 	c := u.newChunk(free)
 	stopped := false
-	// Lines sent without waking the flusher, since when, and where the
-	// last of them ends.
-	unflushed := false
-	var since time.Time
-	var lastEnd int64
 	send := func() {
-		if c.flush {
-			unflushed, since = false, time.Time{}
-		} else if lines.WouldWait() {
-			now := time.Now()
-			if !unflushed {
-				unflushed, since = true, now
-			}
-			if now.Sub(since) >= maxGather {
-				c.flush, unflushed, since = true, false, time.Time{}
-			}
-		}
-		lastEnd = c.end
-		// Input that trickles in is decoded here: a hand-off to a decoder
-		// costs more than decoding the little a read brought.
-		if gather.trickle && queued.Load() == 0 {
+		if len(c.ends) < chunkLines/4 && lines.Buffered() == 0 && queued.Load() == 0 {
 			u.decodeChunk(inline, src.label, c)
 			if !u.mergeOne(c) {
 				stopped = true
@@ -154,26 +118,6 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 		work <- c
 		c = u.newChunk(free)
 	}
-	// Before a read that may wait: unless input is already there, what
-	// was read is written now.
-	gather.beforeRead = func(burst bool) {
-		if !unflushed || burst {
-			return
-		}
-		if c.lines == 0 && queued.Load() == 0 {
-			unflushed, since = false, time.Time{}
-			if u.r.FlushInterval == 0 {
-				u.signal() // every line read is merged
-			}
-			return
-		}
-		// Through the merger, after the chunks before it.
-		if c.lines == 0 {
-			c.end = lastEnd
-		}
-		c.flush = true
-		send()
-	}
 	for {
 		if stopped || u.isStopping() {
 			free <- c
@@ -185,7 +129,6 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 		case errors.Is(err, io.EOF):
 			if c.lines > 0 {
 				c.end = src.base + lines.Offset()
-				c.flush = true
 				send()
 			}
 			free <- c
@@ -204,7 +147,6 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 				u.r.Log.Errorf("reading %ss: %v", src.label, err)
 			}
 			if c.lines > 0 {
-				c.flush = true
 				send()
 			}
 			free <- c
@@ -231,143 +173,23 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 // next read takes whatever came meanwhile at once. A line waits at most
 // the pause, a fraction of any flush interval.
 type gatherReader struct {
-	r          io.Reader
-	fd         syscall.RawConn  // r's, when r is a file (stdin), to ask what is there
-	trickle    bool             // the last read was short: input comes as it is written
-	polled     *os.File         // r made pollable, closed by close
-	burst      bool             // the last read was part of a burst (a Telegraf flush)
-	beforeRead func(burst bool) // called before each read: is more of a burst waiting?
+	r io.Reader
 }
 
-const (
-	gatherPause = 500 * time.Microsecond
-	// burstPause is the pause after a read of a burst: Telegraf is
-	// writing a flush. The pipe holds more than a flush, so the writer
-	// does not wait on us meanwhile.
-	burstPause = 2 * time.Millisecond
-	burstBytes = 8 << 10 // read at once after a pause: a burst
-	pipeSize   = 1 << 20
-	// maxGather bounds how long lines read go unwritten (flush_interval
-	// = 0) while the writer is still writing: a Telegraf flush of a
-	// thousand metrics, one write each, takes milliseconds, and is
-	// written in one or a few updates rather than one per read. Only a
-	// writer that never pauses for gatherPause makes lines wait that long.
-	maxGather = 5 * time.Millisecond
-)
-
-func newGatherReader(r io.Reader) *gatherReader {
-	g := &gatherReader{r: r}
-	f, ok := r.(*os.File)
-	if !ok {
-		return g
-	}
-	if p := pollable(f); p != nil {
-		g.r, g.polled, f = p, p, p
-	}
-	if rc, err := f.SyscallConn(); err == nil {
-		g.fd = rc
-	}
-	return g
-}
-
-// pollable returns a pipe (stdin under Telegraf) as a file the runtime's
-// poller reads, or nil. Read in blocking mode, every wait for input parks
-// an OS thread in read(2) and the runtime hands its P to another thread
-// meanwhile: under execd's write per metric, several thread switches per
-// read (the pipeline profile: half of redis-output's CPU in the kernel,
-// switching tasks). The copy is a dup of the descriptor; O_NONBLOCK is set
-// on the pipe's open file, which no one else reads (cleared again by
-// close).
-func pollable(f *os.File) *os.File {
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
-		return nil
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	dup := -1
-	if err := rc.Control(func(fd uintptr) {
-		if d, err := syscall.Dup(int(fd)); err == nil {
-			syscall.CloseOnExec(d)
-			dup = d
-		}
-	}); err != nil || dup < 0 {
-		return nil
-	}
-	// Room for a whole Telegraf flush (a thousand metrics of a few
-	// hundred bytes): the writer never waits on us within one, however
-	// long the pauses. Where the kernel allows less, the pipe stays as
-	// it is.
-	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(dup), syscall.F_SETPIPE_SZ, pipeSize)
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
-		return nil
-	}
-	return os.NewFile(uintptr(dup), f.Name())
-}
-
-// close undoes pollable: the pipe is left as it was found, blocking.
-func (g *gatherReader) close() {
-	if g.polled == nil {
-		return
-	}
-	if rc, err := g.polled.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _ = syscall.SetNonblock(int(fd), false) })
-	}
-	g.polled.Close()
-}
+const gatherPause = 500 * time.Microsecond
 
 func (g *gatherReader) Read(p []byte) (int, error) {
-	waiting := g.more()
-	if !waiting && g.burst {
-		// The writer stopped: between two writes of a flush (it had
-		// other work), or at its end. A pause tells them apart.
-		time.Sleep(gatherPause)
-		waiting = g.more()
-	}
-	if g.beforeRead != nil {
-		g.beforeRead(waiting && g.burst)
-	}
 	n, err := g.r.Read(p)
-	// Less than asked for: the reader keeps up, and the lines are
-	// decoded as they come rather than handed to the decoders.
-	g.trickle = err == nil && n > 0 && n < len(p)
-	// Many lines at once, and more were there before the read: Telegraf
-	// is writing a flush. A line or two at a time is a trickle, each
-	// line written as soon as read.
-	g.burst = waiting && n >= burstBytes
-	switch {
-	case !g.trickle:
-	case g.burst:
-		time.Sleep(burstPause)
-	case n < 16<<10:
+	if err == nil && n > 0 && n < 16<<10 && n < len(p) {
 		time.Sleep(gatherPause)
 	}
 	return n, err
-}
-
-// more tells whether input is known to be waiting: the writer is still
-// writing (a pipe holds bytes), or a file goes on. Unknown is no.
-func (g *gatherReader) more() bool {
-	if g.fd == nil {
-		return false
-	}
-	var n int32 // FIONREAD writes an int
-	var errno syscall.Errno
-	if err := g.fd.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
-	}); err != nil || errno != 0 {
-		return false
-	}
-	return n > 0
 }
 
 func (u *run) newChunk(free chan *chunk) *chunk {
 	c := <-free
 	c.data, c.ends, c.lineNos, c.errs = c.data[:0], c.ends[:0], c.lineNos[:0], c.errs[:0]
 	c.lines, c.metrics, c.rejected = 0, 0, 0
-	c.flush = false
 	return c
 }
 
@@ -448,8 +270,8 @@ func (u *run) mergeOne(c *chunk) bool {
 	due := u.pending.Metrics() >= u.r.MetricBatchSize
 	u.mu.Unlock()
 	// With flush_interval = 0 what was read is written at once, as in
-	// readSource: when the reader may wait (see cutChunks).
-	if due || full || (u.r.FlushInterval == 0 && c.flush) {
+	// readSource: a chunk is cut at the latest when the reader may wait.
+	if due || full || u.r.FlushInterval == 0 {
 		u.signal()
 	}
 	if full {

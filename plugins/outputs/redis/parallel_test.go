@@ -86,10 +86,9 @@ func TestParallelQuoteKeepsTheOrder(t *testing.T) {
 }
 
 // Hostile variant of TestAHalfLineIsNoPause, on a real pipe (stdin under
-// Telegraf, read through the runtime's poller): a whole line followed by
-// half of the next, in one write, then silence. The whole line is written
-// at once; the half waits for its end. After the run the pipe is blocking
-// again, as it was found.
+// Telegraf): a whole line followed by half of the next, in one write, then
+// silence. The whole line is written at once; the half waits for its end.
+// After the run the pipe is as it was found (blocking).
 func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
