@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/gomodule/redigo/redis"
@@ -88,7 +87,6 @@ func TestParallelQuoteKeepsTheOrder(t *testing.T) {
 // Hostile variant of TestAHalfLineIsNoPause, on a real pipe (stdin under
 // Telegraf): a whole line followed by half of the next, in one write, then
 // silence. The whole line is written at once; the half waits for its end.
-// After the run the pipe is as it was found (blocking).
 func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
@@ -122,18 +120,4 @@ func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
 	if err := <-done; err != nil || stats.Rejected.Load() != 0 || stats.Lines.Load() != 2 {
 		t.Fatalf("%v, %d lines, %d rejected: %s", err, stats.Lines.Load(), stats.Rejected.Load(), logs)
 	}
-	rc, err := in.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flags int
-	_ = rc.Control(func(fd uintptr) { flags, _, _ = unixFcntl(fd, syscall.F_GETFL) })
-	if flags&syscall.O_NONBLOCK != 0 {
-		t.Error("the pipe was left non-blocking")
-	}
-}
-
-func unixFcntl(fd uintptr, cmd int) (int, uintptr, syscall.Errno) {
-	r, r2, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, uintptr(cmd), 0)
-	return int(r), r2, errno
 }
