@@ -138,7 +138,7 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 			c.rejected++
 			c.errs = append(c.errs, badLine{tooLong.Line, fmt.Sprintf("%s %d: %v: %q", src.label, tooLong.Line, err, tooLong.Head)})
 			c.end = src.base + lines.Offset()
-			if lines.Buffered() == 0 {
+			if lines.WouldWait() {
 				send()
 			}
 			continue
@@ -158,8 +158,9 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 		c.lineNos = append(c.lineNos, lines.Line())
 		c.end = src.base + lines.Offset()
 		// A chunk goes when full, and before the reader may wait for
-		// input: lines never wait for lines that have not come.
-		if len(c.ends) >= chunkLines || len(c.data) >= chunkBytes || lines.Buffered() == 0 {
+		// input (no whole line is buffered; a part of one may be): lines
+		// never wait for lines that have not come.
+		if len(c.ends) >= chunkLines || len(c.data) >= chunkBytes || lines.WouldWait() {
 			send()
 		}
 	}

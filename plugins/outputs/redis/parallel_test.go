@@ -3,11 +3,14 @@ package redis
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
@@ -78,5 +81,43 @@ func TestParallelQuoteKeepsTheOrder(t *testing.T) {
 	}
 	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(len(lines)-len(bad)) {
 		t.Fatalf("lines %d metrics %d rejected %d", stats.Lines.Load(), stats.Metrics.Load(), stats.Rejected.Load())
+	}
+}
+
+// Hostile variant of TestAHalfLineIsNoPause, on a real pipe (stdin under
+// Telegraf): a whole line followed by half of the next, in one write, then
+// silence. The whole line is written at once; the half waits for its end.
+func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
+	srv := redistest.Start(t)
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.FlushInterval = 0 })
+	in, feed, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), in, stats) }()
+
+	first := `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}` + "\n"
+	second := `{"fields":{"fields_bitcoin_usd":2},"name":"m","tags":{},"timestamp":1795552005}` + "\n"
+	if _, err := feed.WriteString(first + second[:40]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		d, err := redis.Bytes(srv.Conn().Do("GET", "coingecko:rate:usd"))
+		return err == nil && strings.Contains(string(d), `"price":"1"`)
+	})
+	if _, err := feed.WriteString(second[40:]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		d, err := redis.Bytes(srv.Conn().Do("GET", "coingecko:rate:usd"))
+		return err == nil && strings.Contains(string(d), `"price":"2"`)
+	})
+	feed.Close()
+	if err := <-done; err != nil || stats.Rejected.Load() != 0 || stats.Lines.Load() != 2 {
+		t.Fatalf("%v, %d lines, %d rejected: %s", err, stats.Lines.Load(), stats.Rejected.Load(), logs)
 	}
 }

@@ -106,9 +106,9 @@ type Refusal struct {
 	Stored int64  // for Stale: the stored price's time
 }
 
-func (r *Refusal) add(coin []byte, value string, t int64) {
+func (r *Refusal) add(coin string, value string, t int64) {
 	if r.Count == 0 {
-		r.Coin, r.Value, r.Time = string(coin), value, t
+		r.Coin, r.Value, r.Time = coin, value, t
 	}
 	r.Count++
 }
@@ -172,6 +172,13 @@ type Batch struct {
 	used    int
 	metrics int
 
+	// seen remembers, per field position, the last key found there and
+	// what it named: a feed sends the same coins in the same order, so
+	// one compare of the key replaces cutting out the id and a map
+	// lookup (the profile: a third of Add). Its prices are entries of
+	// coins, so it is emptied whenever coins is.
+	seen []seenField
+
 	// Per metric of the batch, in reading order: how many coins hold its
 	// price, and the fate bits above. A metric counts as written only when
 	// one of the prices it holds reaches the document.
@@ -187,6 +194,17 @@ type Batch struct {
 	unitDigs string
 	scratch  []int32
 }
+
+// seenField is what a field key named the last time it was seen.
+type seenField struct {
+	key   string // the whole field key
+	id    string // the coin id in it
+	price bool   // named like a price
+	p     *price // the coin's entry in coins
+}
+
+// maxSeen bounds the field positions remembered.
+const maxSeen = 64
 
 // maxIdle bounds the coins remembered across batches (to reuse their map
 // entries without allocating) before the map is cleared.
@@ -232,10 +250,20 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		future = m.Time > b.futureAt
 	}
 	var fate uint8
+	var once seenField // a field past maxSeen
 	for i := range m.Fields {
 		f := &m.Fields[i]
-		id := coinID(f.Key, b.prefix, b.suffix)
-		if id == nil {
+		s := &once
+		if i < maxSeen {
+			if i == len(b.seen) {
+				b.seen = append(b.seen, seenField{})
+			}
+			s = &b.seen[i]
+		}
+		if string(f.Key) != s.key || s == &once {
+			b.learn(s, f.Key)
+		}
+		if !s.price {
 			continue
 		}
 		fate |= hasPrice
@@ -244,19 +272,15 @@ func (b *Batch) Add(m *metricline.Metric) error {
 			var reason Reason
 			var ok bool
 			if v, reason, ok = value(f); !ok {
-				b.refused[reason].add(id, f.Text(), m.Time)
+				b.refused[reason].add(s.id, f.Text(), m.Time)
 				continue
 			}
 		}
 		if future {
-			b.refused[Future].add(id, f.Text(), m.Time)
+			b.refused[Future].add(s.id, f.Text(), m.Time)
 			continue
 		}
-		p := b.coins[string(id)]
-		if p == nil {
-			p = &price{}
-			b.coins[string(id)] = p
-		}
+		p := s.p
 		switch {
 		case !p.used:
 			p.used = true
@@ -278,6 +302,22 @@ func (b *Batch) Add(m *metricline.Metric) error {
 	}
 	b.fate = append(b.fate, fate)
 	return nil
+}
+
+// learn notes in s what the field key names: not a price, or a coin and
+// its entry (made now if new).
+func (b *Batch) learn(s *seenField, key []byte) {
+	id := coinID(key, b.prefix, b.suffix)
+	if id == nil {
+		*s = seenField{key: string(key)}
+		return
+	}
+	p := b.coins[string(id)]
+	if p == nil {
+		p = &price{}
+		b.coins[string(id)] = p
+	}
+	*s = seenField{key: string(key), id: string(id), price: true, p: p}
 }
 
 // smallestNormal is float64's smallest normal number: below it a price
@@ -498,6 +538,8 @@ func (b *Batch) Absorb(newer *Batch) {
 func (b *Batch) Reset() {
 	if len(b.coins) > maxIdle {
 		clear(b.coins)
+		clear(b.seen) // its prices were entries of coins
+		b.seen = b.seen[:0]
 	}
 	for _, p := range b.coins {
 		p.used = false
