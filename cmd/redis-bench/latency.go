@@ -137,7 +137,7 @@ func (b *bench) measureLatency(mode string) (p50, p99 float64, err error) {
 	for i := 0; i < latencyLines; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / latencyRate)))
 		if mode == "quote" {
-			fmt.Fprintf(w, `{"fields":{"fields_lat_usd":%d},"name":"lat","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
+			fmt.Fprintf(w, `{"fields":{"fields_lat_usd":%d},"name":"lat","tags":{},"timestamp":%d}`+"\n", i, 1700000000+i)
 		} else {
 			fmt.Fprintf(w, `{"fields":{"seq":%d},"name":"lat","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
 		}
