@@ -592,7 +592,7 @@ func (d *JSON) number(f *Field) error {
 	text := b[start:i]
 	// Without an exponent only a number of over 300 digits can pass
 	// float64's range.
-	if d.LazyNumbers && ((isInt || noExp) && i-start <= 300 || !mayOverflow(text)) {
+	if d.LazyNumbers && (noExp && i-start <= 300 || !mayOverflow(text)) {
 		f.Kind, f.Str = Decimal, text
 		return nil
 	}

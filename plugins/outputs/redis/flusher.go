@@ -21,14 +21,6 @@ import (
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
-	// A batch that reports what each pipelined part of it wrote frees its
-	// room in the backlog part by part (the batch swaps with pending, so
-	// both get the hook).
-	for _, b := range []batch{inflight, u.pending} {
-		if p, ok := b.(interface{ setProgress(func(int)) }); ok {
-			p.setProgress(u.freed)
-		}
-	}
 	backoff := redisconn.NewBackoff()
 	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
@@ -208,6 +200,11 @@ func (u *run) commit(offset int64) {
 // write sends b. handed tells whether it reached a connection (a failed
 // dial sends nothing).
 func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) (handed bool, err error) {
+	// A batch that reports what each pipelined part of it wrote frees its
+	// room in the backlog part by part.
+	if p, ok := b.(interface{ setProgress(func(int)) }); ok {
+		p.setProgress(u.freed)
+	}
 	updates, handed, err := u.r.writeBatch(ctx, client, b)
 	u.stats.Updates.Add(int64(updates))
 	return handed, err

@@ -35,18 +35,19 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	done := make([]bool, len(b.cmds))
 	var firstErr error
 	written := 0
+	if len(b.cmds) == 0 {
+		return 0, nil
+	}
+	// Two chunks in flight: the next one is on the wire before the replies
+	// of this one are read, so Redis never idles while we read replies and
+	// encode. Replies are a few bytes a command and Redis buffers what we
+	// have not read yet, so this cannot stall.
+	if err := b.send(c, raw, b.cmds[:min(pipelineChunk, len(b.cmds))]); err != nil {
+		b.keep(done)
+		return written, err
+	}
 	for start := 0; start < len(b.cmds); start += pipelineChunk {
 		end := min(start+pipelineChunk, len(b.cmds))
-		// Two chunks in flight: the next one is on the wire before the
-		// replies of this one are read, so Redis never idles while we
-		// read replies and encode. Replies are a few bytes a command and
-		// Redis buffers what we have not read yet, so this cannot stall.
-		if start == 0 {
-			if err := b.send(c, raw, b.cmds[start:end]); err != nil {
-				b.keep(done)
-				return written, err
-			}
-		}
 		if end < len(b.cmds) {
 			if err := b.send(c, raw, b.cmds[end:min(end+pipelineChunk, len(b.cmds))]); err != nil {
 				b.keep(done)
