@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,8 @@ import (
 // CLONE_VM), read once the stored quote is the last message's, so that
 // redis-output's work is all counted. PIPELINE_BASE=<redis-output binary>
 // adds rows for that binary, alternating with ours (base, ours, base,
-// ours), for an A/B comparison in one run; PIPELINE_PROFILE=<dir> writes
+// ours), for an A/B comparison in one run, and PIPELINE_BASE_CONF=<a
+// consumer.conf> the same for a consumer config; PIPELINE_PROFILE=<dir> writes
 // our redis-output's CPU profile there.
 func TestPipelineCost(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("PIPELINE_COST"))
@@ -68,7 +70,13 @@ func TestPipelineCost(t *testing.T) {
 		t.Fatal("consumer.conf has no [[outputs.execd]]")
 	}
 	fileConf := filepath.Join(t.TempDir(), "consumer-file.conf")
-	if err := os.WriteFile(fileConf, []byte(string(consumer[:i])+"[[outputs.file]]\n  files = [\"/dev/null\"]\n  data_format = \"json\"\n"), 0o644); err != nil {
+	// The file output serializes as the execd one does: with
+	// use_batch_format, one write per flush.
+	file := "[[outputs.file]]\n  files = [\"/dev/null\"]\n  data_format = \"json\"\n"
+	if regexp.MustCompile(`(?m)^\s*use_batch_format\s*=\s*true`).Match(consumer[i:]) {
+		file += "  use_batch_format = true\n"
+	}
+	if err := os.WriteFile(fileConf, []byte(string(consumer[:i])+file), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{
@@ -88,6 +96,10 @@ func TestPipelineCost(t *testing.T) {
 	runs := []run{{"file", fileConf, ""}, {"redis-output", consumerConf, output}}
 	if base := os.Getenv("PIPELINE_BASE"); base != "" {
 		b := run{"redis-output (PIPELINE_BASE)", consumerConf, base}
+		runs = []run{runs[0], b, runs[1], b, runs[1]}
+	}
+	if base := os.Getenv("PIPELINE_BASE_CONF"); base != "" {
+		b := run{"redis-output (PIPELINE_BASE_CONF)", base, output}
 		runs = []run{runs[0], b, runs[1], b, runs[1]}
 	}
 	for i, c := range runs {
