@@ -110,7 +110,7 @@ func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 	defer done()
 	b.profile = profile
 	srv := b.srv
-	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s\n", machine(), srv.version, srv.addr)
+	fmt.Fprintf(os.Stderr, "redis-bench: %s; redis-server %s on %s; %s\n", machine(), srv.version, srv.addr, placement())
 
 	setCeiling, err := srv.ceiling("SET", nil)
 	if err != nil {
@@ -118,6 +118,13 @@ func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 	}
 	b.setCeiling = setCeiling
 	b.rows = append(b.rows, row{Name: "ceiling: redis-benchmark SET -P 64 -c 1", MetricsPerS: num(setCeiling), CeilingLabel: "itself"})
+	if len(redisCPU) > 0 {
+		same, err := srv.sameCoreCeiling("SET")
+		if err != nil {
+			return err
+		}
+		b.rows = append(b.rows, row{Name: "ceiling (not a divisor): the same on Redis's core", MetricsPerS: num(same), CeilingLabel: "itself, on one core with redis-server"})
+	}
 
 	if err := b.quote(quoteN); err != nil {
 		return err
