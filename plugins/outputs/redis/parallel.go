@@ -21,15 +21,32 @@ import (
 // So its lines are decoded on every core: the reader cuts them into chunks,
 // decoders fill a batch per chunk, and the chunks are merged into the
 // pending batch in the order they were read, so the latest price still
-// wins. Each merge is one Absorb of a few coins.
+// wins. Each merge is one Absorb of a few coins (for the per-metric modes
+// that decode so, a copy of the chunk's commands, in order).
 const (
 	chunkLines = 256
 	chunkBytes = 256 << 10
 )
 
-// parallelDecode tells whether readSource hands a source to readParallel.
-func (u *run) parallelDecode() bool {
-	return u.r.Mode == "quote" && runtime.GOMAXPROCS(0) > 1
+// parallelDecode tells whether readSource hands a source to readParallel:
+// in the modes where the plugin, not Redis, is the bound. publish, list
+// and string send one short value per metric (Redis spends about 1.6 µs
+// on it, the plugin 2.2 µs decoding and serializing), and decoding on both
+// cores took them from 0.66-0.82 to 0.79-0.88 of their ceiling (A/B in
+// BENCHMARKS.md). hash and stream write 17 pairs per metric, Redis is the
+// bound there, and a second decoder only competes with it for the other
+// core: no faster, 5 to 20 MiB more RSS, so they decode as they read.
+func (u *run) parallelDecode() bool { return u.r.parallelDecodeFor() }
+
+func (r *Redis) parallelDecodeFor() bool {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return false
+	}
+	switch r.Mode {
+	case "quote", "publish", "list", "string":
+		return true
+	}
+	return false
 }
 
 // chunk is a run of lines read together, decoded by one decoder.
@@ -99,7 +116,13 @@ func (u *run) readParallel(src source) bool {
 // chunk cut because no more input is there, with nothing queued before it,
 // is decoded and merged right here.
 func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk, queued *atomic.Int64, inline metricline.Decoder) bool {
-	lines := linereader.New(&gatherReader{r: src.r}, int(u.r.MaxLineSize))
+	var r io.Reader = src.r
+	if u.r.Mode == "quote" {
+		// Only quote mode trades half a millisecond of latency for fewer
+		// wake-ups: the per-metric modes write each metric as it comes.
+		r = &gatherReader{r: r}
+	}
+	lines := linereader.New(r, int(u.r.MaxLineSize))
 	c := u.newChunk(free)
 	stopped := false
 	send := func() {

@@ -121,3 +121,86 @@ func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
 		t.Fatalf("%v, %d lines, %d rejected: %s", err, stats.Lines.Load(), stats.Rejected.Load(), logs)
 	}
 }
+
+// The per-metric modes that decode on several goroutines (list here) keep
+// every key's order: lines for two keys, bad and too long lines among
+// them, batch lines with a bad metric inside, and a backlog so small that
+// the reader waits for the flusher again and again. Each list holds its
+// metrics in the order they were read, each exactly once; every bad line
+// is reported once, in order; the counts add up.
+func TestParallelListKeepsTheOrder(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: lines are decoded serially")
+	}
+	srv := redistest.Start(t)
+	logs := &syncBuffer{}
+	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+		r.Mode, r.Key, r.DataFormat = "list", `l:{{.Tag "host"}}`, "influx"
+		r.MaxLineSize = 300
+		r.MetricBatchSize, r.MaxUndeliveredMetrics = 300, 700
+	})
+	if !r.parallelDecodeFor() {
+		t.Fatal("list mode does not decode on several goroutines")
+	}
+	metric := func(i int) (json, influx string) {
+		host := []string{"a", "b"}[i%2]
+		return fmt.Sprintf(`{"fields":{"v":%d},"name":"m","tags":{"host":%q},"timestamp":%d}`, i, host, 1795552004+i),
+			fmt.Sprintf("m,host=%s v=%d %d000000000", host, i, 1795552004+i)
+	}
+	var lines []string
+	var bad []int
+	want := map[string][]string{}
+	metrics := 0
+	for i := 1; i <= 20000; i++ {
+		switch {
+		case i%997 == 0:
+			lines = append(lines, "not json")
+			bad = append(bad, i)
+		case i%1499 == 0:
+			lines = append(lines, strings.Repeat("x", 400))
+			bad = append(bad, i)
+		case i%101 == 0: // a batch line: two metrics and a bad one between
+			a, aw := metric(i)
+			b, bw := metric(i + 1)
+			lines = append(lines, fmt.Sprintf(`{"metrics":[%s,{"name":"m"},%s]}`, a, b))
+			bad = append(bad, i)
+			want["l:"+[]string{"a", "b"}[i%2]] = append(want["l:"+[]string{"a", "b"}[i%2]], aw)
+			want["l:"+[]string{"a", "b"}[(i+1)%2]] = append(want["l:"+[]string{"a", "b"}[(i+1)%2]], bw)
+			metrics += 2
+		default:
+			j, w := metric(i)
+			lines = append(lines, j)
+			want["l:"+[]string{"a", "b"}[i%2]] = append(want["l:"+[]string{"a", "b"}[i%2]], w)
+			metrics++
+		}
+	}
+	stats := &Stats{}
+	if err := r.Run(context.Background(), strings.NewReader(strings.Join(lines, "\n")), stats); err != nil {
+		t.Fatal(err)
+	}
+	for key, w := range want {
+		got, err := redis.Strings(srv.Conn().Do("LRANGE", key, 0, -1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(w) {
+			t.Fatalf("%s: %d elements, want %d", key, len(got), len(w))
+		}
+		for i := range w {
+			if got[i] != w[i] {
+				t.Fatalf("%s[%d] = %q, want %q (the order read)", key, i, got[i], w[i])
+			}
+		}
+	}
+	var reported []int
+	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs.String(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		reported = append(reported, n)
+	}
+	if fmt.Sprint(reported) != fmt.Sprint(bad) {
+		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
+	}
+	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(metrics) {
+		t.Fatalf("lines %d metrics %d (want %d) rejected %d", stats.Lines.Load(), stats.Metrics.Load(), metrics, stats.Rejected.Load())
+	}
+}
