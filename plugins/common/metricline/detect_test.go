@@ -55,3 +55,29 @@ func TestDetectBraceMeasurement(t *testing.T) {
 		}
 	}
 }
+
+// Detecting the format costs no allocation: not for a JSON line, a batch
+// line, nor a line protocol line. (A '{' line that is line protocol after
+// all, rare, allocates the JSON decoder's error that is then dropped.)
+func TestDetectDoesNotAllocate(t *testing.T) {
+	in, _ := NewInflux(0)
+	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	n := 0
+	count := func(*Metric) { n++ }
+	for _, line := range []string{
+		`{"fields":{"x":1.5,"y":"text"},"name":"m","tags":{"a":"b"},"timestamp":1795552004}`,
+		`{"metrics":[{"fields":{"x":1},"name":"m","tags":{},"timestamp":1795552004},{"fields":{"x":2},"name":"m","tags":{},"timestamp":1795552005}]}`,
+		`m,a=b x=1.5,y="text" 1795552004000000000`,
+	} {
+		b := []byte(line)
+		if err := d.Decode(b, count); err != nil { // warm up the decoders' buffers
+			t.Fatalf("%s: %v", line, err)
+		}
+		if a := testing.AllocsPerRun(100, func() { _ = d.Decode(b, count) }); a != 0 {
+			t.Errorf("%s: %.1f allocations a line, want none", line, a)
+		}
+	}
+	if n != 4*102 { // a decode to warm up and AllocsPerRun's 101 runs, a metric a line (two in the batch)
+		t.Fatalf("%d metrics", n)
+	}
+}

@@ -45,7 +45,8 @@ type JSON struct {
 	m       Metric
 	scratch []byte
 	seen    map[string]struct{}
-	bad     error // the first content error of the metric being read
+	bad     error        // the first content error of the metric being read
+	me      *metricError // errors.As's target, here so that it does not escape per line
 }
 
 // note keeps the first content error of a metric; reading goes on so the
@@ -140,14 +141,13 @@ func (d *JSON) batch(fn func(*Metric)) error {
 	if p.peek() == ']' {
 		p.pos++
 	} else {
-		var me *metricError // declared once: errors.As makes it escape
 		for {
 			d.scratch = d.scratch[:0]
 			err := d.metric()
 			switch {
 			case err == nil:
 				fn(&d.m)
-			case errors.As(err, &me):
+			case errors.As(err, &d.me):
 				if firstBad == nil {
 					firstBad = fmt.Errorf("metric %d of the batch: %w", index+1, err)
 				}
