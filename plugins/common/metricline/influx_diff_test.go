@@ -96,6 +96,15 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 		return
 	}
 	if gerr != nil {
+		// The same quirk as the panic above, after a line that was
+		// read: the machine ends a metric it never began (`\` alone),
+		// and Telegraf's parser hands out the metric before once more.
+		// We refuse that line, and keep what came before it.
+		n := len(wantText)
+		if strings.Contains(gerr.Error(), "no measurement") && n >= 2 && wantText[n-1] == wantText[n-2] &&
+			strings.Join(got, "\n") == strings.Join(wantText[:n-1], "\n") {
+			return
+		}
 		t.Fatalf("%q: Telegraf decodes %q, we refuse: %v", line, wantText, gerr)
 	}
 	if strings.Join(got, "\n") != strings.Join(wantText, "\n") {
@@ -165,6 +174,7 @@ line" 1`,
 	"",
 	"   ",
 	`0\`,
+	"0 0=0\n\\", // Telegraf's parser repeats the metric before
 	`m`,
 	`m,t=v`,
 	`m f=1 9223372036854775807`,
