@@ -26,6 +26,7 @@ FUZZ_TARGETS := \
 	./plugins/common/metricline:FuzzJSONBatch \
 	./plugins/common/metricline:FuzzInflux \
 	./plugins/common/metricline:FuzzInfluxVsTelegraf \
+	./plugins/common/metricline:FuzzInfluxFastPath \
 	./plugins/common/metricline:FuzzShortestDecimal \
 	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
 	./plugins/common/metricjson:FuzzEncodeVsTelegraf \

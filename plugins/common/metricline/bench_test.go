@@ -49,6 +49,27 @@ func BenchmarkInfluxLine(b *testing.B) {
 	benchDecode(b, d, benchLP, 1)
 }
 
+// The same line through Telegraf's state machine alone, without the fast
+// path: what the fast path saves.
+func BenchmarkInfluxLineMachine(b *testing.B) {
+	d, err := NewInflux(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.machineOnly = true
+	benchDecode(b, d, benchLP, 1)
+}
+
+// Quote mode's line protocol input: numbers left as text.
+func BenchmarkInfluxLineLazy(b *testing.B) {
+	d, err := NewInflux(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.LazyNumbers = true
+	benchDecode(b, d, benchLP, 1)
+}
+
 // The same metric with numbers left as text, as redis-output decodes it.
 func BenchmarkJSONLineLazy(b *testing.B) {
 	d := NewJSON(0, "")
