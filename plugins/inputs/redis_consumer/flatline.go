@@ -17,7 +17,9 @@ import (
 // straight to line protocol: what fieldsMetric and the encoder write,
 // without the telegraf.Metric, its maps and a string for every name and
 // value (7 us an entry of ten fields before, most of it allocation).
-// TestFlatLinesAsBefore holds it to that path. Used by one loop only.
+// TestFlatLinesAsBefore holds it to that path. Entries in the typed
+// layout have their own writer, typedWriter (typedline.go); both share
+// tagKeys. Used by one loop only.
 type flatWriter struct {
 	name []byte
 	tags *tagKeys
