@@ -124,40 +124,48 @@ func (w *typedWriter) decode(pairs [][]byte, def time.Time) bool {
 }
 
 // unique reports whether no tag key and no field key (tag_keys' included)
-// is given twice: Decode refuses both.
+// is given twice: Decode refuses both. Keys found in ascending order are
+// marked so, and the encoder does not look at their order again.
 func (w *typedWriter) unique() bool {
+	m := &w.m
 	w.keys = w.keys[:0]
-	for i := range w.m.Tags {
-		w.keys = append(w.keys, w.m.Tags[i].Key)
+	for i := range m.Tags {
+		w.keys = append(w.keys, m.Tags[i].Key)
 	}
-	if !uniqueKeys(w.keys) {
+	var ok bool
+	if ok, m.TagsSorted = uniqueKeys(w.keys); !ok {
 		return false
 	}
 	w.keys = w.keys[:0]
-	for i := range w.m.Fields {
-		w.keys = append(w.keys, w.m.Fields[i].Key)
+	for i := range m.Fields {
+		w.keys = append(w.keys, m.Fields[i].Key)
 	}
 	for i := range w.asTags {
 		w.keys = append(w.keys, w.asTags[i].Key)
 	}
-	return uniqueKeys(w.keys)
+	ok, m.FieldsSorted = uniqueKeys(w.keys)
+	if len(w.asTags) > 0 { // the tags get more, the fields had fewer
+		m.TagsSorted, m.FieldsSorted = false, false
+	}
+	return ok
 }
 
-// uniqueKeys reports whether keys holds no key twice; it may sort keys.
-// Keys in ascending order (redis-output writes them so) cost one pass.
-func uniqueKeys(keys [][]byte) bool {
+// uniqueKeys reports whether keys holds no key twice, and whether they
+// were in strictly ascending order (redis-output writes them so: one
+// pass); it may sort keys.
+func uniqueKeys(keys [][]byte) (unique, ascending bool) {
 	for i := 1; i < len(keys); i++ {
 		if bytes.Compare(keys[i-1], keys[i]) >= 0 {
 			slices.SortFunc(keys, bytes.Compare)
 			for j := 1; j < len(keys); j++ {
 				if bytes.Equal(keys[j-1], keys[j]) {
-					return false
+					return false, false
 				}
 			}
-			return true
+			return true, false
 		}
 	}
-	return true
+	return true, true
 }
 
 // value reads a field value as metricpairs.ParseValue does; false where
