@@ -18,8 +18,9 @@ import (
 // typedWriter writes the pairs of a stream entry in the typed layout
 // (package metricpairs) straight to line protocol: what typedMetric and
 // the encoder write, without metricpairs.Decode's maps, the
-// telegraf.Metric and a string for every name and value (5 us and 58
-// allocations an entry of ten fields and five tags before). Names, tags
+// telegraf.Metric and a string for every name and value: 5 us and 58
+// allocations an entry of ten fields and five tags that way, 1 us and
+// none this way (BenchmarkPairsTyped, BenchmarkTypedWriter). Names, tags
 // and values point into the reply; only strings with escapes and
 // tag_keys values are copied, into a buffer kept from entry to entry.
 //
