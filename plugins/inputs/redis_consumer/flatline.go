@@ -17,21 +17,18 @@ import (
 // straight to line protocol: what fieldsMetric and the encoder write,
 // without the telegraf.Metric, its maps and a string for every name and
 // value (7 us an entry of ten fields before, most of it allocation).
-// TestFlatLinesAsBefore holds it to that path. Used by one loop only.
+// TestFlatLinesAsBefore holds it to that path. Entries in the typed
+// layout have their own writer, typedWriter (typedline.go); both share
+// tagKeys. Used by one loop only.
 type flatWriter struct {
-	name      []byte
-	tagFilter filter.Filter
-	isTag     map[string]bool // tag_keys matched, by field name
-	m         metricline.Metric
-	enc       lineprotocol.Encoder
+	name []byte
+	tags *tagKeys
+	m    metricline.Metric
+	enc  lineprotocol.Encoder
 }
 
-// maxTagCache bounds isTag: entries with ever new field names cost a
-// match each once it is full and cleared, not memory.
-const maxTagCache = 4096
-
 func newFlatWriter(measurement string, tagFilter filter.Filter) *flatWriter {
-	return &flatWriter{name: []byte(measurement), tagFilter: tagFilter, isTag: map[string]bool{}}
+	return &flatWriter{name: []byte(measurement), tags: newTagKeys(tagFilter)}
 }
 
 // append appends the line of pairs (name, value, ...) timed t, and a
@@ -46,7 +43,7 @@ func (w *flatWriter) append(buf []byte, pairs [][]byte, t time.Time) ([]byte, er
 		k, v := pairs[i], pairs[i+1]
 		switch {
 		case len(k) == 0:
-		case w.tag(k):
+		case w.tags.match(k):
 			m.Tags = append(m.Tags, metricline.Tag{Key: k, Value: v})
 		default:
 			m.Fields = append(m.Fields, flatField(k, v))
@@ -64,17 +61,35 @@ func (w *flatWriter) append(buf []byte, pairs [][]byte, t time.Time) ([]byte, er
 	return append(out, '\n'), nil
 }
 
-func (w *flatWriter) tag(k []byte) bool {
-	if w.tagFilter == nil {
+// tagKeys is tag_keys for field names as bytes, each name matched once
+// (a glob match costs more than the rest of a field); nil matches nothing.
+type tagKeys struct {
+	filter filter.Filter
+	is     map[string]bool // matched, by field name
+}
+
+// maxTagCache bounds is: entries with ever new field names cost a match
+// each once it is full and cleared, not memory.
+const maxTagCache = 4096
+
+func newTagKeys(f filter.Filter) *tagKeys {
+	if f == nil {
+		return nil
+	}
+	return &tagKeys{filter: f, is: map[string]bool{}}
+}
+
+func (t *tagKeys) match(k []byte) bool {
+	if t == nil {
 		return false
 	}
-	is, ok := w.isTag[string(k)]
+	is, ok := t.is[string(k)]
 	if !ok {
-		if len(w.isTag) >= maxTagCache {
-			clear(w.isTag)
+		if len(t.is) >= maxTagCache {
+			clear(t.is)
 		}
-		is = w.tagFilter.Match(string(k))
-		w.isTag[string(k)] = is
+		is = t.filter.Match(string(k))
+		t.is[string(k)] = is
 	}
 	return is
 }

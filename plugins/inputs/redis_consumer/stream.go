@@ -63,6 +63,7 @@ type streamReader struct {
 	sendErr error
 	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
 	flat    *flatWriter   // entries in the flat layout, without payload_field
+	typed   *typedWriter  // entries in the typed layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them (stream_tracking.go).
@@ -86,6 +87,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 	}
 	if p.PayloadField == "" {
 		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
+		s.typed = newTypedWriter(p.tagFilter)
 	}
 	return s
 }
@@ -505,8 +507,11 @@ func (s *streamReader) ack(c redis.Conn) error {
 // convert appends the line protocol of one entry to buf; on error buf is
 // returned as it was. Without payload_field the entry's pairs are the
 // metric: in the typed layout with its own name and time, in the flat one
-// named measurement and timed by the entry ID (when Redis added it). A
-// line protocol payload is rewritten to Telegraf's line protocol directly.
+// named measurement and timed by the entry ID (when Redis added it). Both
+// are written straight from the reply (typedWriter, flatWriter), and a
+// line protocol payload is rewritten to Telegraf's line protocol directly;
+// only other payloads, and typed entries that break the layout (to name
+// what is wrong), go through a telegraf.Metric and the serializer.
 func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 	if s.rewrite != nil {
 		t, err := e.time()
@@ -519,12 +524,17 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 		}
 		return s.rewrite.rewrite(buf, payload, t)
 	}
-	if s.flat != nil && !metricpairs.Typed(e.fields) {
+	if s.flat != nil {
 		t, err := e.time()
 		if err != nil {
 			return buf, err
 		}
-		return s.flat.append(buf, e.fields, t)
+		if !metricpairs.Typed(e.fields) {
+			return s.flat.append(buf, e.fields, t)
+		}
+		if out, ok := s.typed.append(buf, e.fields, t); ok {
+			return out, nil
+		}
 	}
 	ms, err := s.metrics(e)
 	if err != nil {

@@ -102,6 +102,61 @@ func TestStreamTypedEntries(t *testing.T) {
 	}
 }
 
+// Hostile typed entries in the middle of one batch: the good ones around
+// them are written (keys that need escapes, tag_keys over a '#' tag, the
+// edges of each type), each bad one is left pending with one error line
+// naming what is wrong, and the rest of the batch is acknowledged.
+func TestStreamTypedHostileEntriesInABatch(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1-1", "_measurement", "m, x=y", "_time", "-9223372036854775808", "#a b", `c,d=e\`,
+		`\#k`, `"q\"\\"`, "#host", "ignored", "host", `"h1"`, "n", "9223372036854775807i", "f", "-0", "e", "1e21")
+	srv.Do("XADD", "metrics", "2-1", "_measurement", "m", "_time", "1", "v", "1", `\v`, "2")
+	srv.Do("XADD", "metrics", "3-1", "_measurement", "m", "u", "18446744073709551615u", "big", "+Inf", "b", "T")
+	srv.Do("XADD", "metrics", "4-1", "_measurement", "m", "_time", "1", "inf", "+Inf", "ninf", "-Inf")
+	srv.Do("XADD", "metrics", "5-1", "_measurement", "m", "_time", "9223372036854775808", "v", "1")
+	srv.Do("XADD", "metrics", "6-1", "_measurement", "m", "_time", "2", "host", "1.5e0", "v", `"a\b"`)
+	srv.Do("XADD", "metrics", "7-1", "_measurement", "m", "_time", "3", "v", "18446744073709551616u")
+	srv.Do("XADD", "metrics", "8-1", "_measurement", "m", "_time", "4", "#", "x", "v", "1")
+	srv.Do("XADD", "metrics", "9-1", "_measurement", "m", "_time", "5", "v", "NaN")
+	srv.Do("XADD", "metrics", "10-1", "_measurement", "m", "_time", "6", "host", "true")
+	srv.Do("XADD", "metrics", "11-1", "flat", "entry")
+	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.TagKeys = []string{"host"} })
+	out := &syncBuffer{}
+	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	// In the order of the stream.
+	want := []string{
+		`m\,\ x=y,a\ b=c\,d\=e,host=h1 #k="q\"\\",e=1000000000000000000000,f=-0,n=9223372036854775807i -9223372036854775808`,
+		`m b=true,u=18446744073709551615u 3000000`,
+		`m,host=1.5 v="a\\b" 2`,
+		`redis_consumer flat="entry" 11000000`,
+	}
+	if got := out.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("output:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "2-1@c1 4-1@c1 5-1@c1 7-1@c1 8-1@c1 9-1@c1 10-1@c1" {
+		t.Fatalf("pending: %v", got)
+	}
+	log := logs.String()
+	for _, line := range []string{
+		`entry 2-1: field "v" given twice: `,
+		`entry 4-1: "m": no serializable fields: `,
+		`entry 5-1: _time "9223372036854775808" is out of range (year 1678 to 2262): `,
+		`entry 7-1: field "v": unsigned integer "18446744073709551616u" is out of the uint64 range: `,
+		`entry 8-1: tag "#" has an empty key: `,
+		`entry 9-1: field "v": "NaN" is not a value of the layout`,
+		`entry 10-1: no fields (all are tag_keys): `,
+	} {
+		if count(log, `E! [inputs.redis_consumer] stream "metrics" `+line) != 1 {
+			t.Errorf("no single error line %q", line)
+		}
+	}
+	if count(log, "E! ") != 7 {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
 func TestStreamPayloadField(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "lp", "cpu,host=a usage=0.5 1795552000000000000", "other", "ignored")
