@@ -24,6 +24,8 @@ func (b *bench) input(n int) error {
 	}{
 		{"redis-input stream payload=influx", "  payload_field = \"payload\"\n  data_format = \"influx\"\n", "payload"},
 		{"redis-input stream fields", "  tag_keys = [\"host\"]\n", ""},
+		// The layout redis-output writes by default: the whole metric.
+		{"redis-input stream typed", "", typedLayout},
 	}
 	for _, c := range cases {
 		if !b.wanted(c.name) {
@@ -51,8 +53,13 @@ func (b *bench) input(n int) error {
 	return nil
 }
 
+// typedLayout, as prefill's payload, asks for entries in the typed layout.
+const typedLayout = "\x00typed"
+
 // prefill XADDs n system metrics to bench:in, pipelined: as line protocol
-// in the field named payload, or as field-value pairs when payload is "".
+// in the field named payload, as the pairs of the typed layout (payload
+// typedLayout: _measurement, _time, the tags as #key, the fields), or as
+// flat field-value pairs and a host when payload is "".
 func (b *bench) prefill(n int, payload string) error {
 	c, err := b.srv.conn()
 	if err != nil {
@@ -67,15 +74,28 @@ func (b *bench) prefill(n int, payload string) error {
 		systemMetric(w, nil, i, true)
 		w.Flush()
 		args := []interface{}{"bench:in", "*"}
-		if payload != "" {
-			args = append(args, payload, buf.String())
-		} else {
+		switch payload {
+		case typedLayout:
+			parts := strings.Fields(buf.String())
+			series := strings.Split(parts[0], ",")
+			args = append(args, "_measurement", series[0], "_time", parts[2])
+			for _, t := range series[1:] {
+				k, v, _ := strings.Cut(t, "=")
+				args = append(args, "#"+k, v)
+			}
+			for _, kv := range strings.Split(parts[1], ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				args = append(args, k, v)
+			}
+		case "":
 			fields := strings.Fields(buf.String())[1]
 			args = append(args, "host", fmt.Sprintf("host-%02d", i%50))
 			for _, kv := range strings.Split(fields, ",") {
 				k, v, _ := strings.Cut(kv, "=")
 				args = append(args, k, v)
 			}
+		default:
+			args = append(args, payload, buf.String())
 		}
 		if err := c.Send("XADD", args...); err != nil {
 			return err
