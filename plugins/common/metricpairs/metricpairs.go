@@ -232,7 +232,7 @@ func Decode(pairs [][]byte) (*Metric, error) {
 
 // ParseTime reads _time: a decimal integer of nanoseconds.
 func ParseTime(v []byte) (int64, error) {
-	if !integer(v, true) {
+	if !Integer(v, true) {
 		return 0, fmt.Errorf("%s %q is not an integer number of nanoseconds", TimeField, v)
 	}
 	t, err := strconv.ParseInt(string(v), 10, 64)
@@ -251,13 +251,13 @@ func ParseValue(v []byte) (any, error) {
 	switch last := v[len(v)-1]; {
 	case v[0] == '"':
 		return parseString(v)
-	case last == 'i' && integer(v[:len(v)-1], true):
+	case last == 'i' && Integer(v[:len(v)-1], true):
 		n, err := strconv.ParseInt(string(v[:len(v)-1]), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("integer %q is out of the int64 range", v)
 		}
 		return n, nil
-	case last == 'u' && integer(v[:len(v)-1], false):
+	case last == 'u' && Integer(v[:len(v)-1], false):
 		n, err := strconv.ParseUint(string(v[:len(v)-1]), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("unsigned integer %q is out of the uint64 range", v)
@@ -313,8 +313,9 @@ func parseString(v []byte) (string, error) {
 	return string(out), nil
 }
 
-// integer reports whether s is [-]digits (the '-' only when signed).
-func integer(s []byte, signed bool) bool {
+// Integer reports whether s is [-]digits (the '-' only when signed): the
+// text of the layout's integers, unsigned integers and times.
+func Integer(s []byte, signed bool) bool {
 	if signed && len(s) > 0 && s[0] == '-' {
 		s = s[1:]
 	}

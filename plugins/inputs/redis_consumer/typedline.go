@@ -182,11 +182,11 @@ func (w *typedWriter) value(key, v []byte) (metricline.Field, bool) {
 		s, ok := w.unquote(v)
 		f.Kind, f.Str = metricline.String, s
 		return f, ok
-	case last == 'i' && typedInteger(v[:len(v)-1], true):
+	case last == 'i' && metricpairs.Integer(v[:len(v)-1], true):
 		n, err := strconv.ParseInt(unsafeString(v[:len(v)-1]), 10, 64)
 		f.Kind, f.Int = metricline.Int, n
 		return f, err == nil
-	case last == 'u' && typedInteger(v[:len(v)-1], false):
+	case last == 'u' && metricpairs.Integer(v[:len(v)-1], false):
 		n, err := strconv.ParseUint(unsafeString(v[:len(v)-1]), 10, 64)
 		f.Kind, f.Uint = metricline.Uint, n
 		return f, err == nil
@@ -274,28 +274,11 @@ func (w *typedWriter) tagText(f *metricline.Field) []byte {
 
 // typedTime reads _time as metricpairs.ParseTime does.
 func typedTime(v []byte) (int64, bool) {
-	if !typedInteger(v, true) {
+	if !metricpairs.Integer(v, true) {
 		return 0, false
 	}
 	t, err := strconv.ParseInt(unsafeString(v), 10, 64)
 	return t, err == nil
-}
-
-// typedInteger is metricpairs' integer: [-]digits, the '-' only when
-// signed.
-func typedInteger(s []byte, signed bool) bool {
-	if signed && len(s) > 0 && s[0] == '-' {
-		s = s[1:]
-	}
-	if len(s) == 0 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // unsafeString is b as a string without a copy, for strconv's parsers,
