@@ -11,10 +11,15 @@ package metricline
 // the two to the same metrics.
 
 // plain marks the bytes fast takes in names, keys and tag values: printable
-// ASCII but for the separators, the escape, the quote, '=' and '#'. Each
-// of those is valid somewhere in the grammar; the machine reads them.
+// ASCII but for the separators, the escape, the quote, '=' and '#', and
+// every byte from 0x80 (UTF-8 names and values; the grammar takes any
+// such byte, as Telegraf does, valid UTF-8 or not). Each byte left out is
+// valid somewhere in the grammar; the machine reads those lines.
 var plain = func() (t [256]bool) {
 	for c := '!'; c <= '~'; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c <= 0xff; c++ {
 		t[c] = true
 	}
 	for _, c := range ",=\\\"# " {

@@ -21,7 +21,7 @@ var fastEdges = []string{
 	`m x=1 1795552004000000000 `, `m x=1  1795552004000000000`, `m x=1 +1`, `m x=1 1x`, `m x=1 `, ` m x=1`, `m  x=1`, "m\tx=1", "m x=1\t1",
 	`m,a=b,a=c x=1,x=2i`, `m,b=1,a=2 y=1,x=2`, `m,a= x=1`, `m,=b x=1`, `m,a x=1`, `m, x=1`, `m,a=b`, `m,a=b=c x=1`,
 	`#m x=1`, `m# x=1`, `m,a=#b x=1`, `m=1 x=1`, `"m" x=1`, `m,a="b" x=1`, `m x="s"`, `m\ n x=1`, `m,a=b\ c x=1`,
-	"m x=1\n", "m x=1\nm x=2", "m x=1\r", "m\x00 x=1", "m x=1\x7f", "m\xc3\xa9 x=1", "",
+	"m x=1\n", "m x=1\nm x=2", "m x=1\r", "m\x00 x=1", "m x=1\x7f", "m\xc3\xa9 x=1", "\xff,\xfe=\x80 \xc3\xa9=1i 1", "m,city=Z\xc3\xbcrich temp=21.5", "m,a=\xe2\x80\xa8 x=1", "",
 }
 
 // TestInfluxFastPathAsMachine: every edge line gives the same metrics and
@@ -41,6 +41,7 @@ func TestInfluxFastPathAsMachine(t *testing.T) {
 		`cpu,cpu=cpu-total,dc=eu-west-1,env=production,host=host-01,rack=r12 usage_guest=1.5,usage_guest_nice=0,usage_idle=97.5,usage_iowait=0.1 1795552004000000000`,
 		`kafka_consumer fields_bitcoin_usd=97234.12,fields_ethereum_usd=3391.45 1795552004`,
 		`m n=-3i,u=4u,b=false,x=-0.25,y=3.4567e-06`,
+		"weather,city=Z\xc3\xbcrich temp=21.5 1795552004000000000",
 	} {
 		if !h.fast([]byte(line)) {
 			t.Errorf("%s: not read by the fast path", line)
