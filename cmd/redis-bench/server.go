@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -35,20 +34,59 @@ type server struct {
 // the per-metric modes 10 to 25% (their reading, writing and GC threads
 // then share one core with Redis), and quote mode decodes on both cores.
 var (
-	redisCPU  = pinTo(0)
-	clientCPU = pinTo(1)
+	allowedList, allowedIDs = cpusAllowed()
+	redisCPU, clientCPU     = pinTo(0), pinTo(1)
 )
 
-// pinTo is the taskset prefix that runs a command on CPU n, or nothing
-// when the machine has no such CPU or no taskset.
-func pinTo(n int) []string {
-	if runtime.NumCPU() < 2 {
+// cpusAllowed is this process's Cpus_allowed_list ("0-1", "4,5",
+// "0-3,8"), as taskset -c takes it, and the first two CPUs in it: a
+// container may be given CPUs other than 0 and 1.
+func cpusAllowed() (list string, first2 []int) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", nil
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			list = strings.TrimSpace(v)
+			return list, firstCPUs(list, 2)
+		}
+	}
+	return "", nil
+}
+
+// firstCPUs is up to n CPUs of a CPU list, in order; nil if it is not one.
+func firstCPUs(list string, n int) []int {
+	var cpus []int
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil
+			}
+		}
+		for c := a; c <= b && len(cpus) < n; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
+}
+
+// pinTo is the taskset prefix that runs a command on the i-th CPU this
+// process may use, or nothing when there are fewer than two or no taskset.
+func pinTo(i int) []string {
+	if len(allowedIDs) < 2 {
 		return nil
 	}
 	if _, err := exec.LookPath("taskset"); err != nil {
 		return nil
 	}
-	return []string{"taskset", "-c", strconv.Itoa(n)}
+	return []string{"taskset", "-c", strconv.Itoa(allowedIDs[i])}
 }
 
 // command is name with args, run under the prefix pin (maybe none).
@@ -70,8 +108,7 @@ func (s *server) pinned(fn func() error) error {
 		return fmt.Errorf("pinning redis-server: %v: %s", err, out)
 	}
 	err := fn()
-	all := fmt.Sprintf("0-%d", runtime.NumCPU()-1)
-	if out, perr := exec.Command("taskset", "-pc", all, pid).CombinedOutput(); perr != nil && err == nil {
+	if out, perr := exec.Command("taskset", "-pc", allowedList, pid).CombinedOutput(); perr != nil && err == nil {
 		err = fmt.Errorf("unpinning redis-server: %v: %s", perr, out)
 	}
 	return err
@@ -82,7 +119,7 @@ func placement() string {
 	if len(redisCPU) == 0 {
 		return "nothing pinned"
 	}
-	return "ceilings with redis-server pinned to CPU 0 and redis-benchmark to CPU 1; the plugins' runs unpinned"
+	return fmt.Sprintf("ceilings with redis-server pinned to CPU %s and redis-benchmark to CPU %s; the plugins' runs unpinned", redisCPU[2], clientCPU[2])
 }
 
 func startRedis(dir string) (*server, error) {
