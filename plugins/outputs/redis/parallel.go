@@ -28,17 +28,15 @@ const (
 	chunkBytes = 256 << 10
 )
 
-// parallelDecode tells whether readSource hands a source to readParallel:
-// in the modes where the plugin, not Redis, is the bound. publish, list
+// decodesInParallel tells whether readSource hands a source to
+// readParallel: in the modes where the plugin, not Redis, is the bound. publish, list
 // and string send one short value per metric (Redis spends about 1.6 µs
 // on it, the plugin 2.2 µs decoding and serializing), and decoding on both
 // cores took them from 0.66-0.82 to 0.79-0.88 of their ceiling (A/B in
 // BENCHMARKS.md). hash and stream write 17 pairs per metric, Redis is the
 // bound there, and a second decoder only competes with it for the other
 // core: no faster, 5 to 20 MiB more RSS, so they decode as they read.
-func (u *run) parallelDecode() bool { return u.r.parallelDecodeFor() }
-
-func (r *Redis) parallelDecodeFor() bool {
+func (r *Redis) decodesInParallel() bool {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return false
 	}
@@ -68,7 +66,7 @@ type badLine struct {
 	msg  string
 }
 
-// readParallel is readSource for parallelDecode; false means stop reading.
+// readParallel is readSource for decodesInParallel; false means stop reading.
 func (u *run) readParallel(src source) bool {
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *chunk, workers)

@@ -139,7 +139,7 @@ func TestParallelListKeepsTheOrder(t *testing.T) {
 		r.MaxLineSize = 300
 		r.MetricBatchSize, r.MaxUndeliveredMetrics = 300, 700
 	})
-	if !r.parallelDecodeFor() {
+	if !r.decodesInParallel() {
 		t.Fatal("list mode does not decode on several goroutines")
 	}
 	metric := func(i int) (json, influx string) {

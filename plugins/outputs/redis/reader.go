@@ -42,7 +42,7 @@ func (u *run) read(sources []source) {
 
 // readSource reads one source to its end; false means stop reading.
 func (u *run) readSource(src source) bool {
-	if u.parallelDecode() {
+	if u.r.decodesInParallel() {
 		return u.readParallel(src)
 	}
 	lines := linereader.New(src.r, int(u.r.MaxLineSize))
