@@ -278,3 +278,29 @@ func TestDecimalTextIsWrittenAsItsFloat(t *testing.T) {
 		}
 	}
 }
+
+// ReadValue, the reader under ParseValue, allocates nothing for a value it
+// takes; escaped strings go onto the scratch buffer one after another, and
+// a value it refuses leaves the buffer as it was.
+func TestReadValueWithoutAllocating(t *testing.T) {
+	scratch := make([]byte, 0, 64)
+	for _, text := range []string{"1.5", "0.1", "1.0", "1e-300", "+Inf", "-3i", "3u", "true", `"plain"`, `"a\"b"`} {
+		v := []byte(text)
+		var f metricline.Field
+		if a := testing.AllocsPerRun(100, func() { _, _ = ReadValue(&f, v, scratch[:0]) }); a != 0 {
+			t.Errorf("%s: %.1f allocations", text, a)
+		}
+	}
+	var first, refused, second metricline.Field
+	scratch, err := ReadValue(&first, []byte(`"a\"b"`), scratch[:0])
+	if err != nil || string(first.Str) != `a"b` {
+		t.Fatalf("%q %v", first.Str, err)
+	}
+	if after, err := ReadValue(&refused, []byte(`"x\\y"z"`), scratch); err == nil || len(after) != len(scratch) {
+		t.Fatalf("a refused string: %v, scratch %q -> %q", err, scratch, after)
+	}
+	scratch, err = ReadValue(&second, []byte(`"c\\d"`), scratch)
+	if err != nil || string(second.Str) != `c\d` || string(first.Str) != `a"b` || string(scratch) != `a"bc\d` {
+		t.Fatalf("%q %q %q %v", first.Str, second.Str, scratch, err)
+	}
+}

@@ -2,7 +2,6 @@ package redis_consumer
 
 import (
 	"bytes"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -169,84 +168,13 @@ func uniqueKeys(keys [][]byte) (unique, ascending bool) {
 	return true, true
 }
 
-// value reads a field value as metricpairs.ParseValue does; false where
-// it gives an error. A float already in its shortest form keeps its text
-// (Decimal), which the encoder copies.
+// value reads a field value with metricpairs.ReadValue, ParseValue's
+// reader, without an allocation; false where it gives an error.
 func (w *typedWriter) value(key, v []byte) (metricline.Field, bool) {
 	f := metricline.Field{Key: key}
-	if len(v) == 0 {
-		return f, false
-	}
-	switch last := v[len(v)-1]; {
-	case v[0] == '"':
-		s, ok := w.unquote(v)
-		f.Kind, f.Str = metricline.String, s
-		return f, ok
-	case last == 'i' && metricpairs.Integer(v[:len(v)-1], true):
-		n, err := strconv.ParseInt(unsafeString(v[:len(v)-1]), 10, 64)
-		f.Kind, f.Int = metricline.Int, n
-		return f, err == nil
-	case last == 'u' && metricpairs.Integer(v[:len(v)-1], false):
-		n, err := strconv.ParseUint(unsafeString(v[:len(v)-1]), 10, 64)
-		f.Kind, f.Uint = metricline.Uint, n
-		return f, err == nil
-	}
-	switch string(v) {
-	case "true", "t", "T", "True", "TRUE":
-		f.Kind, f.Bool = metricline.Bool, true
-		return f, true
-	case "false", "f", "F", "False", "FALSE":
-		f.Kind, f.Bool = metricline.Bool, false
-		return f, true
-	case "+Inf":
-		f.Kind, f.Float = metricline.Float, math.Inf(1)
-		return f, true
-	case "-Inf":
-		f.Kind, f.Float = metricline.Float, math.Inf(-1)
-		return f, true
-	}
-	if !decimal(v) {
-		return f, false
-	}
-	if _, _, ok := metricline.ShortestDecimal(v); ok {
-		f.Kind, f.Str = metricline.Decimal, v
-		return f, true
-	}
-	x, err := strconv.ParseFloat(unsafeString(v), 64)
-	f.Kind, f.Float = metricline.Float, x
+	var err error
+	w.text, err = metricpairs.ReadValue(&f, v, w.text)
 	return f, err == nil
-}
-
-// unquote reads "text" as metricpairs' parseString does: `\"` is '"',
-// `\\` is '\', a '\' before any other byte stays; an unescaped '"'
-// inside, or a '\' before the closing one, is an error (false). Text
-// without escapes is the reply's own bytes.
-func (w *typedWriter) unquote(v []byte) ([]byte, bool) {
-	if len(v) < 2 || v[len(v)-1] != '"' {
-		return nil, false
-	}
-	in := v[1 : len(v)-1]
-	if bytes.IndexAny(in, `"\`) < 0 {
-		return in, true
-	}
-	start := len(w.text)
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		switch {
-		case c == '"':
-			return nil, false
-		case c == '\\' && i+1 < len(in) && (in[i+1] == '"' || in[i+1] == '\\'):
-			w.text = append(w.text, in[i+1])
-			i++
-		case c == '\\' && i+1 == len(in):
-			return nil, false
-		default:
-			w.text = append(w.text, c)
-		}
-	}
-	// Earlier slices of text stay valid if this append moved it: they
-	// keep the old array, which nothing writes to again.
-	return w.text[start:len(w.text):len(w.text)], true
 }
 
 // tagText is tagText (fields.go) for a decoded value: a string as it is,
