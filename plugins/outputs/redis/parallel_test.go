@@ -71,12 +71,7 @@ func TestParallelQuoteKeepsTheOrder(t *testing.T) {
 			t.Errorf("%s: price %s, want %s (the last line's)", p.ID, p.Price, want)
 		}
 	}
-	var reported []int
-	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs.String(), -1) {
-		n, _ := strconv.Atoi(m[1])
-		reported = append(reported, n)
-	}
-	if fmt.Sprint(reported) != fmt.Sprint(bad) {
+	if reported := reportedLines(logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
 		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
 	}
 	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(len(lines)-len(bad)) {
@@ -192,15 +187,21 @@ func TestParallelListKeepsTheOrder(t *testing.T) {
 			}
 		}
 	}
-	var reported []int
-	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs.String(), -1) {
-		n, _ := strconv.Atoi(m[1])
-		reported = append(reported, n)
-	}
-	if fmt.Sprint(reported) != fmt.Sprint(bad) {
+	if reported := reportedLines(logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
 		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
 	}
 	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(metrics) {
 		t.Fatalf("lines %d metrics %d (want %d) rejected %d", stats.Lines.Load(), stats.Metrics.Load(), metrics, stats.Rejected.Load())
 	}
+}
+
+// reportedLines are the numbers of the input lines logged as bad, in the
+// order logged.
+func reportedLines(logs string) []int {
+	var lines []int
+	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs, -1) {
+		n, _ := strconv.Atoi(m[1])
+		lines = append(lines, n)
+	}
+	return lines
 }

@@ -24,6 +24,9 @@ const pipelineChunk = 1024
 // for the next attempt. Retrying may repeat a command whose reply was lost
 // with the connection: delivery is at least once.
 func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
+	if len(b.cmds) == 0 {
+		return 0, nil
+	}
 	raw, _ := c.(*redisconn.Conn)
 	// On our own connections the replies are read by us too: one read of
 	// the socket for thousands of them, where redigo sets a deadline and
@@ -35,9 +38,6 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	done := make([]bool, len(b.cmds))
 	var firstErr error
 	written := 0
-	if len(b.cmds) == 0 {
-		return 0, nil
-	}
 	// Two chunks in flight: the next one is on the wire before the replies
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
