@@ -12,8 +12,9 @@ LDFLAGS  := -s -w -X $(MODULE)/plugins/common/version.Version=$(VERSION)
 FUZZTIME ?= 30000x
 # The Telegraf version pinned in go.mod, stamped into bin/telegraf as
 # Telegraf's own Makefile does, and where its source is.
+# Its source directory is asked for in the recipe, after `go mod download`:
+# on a fresh machine the module is not in the cache when make starts.
 TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf)
-TELEGRAF_DIR     := $(shell $(GO) list -m -f '{{.Dir}}' github.com/influxdata/telegraf)
 
 # Only the Telegraf plugins our configs and tests use (Telegraf's "custom"
 # build): a smaller binary, built in about a minute from a cold cache.
@@ -75,7 +76,8 @@ TELEGRAF_SRC   := $(CURDIR)/.cache/telegraf-$(TELEGRAF_VERSION)
 TELEGRAF_BUILD := $(CURDIR)/.cache/telegraf-build
 telegraf:
 	@mkdir -p $(BIN) $(TELEGRAF_BUILD)
-	@test -d $(TELEGRAF_SRC) || { cp -r $(TELEGRAF_DIR) $(TELEGRAF_SRC).tmp && chmod -R u+w $(TELEGRAF_SRC).tmp && mv $(TELEGRAF_SRC).tmp $(TELEGRAF_SRC); }
+	@test -d $(TELEGRAF_SRC) || { rm -rf $(TELEGRAF_SRC).tmp && $(GO) mod download github.com/influxdata/telegraf && \
+		cp -r "$$($(GO) list -m -f '{{.Dir}}' github.com/influxdata/telegraf)" $(TELEGRAF_SRC).tmp && chmod -R u+w $(TELEGRAF_SRC).tmp && mv $(TELEGRAF_SRC).tmp $(TELEGRAF_SRC); }
 	@{ cat go.mod; echo; echo "replace github.com/influxdata/telegraf => $(TELEGRAF_SRC)"; } >$(TELEGRAF_BUILD)/go.mod
 	@cp go.sum $(TELEGRAF_BUILD)/go.sum
 	@printf '{"Replace":{"%s":"%s"}}\n' "$(TELEGRAF_SRC)/cmd/telegraf/zz_telegraf_redis_plugins.go" "$(CURDIR)/cmd/telegraf/plugins.go.overlay" >$(TELEGRAF_BUILD)/overlay.json
