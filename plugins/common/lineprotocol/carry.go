@@ -100,7 +100,7 @@ func cannotCarry(s []byte, what string) string {
 		}
 	}
 	if !name && bytes.Contains(s, []byte(`\"`)) && bytes.ContainsAny(s, " ,=") {
-		return `holds \" and a space, comma or "=", which Telegraf's parser reads as "`
+		return `holds \" and a space, comma or "=", where Telegraf's parser drops the backslash before the quote`
 	}
 	return ""
 }
@@ -156,4 +156,14 @@ func (t *Trims) note(m *metricline.Metric, tags []int32) {
 		}
 		t.warnf("metric %q: %s, which line protocol cannot carry: %s, as Telegraf's serializer does (named once per tag key)", m.Name, what, done)
 	}
+}
+
+// CheckMeasurement returns a CarryError when line protocol cannot carry
+// name as a measurement, else nil: for an option that names every metric,
+// refused at start rather than metric by metric.
+func CheckMeasurement(name string) error {
+	if r := cannotCarry([]byte(name), "measurement"); r != "" {
+		return &CarryError{Metric: name, What: "measurement", Text: name, Reason: r}
+	}
+	return nil
 }

@@ -91,7 +91,7 @@ func TestBackslashes(t *testing.T) {
 		{m: metric(`a\=b`, []string{`k\=`, `v\,`}, []string{"v"}),
 			line: `a\=b,k\\==v\\, v=4 1795552004000000000`},
 		{m: metric("m", []string{"t", `a\"b c`}, []string{"v"}),
-			err: `metric "m": tag "t": value "a\\\"b c" holds \" and a space, comma or "=", which Telegraf's parser reads as "`},
+			err: `metric "m": tag "t": value "a\\\"b c" holds \" and a space, comma or "=", where Telegraf's parser drops the backslash before the quote`},
 		{m: metric("m", []string{"t", `a\"b`}, []string{"v"}),
 			line: `m,t=a\"b v=4 1795552004000000000`},
 		{m: metric("#m", nil, []string{"v"}),
