@@ -199,10 +199,10 @@ func appendFloat(dst []byte, v float64) ([]byte, bool) {
 // follows it: tab, newline, form feed and carriage return become \t, \n,
 // \f, \r; space, comma and (outside names) equals sign keep themselves.
 // The bytes cannotCarry looks at (a backslash, a quote, a vertical tab)
-// are marked look: copied as they are, the token checked after.
+// are marked toCheck: copied as they are, the token checked after.
 type escapeSet [256]byte
 
-const look = 0xff
+const toCheck = 0xff
 
 var keyEscapes, nameEscapes escapeSet
 
@@ -210,7 +210,7 @@ func init() {
 	for _, e := range []*escapeSet{&keyEscapes, &nameEscapes} {
 		e['\t'], e['\n'], e['\f'], e['\r'] = 't', 'n', 'f', 'r'
 		e[' '], e[','] = ' ', ','
-		e['\\'], e['"'], e['\v'] = look, look, look
+		e['\\'], e['"'], e['\v'] = toCheck, toCheck, toCheck
 	}
 	keyEscapes['='] = '='
 }
@@ -240,12 +240,12 @@ func appendToken(dst, s []byte, set *escapeSet) (out []byte, check bool) {
 		if r == 0 {
 			continue
 		}
-		if r != look {
+		if r != toCheck {
 			dst = append(dst, s[from:i]...)
 			dst = append(dst, '\\', r)
 			from = i + 1
 		}
-		if c < ' ' || r == look {
+		if c < ' ' || r == toCheck {
 			check = true
 		}
 	}
