@@ -19,6 +19,9 @@ import (
 // use: it keeps the canonical order of the metric being written.
 type Encoder struct {
 	order metricline.Canonical
+	// Trims, if set, is told of the tags written without their trailing
+	// backslashes (or left out for them), and names each key once.
+	Trims *Trims
 }
 
 // MetricError is why a whole metric cannot be written, worded as
@@ -42,23 +45,42 @@ func (e *MetricError) Error() string {
 // cut) is left out, and so is a field with an empty key or a NaN or
 // infinite value; a metric without a name or without any field left is an
 // error, and dst is returned as it was.
+//
+// Where Telegraf would write a line that its own parser refuses or reads
+// back as another metric, the metric is refused with a *CarryError (see
+// cannotCarry) and dst is returned as it was: every line written reads
+// back as m, but for the tags cut as above (named to e.Trims, if set).
 func (e *Encoder) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error) {
 	start := len(dst)
 	if len(m.Name) == 0 {
 		return dst, &MetricError{Reason: "invalid name"}
 	}
 	e.order.Of(m)
-	dst = appendEscaped(dst, m.Name, &nameEscapes)
+	// The bytes are Telegraf's whatever the verdict, so that a refusal of
+	// Telegraf's own (no field left) names the same series.
+	var bad *CarryError
+	var look, trimmed bool
+	dst, look = appendToken(dst, m.Name, &nameEscapes)
+	if look || m.Name[0] == '#' {
+		bad = check(bad, m, "measurement", nil, m.Name)
+	}
 	for _, i := range e.order.Tags {
 		t := &m.Tags[i]
 		k, v := trimBackslashes(t.Key), trimBackslashes(t.Value)
+		if len(k) < len(t.Key) || len(v) < len(t.Value) {
+			trimmed = true
+		}
 		if len(k) == 0 || len(v) == 0 {
 			continue
 		}
 		dst = append(dst, ',')
-		dst = appendEscaped(dst, k, &keyEscapes)
+		if dst, look = appendToken(dst, k, &keyEscapes); look {
+			bad = check(bad, m, "tag key", nil, k)
+		}
 		dst = append(dst, '=')
-		dst = appendEscaped(dst, v, &keyEscapes)
+		if dst, look = appendToken(dst, v, &keyEscapes); look {
+			bad = check(bad, m, "tag value", k, v)
+		}
 	}
 	dst = append(dst, ' ')
 	header := len(dst)
@@ -71,19 +93,51 @@ func (e *Encoder) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error)
 		if mark > header {
 			dst = append(dst, ',')
 		}
-		dst = appendEscaped(dst, f.Key, &keyEscapes)
+		dst, look = appendToken(dst, f.Key, &keyEscapes)
 		dst = append(dst, '=')
 		var ok bool
 		if dst, ok = AppendFieldValue(dst, f); !ok {
 			dst = dst[:mark]
+		} else if look {
+			bad = check(bad, m, "field key", nil, f.Key)
 		}
 	}
 	if len(dst) == header {
 		series := string(bytes.TrimRight(dst[start:header], " "))
 		return dst[:start], &MetricError{Series: series, Reason: "no serializable fields"}
 	}
+	if trimmed && bad == nil {
+		bad = e.trimmedTwice(m)
+	}
+	if bad != nil {
+		return dst[:start], bad
+	}
+	if trimmed && e.Trims != nil {
+		e.Trims.note(m, e.order.Tags)
+	}
 	dst = append(dst, ' ')
 	return strconv.AppendInt(dst, m.Time, 10), nil
+}
+
+// trimmedTwice refuses a metric where a tag key cut of its trailing
+// backslashes is the key of another tag written: the line would hold the
+// key twice, and Telegraf's parser would keep one of the values.
+func (e *Encoder) trimmedTwice(m *metricline.Metric) *CarryError {
+	for a, i := range e.order.Tags {
+		ti := &m.Tags[i]
+		ki := trimBackslashes(ti.Key)
+		if len(ki) == len(ti.Key) || len(ki) == 0 || len(trimBackslashes(ti.Value)) == 0 {
+			continue
+		}
+		for b, j := range e.order.Tags {
+			tj := &m.Tags[j]
+			if a != b && len(trimBackslashes(tj.Value)) > 0 && bytes.Equal(ki, trimBackslashes(tj.Key)) {
+				return &CarryError{Metric: string(m.Name), What: "tag key", Text: string(ti.Key),
+					Reason: fmt.Sprintf("ends in a backslash, which line protocol cannot carry, and cut it is %q, a tag key the metric has already", ki)}
+			}
+		}
+	}
+	return nil
 }
 
 // AppendFieldValue appends f's value in line protocol's field-value syntax
@@ -144,7 +198,11 @@ func appendFloat(dst []byte, v float64) ([]byte, bool) {
 // escapeSet marks the bytes written with a backslash before them and what
 // follows it: tab, newline, form feed and carriage return become \t, \n,
 // \f, \r; space, comma and (outside names) equals sign keep themselves.
+// The bytes cannotCarry looks at (a backslash, a quote, a vertical tab)
+// are marked toCheck: copied as they are, the token checked after.
 type escapeSet [256]byte
+
+const toCheck = 0xff
 
 var keyEscapes, nameEscapes escapeSet
 
@@ -152,27 +210,46 @@ func init() {
 	for _, e := range []*escapeSet{&keyEscapes, &nameEscapes} {
 		e['\t'], e['\n'], e['\f'], e['\r'] = 't', 'n', 'f', 'r'
 		e[' '], e[','] = ' ', ','
+		e['\\'], e['"'], e['\v'] = toCheck, toCheck, toCheck
 	}
 	keyEscapes['='] = '='
 }
 
 // AppendTagKey appends a tag key, tag value or field key escaped as
-// Telegraf's serializer escapes them (a backslash is not escaped).
-func AppendTagKey(dst, s []byte) []byte { return appendEscaped(dst, s, &keyEscapes) }
+// Telegraf's serializer escapes them (a backslash is not escaped). It
+// does not check that line protocol can carry it: AppendMetric does.
+func AppendTagKey(dst, s []byte) []byte {
+	dst, _ = appendToken(dst, s, &keyEscapes)
+	return dst
+}
 
-// AppendName appends a measurement name escaped as Telegraf escapes it.
-func AppendName(dst, s []byte) []byte { return appendEscaped(dst, s, &nameEscapes) }
+// AppendName appends a measurement name escaped as Telegraf escapes it,
+// unchecked as AppendTagKey.
+func AppendName(dst, s []byte) []byte {
+	dst, _ = appendToken(dst, s, &nameEscapes)
+	return dst
+}
 
-func appendEscaped(dst, s []byte, set *escapeSet) []byte {
+// appendToken appends s escaped as Telegraf escapes it; check is true
+// when s holds a byte that cannotCarry must look at (a control byte, a
+// backslash or a quote), which is rare.
+func appendToken(dst, s []byte, set *escapeSet) (out []byte, check bool) {
 	from := 0
 	for i, c := range s {
-		if r := set[c]; r != 0 {
+		r := set[c]
+		if r == 0 {
+			continue
+		}
+		if r != toCheck {
 			dst = append(dst, s[from:i]...)
 			dst = append(dst, '\\', r)
 			from = i + 1
 		}
+		if c < ' ' || r == toCheck {
+			check = true
+		}
 	}
-	return append(dst, s[from:]...)
+	return append(dst, s[from:]...), check
 }
 
 // trimBackslashes cuts trailing backslashes: escaping never ends in one,

@@ -1,4 +1,4 @@
-package lineprotocol
+package lineprotocol_test
 
 import (
 	"bytes"
@@ -7,50 +7,30 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
-
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/lpcheck"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/metricgen"
 )
 
-// telegrafLine is what Telegraf's serializer writes for m, with the options
-// our plugins use, without the newline; ok is false when it refuses m.
-func telegrafLine(t testing.TB, m *metricline.Metric) (string, bool) {
-	s := &influx.Serializer{SortFields: true, UintSupport: true}
-	if err := s.Init(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := s.Serialize(m.ToTelegraf())
-	if err != nil {
-		return err.Error(), false
-	}
-	return strings.TrimSuffix(string(out), "\n"), true
-}
-
-func checkSame(t *testing.T, e *Encoder, m *metricline.Metric) {
+// checkSame holds e to Telegraf (package lpcheck): Telegraf's bytes where
+// its parser reads them back as m, but for the tags cut of trailing
+// backslashes; its refusal, in its words; a CarryError where its line
+// would not read back. The destination's bytes before are kept.
+func checkSame(t *testing.T, e *lineprotocol.Encoder, m *metricline.Metric) {
 	t.Helper()
-	want, wantOK := telegrafLine(t, m)
+	tm := m.ToTelegraf()
+	want := lpcheck.Expect(t, tm)
 	prefix := []byte("prefix ")
 	got, err := e.AppendMetric(prefix, m)
 	if !bytes.HasPrefix(got, prefix) {
 		t.Fatalf("dst prefix overwritten: %q", got)
 	}
 	got = got[len(prefix):]
-	switch {
-	case !wantOK && err == nil:
-		t.Fatalf("Telegraf refuses %v (%s), we wrote %q", m, want, got)
-	case wantOK && err != nil:
-		t.Fatalf("Telegraf writes %q, we refuse: %v", want, err)
-	case !wantOK:
-		if len(got) != 0 {
-			t.Fatalf("refused but wrote %q", got)
-		}
-		if err.Error() != want {
-			t.Fatalf("error %q, Telegraf's %q", err, want)
-		}
-	case string(got) != want:
-		t.Fatalf("metric %+v\n got %q\nwant %q", m, got, want)
+	if err != nil && len(got) != 0 {
+		t.Fatalf("refused (%v) but wrote %q", err, got)
 	}
+	lpcheck.Check(t, tm, want, got, err)
 }
 
 func TestEncodeLikeTelegraf(t *testing.T) {
@@ -81,7 +61,7 @@ func TestEncodeLikeTelegraf(t *testing.T) {
 		{Name: []byte("no_fields"), Tags: []metricline.Tag{{Key: []byte("t"), Value: []byte("v ")}}},
 		{Name: []byte(""), Fields: []metricline.Field{fl}},
 	}
-	e := &Encoder{}
+	e := &lineprotocol.Encoder{}
 	for _, m := range cases {
 		checkSame(t, e, m)
 	}
@@ -91,7 +71,7 @@ func TestEncodeLikeTelegraf(t *testing.T) {
 // destination already holds data; neither leaks into the next line.
 func TestEncodeReuse(t *testing.T) {
 	log.SetOutput(io.Discard)
-	e := &Encoder{}
+	e := &lineprotocol.Encoder{}
 	for i := 0; i < 2000; i++ {
 		data := []byte(strings.Repeat(string(rune('a'+i%26)), i%97) + string(rune(i)))
 		checkSame(t, e, metricgen.Metric(data))
@@ -106,7 +86,10 @@ func FuzzEncodeVsTelegraf(f *testing.F) {
 	f.Add([]byte("\x06cpu\x02\x04ho\x04h1\x05\x02ab\x00\x01\x02\x03\x04\x05\x06\x07\x08"))
 	f.Add([]byte{9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24})
 	f.Add([]byte("\x08\xff\xfe\xfd\xfc\x03\x05a\\\x03b\\\\\x07\x07x\x01\xf0\x7f\x00\x00\x00\x00\x00\x00"))
-	e := &Encoder{}
+	for _, m := range lpcheck.Seeds() {
+		f.Add(metricgen.Encode(m))
+	}
+	e := &lineprotocol.Encoder{}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkSame(t, e, metricgen.Metric(data))
 	})
@@ -120,7 +103,7 @@ func BenchmarkAppendMetric(b *testing.B) {
 	if err := d.Decode(line, func(got *metricline.Metric) { m = *got }); err != nil {
 		b.Fatal(err)
 	}
-	e := &Encoder{}
+	e := &lineprotocol.Encoder{}
 	var buf []byte
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -129,4 +112,66 @@ func BenchmarkAppendMetric(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The property behind every line we write: Telegraf's parser reads it back
+// as the metric, but for the tags cut of trailing backslashes; a metric it
+// would not read back is refused (a CarryError), never written. Every
+// string of up to three bytes of an alphabet of the bytes line protocol
+// treats specially (the backslash above all: at the end, doubled, before a
+// separator, before a quote) as the measurement, a tag key, a tag value
+// and a field key, and pairs of them in one metric.
+func TestLinesReadBack(t *testing.T) {
+	log.SetOutput(io.Discard)
+	alphabet := []string{"a", `\`, " ", ",", "=", `"`, "#", "\t", "\v"}
+	strs := []string{""}
+	for n, from := 0, 0; n < 3; n++ {
+		to := len(strs)
+		for _, s := range strs[from:to] {
+			for _, c := range alphabet {
+				strs = append(strs, s+c)
+			}
+		}
+		from = to
+	}
+	strs = strs[1:]
+	e := &lineprotocol.Encoder{}
+	counts := map[string]int{}
+	try := func(name, tk, tv, fk string) {
+		m := &metricline.Metric{
+			Name:   []byte(name),
+			Tags:   []metricline.Tag{{Key: []byte(tk), Value: []byte(tv)}, {Key: []byte("b"), Value: []byte("x")}},
+			Fields: []metricline.Field{{Key: []byte(fk), Kind: metricline.Int, Int: 1}, {Key: []byte("z"), Kind: metricline.Bool, Bool: true}},
+			Time:   5,
+		}
+		checkSame(t, e, m)
+		w := lpcheck.Expect(t, m.ToTelegraf())
+		switch {
+		case w.Refused:
+			counts["refused by Telegraf"]++
+		case w.ReadBack != "":
+			counts["refused: Telegraf's line reads back wrong"]++
+		case strings.HasSuffix(tk, `\`) || strings.HasSuffix(tv, `\`):
+			counts["written, tag trimmed"]++
+		default:
+			counts["written"]++
+		}
+	}
+	for _, s := range strs {
+		try(s, "t", "v", "f")
+		try("m", s, "v", "f")
+		try("m", "t", s, "f")
+		try("m", "t", "v", s)
+		try(s, s, s, s)
+		try("m"+s, "t"+s, "v"+s, "f"+s)
+	}
+	// Not a test that cannot fail: each outcome is reached, often.
+	// (Telegraf's own refusals, of metrics without a name or a field, are
+	// TestEncodeLikeTelegraf's.)
+	for _, k := range []string{"refused: Telegraf's line reads back wrong", "written, tag trimmed", "written"} {
+		if counts[k] < 100 {
+			t.Errorf("%s: only %d cases (%v)", k, counts[k], counts)
+		}
+	}
+	t.Log(counts)
 }

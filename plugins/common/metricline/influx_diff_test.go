@@ -186,6 +186,66 @@ line" 1`,
 	"\xff\xfe f=\"\xff\"",
 }
 
+// unescapeCases are where Telegraf's unescaping is easy to get wrong
+// (TestInfluxUnescape): what each line reads as, Telegraf's way, written
+// name|tag=value,...|field=value,... with nothing escaped or quoted.
+var unescapeCases = []struct{ line, want string }{
+	// \" without a space, comma or '=' in the token: nothing is
+	// unescaped, the backslash stays (the ContainsAny guard).
+	{`m,t=a\"b f=1 1`, `m|t=a\"b|f=1`},
+	{`m a\"b=1 1`, `m||a\"b=1`},
+	{`m\"b f=1 1`, `m\"b||f=1`},
+	// With a space: \" is ", "\ " a space, and \\ stays two.
+	{`m,t=a\"b\ c f=1 1`, `m|t=a"b c|f=1`},
+	{`m,t=a\\b\ c f=1 1`, `m|t=a\\b c|f=1`},
+	{`m a\\b\ c=1 1`, `m||a\\b c=1`},
+	{`m\\x\ y f=1 1`, `m\\x y||f=1`},
+	{`m\,x\"y f=1 1`, `m,x\"y||f=1`},
+	// A trailing backslash: a pair at the end of a name or key is two
+	// backslashes, one in a string value is one; a tag value cannot end
+	// in one (it takes the space after it).
+	{`m a\ b\\=1 1`, `m||a b\\=1`},
+	{`m\ x\\ f=1 1`, `m x\\||f=1`},
+	{`m f="a b\\" 1`, `m||f=a b\`},
+	{`m f="a\\",g="\"" 1`, `m||f=a\,g="`},
+	{`m,t=a\ f=1 1`, ``},
+	{`m,t=a\\ f=1 1`, ``},
+}
+
+// The cases of unescaping a mutation check found the package tests blind
+// to (issue 19, section 7): dropping the guard that unescapes only a
+// token holding a space, comma or '=', or unescaping every backslash
+// pair. Each line reads as written above, and as Telegraf's parser reads
+// it; "" is a line both refuse.
+func TestInfluxUnescape(t *testing.T) {
+	d := newTestInflux(t, 0)
+	for _, c := range unescapeCases {
+		sameAsTelegraf(t, d, 0, []byte(c.line))
+		var got []string
+		err := d.Decode([]byte(c.line), func(m *Metric) {
+			var tags, fields []string
+			for _, tg := range m.Tags {
+				tags = append(tags, string(tg.Key)+"="+string(tg.Value))
+			}
+			for i := range m.Fields {
+				f := &m.Fields[i]
+				v := f.Text()
+				if f.Kind == String {
+					v = string(f.Str)
+				}
+				fields = append(fields, string(f.Key)+"="+v)
+			}
+			got = append(got, string(m.Name)+"|"+strings.Join(tags, ",")+"|"+strings.Join(fields, ","))
+		})
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%s: read as %s, want a refusal", c.line, got)
+		case c.want != "" && (err != nil || len(got) != 1 || got[0] != c.want):
+			t.Errorf("%s: read as %s (%v), want %s", c.line, got, err, c.want)
+		}
+	}
+}
+
 func TestInfluxLikeTelegraf(t *testing.T) {
 	for _, precision := range []time.Duration{0, time.Second, time.Millisecond, time.Hour} {
 		d := newTestInflux(t, precision)
@@ -208,6 +268,9 @@ func TestInfluxLikeTelegraf(t *testing.T) {
 func FuzzInfluxVsTelegraf(f *testing.F) {
 	for _, s := range influxSeeds {
 		f.Add(s, false)
+	}
+	for _, c := range unescapeCases {
+		f.Add(c.line, false)
 	}
 	f.Add(`m f=1 1795552004`, true)
 	ns, sec, lazy := newTestInflux(f, 0), newTestInflux(f, time.Second), newTestInflux(f, 0)

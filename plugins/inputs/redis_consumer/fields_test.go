@@ -34,7 +34,7 @@ func benchPairs(b *testing.B, kv []string, tagKeys []string) {
 	for i, s := range kv {
 		pairs[i] = []byte(s)
 	}
-	out := newOutput(io.Discard)
+	out := newOutput(io.Discard, nil)
 	var buf []byte
 	t := time.Unix(1795552004, 0)
 	b.ReportAllocs()
@@ -72,7 +72,7 @@ func TestFlatLinesAsBefore(t *testing.T) {
 		"0x10", "1_000", "", "text", `a"b\c`, "12345678901234567", "0.1", "5e-324", "1e-320", "00", "1.", ".5", "e5",
 		"1e", "true", "a b", "x\ny", "\\"}
 	rng := rand.New(rand.NewPCG(3, 4))
-	out := newOutput(io.Discard)
+	out := newOutput(io.Discard, nil)
 	w := newFlatWriter(p.Measurement, p.tagFilter)
 	when := time.UnixMilli(1795552004123)
 	wrote := 0

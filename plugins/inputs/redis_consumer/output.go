@@ -26,6 +26,9 @@ type output struct {
 	w   io.Writer
 	enc lineprotocol.Encoder
 	m   metricline.Metric // a telegraf.Metric seen through our types
+	// leftOut: the errors of metrics emit left out, each logged once
+	// (a gather reads the same bad key again and again).
+	leftOut map[string]bool
 }
 
 // StdoutError means stdout could not be written: Telegraf is gone, and the
@@ -35,13 +38,39 @@ type StdoutError struct{ Err error }
 func (e *StdoutError) Error() string { return fmt.Sprintf("writing to stdout: %v", e.Err) }
 func (e *StdoutError) Unwrap() error { return e.Err }
 
-func newOutput(w io.Writer) *output {
-	return &output{w: w}
+// newOutput writes to w. The tags its encoder cuts of trailing
+// backslashes are named with log's W!, once per tag key, and so are those
+// of the stream writers that share its Trims (shareTrims); nil log: not
+// named.
+func newOutput(w io.Writer, log telegraf.Logger) *output {
+	o := &output{w: w, leftOut: map[string]bool{}}
+	if log != nil {
+		o.enc.Trims = lineprotocol.NewTrims(log.Warnf)
+	}
+	return o
+}
+
+// shareTrims has the writers of a stream reader name the tags they cut
+// where out does: one warning per tag key for the process.
+func (s *streamReader) shareTrims(out *output) {
+	if out == nil {
+		return
+	}
+	if s.rewrite != nil {
+		s.rewrite.enc.Trims = out.enc.Trims
+	}
+	if s.flat != nil {
+		s.flat.enc.Trims = out.enc.Trims
+	}
+	if s.typed != nil {
+		s.typed.enc.Trims = out.enc.Trims
+	}
 }
 
 // serialize appends the line protocol of ms to buf. A metric that cannot be
-// written (no field left, no name) is an error, so the caller can treat its
-// source as bad data.
+// written (no field left, no name, a name or key line protocol cannot
+// carry: see lineprotocol.CarryError) is an error, so the caller can treat
+// its source as bad data.
 func (o *output) serialize(buf []byte, ms []telegraf.Metric) ([]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -105,17 +134,34 @@ func (o *output) write(buf []byte) error {
 }
 
 // emit serializes and writes ms; metrics that cannot be serialized are
-// reported and left out.
+// reported, each error once (at debug level after), and left out.
 func (o *output) emit(ms []telegraf.Metric, log telegraf.Logger) error {
 	var buf []byte
 	for _, m := range ms {
 		b, err := o.serialize(buf, []telegraf.Metric{m})
 		if err != nil {
-			log.Errorf("metric %s left out: %v", m.Name(), err)
+			o.reportLeftOut(log, fmt.Sprintf("metric %s left out: %v", m.Name(), err))
 		}
 		buf = b
 	}
 	return o.write(buf)
+}
+
+func (o *output) reportLeftOut(log telegraf.Logger, msg string) {
+	o.mu.Lock()
+	seen := o.leftOut[msg]
+	if !seen {
+		if len(o.leftOut) >= maxKept {
+			clear(o.leftOut)
+		}
+		o.leftOut[msg] = true
+	}
+	o.mu.Unlock()
+	if seen {
+		log.Debugf("%s (again)", msg)
+		return
+	}
+	log.Errorf("%s", msg)
 }
 
 // lineRewriter passes line protocol payloads (data_format = "influx")

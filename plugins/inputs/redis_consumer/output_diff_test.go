@@ -12,54 +12,40 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
-	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/lpcheck"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/metricgen"
 )
 
-// telegrafLines is what Telegraf's influx serializer (sorted fields, uint
-// support) writes for ms; ok is false when it refuses one.
-func telegrafLines(t testing.TB, ms []telegraf.Metric) ([]byte, bool) {
-	s := &serializer.Serializer{SortFields: true, UintSupport: true}
-	if err := s.Init(); err != nil {
-		t.Fatal(err)
-	}
-	var out []byte
-	for _, m := range ms {
-		b, err := s.Serialize(m)
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, b...)
-	}
-	return out, true
-}
-
-// Our output writes every telegraf.Metric as Telegraf's serializer does.
+// Our output writes every telegraf.Metric as Telegraf's serializer does,
+// where Telegraf's parser reads that line back (package lpcheck); where it
+// would not, it refuses the metric, and leaves the buffer as it was.
 func FuzzOutputVsTelegraf(f *testing.F) {
 	log.SetOutput(io.Discard) // Telegraf's serializer logs each field it leaves out
 	f.Add([]byte("\x06cpu\x02\x04ho\x04h1\x05\x02ab\x00\x01\x02\x03\x04\x05\x06\x07\x08"))
 	f.Add([]byte{9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24})
-	o := newOutput(io.Discard)
+	for _, m := range lpcheck.Seeds() {
+		f.Add(metricgen.Encode(m))
+	}
+	o := newOutput(io.Discard, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm := metricgen.Metric(data).ToTelegraf()
-		want, ok := telegrafLines(t, []telegraf.Metric{tm})
+		want := lpcheck.Expect(t, tm)
 		got, err := o.serialize([]byte("x"), []telegraf.Metric{tm})
-		switch {
-		case !ok && err == nil:
-			t.Fatalf("Telegraf refuses %v, we wrote %q", tm, got)
-		case ok && err != nil:
-			t.Fatalf("%v: Telegraf writes %q, we refuse: %v", tm, want, err)
-		case !ok && string(got) != "x":
-			t.Fatalf("refused, but %q left in the buffer", got)
-		case ok && !bytes.Equal(got[1:], want):
-			t.Fatalf("%v:\n got %q\nwant %q", tm, got[1:], want)
+		if err != nil && string(got) != "x" {
+			t.Fatalf("refused (%v), but %q left in the buffer", err, got)
 		}
+		if err == nil && !bytes.HasSuffix(got, []byte("\n")) {
+			t.Fatalf("%q: no newline", got)
+		}
+		lpcheck.Check(t, tm, want, bytes.TrimSuffix(got[1:], []byte("\n")), err)
 	})
 }
 
 // A line protocol payload comes out as Telegraf's parser and serializer
-// would write it, or is refused when they refuse it (or give no metric).
+// would write it, or is refused when they refuse it (or give no metric),
+// or when Telegraf's parser would not read back what its serializer
+// writes for one of its metrics (package lpcheck).
 func FuzzStreamPayloadVsTelegraf(f *testing.F) {
 	log.SetOutput(io.Discard)
 	for _, s := range []string{
@@ -78,6 +64,11 @@ func FuzzStreamPayloadVsTelegraf(f *testing.F) {
 		"m f=-0i 1", "m f=01i 1", "m f=1.0 1", "m f=1e3 1", "m f=100000000000000000000u 1",
 		"m f=1 9223372036854775808", "m f=1 01", "m f=1 -1", "m f=T 1", "m f=\"\\\" 1",
 		"m f=1 1\n\nn f=1 1", "m f=1 1\r", "m f=1  1", "m  f=1 1", "m f=1 1 ",
+		// Backslashes (issue 19): what Telegraf wrote for disk\ and dir\,
+		// pairs at the end, and a \" that reads back as " once written.
+		`disk\,id=c v=4 1`, `disk,id=b dir\=2 1`, `disk\\,id=c dir\\=2 1`, `m\ x\\ f=1 1`,
+		`m,t=a\\"b\ c f=1 1`, `m a\\"b\ c=1 1`, `m,t=a\"b f=1 1`, "m,t=a\\tb f=1 1\nn f=2 2",
+		`m,t=C:\\ f=1 1`, `m,t=a\\b\ c f=1 1`,
 	} {
 		f.Add(s, false)
 	}
@@ -105,17 +96,33 @@ func FuzzStreamPayloadVsTelegraf(f *testing.F) {
 		}
 		p.SetTimeFunc(func() time.Time { return def })
 		ms, perr, panicked := parseNoPanic(p, []byte(payload))
-		want, ok := telegrafLines(t, ms)
-		ok = ok && perr == nil && !panicked && len(ms) > 0
 		got, err := rewriters[seconds].rewrite([]byte("x"), []byte(payload), def)
 		switch {
-		case !ok && err == nil:
-			t.Fatalf("%q: Telegraf refuses it (%v), we wrote %q", payload, perr, got)
-		case ok && err != nil:
-			t.Fatalf("%q: Telegraf writes %q, we refuse: %v", payload, want, err)
-		case !ok && string(got) != "x":
+		case err != nil && string(got) != "x":
 			t.Fatalf("%q: refused, but %q left in the buffer", payload, got)
-		case ok && !bytes.Equal(got[1:], want):
+		case err != nil && strings.Contains(err.Error(), "\n"):
+			t.Fatalf("%q: a multi-line error %q", payload, err)
+		case perr != nil || panicked || len(ms) == 0:
+			if err == nil {
+				t.Fatalf("%q: Telegraf refuses it (%v), we wrote %q", payload, perr, got)
+			}
+			return
+		}
+		var want []byte
+		for _, m := range ms {
+			w := lpcheck.Expect(t, m)
+			if !w.Write() {
+				if err == nil {
+					t.Fatalf("%q: we wrote %q, but Telegraf refuses %v (%s) or reads its line back as %s", payload, got, m, w.Line, w.ReadBack)
+				}
+				return
+			}
+			want = append(append(want, w.Line...), '\n')
+		}
+		switch {
+		case err != nil:
+			t.Fatalf("%q: Telegraf writes %q, and reads it back; we refuse: %v", payload, want, err)
+		case !bytes.Equal(got[1:], want):
 			t.Fatalf("%q:\n got %q\nwant %q", payload, got[1:], want)
 		}
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/influxdata/telegraf/filter"
 
 	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -111,6 +112,9 @@ func (p *RedisConsumer) Init() error {
 		if p.Mode == "quote" {
 			p.Measurement = "currency_rate"
 		}
+	}
+	if err := lineprotocol.CheckMeasurement(p.Measurement); err != nil {
+		return fmt.Errorf("option measurement: %w", err)
 	}
 	var err error
 	if p.tagFilter, err = filter.Compile(p.TagKeys); err != nil {

@@ -40,7 +40,7 @@ const clientName = "telegraf-redis-input"
 func (p *RedisConsumer) Run(ctx context.Context, in io.Reader, stdout io.Writer, opts RunOptions) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	out := newOutput(stdout)
+	out := newOutput(stdout, p.Log)
 	triggers := make(chan struct{}, 1)
 	ended := make(chan struct{})
 	if !opts.Once {

@@ -89,6 +89,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
 		s.typed = newTypedWriter(p.tagFilter)
 	}
+	s.shareTrims(out)
 	return s
 }
 

@@ -36,7 +36,7 @@ func newTypedCheck(t testing.TB, tagKeys []string) *typedCheck {
 	if err := p.Init(); err != nil {
 		t.Fatal(err)
 	}
-	out := newOutput(io.Discard)
+	out := newOutput(io.Discard, nil)
 	s := &streamReader{p: p, out: out, flat: newFlatWriter(p.Measurement, p.tagFilter), typed: newTypedWriter(p.tagFilter)}
 	return &typedCheck{p: p, out: out, w: newTypedWriter(p.tagFilter), s: s}
 }
@@ -155,7 +155,9 @@ func TestTypedLinesAsBefore(t *testing.T) {
 			c.check(t, pairs)
 		}
 		t.Logf("tag_keys %q: taken %d of %d", tagKeys, c.taken, n)
-		if c.taken < n/4 || c.taken > n*3/4 {
+		// (Field keys line protocol cannot carry, "\n" and `k\`, are
+		// refused on both paths: the writer takes a fifth or a sixth.)
+		if c.taken < n/8 || c.taken > n*3/4 {
 			t.Fatalf("tag_keys %q: the writer took %d of %d entries: the test no longer tries both sides", tagKeys, c.taken, n)
 		}
 	}

@@ -22,6 +22,9 @@ type perMetric struct {
 	expireMs   string
 	maxlen     string
 	listMax    string
+	// trims names the tags cut of trailing backslashes by the line
+	// protocol serializers of every batch, once per tag key.
+	trims *lineprotocol.Trims
 }
 
 func (r *Redis) initPerMetric() error {
@@ -30,6 +33,9 @@ func (r *Redis) initPerMetric() error {
 		return fmt.Errorf("option key: %w", err)
 	}
 	p := &perMetric{r: r, key: key}
+	if r.Log != nil {
+		p.trims = lineprotocol.NewTrims(r.Log.Warnf)
+	}
 	if r.Expire > 0 {
 		p.expireMs = strconv.FormatInt(max(1, time.Duration(r.Expire).Milliseconds()), 10)
 	}
@@ -65,7 +71,7 @@ func (p *perMetric) fork() (*perMetric, error) {
 	q.key = p.key.Clone()
 	r := p.r
 	if r.Mode == "publish" || r.Mode == "list" || r.Mode == "string" || (r.Mode == "stream" && r.PayloadField != "") {
-		s, err := r.newSerializer()
+		s, err := r.newSerializer(p.trims)
 		if err != nil {
 			return nil, err
 		}
@@ -96,14 +102,16 @@ type appendFunc func(dst []byte, m *metricline.Metric) ([]byte, error)
 // newSerializer returns our own serializers, byte for byte what Telegraf's
 // json (json_timestamp_units, json_timestamp_format) and influx
 // (influx_sort_fields, influx_uint_support) serializers write, without a
-// telegraf.Metric or an allocation per metric.
-func (r *Redis) newSerializer() (appendFunc, error) {
+// telegraf.Metric or an allocation per metric. The influx one refuses a
+// metric Telegraf's parser would not read back from that line
+// (lineprotocol.CarryError), and names the tags it cuts to trims.
+func (r *Redis) newSerializer(trims *lineprotocol.Trims) (appendFunc, error) {
 	switch r.DataFormat {
 	case "json":
 		e := metricjson.New(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 		return func(dst []byte, m *metricline.Metric) ([]byte, error) { return e.AppendMetric(dst, m), nil }, nil
 	case "", "influx":
-		e := &lineprotocol.Encoder{}
+		e := &lineprotocol.Encoder{Trims: trims}
 		return e.AppendMetric, nil
 	}
 	return nil, fmt.Errorf(`option data_format: %q is not supported (want "influx" or "json")`, r.DataFormat)

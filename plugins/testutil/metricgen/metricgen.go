@@ -79,11 +79,17 @@ func (r *reader) u64() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
+// str reads a string: a length byte, then its bytes. Bit 0 of the length
+// byte says the bytes are raw; otherwise they are drawn from alphabet,
+// and bit 7 adds a backslash at the end, which line protocol cannot carry
+// in names and keys (one in eight strings, so every metric is likely to
+// hold one).
 func (r *reader) str() []byte {
 	n := int(r.byte())
 	raw := n&1 == 1
-	n = (n >> 1) % 12
-	s := make([]byte, 0, n)
+	trailing := !raw && n&0x80 != 0
+	n = (n >> 1 & 0x3f) % 12
+	s := make([]byte, 0, n+1)
 	for ; n > 0; n-- {
 		b := r.byte()
 		if !raw {
@@ -91,5 +97,62 @@ func (r *reader) str() []byte {
 		}
 		s = append(s, b)
 	}
+	if trailing {
+		s = append(s, '\\')
+	}
 	return s
+}
+
+// Encode returns data that Metric turns into m: the input of a fuzz seed
+// that is a given metric. Names, keys and string values are written raw,
+// at most 11 bytes each; a float field keeps its bits.
+func Encode(m *metricline.Metric) []byte {
+	var d []byte
+	str := func(s []byte) {
+		if len(s) > 11 {
+			panic("metricgen.Encode: a string of more than 11 bytes")
+		}
+		d = append(d, byte(len(s)<<1|1))
+		d = append(d, s...)
+	}
+	u64 := func(v uint64) { d = binary.LittleEndian.AppendUint64(d, v) }
+	if len(m.Tags) >= 8 || len(m.Fields) >= 12 {
+		panic("metricgen.Encode: more than 7 tags or 11 fields")
+	}
+	str(m.Name)
+	d = append(d, byte(len(m.Tags)))
+	for _, t := range m.Tags {
+		str(t.Key)
+		str(t.Value)
+	}
+	d = append(d, byte(len(m.Fields)))
+	for _, f := range m.Fields {
+		str(f.Key)
+		switch f.Kind {
+		case metricline.Float:
+			d = append(d, 1)
+			u64(math.Float64bits(f.Float))
+		case metricline.Int:
+			d = append(d, 2)
+			u64(uint64(f.Int))
+		case metricline.Uint:
+			d = append(d, 3)
+			u64(f.Uint)
+		case metricline.String:
+			d = append(d, 4)
+			str(f.Str)
+		case metricline.Bool:
+			d = append(d, 5)
+			if f.Bool {
+				d = append(d, 1)
+			} else {
+				d = append(d, 0)
+			}
+		case metricline.Decimal:
+			d = append(d, 6)
+			str(f.Str)
+		}
+	}
+	u64(uint64(m.Time))
+	return d
 }
