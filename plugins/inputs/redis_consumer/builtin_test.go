@@ -1,6 +1,7 @@
 package redis_consumer
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -25,17 +26,25 @@ import (
 
 // accumulated is what the plugin added, in order.
 type accumulated struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	ms   []telegraf.Metric
+	mu sync.Mutex
+	ms []telegraf.Metric
 }
 
-// Wait waits until n metrics came.
-func (a *accumulated) Wait(n int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for len(a.ms) < n {
-		a.cond.Wait()
+// Wait waits up to 10s until n metrics came.
+func (a *accumulated) Wait(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d metrics (%d came)", n, a.NMetrics()), func() bool { return a.NMetrics() >= n })
+}
+
+// Stays checks that no more than n metrics come within d: a short window
+// after the wait for the n-th, for one that should not come.
+func (a *accumulated) Stays(t *testing.T, n int, d time.Duration) {
+	t.Helper()
+	a.Wait(t, n)
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if got := a.NMetrics(); got > n {
+			t.Fatalf("%d metrics, want %d", got, n)
+		}
 	}
 }
 
@@ -62,7 +71,6 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 		t.Fatal(err)
 	}
 	got := &accumulated{}
-	got.cond = sync.NewCond(&got.mu)
 	ch := make(chan telegraf.Metric, 100)
 	done := make(chan struct{})
 	go func() {
@@ -70,7 +78,6 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 		for m := range ch {
 			got.mu.Lock()
 			got.ms = append(got.ms, m)
-			got.cond.Broadcast()
 			got.mu.Unlock()
 		}
 	}()
@@ -79,9 +86,18 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.Stop()
-		close(ch)
-		<-done
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			p.Stop()
+			close(ch)
+			<-done
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Error("Stop did not return within 10s of the end of the test")
+		}
 		if t.Failed() {
 			t.Logf("plugin log:\n%s", logs)
 		}
@@ -115,7 +131,7 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(3)
+	got.Wait(t, 3)
 	sameLines(t, lines(t, got.GetTelegrafMetrics()), docLines...)
 
 	srv.Do("HSET", "sensor:1", "room", "kitchen", "temp", "21.5")
@@ -126,7 +142,7 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(2)
+	got.Wait(t, 2)
 	ls := lines(t, got.GetTelegrafMetrics())
 	if len(ls) != 2 || !strings.HasPrefix(ls[0], "climate,key=sensor:2,room=hall temp=19 1795552004000000000") ||
 		!strings.HasPrefix(ls[1], "redis_consumer,key=sensor:1,room=kitchen temp=21.5 ") {
@@ -149,7 +165,7 @@ func TestBuiltInGatherRedisAway(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(3)
+	got.Wait(t, 3)
 	sameLines(t, lines(t, got.GetTelegrafMetrics()), docLines...)
 }
 
@@ -160,7 +176,7 @@ func TestBuiltInSubscribe(t *testing.T) {
 	srv.Do("PUBLISH", "cpu", "cpu,host=a usage=1.5 1795552004000000000")
 	srv.Do("PUBLISH", "cpu", "not line protocol") // refused alone, with an error line
 	srv.Do("PUBLISH", "cpu", "cpu,host=b usage=2 1795552005000000000")
-	acc.Wait(2)
+	acc.Wait(t, 2)
 	sameLines(t, lines(t, acc.GetTelegrafMetrics()),
 		"cpu,channel=cpu,host=a usage=1.5 1795552004000000000",
 		"cpu,channel=cpu,host=b usage=2 1795552005000000000")
@@ -170,10 +186,10 @@ func TestBuiltInQuoteSubscribeGetsTheDocumentAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	_, _, acc := builtIn(t, srv.Addr, func(p *RedisConsumer) { p.Subscribe, p.Channel = true, "quotes" })
-	acc.Wait(3) // the GET after subscribing, without a Gather
+	acc.Wait(t, 3) // the GET after subscribing, without a Gather
 	waitSubscribed(t, srv, "quotes")
 	srv.Do("PUBLISH", "quotes", strings.Replace(doc, "97234.12", "97300", 1))
-	acc.Wait(6)
+	acc.Wait(t, 6)
 	got := lines(t, acc.GetTelegrafMetrics())
 	if !strings.Contains(strings.Join(got, "\n"), "currency_rate,id=bitcoin,quote=usd price=97300 1795552004000000000") {
 		t.Fatalf("%q", got)
@@ -192,9 +208,10 @@ func TestBuiltInStreamAcksOnlyWhatTelegrafDelivered(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block = config.Duration(50 * time.Millisecond)
 	})
-	acc.Wait(3)
-	// Several steps later, nothing is acknowledged: nothing was delivered.
-	time.Sleep(300 * time.Millisecond)
+	acc.Wait(t, 3)
+	// Three reads later, nothing is acknowledged: nothing was delivered.
+	reads := commandCalls(t, srv, "xreadgroup")
+	waitFor(t, "three more reads", func() bool { return commandCalls(t, srv, "xreadgroup") >= reads+3 })
 	if n := pending(t, srv, "metrics", "telegraf"); n != 3 {
 		t.Fatalf("%d pending before delivery, want 3", n)
 	}
@@ -218,11 +235,11 @@ func TestBuiltInStreamRejectedIsReadAgain(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block = config.Duration(50 * time.Millisecond)
 	})
-	acc.Wait(2)
+	acc.Wait(t, 2)
 	for _, m := range acc.GetTelegrafMetrics() {
 		m.Reject()
 	}
-	acc.Wait(4) // delivered again
+	acc.Wait(t, 4) // delivered again
 	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
 		t.Fatalf("%d pending after a rejection, want 2", n)
 	}
@@ -246,12 +263,8 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block, p.BatchSize, p.MaxUndeliveredMessages = config.Duration(50*time.Millisecond), 3, 4
 	})
-	acc.Wait(3)
-	time.Sleep(300 * time.Millisecond)
 	// A second batch of 3 is read while 3 wait (3 < 4); then it stops.
-	if n := acc.NMetrics(); n != 6 {
-		t.Fatalf("%d metrics in Telegraf's hands, want 6 (two batches)", n)
-	}
+	acc.Stays(t, 6, 300*time.Millisecond)
 	for delivered := 0; delivered < 10; {
 		ms := acc.GetTelegrafMetrics()
 		for _, m := range ms[delivered:] {
@@ -259,7 +272,7 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 		}
 		delivered = len(ms)
 		if delivered < 10 {
-			acc.Wait(delivered + 1)
+			acc.Wait(t, delivered+1)
 		}
 	}
 	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })

@@ -268,7 +268,8 @@ func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
 	})
 	r := start(t, p, RunOptions{})
 	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 3")
-	time.Sleep(500 * time.Millisecond)
+	claims := commandCalls(t, srv, "xautoclaim")
+	waitFor(t, "three more claim passes", func() bool { return commandCalls(t, srv, "xautoclaim") >= claims+3 })
 	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("pending: %v", got)
 	}

@@ -217,7 +217,7 @@ func TestStreamOverlapStopWritesTheReadInFlight(t *testing.T) {
 	waitFor(t, "the next read during the write", func() bool { return pending(t, srv, "metrics", "telegraf") == 200 })
 	cancel()
 	stdout.open()
-	if err := <-done; err != nil {
+	if err := result(t, done); err != nil {
 		t.Fatal(err)
 	}
 	everyEntryOnce(t, &stdout.out, 200)
@@ -284,7 +284,7 @@ func TestStreamOverlapStdoutClosed(t *testing.T) {
 	stdout := newGatedStdout(0, 2)
 	_, done := runOn(t, p, stdout)
 	var se *StdoutError
-	if err := <-done; !errors.As(err, &se) {
+	if err := result(t, done); !errors.As(err, &se) {
 		t.Fatalf("Run: %v", err)
 	}
 	lines := stdout.out.Lines()

@@ -75,8 +75,9 @@ func TestBuiltIntoTelegraf(t *testing.T) {
 		return strings.Contains(string(data), docLines[0]) &&
 			strings.Count(string(data), "redis_consumer,id=bitcoin i=") >= 5
 	})
-	// The list's Redis is away: not delivered, so not acknowledged.
-	time.Sleep(time.Second)
+	// The list's Redis is away: not delivered, so not acknowledged,
+	// however many writes fail.
+	waitFor(t, "two failed writes", func() bool { return strings.Count(tg.Output(), "E! [agent] Error writing to outputs.redis") >= 2 })
 	if n := pending(t, src, "metrics", "telegraf"); n != 5 {
 		t.Fatalf("%d entries pending with an output down, want 5", n)
 	}
