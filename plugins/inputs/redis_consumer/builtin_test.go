@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,14 @@ func (a *accumulated) NMetrics() int { return len(a.GetTelegrafMetrics()) }
 // builtIn is the plugin as Telegraf builds and starts it.
 func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsumer, telegraf.Accumulator, *accumulated) {
 	t.Helper()
+	p, acc, got, _ := builtInSettled(t, addr, tune, nil)
+	return p, acc, got
+}
+
+// builtInSettled is builtIn whose outputs' part is settle, called with
+// each metric as it comes (nil: the test settles them), and with its log.
+func builtInSettled(t *testing.T, addr string, tune func(*RedisConsumer), settle func(telegraf.Metric)) (*RedisConsumer, telegraf.Accumulator, *accumulated, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	p := NewBuiltIn()
 	p.Address = addr
@@ -79,9 +88,13 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 			got.mu.Lock()
 			got.ms = append(got.ms, m)
 			got.mu.Unlock()
+			if settle != nil {
+				settle(m)
+			}
 		}
 	}()
 	acc := agent.NewAccumulator(models.NewRunningInput(p, &models.InputConfig{Name: "redis_consumer"}), ch)
+	p.Log = logger.NewWriter(logs, "inputs.redis_consumer") // NewRunningInput set Telegraf's own
 	if err := p.Start(acc); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +115,7 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 			t.Logf("plugin log:\n%s", logs)
 		}
 	})
-	return p, acc, got
+	return p, acc, got, logs
 }
 
 // lines is line protocol of ms, sorted, as the execd program writes it.
@@ -263,8 +276,9 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block, p.BatchSize, p.MaxUndeliveredMessages = config.Duration(50*time.Millisecond), 3, 4
 	})
-	// A second batch of 3 is read while 3 wait (3 < 4); then it stops.
-	acc.Stays(t, 6, 300*time.Millisecond)
+	// A batch of 3, then 1 more (3 < 4), then no more: at most 4 in
+	// Telegraf's hands.
+	acc.Stays(t, 4, 300*time.Millisecond)
 	for delivered := 0; delivered < 10; {
 		ms := acc.GetTelegrafMetrics()
 		for _, m := range ms[delivered:] {
@@ -278,6 +292,153 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
 	if n := acc.NMetrics(); n != 10 {
 		t.Fatalf("%d metrics, want 10", n)
+	}
+}
+
+// streamTune is the stream mode of these tests.
+func streamTune(more func(*RedisConsumer)) func(*RedisConsumer) {
+	return func(p *RedisConsumer) {
+		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
+		p.Block = config.Duration(50 * time.Millisecond)
+		if more != nil {
+			more(p)
+		}
+	}
+}
+
+// handedOver counts the metrics that came for each value of field i.
+func handedOver(ms []telegraf.Metric) map[int64]int {
+	n := map[int64]int{}
+	for _, m := range ms {
+		i, _ := m.GetField("i")
+		n[int64(i.(float64))]++
+	}
+	return n
+}
+
+// Hostile, as `telegraf --test` does: every metric is rejected as it comes
+// (an output refusing them, a buffer full of other metrics). The entries
+// stay pending and are handed over again after a backoff (1s, then 2s),
+// not in a loop of reads (before: 829 XREADGROUP in 10s); once Telegraf
+// delivers, they are acknowledged. One W! line says so, one I! line when
+// it is over.
+func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1795552004000-0", "i", "0")
+	srv.Do("XADD", "metrics", "1795552004000-1", "i", "1")
+	var accept atomic.Bool
+	var mu sync.Mutex
+	var came []time.Time
+	settle := func(m telegraf.Metric) {
+		mu.Lock()
+		came = append(came, time.Now())
+		mu.Unlock()
+		if accept.Load() {
+			m.Accept()
+		} else {
+			m.Reject()
+		}
+	}
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc.Wait(t, 2)
+	reads := commandCalls(t, srv, "xreadgroup")
+	// Handed over again once, after the first backoff; not again within
+	// the next (2s, less 20% jitter).
+	acc.Stays(t, 4, time.Second)
+	mu.Lock()
+	gap := came[2].Sub(came[1])
+	mu.Unlock()
+	if gap < 700*time.Millisecond {
+		t.Fatalf("handed over again %s after the rejection, want a backoff of about 1s", gap)
+	}
+	if n := commandCalls(t, srv, "xreadgroup") - reads; n > 4 {
+		t.Fatalf("%d XREADGROUP for one retry, want at most 4 (no loop)", n)
+	}
+	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
+		t.Fatalf("%d pending while rejected, want 2", n)
+	}
+	accept.Store(true)
+	waitFor(t, "the XACK once delivered", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	// Rejected twice, then delivered; or a third time, when the retry
+	// after the second backoff came before the test accepted.
+	for i, n := range handedOver(acc.GetTelegrafMetrics()) {
+		if n < 3 || n > 4 {
+			t.Fatalf("entry %d handed over %d times, want 3 or 4", i, n)
+		}
+	}
+	waitFor(t, "the I! line", func() bool {
+		return strings.Contains(logs.String(), `I! [inputs.redis_consumer] stream "metrics": Telegraf delivers again`)
+	})
+	if log := logs.String(); count(log, `W! [inputs.redis_consumer] stream "metrics": Telegraf did not deliver 2 entries`) != 1 || count(log, "W! ") != 1 {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
+// Hostile: the output rejects only some entries of a batch. Only those are
+// handed over again; the ones it delivered are acknowledged and never
+// handed over twice.
+func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := 0; i < 6; i++ {
+		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
+	}
+	var mu sync.Mutex
+	seen := map[any]bool{}
+	settle := func(m telegraf.Metric) {
+		i, _ := m.GetField("i")
+		mu.Lock()
+		again := seen[i]
+		seen[i] = true
+		mu.Unlock()
+		if v := i.(float64); (v == 1 || v == 4 || v == 5) && !again {
+			m.Reject()
+			return
+		}
+		m.Accept()
+	}
+	_, _, acc, _ := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc.Wait(t, 9)
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 2, 5: 2}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
+	}
+}
+
+// Hostile, as an output that is down, with a buffer smaller than what the
+// plugin hands over: some entries are dropped (rejected) while the others
+// stay in Telegraf's hands. Reading pauses, without a single read, until
+// Telegraf has settled those, however long past the backoff: handing the
+// rejected ones over again meanwhile would only drop them, or others,
+// again. Then they are handed over again, and delivered once.
+func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := 0; i < 6; i++ {
+		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
+	}
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) { p.BatchSize = 2 }), nil)
+	acc.Stays(t, 6, 100*time.Millisecond)
+	ms := acc.GetTelegrafMetrics()
+	ms[0].Reject()
+	ms[1].Reject()
+	waitFor(t, "the W! line", func() bool { return strings.Contains(logs.String(), "Telegraf did not deliver") })
+	reads := commandCalls(t, srv, "xreadgroup")
+	acc.Stays(t, 6, 1500*time.Millisecond)
+	if n := commandCalls(t, srv, "xreadgroup") - reads; n != 0 {
+		t.Fatalf("%d XREADGROUP while Telegraf holds entries after a rejection, want none", n)
+	}
+	for _, m := range ms[2:] {
+		m.Accept()
+	}
+	acc.Wait(t, 8)
+	for _, m := range acc.GetTelegrafMetrics()[6:] {
+		m.Accept()
+	}
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	acc.Stays(t, 8, 100*time.Millisecond)
+	want := map[int64]int{0: 2, 1: 2, 2: 1, 3: 1, 4: 1, 5: 1}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
 	}
 }
 

@@ -66,8 +66,10 @@ type streamReader struct {
 	typed   *typedWriter  // entries in the typed layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
-	// acknowledged once it delivered them (stream_tracking.go).
+	// acknowledged once it delivered them, at the pace it delivers
+	// (stream_tracking.go).
 	track *tracker
+	pace  pace
 }
 
 func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
@@ -178,8 +180,15 @@ func (s *streamReader) step() error {
 }
 
 func (s *streamReader) stepOn(c redis.Conn) error {
-	if s.track != nil {
-		s.takeDelivered() // may ask for the pending list again
+	if s.track != nil && !s.inflight {
+		// May ask for the pending list again, or to wait for Telegraf.
+		if wait, until := s.takeDelivered(); wait {
+			if err := s.ack(c); err != nil { // what was delivered meanwhile
+				return err
+			}
+			s.track.wait(until)
+			return nil
+		}
 	}
 	const (
 		readPending = iota
@@ -243,13 +252,16 @@ func (s *streamReader) createGroup(c redis.Conn) error {
 // readPending re-reads the entries delivered to this consumer name and not
 // acknowledged: a restarted consumer with the same name gets them back.
 func (s *streamReader) readPending(c redis.Conn) error {
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize, "STREAMS", s.p.Key, s.pendingFrom)
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(), "STREAMS", s.p.Key, s.pendingFrom)
 	if err != nil {
 		return err
 	}
 	entries, err := readGroupEntries(reply)
 	if err != nil || len(entries) == 0 {
 		s.pendingFrom = ""
+		if err == nil {
+			s.pendingPassDone()
+		}
 		return err
 	}
 	s.pendingFrom = entries[len(entries)-1].id
@@ -262,7 +274,7 @@ func (s *streamReader) readPending(c redis.Conn) error {
 // the pending list is repeated every claim_idle/2.
 func (s *streamReader) claim(c redis.Conn) error {
 	idle := time.Duration(s.p.ClaimIdle)
-	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.p.BatchSize)
+	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.count())
 	if err != nil {
 		return err
 	}
@@ -313,7 +325,7 @@ func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
 	if rr != nil {
 		return s.readNewRaw(c, rr)
 	}
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize,
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(),
 		"BLOCK", time.Duration(s.p.Block).Milliseconds(), "STREAMS", s.p.Key, ">")
 	if err != nil {
 		return err
@@ -380,7 +392,7 @@ func (s *streamReader) sendRead(rr *rawReplies, block bool) error {
 		s.args = append(s.args[:0], s.p.Key, s.p.Group)
 		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
 	}
-	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.p.BatchSize))
+	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.count()))
 	if block {
 		s.args = append(s.args, "BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10))
 	}
