@@ -442,6 +442,55 @@ func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T
 	}
 }
 
+// XGROUP DESTROY while Telegraf holds entries not yet delivered: the group
+// is created again just before the oldest of them (their pending state
+// went with the group), not at start_id "0", which hands over everything
+// delivered before a second time. Delivered later, they are acknowledged
+// in the new group; rejected, they are handed over again, not lost.
+// Hostile: destroyed a second time, with nothing held.
+func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "i", 0)
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), nil)
+	acc.Wait(t, 1)
+	acc.GetTelegrafMetrics()[0].Accept()
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	srv.Do("XADD", "metrics", "2000-0", "i", 1)
+	srv.Do("XADD", "metrics", "3000-0", "i", 2)
+	acc.Wait(t, 3)
+
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	waitFor(t, "the W! line", func() bool {
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 1999-18446744073709551615, just before 2000-0, the oldest entry Telegraf has not delivered`)
+	})
+	srv.Do("XADD", "metrics", "4000-0", "i", 3)
+	acc.Wait(t, 4)
+	ms := acc.GetTelegrafMetrics()
+	ms[1].Reject()
+	ms[2].Accept()
+	ms[3].Accept()
+	acc.Wait(t, 5)
+	acc.GetTelegrafMetrics()[4].Accept()
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	waitFor(t, "the second W! line", func() bool {
+		return strings.Contains(logs.String(), `created the group again at 4000-0, the last entry this consumer read`)
+	})
+	srv.Do("XADD", "metrics", "5000-0", "i", 4)
+	acc.Wait(t, 6)
+	acc.GetTelegrafMetrics()[5].Accept()
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	acc.Stays(t, 6, 100*time.Millisecond)
+	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 1}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
+	}
+	if strings.Contains(logs.String(), "the key was deleted") {
+		t.Fatalf("log:\n%s", logs)
+	}
+}
+
 func TestMaxUndeliveredIsBuiltInAndStreamOnly(t *testing.T) {
 	p := New()
 	p.Mode, p.Key, p.MaxUndeliveredMessages = "stream", "s", 10

@@ -114,6 +114,13 @@ func (t *tracker) take() (done, rejected []string, held int) {
 	return done, rejected, len(t.inFlight)
 }
 
+// oldest is the lowest ID among the entries Telegraf holds.
+func (t *tracker) oldest() (entryID, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return lowestID(t.inFlight)
+}
+
 // wait returns on the next report, at until (if not zero), or when ctx
 // ends.
 func (t *tracker) wait(until time.Time) {
@@ -300,4 +307,29 @@ func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
 		s.track.add(ms, strings.Clone(e.id))
 	}
 	return s.ack(c)
+}
+
+// undelivered is the lowest ID among the entries Telegraf holds or did
+// not deliver: where a consumer group created again must start for none
+// of them to be lost.
+func (s *streamReader) undelivered() (entryID, bool) {
+	if s.track == nil {
+		return entryID{}, false
+	}
+	low, ok := s.track.oldest()
+	if w, wok := lowestID(s.pace.waiting); wok && (!ok || w.less(low)) {
+		low, ok = w, true
+	}
+	return low, ok
+}
+
+func lowestID(ids map[string]bool) (entryID, bool) {
+	var low entryID
+	found := false
+	for s := range ids {
+		if id, ok := parseEntryID(s); ok && (!found || id.less(low)) {
+			low, found = id, true
+		}
+	}
+	return low, found
 }
