@@ -1,9 +1,11 @@
 package redis_consumer
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,17 +27,25 @@ import (
 
 // accumulated is what the plugin added, in order.
 type accumulated struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	ms   []telegraf.Metric
+	mu sync.Mutex
+	ms []telegraf.Metric
 }
 
-// Wait waits until n metrics came.
-func (a *accumulated) Wait(n int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for len(a.ms) < n {
-		a.cond.Wait()
+// Wait waits up to 10s until n metrics came.
+func (a *accumulated) Wait(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d metrics (%d came)", n, a.NMetrics()), func() bool { return a.NMetrics() >= n })
+}
+
+// Stays checks that no more than n metrics come within d: a short window
+// after the wait for the n-th, for one that should not come.
+func (a *accumulated) Stays(t *testing.T, n int, d time.Duration) {
+	t.Helper()
+	a.Wait(t, n)
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if got := a.NMetrics(); got > n {
+			t.Fatalf("%d metrics, want %d", got, n)
+		}
 	}
 }
 
@@ -50,6 +60,14 @@ func (a *accumulated) NMetrics() int { return len(a.GetTelegrafMetrics()) }
 // builtIn is the plugin as Telegraf builds and starts it.
 func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsumer, telegraf.Accumulator, *accumulated) {
 	t.Helper()
+	p, acc, got, _ := builtInSettled(t, addr, tune, nil)
+	return p, acc, got
+}
+
+// builtInSettled is builtIn whose outputs' part is settle, called with
+// each metric as it comes (nil: the test settles them), and with its log.
+func builtInSettled(t *testing.T, addr string, tune func(*RedisConsumer), settle func(telegraf.Metric)) (*RedisConsumer, telegraf.Accumulator, *accumulated, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	p := NewBuiltIn()
 	p.Address = addr
@@ -62,7 +80,6 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 		t.Fatal(err)
 	}
 	got := &accumulated{}
-	got.cond = sync.NewCond(&got.mu)
 	ch := make(chan telegraf.Metric, 100)
 	done := make(chan struct{})
 	go func() {
@@ -70,23 +87,35 @@ func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsum
 		for m := range ch {
 			got.mu.Lock()
 			got.ms = append(got.ms, m)
-			got.cond.Broadcast()
 			got.mu.Unlock()
+			if settle != nil {
+				settle(m)
+			}
 		}
 	}()
 	acc := agent.NewAccumulator(models.NewRunningInput(p, &models.InputConfig{Name: "redis_consumer"}), ch)
+	p.Log = logger.NewWriter(logs, "inputs.redis_consumer") // NewRunningInput set Telegraf's own
 	if err := p.Start(acc); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.Stop()
-		close(ch)
-		<-done
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			p.Stop()
+			close(ch)
+			<-done
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Error("Stop did not return within 10s of the end of the test")
+		}
 		if t.Failed() {
 			t.Logf("plugin log:\n%s", logs)
 		}
 	})
-	return p, acc, got
+	return p, acc, got, logs
 }
 
 // lines is line protocol of ms, sorted, as the execd program writes it.
@@ -115,7 +144,7 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(3)
+	got.Wait(t, 3)
 	sameLines(t, lines(t, got.GetTelegrafMetrics()), docLines...)
 
 	srv.Do("HSET", "sensor:1", "room", "kitchen", "temp", "21.5")
@@ -126,7 +155,7 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(2)
+	got.Wait(t, 2)
 	ls := lines(t, got.GetTelegrafMetrics())
 	if len(ls) != 2 || !strings.HasPrefix(ls[0], "climate,key=sensor:2,room=hall temp=19 1795552004000000000") ||
 		!strings.HasPrefix(ls[1], "redis_consumer,key=sensor:1,room=kitchen temp=21.5 ") {
@@ -149,7 +178,7 @@ func TestBuiltInGatherRedisAway(t *testing.T) {
 	if err := p.Gather(acc); err != nil {
 		t.Fatal(err)
 	}
-	got.Wait(3)
+	got.Wait(t, 3)
 	sameLines(t, lines(t, got.GetTelegrafMetrics()), docLines...)
 }
 
@@ -160,7 +189,7 @@ func TestBuiltInSubscribe(t *testing.T) {
 	srv.Do("PUBLISH", "cpu", "cpu,host=a usage=1.5 1795552004000000000")
 	srv.Do("PUBLISH", "cpu", "not line protocol") // refused alone, with an error line
 	srv.Do("PUBLISH", "cpu", "cpu,host=b usage=2 1795552005000000000")
-	acc.Wait(2)
+	acc.Wait(t, 2)
 	sameLines(t, lines(t, acc.GetTelegrafMetrics()),
 		"cpu,channel=cpu,host=a usage=1.5 1795552004000000000",
 		"cpu,channel=cpu,host=b usage=2 1795552005000000000")
@@ -170,10 +199,10 @@ func TestBuiltInQuoteSubscribeGetsTheDocumentAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	_, _, acc := builtIn(t, srv.Addr, func(p *RedisConsumer) { p.Subscribe, p.Channel = true, "quotes" })
-	acc.Wait(3) // the GET after subscribing, without a Gather
+	acc.Wait(t, 3) // the GET after subscribing, without a Gather
 	waitSubscribed(t, srv, "quotes")
 	srv.Do("PUBLISH", "quotes", strings.Replace(doc, "97234.12", "97300", 1))
-	acc.Wait(6)
+	acc.Wait(t, 6)
 	got := lines(t, acc.GetTelegrafMetrics())
 	if !strings.Contains(strings.Join(got, "\n"), "currency_rate,id=bitcoin,quote=usd price=97300 1795552004000000000") {
 		t.Fatalf("%q", got)
@@ -192,9 +221,10 @@ func TestBuiltInStreamAcksOnlyWhatTelegrafDelivered(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block = config.Duration(50 * time.Millisecond)
 	})
-	acc.Wait(3)
-	// Several steps later, nothing is acknowledged: nothing was delivered.
-	time.Sleep(300 * time.Millisecond)
+	acc.Wait(t, 3)
+	// Three reads later, nothing is acknowledged: nothing was delivered.
+	reads := commandCalls(t, srv, "xreadgroup")
+	waitFor(t, "three more reads", func() bool { return commandCalls(t, srv, "xreadgroup") >= reads+3 })
 	if n := pending(t, srv, "metrics", "telegraf"); n != 3 {
 		t.Fatalf("%d pending before delivery, want 3", n)
 	}
@@ -218,11 +248,11 @@ func TestBuiltInStreamRejectedIsReadAgain(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block = config.Duration(50 * time.Millisecond)
 	})
-	acc.Wait(2)
+	acc.Wait(t, 2)
 	for _, m := range acc.GetTelegrafMetrics() {
 		m.Reject()
 	}
-	acc.Wait(4) // delivered again
+	acc.Wait(t, 4) // delivered again
 	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
 		t.Fatalf("%d pending after a rejection, want 2", n)
 	}
@@ -246,12 +276,9 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
 		p.Block, p.BatchSize, p.MaxUndeliveredMessages = config.Duration(50*time.Millisecond), 3, 4
 	})
-	acc.Wait(3)
-	time.Sleep(300 * time.Millisecond)
-	// A second batch of 3 is read while 3 wait (3 < 4); then it stops.
-	if n := acc.NMetrics(); n != 6 {
-		t.Fatalf("%d metrics in Telegraf's hands, want 6 (two batches)", n)
-	}
+	// A batch of 3, then 1 more (3 < 4), then no more: at most 4 in
+	// Telegraf's hands.
+	acc.Stays(t, 4, 300*time.Millisecond)
 	for delivered := 0; delivered < 10; {
 		ms := acc.GetTelegrafMetrics()
 		for _, m := range ms[delivered:] {
@@ -259,12 +286,208 @@ func TestBuiltInStreamMaxUndelivered(t *testing.T) {
 		}
 		delivered = len(ms)
 		if delivered < 10 {
-			acc.Wait(delivered + 1)
+			acc.Wait(t, delivered+1)
 		}
 	}
 	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
 	if n := acc.NMetrics(); n != 10 {
 		t.Fatalf("%d metrics, want 10", n)
+	}
+}
+
+// streamTune is the stream mode of these tests.
+func streamTune(more func(*RedisConsumer)) func(*RedisConsumer) {
+	return func(p *RedisConsumer) {
+		p.Mode, p.Key, p.Group, p.Consumer = "stream", "metrics", "telegraf", "c1"
+		p.Block = config.Duration(50 * time.Millisecond)
+		if more != nil {
+			more(p)
+		}
+	}
+}
+
+// handedOver counts the metrics that came for each value of field i.
+func handedOver(ms []telegraf.Metric) map[int64]int {
+	n := map[int64]int{}
+	for _, m := range ms {
+		i, _ := m.GetField("i")
+		n[int64(i.(float64))]++
+	}
+	return n
+}
+
+// Hostile, as `telegraf --test` does: every metric is rejected as it comes
+// (an output refusing them, a buffer full of other metrics). The entries
+// stay pending and are handed over again after a backoff (1s, then 2s),
+// not in a loop of reads (before: 829 XREADGROUP in 10s); once Telegraf
+// delivers, they are acknowledged. One W! line says so, one I! line when
+// it is over.
+func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1795552004000-0", "i", "0")
+	srv.Do("XADD", "metrics", "1795552004000-1", "i", "1")
+	var accept atomic.Bool
+	var mu sync.Mutex
+	var came []time.Time
+	settle := func(m telegraf.Metric) {
+		mu.Lock()
+		came = append(came, time.Now())
+		mu.Unlock()
+		if accept.Load() {
+			m.Accept()
+		} else {
+			m.Reject()
+		}
+	}
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc.Wait(t, 2)
+	reads := commandCalls(t, srv, "xreadgroup")
+	// Handed over again once, after the first backoff; not again within
+	// the next (2s, less 20% jitter).
+	acc.Stays(t, 4, time.Second)
+	mu.Lock()
+	gap := came[2].Sub(came[1])
+	mu.Unlock()
+	if gap < 700*time.Millisecond {
+		t.Fatalf("handed over again %s after the rejection, want a backoff of about 1s", gap)
+	}
+	if n := commandCalls(t, srv, "xreadgroup") - reads; n > 4 {
+		t.Fatalf("%d XREADGROUP for one retry, want at most 4 (no loop)", n)
+	}
+	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
+		t.Fatalf("%d pending while rejected, want 2", n)
+	}
+	accept.Store(true)
+	waitFor(t, "the XACK once delivered", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	// Rejected twice, then delivered; or a third time, when the retry
+	// after the second backoff came before the test accepted.
+	for i, n := range handedOver(acc.GetTelegrafMetrics()) {
+		if n < 3 || n > 4 {
+			t.Fatalf("entry %d handed over %d times, want 3 or 4", i, n)
+		}
+	}
+	waitFor(t, "the I! line", func() bool {
+		return strings.Contains(logs.String(), `I! [inputs.redis_consumer] stream "metrics": Telegraf delivers again`)
+	})
+	if log := logs.String(); count(log, `W! [inputs.redis_consumer] stream "metrics": Telegraf did not deliver 2 entries`) != 1 || count(log, "W! ") != 1 {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
+// Hostile: the output rejects only some entries of a batch. Only those are
+// handed over again; the ones it delivered are acknowledged and never
+// handed over twice.
+func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := 0; i < 6; i++ {
+		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
+	}
+	var mu sync.Mutex
+	seen := map[any]bool{}
+	settle := func(m telegraf.Metric) {
+		i, _ := m.GetField("i")
+		mu.Lock()
+		again := seen[i]
+		seen[i] = true
+		mu.Unlock()
+		if v := i.(float64); (v == 1 || v == 4 || v == 5) && !again {
+			m.Reject()
+			return
+		}
+		m.Accept()
+	}
+	_, _, acc, _ := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc.Wait(t, 9)
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 2, 5: 2}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
+	}
+}
+
+// Hostile, as an output that is down, with a buffer smaller than what the
+// plugin hands over: some entries are dropped (rejected) while the others
+// stay in Telegraf's hands. Reading pauses, without a single read, until
+// Telegraf has settled those, however long past the backoff: handing the
+// rejected ones over again meanwhile would only drop them, or others,
+// again. Then they are handed over again, and delivered once.
+func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := 0; i < 6; i++ {
+		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
+	}
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) { p.BatchSize = 2 }), nil)
+	acc.Stays(t, 6, 100*time.Millisecond)
+	ms := acc.GetTelegrafMetrics()
+	ms[0].Reject()
+	ms[1].Reject()
+	waitFor(t, "the W! line", func() bool { return strings.Contains(logs.String(), "Telegraf did not deliver") })
+	reads := commandCalls(t, srv, "xreadgroup")
+	acc.Stays(t, 6, 1500*time.Millisecond)
+	if n := commandCalls(t, srv, "xreadgroup") - reads; n != 0 {
+		t.Fatalf("%d XREADGROUP while Telegraf holds entries after a rejection, want none", n)
+	}
+	for _, m := range ms[2:] {
+		m.Accept()
+	}
+	acc.Wait(t, 8)
+	for _, m := range acc.GetTelegrafMetrics()[6:] {
+		m.Accept()
+	}
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	acc.Stays(t, 8, 100*time.Millisecond)
+	want := map[int64]int{0: 2, 1: 2, 2: 1, 3: 1, 4: 1, 5: 1}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
+	}
+}
+
+// XGROUP DESTROY while Telegraf holds entries not yet delivered: the group
+// is created again just before the oldest of them (their pending state
+// went with the group), not at start_id "0", which hands over everything
+// delivered before a second time. Delivered later, they are acknowledged
+// in the new group; rejected, they are handed over again, not lost.
+// Hostile: destroyed a second time, with nothing held.
+func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Do("XADD", "metrics", "1000-0", "i", 0)
+	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), nil)
+	acc.Wait(t, 1)
+	acc.GetTelegrafMetrics()[0].Accept()
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	srv.Do("XADD", "metrics", "2000-0", "i", 1)
+	srv.Do("XADD", "metrics", "3000-0", "i", 2)
+	acc.Wait(t, 3)
+
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	waitFor(t, "the W! line", func() bool {
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 1999-18446744073709551615, just before 2000-0, the oldest entry Telegraf has not delivered`)
+	})
+	srv.Do("XADD", "metrics", "4000-0", "i", 3)
+	acc.Wait(t, 4)
+	ms := acc.GetTelegrafMetrics()
+	ms[1].Reject()
+	ms[2].Accept()
+	ms[3].Accept()
+	acc.Wait(t, 5)
+	acc.GetTelegrafMetrics()[4].Accept()
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	waitFor(t, "the second W! line", func() bool {
+		return strings.Contains(logs.String(), `created the group again at 4000-0, the last entry this consumer read`)
+	})
+	srv.Do("XADD", "metrics", "5000-0", "i", 4)
+	acc.Wait(t, 6)
+	acc.GetTelegrafMetrics()[5].Accept()
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	acc.Stays(t, 6, 100*time.Millisecond)
+	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 1}
+	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
+	}
+	if strings.Contains(logs.String(), "the key was deleted") {
+		t.Fatalf("log:\n%s", logs)
 	}
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
@@ -76,6 +79,18 @@ func (r *running) gather(t *testing.T) {
 	}
 }
 
+// result waits up to 10s for Run's result on done.
+func result(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s")
+		return nil
+	}
+}
+
 // closeStdin ends stdin and returns Run's result.
 func (r *running) closeStdin(t *testing.T) error {
 	t.Helper()
@@ -117,6 +132,25 @@ func sameLines(t *testing.T, got []string, want ...string) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// commandCalls is how many times srv ran the command since it started
+// (INFO commandstats).
+func commandCalls(t *testing.T, srv *redistest.Server, command string) int {
+	t.Helper()
+	info, err := redis.String(srv.Do("INFO", "commandstats"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_"+command+":calls=")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+	if err != nil {
+		t.Fatalf("INFO commandstats: %v", err)
+	}
+	return n
 }
 
 // count is how many lines of the log contain s.

@@ -3,6 +3,7 @@ package redis_consumer
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,14 @@ type streamReader struct {
 	newReads    int // reads of new entries done, for -once and outages
 	buf         []byte
 
+	// groupLost: a command found the group gone (NOGROUP); keyGone: the
+	// stream too (UNBLOCKED). lastRead is the highest entry ID the group
+	// delivered to us (readAny: there is one): see recreateGroup.
+	groupLost bool
+	keyGone   bool
+	lastRead  entryID
+	readAny   bool
+
 	// On a single server (not a Cluster) new entries are read with our
 	// own RESP reader, and the XACK of a batch goes out with the next
 	// read, in one write.
@@ -66,8 +75,10 @@ type streamReader struct {
 	typed   *typedWriter  // entries in the typed layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
-	// acknowledged once it delivered them (stream_tracking.go).
+	// acknowledged once it delivered them, at the pace it delivers
+	// (stream_tracking.go).
 	track *tracker
+	pace  pace
 }
 
 func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *streamReader {
@@ -179,8 +190,15 @@ func (s *streamReader) step() error {
 }
 
 func (s *streamReader) stepOn(c redis.Conn) error {
-	if s.track != nil {
-		s.takeDelivered() // may ask for the pending list again
+	if s.track != nil && !s.inflight {
+		// May ask for the pending list again, or to wait for Telegraf.
+		if wait, until := s.takeDelivered(); wait {
+			if err := s.ack(c); err != nil { // what was delivered meanwhile
+				return err
+			}
+			s.track.wait(until)
+			return nil
+		}
 	}
 	const (
 		readPending = iota
@@ -217,18 +235,33 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	default:
 		err = s.readNewEntries(c, rr)
 	}
-	// NOGROUP: the group is gone; UNBLOCKED: the key was deleted while we
-	// waited in XREADGROUP (Redis 7).
-	if re, ok := err.(redis.Error); ok && (strings.HasPrefix(string(re), "NOGROUP") || strings.HasPrefix(string(re), "UNBLOCKED")) {
-		s.p.Log.Warnf("consumer group %q of stream %q is gone (the key was deleted?): creating it again", s.p.Group, s.p.Key)
-		s.needGroup, s.pendingFrom = true, "0"
+	// NOGROUP: the group is gone, or the key. UNBLOCKED: the key was
+	// deleted (or CLIENT UNBLOCK) while we waited in XREADGROUP (Redis 7).
+	// The group is created again at the next step (createGroup says why
+	// and where), and the claim pass starts again.
+	if re, ok := err.(redis.Error); ok {
+		switch msg := string(re); {
+		case strings.HasPrefix(msg, "NOGROUP"):
+			s.groupLost = true
+		case strings.HasPrefix(msg, "UNBLOCKED") && strings.Contains(msg, "no longer exists"):
+			s.groupLost, s.keyGone = true, true
+		case strings.HasPrefix(msg, "UNBLOCKED"):
+		default:
+			return err
+		}
+		s.needGroup, s.pendingFrom, s.claimCursor = true, "0", "0-0"
 		return nil
 	}
 	return err
 }
 
-// createGroup makes the group (and the stream, MKSTREAM) unless it exists.
+// createGroup makes the group (and the stream, MKSTREAM) unless it
+// exists. Once the group has delivered to us, or found gone, it is
+// recreateGroup.
 func (s *streamReader) createGroup(c redis.Conn) error {
+	if s.groupLost || s.readAny {
+		return s.recreateGroup(c)
+	}
 	_, err := c.Do("XGROUP", "CREATE", s.p.Key, s.p.Group, s.p.StartID, "MKSTREAM")
 	switch {
 	case err == nil:
@@ -241,16 +274,128 @@ func (s *streamReader) createGroup(c redis.Conn) error {
 	return nil
 }
 
+// recreateGroup makes the group again when it was removed under us (or
+// checks that it is there, after a reconnection), where none of the
+// entries this consumer has not delivered is lost and as few as possible
+// are delivered twice (README, "The group or the stream removed"):
+//
+//   - only the group is gone (XGROUP DESTROY): after the last entry the
+//     group delivered to us, or just before the oldest entry Telegraf
+//     holds or did not deliver (built in), whose pending state went with
+//     the group; start_id when we read nothing yet. Entries after it are
+//     delivered, none before it again. Not "0" (start_id's default):
+//     that delivers the whole stream a second time;
+//   - the stream is gone (the key was deleted, Redis lost it): the group
+//     at "0" of a new stream, whose every entry came after the deletion.
+//
+// The first XGROUP CREATE is without MKSTREAM, so that Redis tells which
+// of the two it is.
+func (s *streamReader) recreateGroup(c redis.Conn) error {
+	if !s.keyGone {
+		at, why := s.recreateAt()
+		_, err := c.Do("XGROUP", "CREATE", s.p.Key, s.p.Group, at)
+		switch {
+		case err == nil:
+			gone := "is gone"
+			if !s.groupLost {
+				gone = "was gone when this consumer reconnected"
+			}
+			s.p.Log.Warnf("consumer group %q of stream %q %s, the stream is not (XGROUP DESTROY?): created the group again at %s, %s",
+				s.p.Group, s.p.Key, gone, at, why)
+			s.groupMade()
+			return nil
+		case strings.HasPrefix(err.Error(), "BUSYGROUP"):
+			if s.groupLost {
+				s.p.Log.Infof("consumer group %q of stream %q was gone and another consumer has created it again: reading on from where it is", s.p.Group, s.p.Key)
+			}
+			s.groupMade()
+			return nil
+		case !strings.Contains(err.Error(), "requires the key to exist"):
+			return err
+		}
+	}
+	_, err := c.Do("XGROUP", "CREATE", s.p.Key, s.p.Group, "0", "MKSTREAM")
+	switch {
+	case err == nil:
+		s.p.Log.Warnf("stream %q is gone (the key was deleted, or Redis lost it), and consumer group %q with it: created both again, the group at 0, so that every entry the new stream gets is read",
+			s.p.Key, s.p.Group)
+	case strings.HasPrefix(err.Error(), "BUSYGROUP"):
+		s.p.Log.Infof("stream %q was gone (the key was deleted) and another consumer has created it again with consumer group %q: reading on from where the group is", s.p.Key, s.p.Group)
+	default:
+		return err
+	}
+	s.readAny = false // IDs of the stream that was deleted
+	s.groupMade()
+	return nil
+}
+
+func (s *streamReader) groupMade() {
+	s.needGroup, s.groupLost, s.keyGone = false, false, false
+}
+
+// recreateAt is the position (the ID taken as the last delivered) of a
+// group created again over a stream that is still there, and why.
+func (s *streamReader) recreateAt() (at, why string) {
+	if low, ok := s.undelivered(); ok {
+		at := "0"
+		if before, ok := low.before(); ok {
+			at = before.String()
+		}
+		return at, fmt.Sprintf("just before %s, the oldest entry Telegraf has not delivered: the entries from there on are read again", low)
+	}
+	if s.readAny {
+		return s.lastRead.String(), "the last entry this consumer read: the entries after it are read, none before it again"
+	}
+	return s.p.StartID, "start_id, as this consumer had read nothing from it yet"
+}
+
+// entryID is a stream entry ID, <ms>-<seq>, as numbers.
+type entryID struct{ ms, seq uint64 }
+
+func parseEntryID(s string) (entryID, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return entryID{ms, seq}, ok && err1 == nil && err2 == nil
+}
+
+func (a entryID) less(b entryID) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
+func (a entryID) String() string {
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
+}
+
+// before is the ID just before a; 0-0 has none.
+func (a entryID) before() (entryID, bool) {
+	switch {
+	case a.seq > 0:
+		return entryID{a.ms, a.seq - 1}, true
+	case a.ms > 0:
+		return entryID{a.ms - 1, math.MaxUint64}, true
+	}
+	return entryID{}, false
+}
+
+// noteRead keeps the highest ID the group delivered to us.
+func (s *streamReader) noteRead(entries []entry) {
+	if id, ok := parseEntryID(entries[len(entries)-1].id); ok && (!s.readAny || s.lastRead.less(id)) {
+		s.lastRead, s.readAny = id, true
+	}
+}
+
 // readPending re-reads the entries delivered to this consumer name and not
 // acknowledged: a restarted consumer with the same name gets them back.
 func (s *streamReader) readPending(c redis.Conn) error {
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize, "STREAMS", s.p.Key, s.pendingFrom)
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(), "STREAMS", s.p.Key, s.pendingFrom)
 	if err != nil {
 		return err
 	}
 	entries, err := readGroupEntries(reply)
 	if err != nil || len(entries) == 0 {
 		s.pendingFrom = ""
+		if err == nil {
+			s.pendingPassDone()
+		}
 		return err
 	}
 	s.pendingFrom = entries[len(entries)-1].id
@@ -263,7 +408,7 @@ func (s *streamReader) readPending(c redis.Conn) error {
 // the pending list is repeated every claim_idle/2.
 func (s *streamReader) claim(c redis.Conn) error {
 	idle := time.Duration(s.p.ClaimIdle)
-	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.p.BatchSize)
+	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.count())
 	if err != nil {
 		return err
 	}
@@ -314,7 +459,7 @@ func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
 	if rr != nil {
 		return s.readNewRaw(c, rr)
 	}
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.p.BatchSize,
+	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(),
 		"BLOCK", time.Duration(s.p.Block).Milliseconds(), "STREAMS", s.p.Key, ">")
 	if err != nil {
 		return err
@@ -381,7 +526,7 @@ func (s *streamReader) sendRead(rr *rawReplies, block bool) error {
 		s.args = append(s.args[:0], s.p.Key, s.p.Group)
 		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
 	}
-	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.p.BatchSize))
+	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.count()))
 	if block {
 		s.args = append(s.args, "BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10))
 	}
@@ -465,6 +610,7 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	s.noteRead(entries)
 	if s.track != nil {
 		return s.handOver(c, entries)
 	}

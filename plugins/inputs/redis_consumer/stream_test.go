@@ -3,6 +3,7 @@ package redis_consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -268,7 +269,8 @@ func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
 	})
 	r := start(t, p, RunOptions{})
 	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 3")
-	time.Sleep(500 * time.Millisecond)
+	claims := commandCalls(t, srv, "xautoclaim")
+	waitFor(t, "three more claim passes", func() bool { return commandCalls(t, srv, "xautoclaim") >= claims+3 })
 	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("pending: %v", got)
 	}
@@ -302,7 +304,8 @@ func TestStreamParseErrorAck(t *testing.T) {
 }
 
 // The stream is deleted under a running consumer: the group is created
-// again and reading goes on.
+// again, at 0 of the new stream, and reading goes on. Hostile: the new
+// stream's first entry has an ID below the last one read from the old.
 func TestStreamGroupCreatedAgainAfterTheKeyWasDeleted(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "v", "1")
@@ -311,10 +314,47 @@ func TestStreamGroupCreatedAgainAfterTheKeyWasDeleted(t *testing.T) {
 	waitLines(t, r.stdout, 1)
 	srv.Do("DEL", "metrics")
 	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone`)
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] stream "metrics" is gone (the key was deleted, or Redis lost it), and consumer group "telegraf" with it: created both again, the group at 0`)
 	})
+	srv.Do("XADD", "metrics", "500-0", "v", "0")
 	srv.Do("XADD", "metrics", "2000-0", "v", "2")
-	sameLines(t, waitLines(t, r.stdout, 2), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
+	sameLines(t, waitLines(t, r.stdout, 3), "redis_consumer v=1 1000000000", "redis_consumer v=0 500000000", "redis_consumer v=2 2000000000")
+}
+
+// XGROUP DESTROY under a running consumer: the group is created again
+// after the last entry it read, not at start_id "0", which would write the
+// whole stream a second time, and the log says what happened (not "the
+// key was deleted?"). Hostile: an entry added while the group is gone,
+// and the group destroyed a second time.
+func TestStreamGroupDestroyedReadsOnAfterTheLastEntryIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := 1; i <= 3; i++ {
+		srv.Do("XADD", "metrics", fmt.Sprintf("%d000-0", i), "v", i)
+	}
+	p, logs := streamPlugin(t, srv, nil)
+	r := start(t, p, RunOptions{})
+	waitLines(t, r.stdout, 3)
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	srv.Do("XADD", "metrics", "4000-0", "v", 4)
+	waitFor(t, "the warning", func() bool {
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 3000-0, the last entry this consumer read: the entries after it are read, none before it again`)
+	})
+	waitLines(t, r.stdout, 4)
+	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
+	waitFor(t, "the second warning", func() bool { return strings.Contains(logs.String(), "created the group again at 4000-0") })
+	srv.Do("XADD", "metrics", "5000-0", "v", 5)
+	waitLines(t, r.stdout, 5)
+	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	if err := r.closeStdin(t); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, r.stdout.Lines(), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000",
+		"redis_consumer v=3 3000000000", "redis_consumer v=4 4000000000", "redis_consumer v=5 5000000000")
+	if log := logs.String(); strings.Contains(log, "the key was deleted") || count(log, "W! ") != 2 {
+		t.Fatalf("log:\n%s", log)
+	}
 }
 
 // Redis restarts (AOF on) while entries come in: all are written, none is

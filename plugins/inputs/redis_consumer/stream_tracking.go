@@ -4,45 +4,51 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// tracker is stream mode built into Telegraf: the metrics of each batch of
-// entries go to Telegraf as one tracked group, and the entries are
-// acknowledged only once Telegraf reports the group delivered, that is
-// written by every output. So the stream's at-least-once reaches the
-// outputs: an entry whose metrics Telegraf lost (rejected from a full
-// buffer) or had not yet written when it stopped stays pending, and is
-// read again from the pending list.
+// tracker is stream mode built into Telegraf: the metrics of each entry go
+// to Telegraf as one tracked group, and the entry is acknowledged only
+// once Telegraf reports the group delivered, that is written by every
+// output. So the stream's at-least-once reaches the outputs: an entry
+// whose metrics Telegraf did not deliver (an output refused them, or
+// dropped them from a full buffer; `telegraf --test` rejects every metric)
+// or had not yet written when it stopped stays pending, and is handed over
+// again from the pending list (pace). A group per entry, not per batch: an
+// output that rejects some entries of a batch gets only those again, never
+// the ones it has.
 //
-// The reader asks for the delivered IDs at the start of each step and
-// acknowledges them with the XACK it sends anyway (takeDelivered); at
-// most max_undelivered_messages entries are in Telegraf's hands at once.
+// The reader asks for the reports at the start of each step
+// (takeDelivered) and acknowledges the delivered entries with the XACK it
+// sends anyway; it reads only while Telegraf holds fewer entries than
+// pace allows, at most max_undelivered_messages.
 type tracker struct {
 	ctx context.Context
 	acc telegraf.TrackingAccumulator
-	max int
 
 	mu       sync.Mutex
-	room     chan struct{}                    // a delivery report came
-	groups   map[telegraf.TrackingID][]string // entry IDs of each group in flight
-	inFlight map[string]bool
-	done     []string // delivered, not yet acknowledged
-	reread   bool     // a group was not delivered: read the pending list again
+	reported chan struct{}                  // a delivery report came
+	groups   map[telegraf.TrackingID]string // the entry of each group in Telegraf's hands
+	inFlight map[string]bool                // those entries
+	done     []string                       // delivered, not yet acknowledged
+	rejected []string                       // not delivered, not yet taken
 }
 
+// newTracker takes Telegraf's reports for at most max entries in its
+// hands: the reader never hands over more (streamReader.count).
 func newTracker(ctx context.Context, acc telegraf.Accumulator, max int) *tracker {
-	t := &tracker{
+	return &tracker{
 		ctx:      ctx,
 		acc:      acc.WithTracking(max),
-		max:      max,
-		room:     make(chan struct{}, 1),
-		groups:   map[telegraf.TrackingID][]string{},
+		reported: make(chan struct{}, 1),
+		groups:   map[telegraf.TrackingID]string{},
 		inFlight: map[string]bool{},
 	}
-	return t
 }
 
 // watch takes Telegraf's delivery reports until ctx ends.
@@ -59,33 +65,37 @@ func (t *tracker) watch() {
 
 func (t *tracker) report(info telegraf.DeliveryInfo) {
 	t.mu.Lock()
-	ids := t.groups[info.ID()]
+	id, ok := t.groups[info.ID()]
 	delete(t.groups, info.ID())
-	for _, id := range ids {
-		delete(t.inFlight, id)
-	}
-	if info.Delivered() {
-		t.done = append(t.done, ids...)
-	} else {
-		t.reread = true
+	delete(t.inFlight, id)
+	switch {
+	case !ok:
+	case info.Delivered():
+		t.done = append(t.done, id)
+	default:
+		t.rejected = append(t.rejected, id)
 	}
 	t.mu.Unlock()
 	select {
-	case t.room <- struct{}{}:
+	case t.reported <- struct{}{}:
 	default:
 	}
 }
 
-// add hands ms, the metrics of the entries ids, to Telegraf.
-func (t *tracker) add(ms []telegraf.Metric, ids []string) {
+// add hands ms, the metrics of the entry id, to Telegraf.
+func (t *tracker) add(ms []telegraf.Metric, id string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, id := range ids {
-		t.inFlight[id] = true
-	}
+	t.inFlight[id] = true
 	// Registered before Telegraf can report the group delivered.
-	id := t.acc.AddTrackingMetricGroup(ms)
-	t.groups[id] = ids
+	t.groups[t.acc.AddTrackingMetricGroup(ms)] = id
+}
+
+// held is how many entries Telegraf holds.
+func (t *tracker) held() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.inFlight)
 }
 
 func (t *tracker) holds(id string) bool {
@@ -94,75 +104,232 @@ func (t *tracker) holds(id string) bool {
 	return t.inFlight[id]
 }
 
-// waitForRoom blocks while max entries are in Telegraf's hands.
-func (t *tracker) waitForRoom() {
-	for {
-		t.mu.Lock()
-		n := len(t.inFlight)
-		t.mu.Unlock()
-		if n < t.max {
-			return
-		}
-		select {
-		case <-t.room:
-		case <-t.ctx.Done():
-			return
-		}
-	}
-}
-
-// take returns the entries delivered since the last call, and whether a
-// group was not delivered since.
-func (t *tracker) take() (ids []string, reread bool) {
+// take returns the entries delivered and those rejected since the last
+// call, and how many entries Telegraf holds.
+func (t *tracker) take() (done, rejected []string, held int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ids, reread = t.done, t.reread
-	t.done, t.reread = nil, false
-	return ids, reread
+	done, rejected = t.done, t.rejected
+	t.done, t.rejected = nil, nil
+	return done, rejected, len(t.inFlight)
 }
 
-// takeDelivered queues the delivered entries for the XACK of this step,
-// and has the pending list read again when Telegraf lost a group.
-func (s *streamReader) takeDelivered() {
-	ids, reread := s.track.take()
-	s.unacked = append(s.unacked, ids...)
-	if reread && s.pendingFrom == "" {
-		s.pendingFrom = "0"
+// oldest is the lowest ID among the entries Telegraf holds.
+func (t *tracker) oldest() (entryID, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return lowestID(t.inFlight)
+}
+
+// wait returns on the next report, at until (if not zero), or when ctx
+// ends.
+func (t *tracker) wait(until time.Time) {
+	var timeout <-chan time.Time
+	if !until.IsZero() {
+		timer := time.NewTimer(time.Until(until))
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case <-t.reported:
+	case <-timeout:
+	case <-t.ctx.Done():
 	}
 }
 
-// handOver is process built in: the metrics of the entries go to Telegraf
-// as one group; deleted entries, and bad ones with on_parse_error = "ack",
-// are acknowledged at once, as in process.
+// pace is how many entries the reader may hand to Telegraf at once, and
+// when. Normally max_undelivered_messages, as kafka_consumer's option of
+// the same name. An entry Telegraf did not deliver is retried the way an
+// NSQ consumer backs off, never in a loop:
+//
+//   - a rejection pauses reading (new entries, claims and the pending
+//     list alike) until Telegraf has settled every entry it holds: handing
+//     over more, or the same again, to a buffer that is dropping would
+//     only be dropped too (and counted dropped again);
+//   - then the rejected entries are read again from the pending list,
+//     which now holds only entries that wait (and kept bad ones), so an
+//     entry in Telegraf's hands is never delivered twice by Redis;
+//   - no more entries go to Telegraf at once than it delivered since the
+//     rejection, that much more with each delivery (as TCP's slow start),
+//     back up to max_undelivered_messages; so a buffer that held 100
+//     metrics is not handed 200;
+//   - when Telegraf delivered nothing since (everything was rejected: a
+//     buffer full of other inputs' metrics, an output refusing a metric,
+//     or --test), one page (batch_size) is tried after a backoff of 1s
+//     doubling to 30s, which a delivery resets.
+type pace struct {
+	max     int // max_undelivered_messages
+	page    int // batch_size
+	limit   int // entries Telegraf may hold now
+	paused  bool
+	probeAt time.Time // paused with nothing delivered: when to try a page
+	backoff *redisconn.Backoff
+	// waiting: rejected entries not handed over again yet, pending in
+	// Redis. Emptied by a whole pass over the pending list: those it did
+	// not find are no longer ours (acknowledged, claimed or deleted).
+	waiting map[string]bool
+	since   time.Time // the first rejection of the present run; zero: none
+	rejects int       // rejections in the run
+	// A run of rejections is a W! line and an I! line; one that starts
+	// within a minute of the last one's end is logged at debug level,
+	// or an entry that an output refuses every time would give two
+	// lines at each of its flushes.
+	loud       bool
+	quietUntil time.Time
+}
+
+func newPace(max, page int) pace {
+	return pace{
+		max:     max,
+		page:    page,
+		limit:   max,
+		backoff: &redisconn.Backoff{Min: time.Second, Max: 30 * time.Second},
+		waiting: map[string]bool{},
+	}
+}
+
+// takeDelivered queues the delivered entries for the XACK of this step
+// and applies pace. It returns whether the reader must wait before
+// reading, and until when (zero: the next report).
+func (s *streamReader) takeDelivered() (wait bool, until time.Time) {
+	done, rejected, held := s.track.take()
+	s.unacked = append(s.unacked, done...)
+	f := &s.pace
+	if len(rejected) > 0 {
+		s.rejected(rejected)
+	}
+	if len(done) > 0 {
+		f.backoff.Reset()
+		f.limit = min(f.max, f.limit+len(done))
+		if !f.since.IsZero() && !f.paused && len(f.waiting) == 0 {
+			log := s.p.Log.Debugf
+			if f.loud {
+				log = s.p.Log.Infof
+			}
+			log("stream %q: Telegraf delivers again; the entries it did not deliver in the last %s (%d times) were handed over again",
+				s.p.Key, time.Since(f.since).Round(time.Millisecond), f.rejects)
+			f.since, f.rejects, f.quietUntil = time.Time{}, 0, time.Now().Add(time.Minute)
+		}
+	}
+	if f.paused {
+		switch {
+		case held > 0:
+			return true, time.Time{}
+		case f.limit == 0 && time.Now().Before(f.probeAt):
+			return true, f.probeAt
+		}
+		// Telegraf holds none of ours: the rejected entries are read
+		// again, from the start of the pending list, as many as it
+		// delivered since, or one page.
+		f.paused = false
+		if f.limit == 0 {
+			f.limit = min(f.page, f.max)
+		}
+		s.pendingFrom = "0"
+	}
+	// Reads of at least half a page, not of every entry delivered.
+	return f.limit-held < max(1, min(f.page, f.limit)/2), time.Time{}
+}
+
+// rejected notes entries Telegraf did not deliver and pauses reading.
+func (s *streamReader) rejected(ids []string) {
+	f := &s.pace
+	for _, id := range ids {
+		f.waiting[id] = true
+	}
+	f.rejects += len(ids)
+	f.limit = 0
+	// A pass over the pending list under way starts again from its start
+	// once the pause is over.
+	s.pendingFrom = ""
+	if !f.paused {
+		f.paused = true
+		f.probeAt = time.Now().Add(f.backoff.Next())
+	}
+	in := max(0, time.Until(f.probeAt)).Round(time.Millisecond)
+	if f.since.IsZero() {
+		f.since = time.Now()
+		f.loud = !f.since.Before(f.quietUntil)
+		log := s.p.Log.Debugf
+		if f.loud {
+			log = s.p.Log.Warnf
+		}
+		log("stream %q: Telegraf did not deliver %d entries (an output refused their metrics or dropped them from a full buffer; telegraf --test rejects every metric): they stay pending; reading pauses until Telegraf has settled the entries it holds, then they are handed over again, at once if it delivered some, else in %s",
+			s.p.Key, len(ids), in)
+		return
+	}
+	s.p.Log.Debugf("stream %q: Telegraf did not deliver %d more entries; handed over again once it has settled what it holds, or in %s", s.p.Key, len(ids), in)
+}
+
+// count is the COUNT of the next read: batch_size, or less when Telegraf
+// may take fewer entries.
+func (s *streamReader) count() int {
+	if s.track == nil {
+		return s.p.BatchSize
+	}
+	return max(1, min(s.p.BatchSize, s.pace.limit-s.track.held()))
+}
+
+// pendingPassDone is called when a pass over the pending list found no
+// more entries.
+func (s *streamReader) pendingPassDone() {
+	if s.track != nil {
+		clear(s.pace.waiting)
+	}
+}
+
+// handOver is process built in: the metrics of each entry go to Telegraf
+// as one group; deleted entries, entries without metrics and bad ones
+// with on_parse_error = "ack" are acknowledged at once, as in process.
 func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
-	var ms []telegraf.Metric
-	var ids []string
 	for _, e := range entries {
 		if s.track.holds(e.id) {
 			continue // read again from the pending list while Telegraf has it
 		}
+		delete(s.pace.waiting, e.id)
 		if e.fields == nil {
 			s.unacked = append(s.unacked, e.id)
 			continue
 		}
-		got, err := s.metrics(e)
+		ms, err := s.metrics(e)
 		if err != nil {
 			if s.badEntry(e, err) {
 				s.unacked = append(s.unacked, e.id)
 			}
 			continue
 		}
-		ms = append(ms, got...)
+		if len(ms) == 0 {
+			s.unacked = append(s.unacked, e.id) // nothing to deliver
+			continue
+		}
 		// Held until Telegraf reports the group: a copy, not a slice of
 		// the whole reply it was read from.
-		ids = append(ids, strings.Clone(e.id))
+		s.track.add(ms, strings.Clone(e.id))
 	}
-	if len(ms) > 0 {
-		s.track.add(ms, ids)
+	return s.ack(c)
+}
+
+// undelivered is the lowest ID among the entries Telegraf holds or did
+// not deliver: where a consumer group created again must start for none
+// of them to be lost.
+func (s *streamReader) undelivered() (entryID, bool) {
+	if s.track == nil {
+		return entryID{}, false
 	}
-	if err := s.ack(c); err != nil {
-		return err
+	low, ok := s.track.oldest()
+	if w, wok := lowestID(s.pace.waiting); wok && (!ok || w.less(low)) {
+		low, ok = w, true
 	}
-	s.track.waitForRoom()
-	return nil
+	return low, ok
+}
+
+func lowestID(ids map[string]bool) (entryID, bool) {
+	var low entryID
+	found := false
+	for s := range ids {
+		if id, ok := parseEntryID(s); ok && (!found || id.less(low)) {
+			low, found = id, true
+		}
+	}
+	return low, found
 }

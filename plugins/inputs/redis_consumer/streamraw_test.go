@@ -211,7 +211,7 @@ func TestStreamPipelinedAckLosesNothing(t *testing.T) {
 		return len(seen) == n
 	})
 	r.cancel()
-	err := <-r.done
+	err := result(t, r.done)
 	r.done <- err // for the cleanup of start
 	if err != nil {
 		t.Fatal(err)
