@@ -39,6 +39,9 @@ type inProcess struct {
 	backoff *redisconn.Backoff
 	retryAt time.Time
 	stats   Stats // Telegraf counts its own; ours feed the quote's reports
+
+	// policy is the retry timings of both loops (tests shorten them).
+	policy retryPolicy
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program
