@@ -12,23 +12,48 @@ import (
 )
 
 // The writing side of a run: the flusher takes what the reader decoded,
-// writes it, retries with backoff while Redis is away, and after a stop
-// signal gives it the grace period (timeout) before giving up. A command
-// refused for its key holds that key alone (see refusals.go).
+// writes it, and after a stop signal gives it the grace period (timeout)
+// before giving up. While Redis is away it is probed often (a PING every
+// probe period at most) and written to as soon as it answers; a write the
+// server refuses for its state (out of memory, read-only, ...) is retried
+// with backoff; a command refused for its key holds that key alone (see
+// refusals.go).
 
 // retryPolicy is how the write loops wait: the defaults, or shorter ones
 // in tests.
 type retryPolicy struct {
-	backoffMax time.Duration // the longest wait after a failure (30s)
+	probeEvery time.Duration // while Redis is away, probe it at least this often (1s)
+	backoffMax time.Duration // the longest wait after a refusal (30s)
+	// afterProbe, in tests, runs when a probe found Redis back, before
+	// the write: the moment for a fault.
+	afterProbe func()
 }
 
-const defaultBackoffMax = 30 * time.Second
+const (
+	defaultProbeEvery = time.Second
+	defaultBackoffMax = 30 * time.Second
+)
+
+func (p retryPolicy) probe() time.Duration {
+	if p.probeEvery > 0 {
+		return p.probeEvery
+	}
+	return defaultProbeEvery
+}
 
 func (p retryPolicy) backoff() time.Duration {
 	if p.backoffMax > 0 {
 		return p.backoffMax
 	}
 	return defaultBackoffMax
+}
+
+// newBackoffs returns the waits of a loop: while Redis is away (doubling
+// up to the probe period) and after a refusal (doubling up to the cap).
+func (p retryPolicy) newBackoffs() (away, refused *redisconn.Backoff) {
+	away = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: max(100*time.Millisecond, p.probe())}
+	refused = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: p.backoff()}
+	return away, refused
 }
 
 // heldBatch is a batch that may keep commands after a write that went
@@ -48,8 +73,8 @@ type heldBatch interface {
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
-	backoff := &redisconn.Backoff{Min: 100 * time.Millisecond, Max: r.policy.backoff()}
-	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint(), Backoff: r.policy.backoff()}
+	awayBackoff, refusedBackoff := r.policy.newBackoffs()
+	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint(), Probe: r.policy.probe(), Backoff: r.policy.backoff()}
 	holds := newHolds(r.Log, r.Endpoint(), r.policy.backoff())
 	var takenEnd int64        // where the lines of the next take start, in the spool
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
@@ -62,6 +87,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 	defer retry.stop()
 	due := newAlarm() // the next retry of a held key
 	defer due.stop()
+	away := false // the last attempt found Redis away: probe before writing
 
 	stopped := ctx.Done()
 	var deadline <-chan time.Time // set once stopping: the grace period
@@ -89,6 +115,24 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 		}
 		if retry.pending() {
 			continue
+		}
+		if away {
+			// Redis was away: a PING tells whether it is back, and the
+			// write follows at once if it is.
+			if err := client.Probe(writeCtx); err != nil {
+				outage.Failed(err, fmt.Sprintf("keeping %d metrics", u.backlog(inflight)))
+				if redisconn.Away(err) {
+					retry.set(awayBackoff.Next())
+				} else {
+					away = false
+					retry.set(refusedBackoff.Next())
+				}
+				continue
+			}
+			away = false
+			if r.policy.afterProbe != nil {
+				r.policy.afterProbe()
+			}
 		}
 
 		var end int64
@@ -122,11 +166,17 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 		if err != nil {
 			n = u.failed(inflight, n, handed, err)
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
-			retry.set(backoff.Next())
+			if redisconn.Away(err) {
+				away = true
+				retry.set(awayBackoff.Next())
+			} else {
+				retry.set(refusedBackoff.Next())
+			}
 			continue
 		}
 		outage.Succeeded()
-		backoff.Reset()
+		awayBackoff.Reset()
+		refusedBackoff.Reset()
 		if u.written(inflight, n, end, done) {
 			return 0, 0
 		}
@@ -176,6 +226,13 @@ func (a *alarm) stop() {
 		a.t.Stop()
 	}
 	a.c, a.t, a.at = nil, nil, time.Time{}
+}
+
+// backlog is the metrics read and not yet written.
+func (u *run) backlog(inflight batch) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return inflight.Metrics() + u.pending.Metrics()
 }
 
 // stop ends reading (a stop signal came) and starts the grace period:
