@@ -498,3 +498,58 @@ func TestWrongTypeWithoutTypePermissionIntegration(t *testing.T) {
 	}
 	inOrder(t, srv, "t:bad", []int{0}, logs)
 }
+
+// The same in a Redis Cluster, where commands go to each slot's node: the
+// held key is on one node, TYPE is asked of that node, the keys on every
+// node go on, and after the fix the key's metrics arrive in order.
+func TestWrongTypeKeyInAClusterIntegration(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0)
+	clusterDo(t, c, "HSET", "t:bad", "a", "hash")
+	logs := &syncBuffer{}
+	r := clusterPlugin(t, c, logs, func(r *Redis) { r.Mode, r.Key = "stream", "t:{{.Name}}" })
+	pr, pw := io.Pipe()
+	stats := &Stats{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), pr, stats) }()
+	seqs := map[string][]int{}
+	var b strings.Builder
+	for i := 0; i < 600; i++ {
+		name := fmt.Sprintf("k%d", i%12) // on every node
+		if i%20 == 9 {
+			name = "bad"
+		}
+		seqs[name] = append(seqs[name], i)
+		b.WriteString(namedLine(name, i))
+	}
+	go func() { _, _ = io.WriteString(pw, b.String()) }()
+	waitFor(t, func() bool { return stats.Written.Load() >= 570 })
+	if n := stats.Written.Load(); n != 570 {
+		t.Fatalf("written %d", n)
+	}
+	errs := logLines(logs, "E! ")
+	if len(errs) != 1 || !strings.Contains(errs[0], `refused XADD to key "t:bad" (it holds a hash, not a stream): WRONGTYPE`) {
+		t.Fatalf("want one line naming the key and its type:\n%s", logs)
+	}
+	clusterDo(t, c, "DEL", "t:bad")
+	pw.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("not written after the key was fixed:\n%s", logs)
+	}
+	for name, want := range seqs {
+		entries, err := redis.Values(clusterDo(t, c, "XRANGE", "t:"+name, "-", "+"), nil)
+		if err != nil || len(entries) != len(want) {
+			t.Fatalf("t:%s: %d entries (%v), want %d", name, len(entries), err, len(want))
+		}
+		for i, e := range entries {
+			kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+			if kv["seq"] != fmt.Sprint(want[i]) {
+				t.Fatalf("t:%s entry %d is seq %s, want %d", name, i, kv["seq"], want[i])
+			}
+		}
+	}
+}
