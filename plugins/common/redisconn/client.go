@@ -99,6 +99,25 @@ func (c *Client) RunContext(ctx context.Context, f func(redis.Conn) error) error
 	return err
 }
 
+// Probe tells whether Redis answers: a PING on the open connection, or on
+// a new one when the last was lost. It costs a round trip (and a dial),
+// so a loop may probe often while Redis is away and write as soon as it
+// answers, whatever the length of the outage. Any reply but one saying
+// the server is not ready yet (see Away) counts as an answer: a user
+// without the right to PING gets NOPERM from a server that is there.
+func (c *Client) Probe(ctx context.Context) error {
+	conn, err := c.ConnContext(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.DoContext(ctx, "PING")
+	c.Check(err)
+	if _, reply := err.(redis.Error); reply && !Away(err) {
+		return nil
+	}
+	return err
+}
+
 // Close closes the connection, if any.
 func (c *Client) Close() {
 	if c.conn != nil {

@@ -26,12 +26,49 @@ func NeedsOperator(err error) bool {
 		return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
 			strings.Contains(msg, "NOPERM")
 	}
-	code, _, _ := strings.Cut(string(re), " ")
-	switch code {
-	case "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MOVED", "ASK":
+	return !ServerState(re)
+}
+
+// code is the first word of a reply error: WRONGTYPE, NOPERM, OOM, ...
+func code(re redis.Error) string {
+	c, _, _ := strings.Cut(string(re), " ")
+	return c
+}
+
+// ServerState reports whether err is a reply refusing a command for the
+// state the server (or the cluster) is in, whatever the command's key:
+// loading, busy with a script, out of memory, a replica, a cluster slot
+// moving. Any other reply error (WRONGTYPE, NOPERM, ...) is about the
+// command or its key.
+func ServerState(err error) bool {
+	re, ok := err.(redis.Error)
+	if !ok {
 		return false
 	}
-	return true
+	switch code(re) {
+	case "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MOVED", "ASK":
+		return true
+	}
+	return false
+}
+
+// Away reports whether err says that Redis cannot be reached or cannot
+// serve any command yet: a network error or a failed dial, or a server
+// still loading its data or busy with a script. A PING tells when that
+// ends (Client.Probe), so such a failure is probed for often rather than
+// waited out with a backoff. A reply that refuses the command itself, or
+// a dial refused for a reason an operator must fix (a wrong password), is
+// not: only a new attempt tells that it was fixed.
+func Away(err error) bool {
+	if err == nil {
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		c := code(re)
+		return c == "LOADING" || c == "BUSY"
+	}
+	return !NeedsOperator(err)
 }
 
 // WrongType explains a WRONGTYPE reply to a command on key: Redis's own

@@ -19,6 +19,11 @@ type Outage struct {
 	Log      telegraf.Logger
 	Endpoint string
 	Action   string // what was refused: "write" (the default) or "read"
+	// Probe, when set, is how often the loop probes Redis while it is away
+	// (see Away), rather than waiting out a backoff; the line says so.
+	Probe time.Duration
+	// Backoff is the longest wait between attempts otherwise (30s when 0).
+	Backoff time.Duration
 
 	mu       sync.Mutex
 	since    time.Time
@@ -40,15 +45,23 @@ func (o *Outage) Failed(err error, held string) {
 		return
 	}
 	o.since, o.last = time.Now(), msg
+	backoff := o.Backoff
+	if backoff <= 0 {
+		backoff = 30 * time.Second
+	}
 	if NeedsOperator(err) {
 		action := o.Action
 		if action == "" {
 			action = "write"
 		}
-		o.Log.Errorf("Redis at %s refused the %s: %s; %s, retrying with backoff up to 30s until this is fixed", o.Endpoint, action, msg, held)
+		o.Log.Errorf("Redis at %s refused the %s: %s; %s, retrying with backoff up to %s until this is fixed", o.Endpoint, action, msg, held, backoff)
 		return
 	}
-	o.Log.Warnf("Redis at %s is unavailable: %s; %s, retrying with backoff up to 30s", o.Endpoint, msg, held)
+	if o.Probe > 0 && Away(err) {
+		o.Log.Warnf("Redis at %s is unavailable: %s; %s, probing it every %s and going on as soon as it answers", o.Endpoint, msg, held, o.Probe)
+		return
+	}
+	o.Log.Warnf("Redis at %s is unavailable: %s; %s, retrying with backoff up to %s", o.Endpoint, msg, held, backoff)
 }
 
 // Succeeded ends an outage, if there was one.

@@ -2,6 +2,7 @@ package redisconn
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 )
 
 func dial(t *testing.T, c *Config) (*Conn, error) {
@@ -160,6 +163,67 @@ func TestErrorClasses(t *testing.T) {
 	}
 	if NeedsOperator(errors.New("dial tcp 127.0.0.1:1: connect: connection refused")) {
 		t.Error("a refused connection is not for an operator")
+	}
+	// Whose state a reply is about (the server's, or the command's and its
+	// key's), and whether a PING tells when it ends (Away).
+	for reply, want := range map[string][2]bool{
+		"LOADING Redis is loading the dataset in memory":                    {true, true},
+		"BUSY Redis is busy running a script.":                              {true, true},
+		"OOM command not allowed when used memory > 'maxmemory'.":           {true, false},
+		"READONLY You can't write against a read only replica.":             {true, false},
+		"MOVED 3999 127.0.0.1:6381":                                         {true, false},
+		"WRONGTYPE Operation against a key holding the wrong kind of value": {false, false},
+		"NOPERM this user has no permissions to access one of the keys":     {false, false},
+		"ERR unknown command":                                               {false, false},
+	} {
+		err := redis.Error(reply)
+		if ServerState(err) != want[0] || Away(err) != want[1] || Away(fmt.Errorf("writing: %w", err)) != want[1] {
+			t.Errorf("%q: server state %v, away %v", reply, ServerState(err), Away(err))
+		}
+	}
+	for msg, away := range map[string]bool{
+		"dial tcp 127.0.0.1:1: connect: connection refused":                      true,
+		"read tcp 127.0.0.1:5->127.0.0.1:6: i/o timeout":                         true,
+		"connecting to 127.0.0.1:6379: WRONGPASS invalid username-password pair": false,
+	} {
+		if Away(errors.New(msg)) != away {
+			t.Errorf("%q: away %v", msg, !away)
+		}
+	}
+	if Away(nil) {
+		t.Error("no error is not away")
+	}
+}
+
+// TestOutageLines: one line when an outage starts, saying how Redis is
+// retried (probed while away, backoff after a refusal), one when it ends.
+func TestOutageLines(t *testing.T) {
+	var logs syncbuf.Buffer
+	o := &Outage{Log: logger.NewWriter(&logs, "x"), Endpoint: "e", Probe: time.Second, Backoff: 4 * time.Second}
+	o.Failed(errors.New("dial tcp: connection refused"), "keeping 3 metrics")
+	o.Failed(errors.New("dial tcp: connection refused"), "keeping 4 metrics")
+	o.Succeeded()
+	o.Failed(redis.Error("OOM command not allowed"), "keeping 1 metrics")
+	o.Succeeded()
+	o.Failed(redis.Error("NOPERM no permissions"), "keeping 1 metrics")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	want := []string{
+		"W! [x] Redis at e is unavailable: dial tcp: connection refused; keeping 3 metrics, probing it every 1s and going on as soon as it answers",
+		"I! [x] Redis at e is back after",
+		"W! [x] Redis at e is unavailable: OOM command not allowed; keeping 1 metrics, retrying with backoff up to 4s",
+		"I! [x] Redis at e is back after",
+		"E! [x] Redis at e refused the write: NOPERM no permissions; keeping 1 metrics, retrying with backoff up to 4s until this is fixed",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("line %d: %q, want %q", i, lines[i], want[i])
+		}
+	}
+	if !strings.Contains(lines[1], "and 2 failed attempts") {
+		t.Errorf("line %q", lines[1])
 	}
 }
 

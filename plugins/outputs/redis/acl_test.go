@@ -90,8 +90,9 @@ func TestMissingPermissionIsReportedNotHammered(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	out := logs.String()
-	if strings.Count(out, "refused the write: NOPERM") != 1 {
-		t.Fatalf("want one NOPERM line:\n%s", out)
+	// One line for the key, not one per retry, naming the key.
+	if strings.Count(out, "NOPERM") != 1 || !strings.Contains(out, `E! [outputs.redis] Redis at `+srv.Addr+` refused HSET to key "telegraf:cpu": NOPERM`) {
+		t.Fatalf("want one NOPERM line naming the key:\n%s", out)
 	}
 	// Backoff from 100 ms doubling: about 5 attempts in 3 s, not hundreds.
 	stats := srv.Do("INFO", "commandstats")

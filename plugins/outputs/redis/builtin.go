@@ -38,7 +38,11 @@ type inProcess struct {
 	metric  metricline.Metric
 	backoff *redisconn.Backoff
 	retryAt time.Time
+	away    bool  // the last write found Redis away: probe at the next
 	stats   Stats // Telegraf counts its own; ours feed the quote's reports
+
+	// policy is the retry timings of both loops (tests shorten them).
+	policy retryPolicy
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program
@@ -66,7 +70,7 @@ func (r *Redis) refuseExecdOnly() error {
 func (r *Redis) Connect() error {
 	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
-	r.backoff = redisconn.NewBackoff()
+	_, r.backoff = r.policy.newBackoffs()
 	r.batch = r.newBatch()
 	if _, err := r.client.Conn(); err != nil {
 		if redisconn.NeedsOperator(err) {
@@ -81,15 +85,28 @@ func (r *Redis) Connect() error {
 // that Telegraf counts them as delivered only then. On an error Telegraf
 // keeps the whole batch and writes it again at its next flush: commands
 // of a per-metric mode that went through before the failure are sent
-// again (at least once; the quote merge is idempotent). While Redis is
-// away, writes fail at once until the backoff has passed, rather than
-// dialing at every flush.
+// again (at least once; the quote merge is idempotent). A command Redis
+// refuses fails the write with its key (and, for WRONGTYPE, what the key
+// holds). While Redis is away, each flush first probes it (a dial and a
+// PING) and writes as soon as it answers; after a refusal, writes fail at
+// once until the backoff has passed, since only a write tells whether it
+// was fixed.
 func (r *Redis) Write(metrics []telegraf.Metric) error {
 	if len(metrics) == 0 {
 		return nil
 	}
-	if wait := time.Until(r.retryAt); wait > 0 {
-		return fmt.Errorf("Redis at %s is unavailable; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
+	if r.away {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.Timeout))
+		err := r.client.Probe(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("Redis at %s is unavailable: %w", r.Endpoint(), err)
+		}
+		if r.policy.afterProbe != nil {
+			r.policy.afterProbe()
+		}
+	} else if wait := time.Until(r.retryAt); wait > 0 {
+		return fmt.Errorf("Redis at %s refused the last write; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
 	}
 	r.batch.Reset()
 	for _, tm := range metrics {
@@ -105,12 +122,16 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 	}
 	n := r.batch.Metrics()
 	if _, _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
-		r.retryAt = time.Now().Add(r.backoff.Next())
+		r.away = redisconn.Away(err)
+		r.retryAt = time.Time{}
+		if !r.away {
+			r.retryAt = time.Now().Add(r.backoff.Next())
+		}
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
 	}
 	r.wrote(&r.stats, r.batch, n) // the quote's refusals are logged here too
 	r.backoff.Reset()
-	r.retryAt = time.Time{}
+	r.retryAt, r.away = time.Time{}, false
 	return nil
 }
 

@@ -197,8 +197,10 @@ func (s *subscription) drain(t *testing.T) string {
 }
 
 // TestBuiltInWriteFailsWhileRedisIsAway: Write returns an error (Telegraf
-// keeps the batch) until Redis is back, without dialing at every flush;
-// then the batch Telegraf writes again arrives whole.
+// keeps the batch) until Redis is back; then the batch Telegraf writes
+// again arrives whole. While Redis is away each flush probes it (a dial
+// and a PING) rather than waiting out a backoff grown during the outage:
+// the first flush after Redis is back writes.
 func TestBuiltInWriteFailsWhileRedisIsAway(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes")
 	logs := &syncBuffer{}
@@ -208,13 +210,17 @@ func TestBuiltInWriteFailsWhileRedisIsAway(t *testing.T) {
 	if err := r.Write(ms); err == nil {
 		t.Fatal("Write succeeded with Redis away")
 	}
-	// At once again: within the backoff, no dial.
-	err := r.Write(ms)
-	if err == nil || !strings.Contains(err.Error(), "next attempt in") {
-		t.Fatalf("second write: %v", err)
+	// Flushes for 2 s of outage: a backoff would have grown past 1 s.
+	for start := time.Now(); time.Since(start) < 2*time.Second; time.Sleep(20 * time.Millisecond) {
+		err := r.Write(ms)
+		if err == nil || !strings.Contains(err.Error(), "Redis at "+srv.Addr+" is unavailable") || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("write while away: %v", err)
+		}
 	}
 	srv.Restart()
-	waitFor(t, func() bool { return r.Write(ms) == nil })
+	if err := r.Write(ms); err != nil {
+		t.Fatalf("the first flush after Redis came back: %v", err)
+	}
 	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 2 || d.Prices[0].Price != "97234.12" {
 		t.Fatalf("document %+v", d)
 	}

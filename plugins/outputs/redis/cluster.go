@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/mna/redisc"
@@ -19,48 +20,60 @@ import (
 // With wait > 0, each group ends with WAIT: its commands count as written
 // only once that many replicas have them, so a failover cannot lose them.
 func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
+	if len(b.cmds) == 0 {
+		return 0, nil
+	}
+	now := time.Now()
+	sel := b.plan(now)
+	if len(sel) == 0 {
+		return 0, nil // every command waits for its key's next attempt
+	}
 	bySlot := map[int][]int{}
 	var slots []int
-	for i, c := range b.cmds {
+	for _, i := range sel {
 		slot := -1
-		if c.to > c.from {
-			s := b.spans[c.from]
-			slot = redisc.Slot(string(b.arena[s.from:s.to]))
+		if key := b.key(i); key != nil {
+			slot = redisc.Slot(string(key))
 		}
 		if _, ok := bySlot[slot]; !ok {
 			slots = append(slots, slot)
 		}
 		bySlot[slot] = append(bySlot[slot], i)
 	}
-	done := make([]bool, len(b.cmds))
 	written := 0
-	var firstErr error
 	for _, slot := range slots {
 		idx := bySlot[slot]
-		first := b.cmds[idx[0]]
-		key := ""
-		if first.to > first.from {
-			s := b.spans[first.from]
-			key = string(b.arena[s.from:s.to])
-		}
-		n, err := b.writeGroup(ctx, cfg, key, idx, done)
+		n, err := b.writeGroup(ctx, cfg, string(b.key(idx[0])), idx)
 		written += n
+		if _, reply := err.(redis.Error); reply {
+			// Too few replicas: this group is sent again, the others go on.
+			if b.round.server == nil {
+				b.round.server = err
+			}
+			continue
+		}
 		if err != nil {
-			if _, reply := err.(redis.Error); !reply {
-				b.keep(done)
-				return written, err
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
+			_ = b.finish(now, nil, true)
+			return written, err
 		}
 	}
-	b.keep(done)
-	return written, firstErr
+	// TYPE for a refused key is asked of the node serving it.
+	ask := func(key string) (string, error) {
+		conn, err := cfg.ClusterConn(key)
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close()
+		return redis.String(conn.Do("TYPE", key))
+	}
+	return written, b.finish(now, ask, false)
 }
 
 // writeGroup pipelines the commands idx, which share a slot, to its node.
-func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int, done []bool) (int, error) {
+// Replies go to settle; an error is returned only when the group's
+// connection failed, or too few replicas took its writes (the group is
+// then sent again).
+func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int) (int, error) {
 	conn, err := cfg.ClusterConn(key)
 	if err != nil {
 		return 0, err
@@ -81,39 +94,48 @@ func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, ke
 		cfg.RefreshCluster()
 		return 0, err
 	}
-	var ok []int
-	var firstErr error
+	written := 0
+	released := len(b.round.released)
 	for _, i := range idx {
 		_, err := conn.Receive()
 		var reply redis.Error
-		switch {
-		case err == nil:
-			ok = append(ok, i)
-		case errors.As(err, &reply):
+		if err != nil && !errors.As(err, &reply) {
+			cfg.RefreshCluster()
+			b.undo(idx, released)
+			return 0, err
+		}
+		if err != nil {
 			if redisc.ParseRedir(err) != nil || redisc.IsTryAgain(err) {
 				cfg.RefreshCluster()
 			}
-			if firstErr == nil {
-				firstErr = err
-			}
-		default:
-			cfg.RefreshCluster()
-			return 0, err
+			err = reply
+		}
+		if b.settle(i, err) {
+			written++
 		}
 	}
 	if b.wait > 0 {
 		n, err := redis.Int64(conn.Receive())
 		if err != nil {
+			b.undo(idx, released)
 			return 0, err
 		}
 		if n < b.wait {
 			// Applied on the master, not yet on enough replicas: sent
 			// again later (at least once), rather than lost in a failover.
+			b.undo(idx, released)
 			return 0, redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", n, b.wait))
 		}
 	}
-	for _, i := range ok {
-		done[i] = true
+	return written, nil
+}
+
+// undo takes back the commands idx that settle found written, and the
+// held keys it released from the released-th on: they are sent again.
+func (b *commandBatch) undo(idx []int, released int) {
+	rd := &b.round
+	for _, i := range idx {
+		rd.done[i] = false
 	}
-	return len(ok), firstErr
+	rd.released = rd.released[:released]
 }

@@ -8,6 +8,15 @@ type command struct {
 	name     string
 	from, to int // its args: spans[from:to]
 	metrics  int // metrics this command completes (1 on a metric's first command, else 0)
+	// follows is set on a later command of a metric (LTRIM, PEXPIRE)
+	// whose first command is still in the batch: it counts as written
+	// only with that one, so that a refused RPUSH is followed by its
+	// LTRIM and PEXPIRE once it is written, not preceded by them.
+	follows bool
+	// since is a spool offset at or before the start of the metric's
+	// line (set by the flusher): the spool is committed no further while
+	// the command waits for its key.
+	since int64
 }
 
 type span struct{ from, to int }
@@ -33,6 +42,14 @@ type commandBatch struct {
 	first bool
 	argv  []interface{}
 	wire  []byte // RESP of the chunk being sent
+
+	// holds, when set (the execd loop), are the keys whose commands Redis
+	// refused: their commands wait for their own retry while the others
+	// are written (see refusals.go). Without it (built in) a refusal is
+	// returned as the write's error.
+	holds *holds
+	sel   []int // the commands a write sends, in order
+	round round // what the write in progress found
 }
 
 func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64) *commandBatch {
@@ -56,6 +73,8 @@ func (b *commandBatch) begin(name string) {
 	c := command{name: name, from: len(b.spans), to: len(b.spans)}
 	if b.first {
 		c.metrics, b.first = 1, false
+	} else {
+		c.follows = true
 	}
 	b.cmds = append(b.cmds, c)
 }
@@ -119,9 +138,16 @@ func (b *commandBatch) keep(done []bool) {
 	}
 	kept := b.cmds[:0]
 	metrics := 0
+	mainKept := false // the latest first command of a metric is kept
 	for i, c := range b.cmds {
+		if c.metrics == 1 {
+			mainKept = i >= len(done) || !done[i]
+		}
 		if i < len(done) && done[i] {
 			continue
+		}
+		if c.follows && !mainKept {
+			c.follows = false // its metric's first command is written
 		}
 		kept = append(kept, c)
 		metrics += c.metrics
@@ -135,7 +161,72 @@ func (b *commandBatch) keep(done []bool) {
 	b.metrics = metrics
 	if len(kept) == 0 {
 		b.Reset()
+		return
 	}
+	b.compact()
+}
+
+// compact moves the arguments of the commands left (held for their keys,
+// or not yet answered) to the front of the arena, once they fill less
+// than half of it: commands held for a long time must not keep the
+// arena of everything written since.
+func (b *commandBatch) compact() {
+	live := 0
+	for _, c := range b.cmds {
+		for _, s := range b.spans[c.from:c.to] {
+			live += s.to - s.from
+		}
+	}
+	if live*2 > len(b.arena) {
+		return
+	}
+	// Commands and their spans are in arena order, so each copy goes to
+	// a place at or before where it was.
+	arena, spans := 0, 0
+	for i := range b.cmds {
+		c := &b.cmds[i]
+		from := spans
+		for _, s := range b.spans[c.from:c.to] {
+			n := copy(b.arena[arena:], b.arena[s.from:s.to])
+			b.spans[spans] = span{arena, arena + n}
+			arena += n
+			spans++
+		}
+		c.from, c.to = from, spans
+	}
+	b.arena, b.spans = b.arena[:arena], b.spans[:spans]
+}
+
+// key is the key a command writes (its first argument; a channel for
+// PUBLISH): what its order is kept for.
+func (b *commandBatch) key(i int) []byte {
+	c := b.cmds[i]
+	if c.to <= c.from {
+		return nil
+	}
+	s := b.spans[c.from]
+	return b.arena[s.from:s.to]
+}
+
+func (b *commandBatch) setHolds(h *holds) { b.holds = h }
+
+// stampSince sets the spool offset of the commands from the i-th on.
+func (b *commandBatch) stampSince(i int, offset int64) {
+	for j := i; j < len(b.cmds); j++ {
+		b.cmds[j].since = offset
+	}
+}
+
+// commands is the number of commands held.
+func (b *commandBatch) commands() int { return len(b.cmds) }
+
+// heldSince is the spool offset up to which every line is in Redis while
+// commands are left: the earliest of theirs.
+func (b *commandBatch) heldSince(end int64) int64 {
+	for _, c := range b.cmds {
+		end = min(end, c.since)
+	}
+	return end
 }
 
 func (b *commandBatch) Commands() []string {

@@ -12,8 +12,60 @@ import (
 )
 
 // The writing side of a run: the flusher takes what the reader decoded,
-// writes it, retries with backoff while Redis is away, and after a stop
-// signal gives it the grace period (timeout) before giving up.
+// writes it, and after a stop signal gives it the grace period (timeout)
+// before giving up. While Redis is away it is probed often (a PING every
+// probe period at most) and written to as soon as it answers; a write the
+// server refuses for its state (out of memory, read-only, ...) is retried
+// with backoff; a command refused for its key holds that key alone (see
+// refusals.go).
+
+// retryPolicy is how the write loops wait: the defaults, or shorter ones
+// in tests.
+type retryPolicy struct {
+	probeEvery time.Duration // while Redis is away, probe it at least this often (1s)
+	backoffMax time.Duration // the longest wait after a refusal (30s)
+	// afterProbe, in tests, runs when a probe found Redis back, before
+	// the write: the moment for a fault.
+	afterProbe func()
+}
+
+const (
+	defaultProbeEvery = time.Second
+	defaultBackoffMax = 30 * time.Second
+)
+
+func (p retryPolicy) probe() time.Duration {
+	if p.probeEvery > 0 {
+		return p.probeEvery
+	}
+	return defaultProbeEvery
+}
+
+func (p retryPolicy) backoff() time.Duration {
+	if p.backoffMax > 0 {
+		return p.backoffMax
+	}
+	return defaultBackoffMax
+}
+
+// newBackoffs returns the waits of a loop: while Redis is away (doubling
+// up to the probe period) and after a refusal (doubling up to the cap).
+func (p retryPolicy) newBackoffs() (away, refused *redisconn.Backoff) {
+	away = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: max(100*time.Millisecond, p.probe())}
+	refused = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: p.backoff()}
+	return away, refused
+}
+
+// heldBatch is a batch that may keep commands after a write that went
+// through: those Redis refused for their keys (the per-metric modes).
+type heldBatch interface {
+	setHolds(*holds)
+	nextSend(now time.Time) time.Time
+	heldSince(end int64) int64
+	commands() int
+	stampSince(i int, offset int64)
+	held() int
+}
 
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
@@ -21,16 +73,21 @@ import (
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
 	inflight := r.newBatch()
-	backoff := redisconn.NewBackoff()
-	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint()}
+	awayBackoff, refusedBackoff := r.policy.newBackoffs()
+	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint(), Probe: r.policy.probe(), Backoff: r.policy.backoff()}
+	holds := newHolds(r.Log, r.Endpoint(), r.policy.backoff())
+	var takenEnd int64        // where the lines of the next take start, in the spool
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
 	if r.FlushInterval > 0 {
 		ticker := time.NewTicker(time.Duration(r.FlushInterval))
 		defer ticker.Stop()
 		tick = ticker.C
 	}
-	var retry <-chan time.Time
-	retryAt := time.Time{}
+	retry := newAlarm() // the next attempt after a failure
+	defer retry.stop()
+	due := newAlarm() // the next retry of a held key
+	defer due.stop()
+	away := false // the last attempt found Redis away: probe before writing
 
 	stopped := ctx.Done()
 	var deadline <-chan time.Time // set once stopping: the grace period
@@ -41,25 +98,55 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 	for {
 		select {
 		case <-tick:
-		case <-retry:
-			retry = nil
+		case <-retry.c:
+			retry.fired()
+		case <-due.c:
+			due.fired()
 		case <-u.wake:
 		case <-stopped:
 			stopped = nil
 			var cancel context.CancelFunc
 			deadline, writeCtx, cancel = u.stop()
 			defer cancel()
-			retryAt = time.Time{} // one more try at once
+			retry.stop() // one more try at once
+			holds.dueNow()
 		case <-deadline:
 			return u.giveUp(inflight)
 		}
-		if time.Now().Before(retryAt) {
+		if retry.pending() {
 			continue
+		}
+		if away {
+			// Redis was away: a PING tells whether it is back, and the
+			// write follows at once if it is.
+			if err := client.Probe(writeCtx); err != nil {
+				outage.Failed(err, fmt.Sprintf("keeping %d metrics", u.backlog(inflight)))
+				if redisconn.Away(err) {
+					retry.set(awayBackoff.Next())
+				} else {
+					away = false
+					retry.set(refusedBackoff.Next())
+				}
+				continue
+			}
+			away = false
+			if r.policy.afterProbe != nil {
+				r.policy.afterProbe()
+			}
 		}
 
 		var end int64
 		var done bool
+		before := 0 // commands kept from earlier writes
+		if hb, ok := inflight.(heldBatch); ok && inflight.Metrics() > 0 {
+			before = hb.commands()
+		}
 		inflight, end, done = u.take(inflight)
+		hb, _ := inflight.(heldBatch)
+		if hb != nil && u.spool != nil {
+			hb.stampSince(before, takenEnd)
+		}
+		takenEnd = end
 		if inflight.Metrics() == 0 {
 			u.commit(end) // lines without metrics (bad, blank) are done too
 			if done {
@@ -67,23 +154,85 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 			}
 			continue
 		}
+		if hb != nil {
+			if at := hb.nextSend(time.Now()); time.Now().Before(at) {
+				due.setAt(at) // every command waits for its key's retry
+				continue
+			}
+		}
 
 		n := inflight.Metrics()
-		handed, err := u.write(writeCtx, client, inflight)
+		handed, err := u.write(writeCtx, client, inflight, holds)
 		if err != nil {
 			n = u.failed(inflight, n, handed, err)
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
-			wait := backoff.Next()
-			retryAt, retry = time.Now().Add(wait), time.After(wait)
+			if redisconn.Away(err) {
+				away = true
+				retry.set(awayBackoff.Next())
+			} else {
+				retry.set(refusedBackoff.Next())
+			}
 			continue
 		}
 		outage.Succeeded()
-		backoff.Reset()
-		retryAt = time.Time{}
+		awayBackoff.Reset()
+		refusedBackoff.Reset()
 		if u.written(inflight, n, end, done) {
 			return 0, 0
 		}
+		if hb != nil {
+			// Commands left wait for their keys: a key Redis took again
+			// has more to send at once, the others at their retry.
+			if at := hb.nextSend(time.Now()); !at.IsZero() {
+				if time.Now().Before(at) {
+					due.setAt(at)
+				} else {
+					u.signal()
+				}
+			}
+		}
 	}
+}
+
+// alarm is a timer for the loop's select: c is nil while it is not set.
+type alarm struct {
+	t  *time.Timer
+	c  <-chan time.Time
+	at time.Time
+}
+
+func newAlarm() *alarm { return &alarm{} }
+
+// set fires the alarm after d (replacing an earlier setting).
+func (a *alarm) set(d time.Duration) { a.setAt(time.Now().Add(d)) }
+
+func (a *alarm) setAt(at time.Time) {
+	if a.c != nil && a.at.Equal(at) {
+		return
+	}
+	a.stop()
+	a.at = at
+	a.t = time.NewTimer(time.Until(at))
+	a.c = a.t.C
+}
+
+// pending tells whether the alarm is set and has not yet fired.
+func (a *alarm) pending() bool { return a.c != nil && time.Now().Before(a.at) }
+
+func (a *alarm) fired() { a.c, a.t = nil, nil }
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
+	a.c, a.t, a.at = nil, nil, time.Time{}
+}
+
+// backlog is the metrics read and not yet written.
+func (u *run) backlog(inflight batch) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return inflight.Metrics() + u.pending.Metrics()
 }
 
 // stop ends reading (a stop signal came) and starts the grace period:
@@ -106,6 +255,11 @@ func (u *run) giveUp(inflight batch) (left, unknown int) {
 	u.mu.Unlock()
 	unknown = min(u.unknown, inflight.Metrics())
 	grace := time.Duration(u.r.Timeout)
+	if hb, ok := inflight.(heldBatch); ok {
+		if held := hb.held(); held > 0 {
+			u.r.Log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
+		}
+	}
 	if unknown > 0 {
 		u.r.Log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
 	} else {
@@ -164,21 +318,33 @@ func (u *run) failed(inflight batch, n int, handed bool, err error) int {
 	return n
 }
 
-// written accounts for a batch of n metrics that reached Redis, commits
-// its lines to the spool and frees its room in the backlog. It tells
-// whether the run is finished (reading is over and nothing is left).
+// written accounts for a write of a batch of n metrics that went
+// through, commits its lines to the spool and frees its room in the
+// backlog. Commands held for their keys stay in the batch (and in the
+// backlog), and the spool is committed up to the first line they came
+// from. It tells whether the run is finished (reading is over and nothing
+// is left).
 func (u *run) written(inflight batch, n int, end int64, done bool) bool {
-	u.r.wrote(u.stats, inflight, n)
+	left := 0
+	if hb, ok := inflight.(heldBatch); ok {
+		left = inflight.Metrics()
+		if hb.commands() > 0 {
+			end = hb.heldSince(end)
+		}
+	}
+	u.r.wrote(u.stats, inflight, n-left)
 	u.unknown = 0
 	u.commit(end)
-	inflight.Reset()
+	if left == 0 {
+		inflight.Reset()
+	}
 	u.mu.Lock()
-	u.inflight = 0
+	u.inflight = left
 	u.roomCond.Broadcast()
 	more := u.pending.Metrics() > 0 || !u.readDone
 	piled := u.pending.Metrics() >= u.r.MetricBatchSize
 	u.mu.Unlock()
-	if done && !more {
+	if done && !more && left == 0 {
 		return true
 	}
 	if done || piled {
@@ -199,11 +365,14 @@ func (u *run) commit(offset int64) {
 
 // write sends b. handed tells whether it reached a connection (a failed
 // dial sends nothing).
-func (u *run) write(ctx context.Context, client *redisconn.Client, b batch) (handed bool, err error) {
+func (u *run) write(ctx context.Context, client *redisconn.Client, b batch, h *holds) (handed bool, err error) {
 	// A batch that reports what each pipelined part of it wrote frees its
 	// room in the backlog part by part.
 	if p, ok := b.(interface{ setProgress(func(int)) }); ok {
 		p.setProgress(u.freed)
+	}
+	if hb, ok := b.(heldBatch); ok {
+		hb.setHolds(h)
 	}
 	updates, handed, err := u.r.writeBatch(ctx, client, b)
 	u.stats.Updates.Add(int64(updates))

@@ -215,7 +215,7 @@ func TestPipelineKeepsOnlyWhatFailed(t *testing.T) {
 		t.Fatalf("web-01 has %d entries", n)
 	}
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "WRONGTYPE") })
-	if !strings.Contains(logs.String(), "E! [outputs.redis] Redis at "+srv.Addr+" refused the write: WRONGTYPE") {
+	if !strings.Contains(logs.String(), "E! [outputs.redis] Redis at "+srv.Addr+` refused XADD to key "telegraf:cpu:web-02" (it holds a string, not a stream): WRONGTYPE`) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	if _, err := c.Do("DEL", "telegraf:cpu:web-02"); err != nil {
@@ -234,7 +234,7 @@ func TestPipelineKeepsOnlyWhatFailed(t *testing.T) {
 			t.Fatalf("%s has %d entries, want %d", key, n, want)
 		}
 	}
-	if !strings.Contains(logs.String(), "is back after") {
+	if !strings.Contains(logs.String(), "I! [outputs.redis] Redis at "+srv.Addr+` took XADD to key "telegraf:cpu:web-02" at last`) {
 		t.Fatalf("no recovery line:\n%s", logs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -22,10 +23,17 @@ const pipelineChunk = 1024
 // Write sends every command, pipelined. Commands Redis accepted are
 // removed from the batch; what failed, or whose reply never came, stays
 // for the next attempt. Retrying may repeat a command whose reply was lost
-// with the connection: delivery is at least once.
+// with the connection: delivery is at least once. With holds (the execd
+// loop), commands for keys Redis refused wait for their own retry, and a
+// refusal is no error (see refusals.go).
 func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
+	}
+	now := time.Now()
+	sel := b.plan(now)
+	if len(sel) == 0 {
+		return 0, nil // every command waits for its key's next attempt
 	}
 	raw, _ := c.(*redisconn.Conn)
 	// On our own connections the replies are read by us too: one read of
@@ -35,26 +43,24 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	if raw != nil && raw.CanWriteRaw() {
 		replies = raw.Replies()
 	}
-	done := make([]bool, len(b.cmds))
-	var firstErr error
 	written := 0
 	// Two chunks in flight: the next one is on the wire before the replies
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
-	if err := b.send(c, raw, b.cmds[:min(pipelineChunk, len(b.cmds))]); err != nil {
-		b.keep(done)
+	if err := b.send(c, raw, sel[:min(pipelineChunk, len(sel))]); err != nil {
+		_ = b.finish(now, nil, true)
 		return written, err
 	}
-	for start := 0; start < len(b.cmds); start += pipelineChunk {
-		end := min(start+pipelineChunk, len(b.cmds))
-		if end < len(b.cmds) {
-			if err := b.send(c, raw, b.cmds[end:min(end+pipelineChunk, len(b.cmds))]); err != nil {
-				b.keep(done)
+	for start := 0; start < len(sel); start += pipelineChunk {
+		end := min(start+pipelineChunk, len(sel))
+		if end < len(sel) {
+			if err := b.send(c, raw, sel[end:min(end+pipelineChunk, len(sel))]); err != nil {
+				_ = b.finish(now, nil, true)
 				return written, err
 			}
 		}
-		for i := start; i < end; i++ {
+		for _, i := range sel[start:end] {
 			var err error
 			if replies != nil {
 				err = replies.Skip(ctx)
@@ -62,23 +68,22 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 				_, err = redis.ReceiveContext(c, ctx)
 			}
 			var reply redis.Error
-			switch {
-			case err == nil:
-				done[i] = true
-				written++
-			case errors.As(err, &reply):
-				if firstErr == nil {
-					firstErr = err
-				}
-			default: // the connection failed: the rest is unknown
-				b.keep(done)
+			if err != nil && !errors.As(err, &reply) {
+				// The connection failed: the rest is unknown.
+				_ = b.finish(now, nil, true)
 				return written, err
+			}
+			if err != nil {
+				err = reply
+			}
+			if b.settle(i, err) {
+				written++
 			}
 		}
 		if b.progress != nil {
 			n := 0
-			for i := start; i < end; i++ {
-				if done[i] {
+			for _, i := range sel[start:end] {
+				if b.round.done[i] {
 					n += b.cmds[i].metrics
 				}
 			}
@@ -89,11 +94,13 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 		if err := waitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
 			// Applied on this server but not yet on enough replicas: sent
 			// again (at least once) rather than lost in a failover.
+			clear(b.round.done)
+			b.round.released = b.round.released[:0]
+			_ = b.finish(now, typeAsker(ctx, c), false)
 			return 0, err
 		}
 	}
-	b.keep(done)
-	return written, firstErr
+	return written, b.finish(now, typeAsker(ctx, c), false)
 }
 
 // waitReplicas runs WAIT: an error when fewer than n replicas have every
@@ -112,9 +119,10 @@ func waitReplicas(ctx context.Context, c redis.Conn, n, ms int64) error {
 // send writes one chunk of commands. On our own connections they are
 // encoded to RESP here, from the arena, and written in one piece: redigo's
 // Send would box every argument in an interface (an allocation each).
-func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, cmds []command) error {
+func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
 	if raw == nil || !raw.CanWriteRaw() {
-		for _, cmd := range cmds {
+		for _, i := range idx {
+			cmd := b.cmds[i]
 			if err := c.Send(cmd.name, b.args(cmd)...); err != nil {
 				return err
 			}
@@ -122,7 +130,8 @@ func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, cmds []command) e
 		return c.Flush()
 	}
 	w := b.wire[:0]
-	for _, cmd := range cmds {
+	for _, i := range idx {
+		cmd := &b.cmds[i]
 		w = append(w, '*')
 		w = strconv.AppendInt(w, int64(cmd.to-cmd.from+1), 10)
 		w = append(w, "\r\n$"...)
