@@ -24,7 +24,7 @@
 --   8 takeover: '' or the SHA1 of the document the imported coins were read from
 --   9 m, the number of imported coins
 --   10.. m triples (id, order, price) imported, then the batch: triples
---     (id, order, price), ids in byte order
+--     (id, order, price), ids in byte order, prices not negative
 --
 -- Prices are plain decimals; the script renders every entry itself. A coin's
 -- price is replaced only by one at least as new, so a Kafka replay or a
@@ -71,9 +71,15 @@ local function isorder(s)
   return type(s) == 'string' and #s == 20 and not string.find(s, '%D')
 end
 
--- A plain decimal, as redis-output writes prices: no exponent, no sign but '-'.
+-- A plain decimal, as redis-output writes prices: no exponent, no sign but '-'
+-- (an older version stored negative prices).
 local function plain(s)
   return type(s) == 'string' and string.find(s, '^%-?%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
+end
+
+-- A price of a batch: a plain decimal without a sign (no price is below zero).
+local function unsigned(s)
+  return type(s) == 'string' and string.find(s, '^%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
 end
 
 -- older(a, b): order a is before order b. Compared as two 10-digit numbers,
@@ -256,7 +262,7 @@ local function triples(from, to, what)
   if string.find(table.concat(orders, ''), '%D') then return nil, what .. ' orders' end
   for i = from, to, 3 do
     local id, order, price = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    if #id == 0 or (special and not validid(id)) or seen[id] or #order ~= 20 or not plain(price) then
+    if #id == 0 or (special and not validid(id)) or seen[id] or #order ~= 20 or not unsigned(price) then
       return nil, what .. ' coin ' .. ((i - from) / 3 + 1)
     end
     seen[id] = true

@@ -80,6 +80,7 @@ const (
 	OutOfRange               // beyond float64 ("1e400"), or below its normal range (1e-400 would be 0)
 	Stale                    // older than the price stored for the coin
 	Future                   // dated more than max_future ahead of the clock
+	Negative                 // below zero: no price is
 	NumReasons
 )
 
@@ -93,6 +94,8 @@ func (r Reason) String() string {
 		return "older than stored"
 	case Future:
 		return "too far in the future"
+	case Negative:
+		return "negative"
 	}
 	return "?"
 }
@@ -101,7 +104,7 @@ func (r Reason) String() string {
 type Refusal struct {
 	Count  int
 	Coin   string
-	Value  string // as read, for NotANumber and OutOfRange
+	Value  string // as read, for NotANumber, OutOfRange and Negative
 	Time   int64  // the price's time, ns
 	Stored int64  // for Stale: the stored price's time
 }
@@ -268,7 +271,9 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		}
 		fate |= hasPrice
 		var v float64
-		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) { // a lazy decimal is checked when written
+		// A lazy decimal is converted when written; only one that may be
+		// tiny, or is negative, is checked now.
+		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) || (len(f.Str) > 0 && f.Str[0] == '-') {
 			var reason Reason
 			var ok bool
 			if v, reason, ok = value(f); !ok {
@@ -330,7 +335,8 @@ func inRange(v float64) bool {
 }
 
 // value reads a price field: its float (0 for a lazy decimal, converted
-// when written), or why it is refused.
+// when written), or why it is refused. A price is never below zero; a
+// negative zero ("-0", "-0.0", -0.0) is zero, and written as "0".
 func value(f *metricline.Field) (float64, Reason, bool) {
 	switch f.Kind {
 	case metricline.Decimal:
@@ -342,6 +348,9 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 				return 0, OutOfRange, false
 			}
 		}
+		if len(f.Str) > 0 && f.Str[0] == '-' && nonZero(f.Str) {
+			return 0, Negative, false
+		}
 		return 0, 0, true
 	case metricline.String:
 		if !isDecimal(f.Str) {
@@ -351,6 +360,9 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 		if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
 			return 0, OutOfRange, false
 		}
+		if v < 0 {
+			return 0, Negative, false
+		}
 		return v, 0, true
 	case metricline.Float:
 		if math.IsNaN(f.Float) {
@@ -359,9 +371,15 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 		if !inRange(f.Float) {
 			return 0, OutOfRange, false
 		}
+		if f.Float < 0 {
+			return 0, Negative, false
+		}
 		return f.Float, 0, true
 	case metricline.Int, metricline.Uint:
 		v, _ := f.Number()
+		if v < 0 {
+			return 0, Negative, false
+		}
 		return v, 0, true
 	}
 	return 0, NotANumber, false
@@ -551,7 +569,11 @@ func (b *Batch) Reset() {
 
 // FormatPrice appends the shortest plain decimal that reads back to v:
 // never an exponent, so 1.2345678901234e-05 is "0.000012345678901234".
+// Zero is "0", whatever its sign.
 func FormatPrice(dst []byte, v float64) []byte {
+	if v == 0 {
+		return append(dst, '0')
+	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 

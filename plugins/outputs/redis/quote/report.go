@@ -48,6 +48,8 @@ func (b *Batch) report(o *Outcome, notes []string) {
 			info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
 		case Future:
 			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
+		case Negative:
+			warn("refused %s: negative, and no price is below zero (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		}
 	}
 	if o.Aged.Count > 0 {

@@ -98,6 +98,10 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 			drop("coin %q: price %s is %s: dropped", id, head(e.Price), reason)
 			continue
 		}
+		if price[0] == '-' {
+			drop("coin %q: price %s is %s, and no price is below zero: dropped", id, head(e.Price), Negative)
+			continue
+		}
 		if j, dup := seen[id]; dup {
 			drop("coin %q appears twice: the later price %s is taken", id, price)
 			coins[j].price = price
