@@ -27,8 +27,9 @@
 --     (id, order, price), ids in byte order, prices not negative
 --
 -- Prices are plain decimals; the script renders every entry itself. A coin's
--- price is replaced only by one at least as new, so a Kafka replay or a
--- slower writer never moves it back in time.
+-- price is replaced only by a newer one, or by a higher one of the same
+-- time: a Kafka replay or a slower writer never moves it back in time, and
+-- the same prices end in the same document in whatever order they come.
 --
 -- Redis does not roll back a script that fails after a write, so everything
 -- is read and checked first, and nothing after the first write can fail.
@@ -48,7 +49,8 @@
 --
 -- Replies {'ok', changed, stale, aged, notes, why}:
 --   changed  coins whose stored entry changed
---   stale    pairs: batch index of a price older than the stored one, stored order
+--   stale    pairs: batch index of a price older than the stored one (or as
+--            old and lower), stored order
 --   aged     triples: coin aged out, its order, batch index of its price ('0': none)
 --   notes    triples: coin, what ('repaired', 'dropped', 'future', 'restored'), detail
 --   why      '' after a splice, else why the full path ran
@@ -109,6 +111,35 @@ local function before(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+
+-- higher(a, b): plain decimal a is above b, by value exactly (not as
+-- doubles: a price taken over keeps all its digits), and for equal values
+-- ("1.0" and "1", "-0" and "0") by its bytes. A total order, so that of two
+-- prices of the same time the same one wins whatever came first.
+local function magnitude(s)
+  local int, frac = string.match(s, '^(%d*)%.?(%d*)$')
+  return (string.gsub(int, '^0+', '')), (string.gsub(frac, '0+$', ''))
+end
+local function higher(a, b)
+  if a == b then return false end
+  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
+  local ai, af = magnitude(na and string.sub(a, 2) or a)
+  local bi, bf = magnitude(nb and string.sub(b, 2) or b)
+  if ai == '' and af == '' then na = false end -- zero has no sign
+  if bi == '' and bf == '' then nb = false end
+  local c = 0 -- the magnitudes compared: digits only, so byte order is numeric order
+  if #ai ~= #bi then
+    c = #ai > #bi and 1 or -1
+  elseif ai ~= bi then
+    c = before(bi, ai) and 1 or -1
+  elseif af ~= bf then
+    c = before(bf, af) and 1 or -1
+  end
+  if na ~= nb then return nb end
+  if na then c = -c end
+  if c ~= 0 then return c > 0 end
+  return before(b, a)
 end
 
 local function pad10(x)
@@ -268,7 +299,8 @@ local function triples(from, to, what)
     seen[id] = true
     local prefix
     if special then prefix = prefixof(id) else prefix = '{"id":"' .. id .. '","price":"' end
-    list[#list + 1] = {id = id, order = order, prefix = prefix, obj = prefix .. price .. '"}', idx = (i - from) / 3 + 1}
+    list[#list + 1] = {id = id, order = order, prefix = prefix, price = price, obj = prefix .. price .. '"}',
+      idx = (i - from) / 3 + 1}
   end
   return list
 end
@@ -297,7 +329,9 @@ local function note(id, what, detail)
 end
 
 -- judge compares a batch price with the stored one: 'stale', 'same'
--- (nothing to write) or 'new'.
+-- (nothing to write) or 'new'. Of two prices of the same time the higher
+-- stays (see higher), whichever came first: a replay or a second writer
+-- cannot flip it.
 local function judge(c, oorder, oobj)
   if not oorder then return 'new' end
   if older(c.order, oorder) then
@@ -307,7 +341,11 @@ local function judge(c, oorder, oobj)
     end
     return 'stale'
   end
-  if c.order == oorder and c.obj == oobj then return 'same' end
+  if c.order == oorder then
+    if c.obj == oobj then return 'same' end
+    -- Both objects start with the coin's prefix and end in '"}'.
+    if not higher(c.price, string.sub(oobj, #c.prefix + 1, -3)) then return 'stale' end
+  end
   return 'new'
 end
 

@@ -106,7 +106,7 @@ type Refusal struct {
 	Coin   string
 	Value  string // as read, for NotANumber, OutOfRange and Negative
 	Time   int64  // the price's time, ns
-	Stored int64  // for Stale: the stored price's time
+	Stored int64  // for Stale: the stored price's time (equal to Time: a tie lost)
 }
 
 func (r *Refusal) add(coin string, value string, t int64) {
@@ -152,6 +152,19 @@ func (p *price) float() float64 {
 		return v
 	}
 	return p.value
+}
+
+// beats tells whether the price held wins over field f (value v, or a
+// lazy decimal) of the same time: it is higher. Equal times are decided
+// by the price, not by arrival, so that every order of the same prices
+// ends in the same document; merge.lua decides the same way. Equal
+// values are written alike (FormatPrice), so either may stay: the later
+// replaces the held one, as a newer one would.
+func (p *price) beats(f *metricline.Field, v float64) bool {
+	if f.Kind == metricline.Decimal {
+		v, _ = strconv.ParseFloat(string(f.Str), 64)
+	}
+	return p.float() > v
 }
 
 func (p *price) copyFrom(o *price) {
@@ -236,8 +249,9 @@ var ErrBeforeEpoch = errors.New("timestamp is before 1970; a price needs a time 
 // Its value must be a finite number within float64's normal range, or a
 // string holding one; other values are refused (counted by reason), as are
 // all prices of a metric dated more than MaxFuture ahead of the clock.
-// Fields not named like a price are ignored. Within a batch a newer or
-// equally new price of a coin replaces the one held.
+// Fields not named like a price are ignored. Within a batch a newer price
+// of a coin replaces the one held, and one as new replaces it when it is
+// not lower (the order of arrival decides nothing).
 func (b *Batch) Add(m *metricline.Metric) error {
 	if m.Time < 0 {
 		return ErrBeforeEpoch
@@ -290,7 +304,7 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		case !p.used:
 			p.used = true
 			b.used++
-		case m.Time >= p.time:
+		case m.Time > p.time || (m.Time == p.time && !p.beats(f, v)):
 			b.held[p.metric]--
 			if p.metric == idx {
 				fate |= superseded
@@ -298,7 +312,7 @@ func (b *Batch) Add(m *metricline.Metric) error {
 				b.fate[p.metric] |= superseded
 			}
 		default:
-			fate |= superseded // by the newer price held
+			fate |= superseded // by the newer (or, as new, higher) price held
 			continue
 		}
 		p.set(m.Time, f, v)
@@ -534,7 +548,7 @@ func (b *Batch) Absorb(newer *Batch) {
 		case !p.used:
 			p.used = true
 			b.used++
-		case np.time >= p.time:
+		case np.time > p.time || (np.time == p.time && np.float() >= p.float()):
 			b.held[p.metric]--
 			b.fate[p.metric] |= superseded
 		default:

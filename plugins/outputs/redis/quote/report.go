@@ -45,7 +45,11 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case OutOfRange:
 			warn("refused %s: out of range, beyond float64 or below its normal range (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case Stale:
-			info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
+			if ref.Time == ref.Stored {
+				info("refused %s: older than stored, or as old and lower (e.g. coin %q at %s, a higher price of that time stored)", n, ref.Coin, stamp(ref.Time))
+			} else {
+				info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
+			}
 		case Future:
 			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
 		case Negative:
