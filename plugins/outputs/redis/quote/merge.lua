@@ -52,7 +52,10 @@
 --   stale    pairs: batch index of a price older than the stored one (or as
 --            old and lower), stored order
 --   aged     triples: coin aged out, its order, batch index of its price ('0': none)
---   notes    triples: coin, what ('repaired', 'dropped', 'future', 'restored'), detail
+--   notes    triples: coin, what ('repaired', 'dropped', 'future', 'restored',
+--            'recovered', 'lost'), detail; 'recovered' and 'lost' name up to
+--            NAMED coins (detail: their order, or ''), then give their count
+--            with coin ''
 --   why      '' after a splice, else why the full path ran
 -- or {'takeover', document, ours}: the state is missing and the document must
 -- be read by the client (exact numbers, units, a log line per coin) and sent
@@ -68,6 +71,7 @@ local AGE_LIMIT = 1000 -- coins aged out per fast merge; the rest at the next
 -- touches that coin.
 local AUDIT = 16
 local AUDIT_LEAN = 2 -- a small document: its SHA1 covers it; the window covers the state
+local NAMED = 10 -- coins named in the notes of one repair; the rest are counted
 
 local function isorder(s)
   return type(s) == 'string' and #s == 20 and not string.find(s, '%D')
@@ -990,6 +994,23 @@ local function docentries(doc, h)
   return map
 end
 
+-- docindex finds the entries of a document written here, cheaply (one
+-- match per entry, in C; only an id with an escape is decoded): coin id ->
+-- where its entry starts. An entry is read in full (docentry) only when
+-- it is used.
+local function docindex(doc)
+  local at = {}
+  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
+    if string.find(id, '\\', 1, true) then
+      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
+      if ok and type(dec) == 'string' then at[dec] = p end
+    else
+      at[id] = p
+    end
+  end
+  return at
+end
+
 local function head100(s)
   if type(s) ~= 'string' then return tostring(s) end
   return string.sub(s, 1, 100)
@@ -1024,16 +1045,18 @@ local function full(why)
   local order, obj = {}, {} -- coin id -> its order, its price object
   if stype == 'hash' then
     local all = redis.call('HGETALL', STATE)
-    local junk = {}
+    local junk, inhash = {}, {}
     for i = 1, #all, 2 do
       local o, j = parse(all[i], all[i + 1])
+      inhash[all[i]] = true
       if o then order[all[i]], obj[all[i]] = o, j else junk[#junk + 1] = i end
     end
+    local times
     if #junk > 0 then
       -- An unreadable entry is repaired from the document and the times
       -- index when both are ours, else dropped.
       local fromdoc = ours and docentries(doc, h)
-      local times = fromdoc and timesmap()
+      times = fromdoc and timesmap()
       for _, i in ipairs(junk) do
         local id = all[i]
         local j, o = fromdoc and fromdoc[id], times and times[id]
@@ -1044,6 +1067,44 @@ local function full(why)
           note(id, 'dropped', head100(all[i + 1]))
         end
       end
+    end
+    -- A coin of our document whose entry is gone from the state (an HDEL
+    -- by another program) is restored with its own time from the times
+    -- index, as when the whole state is deleted; with no time left it is
+    -- dropped. The notes name up to NAMED coins of each, then count them.
+    -- Not looked for when the fast path ran out of step only because the
+    -- document grew or a future-dated time gave way: it had found the
+    -- state whole.
+    local at, missing = ours and why ~= 'grow' and why ~= 'newest' and docindex(doc), {}
+    if at then
+      for id in pairs(at) do
+        if not inhash[id] then missing[#missing + 1] = id end
+      end
+    end
+    if #missing > 0 then
+      times = times or timesmap()
+      if #missing <= 1000 then table.sort(missing, before) end
+      local back, lost = 0, 0
+      for _, id in ipairs(missing) do
+        local o, did, j = times[id], docentry(doc, at[id])
+        if o and did == id then
+          order[id], obj[id] = o, j
+          back = back + 1
+          if back <= NAMED then note(id, 'recovered', o) end
+        else
+          lost = lost + 1
+          if lost <= NAMED then note(id, 'lost', '') end
+        end
+      end
+      if back > 0 then note('', 'recovered', tostring(back)) end
+      if lost > 0 then note('', 'lost', tostring(lost)) end
+      -- Nothing else changed (no entry the document lacks, none junk):
+      -- the notes say all there is.
+      local extra = #junk
+      for i = 1, #all, 2 do
+        if not at[all[i]] then extra = extra + 1 end
+      end
+      if why == 'state' and extra == 0 then why = 'restored' end
     end
   elseif doc then
     local fromdoc = ours and docentries(doc, h)

@@ -3,6 +3,7 @@ package quote
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,8 +62,24 @@ func (b *Batch) report(o *Outcome, notes []string) {
 			plural(o.Aged.Count, "coin", "coins"), b.opts.AgeOut, o.Aged.Coin, stamp(o.Aged.Time))
 	}
 	lines := 0
+	var recovered, lost named
 	for i := 0; i+2 < len(notes); i += 3 {
 		coin, what, detail := notes[i], notes[i+1], notes[i+2]
+		switch what {
+		case "recovered", "lost":
+			// Named coins, then their count (coin ""): one line for all.
+			c := &recovered
+			if what == "lost" {
+				c = &lost
+			}
+			if coin != "" {
+				c.names = append(c.names, coin)
+			} else {
+				c.count, _ = strconv.Atoi(detail)
+				o.Repaired += c.count
+			}
+			continue
+		}
 		o.Repaired++
 		if what == "restored" {
 			n, _ := strconv.Atoi(detail)
@@ -88,6 +105,14 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	if lines > maxCoinLines {
 		warn("and %d more stored entries repaired or dropped", lines-maxCoinLines)
 	}
+	if recovered.count > 0 {
+		warn("the entries of %s had been deleted from the state %q (by another program?): restored with their own times from the document and its times index: %s",
+			plural(recovered.count, "coin", "coins"), b.opts.StateKey, recovered.list())
+	}
+	if lost.count > 0 {
+		warn("the entries of %s had been deleted from the state %q, and their times from its times index: dropped from the document, as their times are unknown: %s",
+			plural(lost.count, "coin", "coins"), b.opts.StateKey, lost.list())
+	}
 	switch o.Rebuilt {
 	case "", "fresh", "restored", "entry":
 	case "new":
@@ -103,4 +128,26 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	default:
 		warn("the state's indexes were out of step (%s): the document and indexes were rebuilt from the state", o.Rebuilt)
 	}
+}
+
+// named is coins the script named (up to merge.lua's NAMED, ten) and
+// their count.
+type named struct {
+	names []string
+	count int
+}
+
+// list names the coins, then says how many more there are.
+func (n *named) list() string {
+	var b strings.Builder
+	for i, c := range n.names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(c))
+	}
+	if more := n.count - len(n.names); more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
+	}
+	return b.String()
 }
