@@ -2,9 +2,12 @@ package quote
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
@@ -138,4 +141,65 @@ func TestNegativeAndZeroPricesHostileIntegration(t *testing.T) {
 		t.Fatalf("prices %v", got)
 	}
 	consistent(t, c, o)
+}
+
+// TestGarbageInTheMetaIntegration is issue 19's reproduction: garbage in
+// <state_key>:meta was repaired, and logged as the first write with this
+// version's layout (an info line). Now the line says it was repaired.
+// Hostile: the meta of another type, with junk fields only, with a good v
+// and the rest garbage; and the real first write with this layout (an
+// upgrade from the first one, no meta at all) still says so.
+func TestGarbageInTheMetaIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	meta := o.Keys()[4]
+	for name, poison := range map[string][][]interface{}{
+		"v garbage":       {{"HSET", meta, "v", "garbage"}},
+		"another type":    {{"DEL", meta}, {"SET", meta, "x"}},
+		"junk fields":     {{"DEL", meta}, {"HSET", meta, "junk", "x"}},
+		"the rest junk":   {{"HSET", meta, "head", "x", "len", "y", "n", "z"}},
+		"indexed garbage": {{"HSET", meta, "v", "3"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.Do("FLUSHALL")
+			fields := map[string]interface{}{"bitcoin_usd": 1.0}
+			if name == "indexed garbage" {
+				for i := 0; i < 2000; i++ {
+					fields[fmt.Sprintf("filler-%04d_usd", i)] = 1.0
+				}
+			}
+			write(t, c, o, metricWith(t0, fields))
+			if ix, _ := redis.String(c.Do("HGET", meta, "ix")); ix != map[bool]string{true: "1", false: "0"}[len(fields) > 1] {
+				t.Fatalf("layout %q", ix)
+			}
+			for _, cmd := range poison {
+				if _, err := c.Do(cmd[0].(string), cmd[1:]...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"ethereum_usd": 2.0}))
+			if out.Rebuilt != "meta" || informed(out, "first write") ||
+				!warned(out, `the metadata "{q}:prices:meta" beside the state could not be read`, "repaired") {
+				t.Fatalf("outcome %+v", out)
+			}
+			consistent(t, c, o)
+			if got := prices(must(readDoc(t, c, "q"))); got["bitcoin"] != "1" || got["ethereum"] != "2" {
+				t.Fatalf("prices %v", got)
+			}
+			if out := write(t, c, o, metricWith(t0+2, map[string]interface{}{"ethereum_usd": 3.0})); out.Rebuilt != "" {
+				t.Fatalf("still rebuilding: %+v", out)
+			}
+		})
+	}
+	t.Run("no meta at all", func(t *testing.T) {
+		c.Do("FLUSHALL")
+		write(t, c, o, metricWith(t0, map[string]interface{}{"bitcoin_usd": 1.0}))
+		c.Do("DEL", meta)
+		out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"ethereum_usd": 2.0}))
+		if out.Rebuilt != "new" || !informed(out, "first write with this version's layout") || len(out.Warnings) != 0 {
+			t.Fatalf("outcome %+v", out)
+		}
+		consistent(t, c, o)
+	})
 }

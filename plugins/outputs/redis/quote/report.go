@@ -117,6 +117,8 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	case "", "fresh", "restored", "entry":
 	case "new":
 		o.Infos = append(o.Infos, key+"the state was taken in place and the document rebuilt from it (first write with this version's layout); later writes change only what changed")
+	case "meta":
+		warn("the metadata %q beside the state could not be read (changed by another program?): repaired, and the document and indexes rebuilt from the state", b.opts.Keys()[4])
 	case "takeover":
 		// takeover's own lines say what was taken.
 	case "document":
