@@ -203,3 +203,43 @@ func TestGarbageInTheMetaIntegration(t *testing.T) {
 		consistent(t, c, o)
 	})
 }
+
+// TestTakeoverQuoteCaseIntegration is issue 19's reproduction: a takeover
+// of a document quoting "USD" dropped every price, as if it quoted another
+// currency. A currency code names one currency in either case: its prices
+// are taken, the line says so, and the document says "usd" from then on.
+// Hostile: what only looks alike ("uſd", whose ſ Unicode folds to s; a
+// trailing space; full-width letters) and other currencies are refused.
+func TestTakeoverQuoteCaseIntegration(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	doc := func(q string) string {
+		return `{"timestamp":1795552004,"quote":` + q + `,"prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"}]}`
+	}
+	for _, q := range []string{`"USD"`, `"Usd"`, `"uSd"`} {
+		c.Do("FLUSHALL")
+		c.Do("SET", "q", doc(q))
+		out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"solana_usd": 150.0}))
+		if !informed(out, "took over the document there", "2 prices kept exactly", `(it quoted `+q+`, the same currency as quote "usd", which it says from now on)`) {
+			t.Fatalf("%s: outcome %+v", q, out)
+		}
+		d := must(readDoc(t, c, "q"))
+		if got := prices(d); d.Quote != "usd" || got["bitcoin"] != "97234.12" || got["ethereum"] != "3391.45" || got["solana"] != "150" {
+			t.Fatalf("%s: document %+v", q, d)
+		}
+		consistent(t, c, o)
+	}
+	for _, q := range []string{`"uſd"`, `"USD "`, `"ＵＳＤ"`, `"eur"`, `"US"`, `""`, `1`} {
+		c.Do("FLUSHALL")
+		c.Do("SET", "q", doc(q))
+		out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"solana_usd": 150.0}))
+		if !warned(out, "the document there quotes "+q+`, not "usd": it is replaced and none of its prices is taken`) {
+			t.Fatalf("%s: outcome %+v", q, out)
+		}
+		if got := prices(must(readDoc(t, c, "q"))); len(got) != 1 {
+			t.Fatalf("%s: prices %v", q, got)
+		}
+		consistent(t, c, o)
+	}
+}
