@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mna/redisc"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -49,6 +51,23 @@ func (o *Options) now() time.Time {
 // one).
 func (o *Options) Keys() [5]string {
 	return [5]string{o.Key, o.StateKey, o.StateKey + ":ids", o.StateKey + ":times", o.StateKey + ":meta"}
+}
+
+// SlotConflict returns the first of the script's keys that is not in the
+// document's Redis Cluster hash slot, with both slots; "" when all share
+// it. A cluster refuses a script whose keys span two slots (CROSSSLOT),
+// however often it is retried. StateKeyFor keeps the slot unless key has
+// a '}' and no hash tag ("a}b{c", "{}x"), or state_key is set without key's
+// tag.
+func (o *Options) SlotConflict() (key string, docSlot, slot int) {
+	keys := o.Keys()
+	docSlot = redisc.Slot(keys[0])
+	for _, k := range keys[1:] {
+		if s := redisc.Slot(k); s != docSlot {
+			return k, docSlot, s
+		}
+	}
+	return "", docSlot, docSlot
 }
 
 // StateKeyFor names the hash kept beside key. It shares key's hash slot
