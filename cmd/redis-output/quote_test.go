@@ -112,7 +112,8 @@ func TestPoisonedStateFromTheIssue(t *testing.T) {
 // "n/a", true, the string "1e400", a price older than the stored one and
 // one dated 2262 were dropped with no word, and the summary said "wrote 3
 // metrics in 0 updates". Now each reason gets a W! naming a coin and the
-// count, and the summary counts them.
+// count, and the summary counts them; a negative price (issue 19, stored
+// until then) is refused and counted under its own reason.
 func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
@@ -127,6 +128,7 @@ func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 		`{"fields":{"fields_bitcoin_usd":1e-400},"name":"kafka_consumer","tags":{},"timestamp":1795552010}`,
 		`{"fields":{"fields_bitcoin_usd":1.5},"name":"kafka_consumer","tags":{},"timestamp":1795552000}`,
 		`{"fields":{"fields_bitcoin_usd":2.5},"name":"kafka_consumer","tags":{},"timestamp":9214646400}`,
+		`{"fields":{"fields_bitcoin_usd":-2.5},"name":"kafka_consumer","tags":{},"timestamp":1795552010}`,
 	} {
 		f.line(l)
 	}
@@ -138,8 +140,9 @@ func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: out of range, beyond float64 or below its normal range \(e.g. coin "bitcoin" = ("1e400"|1e-400) at 2026-11-24T20:26:50Z\)`,
 		`I! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: older than stored \(e.g. coin "bitcoin" at 2026-11-24T20:26:40Z, stored 2026-11-24T20:26:44Z\)`,
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: too far in the future, more than max_future 5m0s ahead of the clock \(e.g. coin "bitcoin" at 2262-01-01T00:00:00Z\)`,
-		`I! \[outputs.redis\] read 7 lines, 7 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; quote: 0 metrics superseded by newer prices before a write, 6 refused, 0 without a price; ` +
-			`refused 6 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future\); 0 coins aged out; 0 stored entries repaired`,
+		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: negative, and no price is below zero \(e.g. coin "bitcoin" = -2.5 at 2026-11-24T20:26:50Z\)`,
+		`I! \[outputs.redis\] read 8 lines, 8 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; quote: 0 metrics superseded by newer prices before a write, 7 refused, 0 without a price; ` +
+			`refused 7 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future, 1 negative\); 0 coins aged out; 0 stored entries repaired`,
 	} {
 		if !regexp.MustCompile(want).MatchString(logs) {
 			t.Errorf("no line\n%s\nin\n%s", want, logs)

@@ -220,7 +220,8 @@ func (r *Redis) initQuote() error {
 	if err := pluginconfig.UnitsOfTen("timestamp_units", units); err != nil {
 		return err
 	}
-	if r.StateKey == "" {
+	stateSet := r.StateKey != ""
+	if !stateSet {
 		r.StateKey = quote.StateKeyFor(r.Key)
 	}
 	if r.StateKey == r.Key {
@@ -235,6 +236,19 @@ func (r *Redis) initQuote() error {
 		TimestampUnits: units,
 		MaxFuture:      time.Duration(r.MaxFuture),
 		AgeOut:         time.Duration(r.AgeOut),
+	}
+	if r.IsCluster() {
+		// The merge script touches the document and the state keys at
+		// once: in a cluster they must share a hash slot, or every write
+		// fails with CROSSSLOT, for ever.
+		if k, ds, s := opts.SlotConflict(); k != "" {
+			option, fix := "key", `give key a hash tag, e.g. "{rates}:usd" (the state key follows it)`
+			if stateSet {
+				option, fix = "state_key", "give state_key key's hash tag, or leave it unset to follow key"
+			}
+			return fmt.Errorf("option %s: in a Redis Cluster the quote document %q (hash slot %d) and its state key %q (hash slot %d) must share a hash slot, as the merge script writes both at once: %s",
+				option, r.Key, ds, k, s, fix)
+		}
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
 	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }

@@ -20,6 +20,9 @@ import (
 // clock is the tests' fixed "now": a day after the prices they write.
 var clock = time.Unix(1795552004, 0).Add(24 * time.Hour)
 
+// t0 is the time of the article's prices, in seconds.
+const t0 = 1795552004
+
 func opts() *Options {
 	return &Options{Key: "q", StateKey: StateKeyFor("q"), Quote: "usd", TimestampUnits: time.Second,
 		Now: func() time.Time { return clock }}

@@ -24,11 +24,12 @@
 --   8 takeover: '' or the SHA1 of the document the imported coins were read from
 --   9 m, the number of imported coins
 --   10.. m triples (id, order, price) imported, then the batch: triples
---     (id, order, price), ids in byte order
+--     (id, order, price), ids in byte order, prices not negative
 --
 -- Prices are plain decimals; the script renders every entry itself. A coin's
--- price is replaced only by one at least as new, so a Kafka replay or a
--- slower writer never moves it back in time.
+-- price is replaced only by a newer one, or by a higher one of the same
+-- time: a Kafka replay or a slower writer never moves it back in time, and
+-- the same prices end in the same document in whatever order they come.
 --
 -- Redis does not roll back a script that fails after a write, so everything
 -- is read and checked first, and nothing after the first write can fail.
@@ -48,9 +49,13 @@
 --
 -- Replies {'ok', changed, stale, aged, notes, why}:
 --   changed  coins whose stored entry changed
---   stale    pairs: batch index of a price older than the stored one, stored order
+--   stale    pairs: batch index of a price older than the stored one (or as
+--            old and lower), stored order
 --   aged     triples: coin aged out, its order, batch index of its price ('0': none)
---   notes    triples: coin, what ('repaired', 'dropped', 'future', 'restored'), detail
+--   notes    triples: coin, what ('repaired', 'dropped', 'future', 'restored',
+--            'recovered', 'lost'), detail; 'recovered' and 'lost' name up to
+--            NAMED coins (detail: their order, or ''), then give their count
+--            with coin ''
 --   why      '' after a splice, else why the full path ran
 -- or {'takeover', document, ours}: the state is missing and the document must
 -- be read by the client (exact numbers, units, a log line per coin) and sent
@@ -66,14 +71,21 @@ local AGE_LIMIT = 1000 -- coins aged out per fast merge; the rest at the next
 -- touches that coin.
 local AUDIT = 16
 local AUDIT_LEAN = 2 -- a small document: its SHA1 covers it; the window covers the state
+local NAMED = 10 -- coins named in the notes of one repair; the rest are counted
 
 local function isorder(s)
   return type(s) == 'string' and #s == 20 and not string.find(s, '%D')
 end
 
--- A plain decimal, as redis-output writes prices: no exponent, no sign but '-'.
+-- A plain decimal, as redis-output writes prices: no exponent, no sign but '-'
+-- (an older version stored negative prices).
 local function plain(s)
   return type(s) == 'string' and string.find(s, '^%-?%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
+end
+
+-- A price of a batch: a plain decimal without a sign (no price is below zero).
+local function unsigned(s)
+  return type(s) == 'string' and string.find(s, '^%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
 end
 
 -- older(a, b): order a is before order b. Compared as two 10-digit numbers,
@@ -103,6 +115,35 @@ local function before(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+
+-- higher(a, b): plain decimal a is above b, by value exactly (not as
+-- doubles: a price taken over keeps all its digits), and for equal values
+-- ("1.0" and "1", "-0" and "0") by its bytes. A total order, so that of two
+-- prices of the same time the same one wins whatever came first.
+local function magnitude(s)
+  local int, frac = string.match(s, '^(%d*)%.?(%d*)$')
+  return (string.gsub(int, '^0+', '')), (string.gsub(frac, '0+$', ''))
+end
+local function higher(a, b)
+  if a == b then return false end
+  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
+  local ai, af = magnitude(na and string.sub(a, 2) or a)
+  local bi, bf = magnitude(nb and string.sub(b, 2) or b)
+  if ai == '' and af == '' then na = false end -- zero has no sign
+  if bi == '' and bf == '' then nb = false end
+  local c = 0 -- the magnitudes compared: digits only, so byte order is numeric order
+  if #ai ~= #bi then
+    c = #ai > #bi and 1 or -1
+  elseif ai ~= bi then
+    c = before(bi, ai) and 1 or -1
+  elseif af ~= bf then
+    c = before(bf, af) and 1 or -1
+  end
+  if na ~= nb then return nb end
+  if na then c = -c end
+  if c ~= 0 then return c > 0 end
+  return before(b, a)
 end
 
 local function pad10(x)
@@ -256,13 +297,14 @@ local function triples(from, to, what)
   if string.find(table.concat(orders, ''), '%D') then return nil, what .. ' orders' end
   for i = from, to, 3 do
     local id, order, price = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    if #id == 0 or (special and not validid(id)) or seen[id] or #order ~= 20 or not plain(price) then
+    if #id == 0 or (special and not validid(id)) or seen[id] or #order ~= 20 or not unsigned(price) then
       return nil, what .. ' coin ' .. ((i - from) / 3 + 1)
     end
     seen[id] = true
     local prefix
     if special then prefix = prefixof(id) else prefix = '{"id":"' .. id .. '","price":"' end
-    list[#list + 1] = {id = id, order = order, prefix = prefix, obj = prefix .. price .. '"}', idx = (i - from) / 3 + 1}
+    list[#list + 1] = {id = id, order = order, prefix = prefix, price = price, obj = prefix .. price .. '"}',
+      idx = (i - from) / 3 + 1}
   end
   return list
 end
@@ -291,7 +333,9 @@ local function note(id, what, detail)
 end
 
 -- judge compares a batch price with the stored one: 'stale', 'same'
--- (nothing to write) or 'new'.
+-- (nothing to write) or 'new'. Of two prices of the same time the higher
+-- stays (see higher), whichever came first: a replay or a second writer
+-- cannot flip it.
 local function judge(c, oorder, oobj)
   if not oorder then return 'new' end
   if older(c.order, oorder) then
@@ -301,7 +345,11 @@ local function judge(c, oorder, oobj)
     end
     return 'stale'
   end
-  if c.order == oorder and c.obj == oobj then return 'same' end
+  if c.order == oorder then
+    if c.obj == oobj then return 'same' end
+    -- Both objects start with the coin's prefix and end in '"}'.
+    if not higher(c.price, string.sub(oobj, #c.prefix + 1, -3)) then return 'stale' end
+  end
   return 'new'
 end
 
@@ -946,6 +994,23 @@ local function docentries(doc, h)
   return map
 end
 
+-- docindex finds the entries of a document written here, cheaply (one
+-- match per entry, in C; only an id with an escape is decoded): coin id ->
+-- where its entry starts. An entry is read in full (docentry) only when
+-- it is used.
+local function docindex(doc)
+  local at = {}
+  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
+    if string.find(id, '\\', 1, true) then
+      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
+      if ok and type(dec) == 'string' then at[dec] = p end
+    else
+      at[id] = p
+    end
+  end
+  return at
+end
+
 local function head100(s)
   if type(s) ~= 'string' then return tostring(s) end
   return string.sub(s, 1, 100)
@@ -980,16 +1045,18 @@ local function full(why)
   local order, obj = {}, {} -- coin id -> its order, its price object
   if stype == 'hash' then
     local all = redis.call('HGETALL', STATE)
-    local junk = {}
+    local junk, inhash = {}, {}
     for i = 1, #all, 2 do
       local o, j = parse(all[i], all[i + 1])
+      inhash[all[i]] = true
       if o then order[all[i]], obj[all[i]] = o, j else junk[#junk + 1] = i end
     end
+    local times
     if #junk > 0 then
       -- An unreadable entry is repaired from the document and the times
       -- index when both are ours, else dropped.
       local fromdoc = ours and docentries(doc, h)
-      local times = fromdoc and timesmap()
+      times = fromdoc and timesmap()
       for _, i in ipairs(junk) do
         local id = all[i]
         local j, o = fromdoc and fromdoc[id], times and times[id]
@@ -1000,6 +1067,44 @@ local function full(why)
           note(id, 'dropped', head100(all[i + 1]))
         end
       end
+    end
+    -- A coin of our document whose entry is gone from the state (an HDEL
+    -- by another program) is restored with its own time from the times
+    -- index, as when the whole state is deleted; with no time left it is
+    -- dropped. The notes name up to NAMED coins of each, then count them.
+    -- Not looked for when the fast path ran out of step only because the
+    -- document grew or a future-dated time gave way: it had found the
+    -- state whole.
+    local at, missing = ours and why ~= 'grow' and why ~= 'newest' and docindex(doc), {}
+    if at then
+      for id in pairs(at) do
+        if not inhash[id] then missing[#missing + 1] = id end
+      end
+    end
+    if #missing > 0 then
+      times = times or timesmap()
+      if #missing <= 1000 then table.sort(missing, before) end
+      local back, lost = 0, 0
+      for _, id in ipairs(missing) do
+        local o, did, j = times[id], docentry(doc, at[id])
+        if o and did == id then
+          order[id], obj[id] = o, j
+          back = back + 1
+          if back <= NAMED then note(id, 'recovered', o) end
+        else
+          lost = lost + 1
+          if lost <= NAMED then note(id, 'lost', '') end
+        end
+      end
+      if back > 0 then note('', 'recovered', tostring(back)) end
+      if lost > 0 then note('', 'lost', tostring(lost)) end
+      -- Nothing else changed (no entry the document lacks, none junk):
+      -- the notes say all there is.
+      local extra = #junk
+      for i = 1, #all, 2 do
+        if not at[all[i]] then extra = extra + 1 end
+      end
+      if why == 'state' and extra == 0 then why = 'restored' end
     end
   elseif doc then
     local fromdoc = ours and docentries(doc, h)
@@ -1118,7 +1223,11 @@ end
 
 local reply, why
 if meta[1] ~= '2' then
+  -- No meta: a first write, or the first with this layout (an upgrade).
+  -- A meta of another type or with another v is garbage: repaired. (TYPE,
+  -- not EXISTS: the least ACL of quote mode has it already.)
   why = 'new'
+  if redis.call('TYPE', META).ok ~= 'none' then why = 'meta' end
 elseif meta[8] == '0' then
   reply, why = lean()
 elseif meta[8] == '1' then

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mna/redisc"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -51,6 +53,23 @@ func (o *Options) Keys() [5]string {
 	return [5]string{o.Key, o.StateKey, o.StateKey + ":ids", o.StateKey + ":times", o.StateKey + ":meta"}
 }
 
+// SlotConflict returns the first of the script's keys that is not in the
+// document's Redis Cluster hash slot, with both slots; "" when all share
+// it. A cluster refuses a script whose keys span two slots (CROSSSLOT),
+// however often it is retried. StateKeyFor keeps the slot unless key has
+// a '}' and no hash tag ("a}b{c", "{}x"), or state_key is set without key's
+// tag.
+func (o *Options) SlotConflict() (key string, docSlot, slot int) {
+	keys := o.Keys()
+	docSlot = redisc.Slot(keys[0])
+	for _, k := range keys[1:] {
+		if s := redisc.Slot(k); s != docSlot {
+			return k, docSlot, s
+		}
+	}
+	return "", docSlot, docSlot
+}
+
 // StateKeyFor names the hash kept beside key. It shares key's hash slot
 // (Redis Cluster), so the script may touch both: when key has a hash tag
 // the suffix keeps it; otherwise the whole key becomes the tag.
@@ -80,6 +99,7 @@ const (
 	OutOfRange               // beyond float64 ("1e400"), or below its normal range (1e-400 would be 0)
 	Stale                    // older than the price stored for the coin
 	Future                   // dated more than max_future ahead of the clock
+	Negative                 // below zero: no price is
 	NumReasons
 )
 
@@ -93,6 +113,8 @@ func (r Reason) String() string {
 		return "older than stored"
 	case Future:
 		return "too far in the future"
+	case Negative:
+		return "negative"
 	}
 	return "?"
 }
@@ -101,9 +123,9 @@ func (r Reason) String() string {
 type Refusal struct {
 	Count  int
 	Coin   string
-	Value  string // as read, for NotANumber and OutOfRange
+	Value  string // as read, for NotANumber, OutOfRange and Negative
 	Time   int64  // the price's time, ns
-	Stored int64  // for Stale: the stored price's time
+	Stored int64  // for Stale: the stored price's time (equal to Time: a tie lost)
 }
 
 func (r *Refusal) add(coin string, value string, t int64) {
@@ -149,6 +171,19 @@ func (p *price) float() float64 {
 		return v
 	}
 	return p.value
+}
+
+// beats tells whether the price held wins over field f (value v, or a
+// lazy decimal) of the same time: it is higher. Equal times are decided
+// by the price, not by arrival, so that every order of the same prices
+// ends in the same document; merge.lua decides the same way. Equal
+// values are written alike (FormatPrice), so either may stay: the later
+// replaces the held one, as a newer one would.
+func (p *price) beats(f *metricline.Field, v float64) bool {
+	if f.Kind == metricline.Decimal {
+		v, _ = strconv.ParseFloat(string(f.Str), 64)
+	}
+	return p.float() > v
 }
 
 func (p *price) copyFrom(o *price) {
@@ -233,8 +268,9 @@ var ErrBeforeEpoch = errors.New("timestamp is before 1970; a price needs a time 
 // Its value must be a finite number within float64's normal range, or a
 // string holding one; other values are refused (counted by reason), as are
 // all prices of a metric dated more than MaxFuture ahead of the clock.
-// Fields not named like a price are ignored. Within a batch a newer or
-// equally new price of a coin replaces the one held.
+// Fields not named like a price are ignored. Within a batch a newer price
+// of a coin replaces the one held, and one as new replaces it when it is
+// not lower (the order of arrival decides nothing).
 func (b *Batch) Add(m *metricline.Metric) error {
 	if m.Time < 0 {
 		return ErrBeforeEpoch
@@ -268,7 +304,9 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		}
 		fate |= hasPrice
 		var v float64
-		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) { // a lazy decimal is checked when written
+		// A lazy decimal is converted when written; only one that may be
+		// tiny, or is negative, is checked now.
+		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) || (len(f.Str) > 0 && f.Str[0] == '-') {
 			var reason Reason
 			var ok bool
 			if v, reason, ok = value(f); !ok {
@@ -285,7 +323,7 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		case !p.used:
 			p.used = true
 			b.used++
-		case m.Time >= p.time:
+		case m.Time > p.time || (m.Time == p.time && !p.beats(f, v)):
 			b.held[p.metric]--
 			if p.metric == idx {
 				fate |= superseded
@@ -293,7 +331,7 @@ func (b *Batch) Add(m *metricline.Metric) error {
 				b.fate[p.metric] |= superseded
 			}
 		default:
-			fate |= superseded // by the newer price held
+			fate |= superseded // by the newer (or, as new, higher) price held
 			continue
 		}
 		p.set(m.Time, f, v)
@@ -330,7 +368,8 @@ func inRange(v float64) bool {
 }
 
 // value reads a price field: its float (0 for a lazy decimal, converted
-// when written), or why it is refused.
+// when written), or why it is refused. A price is never below zero; a
+// negative zero ("-0", "-0.0", -0.0) is zero, and written as "0".
 func value(f *metricline.Field) (float64, Reason, bool) {
 	switch f.Kind {
 	case metricline.Decimal:
@@ -342,6 +381,9 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 				return 0, OutOfRange, false
 			}
 		}
+		if len(f.Str) > 0 && f.Str[0] == '-' && nonZero(f.Str) {
+			return 0, Negative, false
+		}
 		return 0, 0, true
 	case metricline.String:
 		if !isDecimal(f.Str) {
@@ -351,6 +393,9 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 		if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
 			return 0, OutOfRange, false
 		}
+		if v < 0 {
+			return 0, Negative, false
+		}
 		return v, 0, true
 	case metricline.Float:
 		if math.IsNaN(f.Float) {
@@ -359,9 +404,15 @@ func value(f *metricline.Field) (float64, Reason, bool) {
 		if !inRange(f.Float) {
 			return 0, OutOfRange, false
 		}
+		if f.Float < 0 {
+			return 0, Negative, false
+		}
 		return f.Float, 0, true
 	case metricline.Int, metricline.Uint:
 		v, _ := f.Number()
+		if v < 0 {
+			return 0, Negative, false
+		}
 		return v, 0, true
 	}
 	return 0, NotANumber, false
@@ -516,7 +567,7 @@ func (b *Batch) Absorb(newer *Batch) {
 		case !p.used:
 			p.used = true
 			b.used++
-		case np.time >= p.time:
+		case np.time > p.time || (np.time == p.time && np.float() >= p.float()):
 			b.held[p.metric]--
 			b.fate[p.metric] |= superseded
 		default:
@@ -551,7 +602,11 @@ func (b *Batch) Reset() {
 
 // FormatPrice appends the shortest plain decimal that reads back to v:
 // never an exponent, so 1.2345678901234e-05 is "0.000012345678901234".
+// Zero is "0", whatever its sign.
 func FormatPrice(dst []byte, v float64) []byte {
+	if v == 0 {
+		return append(dst, '0')
+	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 

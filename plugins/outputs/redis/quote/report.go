@@ -3,6 +3,7 @@ package quote
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,9 +46,15 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case OutOfRange:
 			warn("refused %s: out of range, beyond float64 or below its normal range (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case Stale:
-			info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
+			if ref.Time == ref.Stored {
+				info("refused %s: older than stored, or as old and lower (e.g. coin %q at %s, a higher price of that time stored)", n, ref.Coin, stamp(ref.Time))
+			} else {
+				info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
+			}
 		case Future:
 			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
+		case Negative:
+			warn("refused %s: negative, and no price is below zero (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		}
 	}
 	if o.Aged.Count > 0 {
@@ -55,8 +62,24 @@ func (b *Batch) report(o *Outcome, notes []string) {
 			plural(o.Aged.Count, "coin", "coins"), b.opts.AgeOut, o.Aged.Coin, stamp(o.Aged.Time))
 	}
 	lines := 0
+	var recovered, lost named
 	for i := 0; i+2 < len(notes); i += 3 {
 		coin, what, detail := notes[i], notes[i+1], notes[i+2]
+		switch what {
+		case "recovered", "lost":
+			// Named coins, then their count (coin ""): one line for all.
+			c := &recovered
+			if what == "lost" {
+				c = &lost
+			}
+			if coin != "" {
+				c.names = append(c.names, coin)
+			} else {
+				c.count, _ = strconv.Atoi(detail)
+				o.Repaired += c.count
+			}
+			continue
+		}
 		o.Repaired++
 		if what == "restored" {
 			n, _ := strconv.Atoi(detail)
@@ -82,10 +105,20 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	if lines > maxCoinLines {
 		warn("and %d more stored entries repaired or dropped", lines-maxCoinLines)
 	}
+	if recovered.count > 0 {
+		warn("the entries of %s had been deleted from the state %q (by another program?): restored with their own times from the document and its times index: %s",
+			plural(recovered.count, "coin", "coins"), b.opts.StateKey, recovered.list())
+	}
+	if lost.count > 0 {
+		warn("the entries of %s had been deleted from the state %q, and their times from its times index: dropped from the document, as their times are unknown: %s",
+			plural(lost.count, "coin", "coins"), b.opts.StateKey, lost.list())
+	}
 	switch o.Rebuilt {
 	case "", "fresh", "restored", "entry":
 	case "new":
 		o.Infos = append(o.Infos, key+"the state was taken in place and the document rebuilt from it (first write with this version's layout); later writes change only what changed")
+	case "meta":
+		warn("the metadata %q beside the state could not be read (changed by another program?): repaired, and the document and indexes rebuilt from the state", b.opts.Keys()[4])
 	case "takeover":
 		// takeover's own lines say what was taken.
 	case "document":
@@ -97,4 +130,26 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	default:
 		warn("the state's indexes were out of step (%s): the document and indexes were rebuilt from the state", o.Rebuilt)
 	}
+}
+
+// named is coins the script named (up to merge.lua's NAMED, ten) and
+// their count.
+type named struct {
+	names []string
+	count int
+}
+
+// list names the coins, then says how many more there are.
+func (n *named) list() string {
+	var b strings.Builder
+	for i, c := range n.names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(c))
+	}
+	if more := n.count - len(n.names); more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
+	}
+	return b.String()
 }

@@ -54,11 +54,19 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		warn("the document there is not a quote document (%v), and no state is beside it: it is replaced; it began %q", err, head(doc))
 		return nil, warnings, nil
 	}
+	var quoted string
 	if len(d.Quote) > 0 {
+		// A currency code names the same currency in either case ("USD"
+		// is ISO 4217's spelling, "usd" CoinGecko's): its prices are kept,
+		// and the document says the configured quote from now on. Only
+		// ASCII letters fold: "uſd" is not "usd".
 		var q string
-		if json.Unmarshal(d.Quote, &q) != nil || q != b.opts.Quote {
+		if json.Unmarshal(d.Quote, &q) != nil || !asciiEqualFold(q, b.opts.Quote) {
 			warn("the document there quotes %s, not %q: it is replaced and none of its prices is taken", d.Quote, b.opts.Quote)
 			return nil, warnings, nil
+		}
+		if q != b.opts.Quote {
+			quoted = fmt.Sprintf(" (it quoted %q, the same currency as quote %q, which it says from now on)", q, b.opts.Quote)
 		}
 	}
 
@@ -98,6 +106,10 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 			drop("coin %q: price %s is %s: dropped", id, head(e.Price), reason)
 			continue
 		}
+		if price[0] == '-' {
+			drop("coin %q: price %s is %s, and no price is below zero: dropped", id, head(e.Price), Negative)
+			continue
+		}
 		if j, dup := seen[id]; dup {
 			drop("coin %q appears twice: the later price %s is taken", id, price)
 			coins[j].price = price
@@ -113,9 +125,29 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		warn("the state beside the document, and its times index, had been deleted: its %s take the document's time %s as their own, so a price older than that is refused until a newer one comes",
 			plural(len(coins), "coin", "coins"), stamp(t))
 	} else {
-		infos = append(infos, key+fmt.Sprintf("took over the document there (no state beside it, as the old shell consumer left it): %s kept exactly", plural(len(coins), "price", "prices")))
+		infos = append(infos, key+fmt.Sprintf("took over the document there (no state beside it, as the old shell consumer left it): %s kept exactly%s", plural(len(coins), "price", "prices"), quoted))
 	}
 	return coins, warnings, infos
+}
+
+// asciiEqualFold compares a and b ignoring the case of ASCII letters only.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func head(b []byte) string {
