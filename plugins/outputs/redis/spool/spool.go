@@ -33,8 +33,9 @@ import (
 	"syscall"
 )
 
-// segmentSize is when a new segment file is started.
-const segmentSize = 16 << 20
+// segmentSize is the size at which a new segment file is started; a
+// variable so that tests can make segments small.
+var segmentSize int64 = 16 << 20
 
 // Spool is one spool directory, used by one process at a time.
 type Spool struct {
@@ -49,6 +50,7 @@ type Spool struct {
 	room      *sync.Cond
 	segs      []segment // oldest first; the last is appended to
 	file      *os.File  // the last segment, written at end
+	fileStart int64     // the offset of file's first byte
 	fd        int       // file's descriptor, for splice
 	end       int64     // offset after the last byte
 	committed int64     // everything before this is in Redis
@@ -175,7 +177,7 @@ func (s *Spool) load(destination string) error {
 	if err != nil {
 		return err
 	}
-	s.file, s.fd = f, int(f.Fd())
+	s.file, s.fd, s.fileStart = f, int(f.Fd()), last.start
 	// The process may have died halfway through a line: end it, so the
 	// next bytes do not join it. The piece is replayed as a bad line.
 	if size := s.end - last.start; size > 0 {
@@ -281,7 +283,7 @@ func (s *Spool) rotate() error {
 	if s.file != nil {
 		s.file.Close()
 	}
-	s.file, s.fd = f, int(f.Fd())
+	s.file, s.fd, s.fileStart = f, int(f.Fd()), s.end
 	s.segs = append(s.segs, segment{start: s.end, path: path})
 	// The new name must survive a crash of the machine with the bytes
 	// that will be synced into it.
@@ -388,7 +390,7 @@ func (t *tee) Read(p []byte) (int, error) {
 	}
 	n, err := t.r.Read(p)
 	if n > 0 {
-		if _, werr := s.file.WriteAt(p[:n], s.end); werr != nil {
+		if _, werr := s.file.WriteAt(p[:n], s.end-s.fileStart); werr != nil {
 			return 0, fmt.Errorf("spool: %w", werr)
 		}
 		if werr := s.written(n); werr != nil {
@@ -404,7 +406,8 @@ func (t *tee) splice(p []byte) (int, error) {
 	s := t.s
 	var moved int64
 	var serr error
-	off := s.end
+	at := s.end - s.fileStart // in the file, not in the stream
+	off := at
 	err := t.pipe.Read(func(fd uintptr) bool {
 		moved, serr = syscall.Splice(int(fd), nil, s.fd, &off, len(p), 0)
 		return !errors.Is(serr, syscall.EAGAIN)
@@ -422,7 +425,7 @@ func (t *tee) splice(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n := int(moved)
-	if _, err := s.file.ReadAt(p[:n], s.end); err != nil {
+	if _, err := s.file.ReadAt(p[:n], at); err != nil {
 		return 0, fmt.Errorf("spool: reading back what was spliced: %w", err)
 	}
 	if err := s.written(n); err != nil {
@@ -440,7 +443,7 @@ func (s *Spool) written(n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.end += int64(n)
-	if s.end-s.segs[len(s.segs)-1].start >= segmentSize {
+	if s.end-s.fileStart >= segmentSize {
 		return s.rotate()
 	}
 	return nil
