@@ -118,3 +118,58 @@ func TestCommitInTheSecondSegment(t *testing.T) {
 		t.Fatalf("after committing all: %v, %d held", files, s.Held())
 	}
 }
+
+// TestCommitOutsideTheDataHeld: the commit file is not trusted past the
+// end of the data held (section 2 of issue 19: such an offset dropped all
+// of it, silently): it is taken as torn, with a W!, and everything held
+// is replayed. Before the first segment held (what a commit file that
+// could not be written leaves once segments in Redis are deleted), replay
+// starts at that segment.
+func TestCommitOutsideTheDataHeld(t *testing.T) {
+	cases := []struct {
+		content string
+		start   int64
+		warn    bool
+	}{
+		{"501\n", 100, true},
+		{"99999999999\n", 100, true},
+		{"9223372036854775807\n", 100, true},
+		{"500\n", 500, false}, // the end: nothing to replay
+		{"0\n", 100, false},   // before the first segment
+		{"99\n", 100, false},
+		{"100\n", 100, false},
+		{"150\n", 150, false},
+	}
+	for _, c := range cases {
+		dir, s := fiveSegments(t)
+		if err := s.Commit(120); err != nil { // deletes [0,100)
+			t.Fatal(err)
+		}
+		s.Close()
+		if err := os.WriteFile(filepath.Join(dir, "committed"), []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, 1<<20, dest)
+		if err != nil {
+			t.Fatalf("%q: %v", c.content, err)
+		}
+		if s.Start() != c.start || s.End() != 500 {
+			t.Fatalf("%q: start %d end %d, want start %d", c.content, s.Start(), s.End(), c.start)
+		}
+		if got := readAll(t, s); got != numbered(int(c.start/10), 50) {
+			t.Fatalf("%q: replayed %q", c.content, got)
+		}
+		warned := len(s.Notes) == 1 && strings.HasPrefix(s.Notes[0], "W! spool "+dir+": the commit file says "+strings.TrimSpace(c.content)+", past the end of the data held (500)")
+		if warned != c.warn || (!c.warn && len(s.Notes) != 0) {
+			t.Fatalf("%q: notes %q", c.content, s.Notes)
+		}
+		// A commit past the end is held to it, in memory and on disk.
+		if err := s.Commit(1 << 40); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "committed")); s.Start() != 500 || string(got) != "500\n" {
+			t.Fatalf("%q: a commit past the end: start %d, file %q", c.content, s.Start(), got)
+		}
+		s.Close()
+	}
+}

@@ -17,7 +17,7 @@
 // to another destination. The commit file is replaced durably (written,
 // fsynced, renamed, directory fsynced); should it be found empty or torn
 // all the same, the held data is replayed from its start: at least once,
-// never a start-up failure.
+// never a start-up failure. So is an offset past the end of the data held.
 package spool
 
 import (
@@ -162,8 +162,15 @@ func (s *Spool) load(destination string) error {
 		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file is empty or torn: replaying all %d bytes held from their start (what was already in Redis is written again: at least once)", dir, s.end-first))
 	case len(s.segs) == 0:
 		s.committed, s.end = committed, committed
+	case committed > s.end:
+		// Never written so by this program: the file is not to be
+		// trusted, and taking it would drop what is held.
+		s.committed = first
+		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file says %d, past the end of the data held (%d): taken as torn, replaying all %d bytes held from their start (what was already in Redis is written again: at least once)", dir, committed, s.end, s.end-first))
 	default:
-		s.committed = min(max(committed, first), s.end)
+		// Before the first segment (those before it were deleted once in
+		// Redis): replay starts at the oldest byte held.
+		s.committed = max(committed, first)
 	}
 
 	if err := s.claim(destination); err != nil {
