@@ -118,7 +118,7 @@ func run() int {
 	err := plugin.Run(ctx, os.Stdin, stats)
 	summary(log, stats, plugin.Mode == "quote")
 	if err != nil {
-		if !errors.Is(err, redis.ErrUnwritten) {
+		if !errors.Is(err, redis.ErrUnwritten) && !errors.Is(err, redis.ErrInput) { // those are logged already
 			log.Errorf("%v", err)
 		}
 		return 1
@@ -162,10 +162,15 @@ func quoteSummary(q *redis.QuoteStats) string {
 }
 
 // unwritten adds, after a stop whose grace ran out, what was certainly
-// not written and what was sent without a reply (it may be in Redis).
+// not written and what was sent without a reply (it may be in Redis);
+// with a spool, the lines read that it had no room for.
 func unwritten(s *redis.Stats) string {
-	if s.NotWritten.Load() == 0 && s.Unknown.Load() == 0 {
-		return ""
+	var b strings.Builder
+	if s.NotWritten.Load() != 0 || s.Unknown.Load() != 0 {
+		fmt.Fprintf(&b, "; not written %d metrics, unknown %d (sent, no reply)", s.NotWritten.Load(), s.Unknown.Load())
 	}
-	return fmt.Sprintf("; not written %d metrics, unknown %d (sent, no reply)", s.NotWritten.Load(), s.Unknown.Load())
+	if n := s.Unspooled.Load(); n != 0 {
+		fmt.Fprintf(&b, "; not written %d lines read from stdin and not spooled (spool_dir had no room)", n)
+	}
+	return b.String()
 }

@@ -165,7 +165,7 @@ func (u *run) cutChunks(src source, work, order chan<- *chunk, free chan *chunk,
 			continue
 		case err != nil:
 			if !u.isStopping() { // at a stop, the spool closing under a blocked read is no news
-				u.r.Log.Errorf("reading %ss: %v", src.label, err)
+				u.readFailed(src, err)
 			}
 			if c.lines > 0 {
 				send()
@@ -272,6 +272,12 @@ func (u *run) mergeChunks(order <-chan *chunk, free chan<- *chunk, queued *atomi
 // back-pressure, signals, stats and error lines of readSource; false
 // after a stop (the chunk is dropped).
 func (u *run) mergeOne(c *chunk) bool {
+	if u.isStopping() {
+		// Not read: its lines are not counted, and their errors (a line
+		// cut by the stop, most likely) are no news.
+		c.batch.Reset()
+		return false
+	}
 	slices.SortStableFunc(c.errs, func(a, b badLine) int { return int(a.line - b.line) })
 	for _, e := range c.errs {
 		u.r.Log.Errorf("%s", e.msg)

@@ -83,7 +83,7 @@ func (u *run) readSource(src source) bool {
 			stopping := u.stopping
 			u.mu.Unlock()
 			if !stopping { // at a stop, the spool closing under a blocked read is no news
-				u.r.Log.Errorf("reading %ss: %v", src.label, err)
+				u.readFailed(src, err)
 			}
 			return false
 		}
@@ -127,6 +127,15 @@ func (u *run) waitForRoom() {
 		u.roomCond.Wait()
 	}
 	u.stats.Paused.Store(false)
+}
+
+// readFailed logs why reading a source ended before its end, and keeps
+// it for the exit status.
+func (u *run) readFailed(src source, err error) {
+	u.r.Log.Errorf("reading %ss: %v; what was read is written to Redis, and the process then exits", src.label, err)
+	u.mu.Lock()
+	u.readErr = err
+	u.mu.Unlock()
 }
 
 func (u *run) signal() {

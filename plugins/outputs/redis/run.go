@@ -24,6 +24,10 @@ type Stats struct {
 	// metrics sent without a reply (Redis stalled), which may be.
 	NotWritten atomic.Int64
 	Unknown    atomic.Int64
+	// Unspooled counts, at the end of a run with a spool, the lines read
+	// from stdin that are neither in Redis nor on disk: the spool had no
+	// room for them, and the run stopped before Redis had them.
+	Unspooled atomic.Int64
 	// Paused is true while stdin is not read because the backlog is full
 	// (tests wait on it rather than on time).
 	Paused atomic.Bool
@@ -32,6 +36,11 @@ type Stats struct {
 // ErrUnwritten is returned when the run ended with metrics that never
 // reached Redis.
 var ErrUnwritten = errors.New("metrics left unwritten")
+
+// ErrInput is returned when reading stdin (or spooling it) failed before
+// its end: what was read is written, but the rest is not read. The reader
+// has logged why.
+var ErrInput = errors.New("stdin could not be read to its end")
 
 // run is one Run: the reader and the flusher share the backlog.
 type run struct {
@@ -58,6 +67,8 @@ type run struct {
 	pendingEnd int64
 	wake       chan struct{}
 	readEnded  chan struct{}
+	// readErr is why reading ended before the input did (not a stop).
+	readErr error
 }
 
 // Run reads stdin until it ends or ctx is cancelled (SIGTERM), writing to
@@ -89,6 +100,7 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 			u.drain = true
 		default:
 			defer sp.Close()
+			sp.Log = r.Log
 			u.spool = sp
 			replay, err := sp.Replay()
 			if err != nil {
@@ -111,6 +123,19 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 	client.BindKey = r.Key // in a Redis Cluster, the quote's node (per-metric modes route per command)
 	defer client.Close()
 	left, unknown := u.flush(ctx, client)
+	if u.spool != nil {
+		// Closed first, so that stdin is no longer read: every line
+		// taken from it is counted below.
+		u.spool.Close()
+		if lost := u.spool.Unspooled(); lost > 0 {
+			stats.Unspooled.Store(lost)
+			r.Log.Errorf("stopping with %d lines read from stdin that are neither in Redis nor in spool_dir %s, which had no room for them: they are lost", lost, r.SpoolDir)
+			return fmt.Errorf("%w: %d lines read from stdin were neither written to Redis nor spooled", ErrUnwritten, lost)
+		}
+	}
+	u.mu.Lock()
+	readErr := u.readErr
+	u.mu.Unlock()
 	if left > 0 {
 		if u.spool != nil {
 			if unknown > 0 {
@@ -118,11 +143,17 @@ func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
 			} else {
 				r.Log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
 			}
+			if readErr != nil {
+				return fmt.Errorf("%w: %v", ErrInput, readErr)
+			}
 			return nil
 		}
 		stats.NotWritten.Store(int64(left - unknown))
 		stats.Unknown.Store(int64(unknown))
 		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis, and %d were sent without a reply", ErrUnwritten, left-unknown, unknown)
+	}
+	if readErr != nil {
+		return fmt.Errorf("%w: %v", ErrInput, readErr)
 	}
 	return nil
 }

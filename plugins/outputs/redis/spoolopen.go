@@ -42,7 +42,8 @@ const (
 )
 
 // openSpool opens spool_dir, waiting for as long as another process holds
-// it or it holds data for another destination. Meanwhile stdin is not
+// it, it holds data for another destination, or it is not there and the
+// disk has no room to make it. Meanwhile stdin is not
 // read: what Telegraf writes stays in the pipe and in Telegraf's buffer
 // (and Kafka), where nothing is lost; exiting instead would make Telegraf
 // restart us in a loop and lose what it wrote into each dead process's
@@ -55,6 +56,7 @@ func (r *Redis) openSpool(ctx context.Context) (*spool.Spool, error) {
 		sp, err := spool.Open(r.SpoolDir, int64(r.SpoolMaxSize), dest)
 		var busy *spool.BusyError
 		var foreign *spool.ForeignError
+		until := "it is free"
 		switch {
 		case err == nil:
 			if said != "" {
@@ -73,6 +75,11 @@ func (r *Redis) openSpool(ctx context.Context) (*spool.Spool, error) {
 			err = fmt.Errorf("%w; two processes must not share a spool: give each its own spool_dir", err)
 		case errors.As(err, &foreign):
 			err = fmt.Errorf("%w. It is never replayed elsewhere: run with that destination until the spool is empty, or move the directory away to give its data up", err)
+		case spool.NoRoom(err):
+			// Only a spool not yet made can need room to be opened: it
+			// holds nothing to replay.
+			err = fmt.Errorf("spool_dir %s cannot be made: %w", r.SpoolDir, err)
+			until = "there is room"
 		default:
 			return nil, fmt.Errorf("spool: %w", err)
 		}
@@ -81,7 +88,7 @@ func (r *Redis) openSpool(ctx context.Context) (*spool.Spool, error) {
 			if said == "" {
 				since = time.Now()
 			}
-			r.Log.Errorf("%s; not reading stdin until it is free (Telegraf keeps the metrics meanwhile)", msg)
+			r.Log.Errorf("%s; not reading stdin until %s (Telegraf keeps the metrics meanwhile)", msg, until)
 			said, loggedAt = msg, time.Now()
 		}
 		select {
