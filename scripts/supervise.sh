@@ -56,6 +56,10 @@ alive() {
 	[[ ${stat%% *} != Z ]]
 }
 
+# now_us: the time in microseconds (SECONDS would count a run across a
+# second's boundary as a second long).
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
 # how STATUS: "exited with status N" or "was killed by SIGX".
 how() {
 	if (($1 > 128)) && sig=$(kill -l "$(($1 - 128))" 2>/dev/null); then
@@ -130,7 +134,7 @@ fi
 fast_failures=0 restarts=0
 while :; do
 	[[ -n $stopping ]] && finish 0
-	started=$SECONDS
+	started=$(now_us)
 	# A session and process group of its own (setsid does not fork here:
 	# a background job of a script is no group leader), so that what the
 	# component started goes with it, as in a container.
@@ -146,7 +150,7 @@ while :; do
 		[[ -n $stopping ]] && finish 0
 		alive "$child" || break
 	done
-	ran=$((SECONDS - started))
+	ran=$((($(now_us) - started) / 1000000)) # whole seconds, rounded down
 	end_group "$child"
 	[[ -n $stopping ]] && finish 0
 	if ((ran < fast)); then
