@@ -32,6 +32,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
 	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \
+	./plugins/common/redisconn:FuzzAddressHidesPassword \
 	./plugins/outputs/redis/keytemplate:FuzzAppendValueDecimalAsFloat \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \

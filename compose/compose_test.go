@@ -691,3 +691,77 @@ func TestConfigVariables(t *testing.T) {
 		}
 	}
 }
+
+// spoolDefault is the spool_dir default of telegraf/redis-output.conf:
+// the X of spool_dir = "${REDIS_SPOOL_DIR:-X}".
+func spoolDefault(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(repoRoot(t), "telegraf", "redis-output.conf")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*spool_dir\s*=\s*"\$\{REDIS_SPOOL_DIR:-([^}"]*)\}"\s*$`).FindStringSubmatch(string(data))
+	if m == nil {
+		t.Fatalf(`%s: no line spool_dir = "${REDIS_SPOOL_DIR:-<dir>}"`, path)
+	}
+	return m[1]
+}
+
+// TestConsumerSpools: redis-output keeps what it read on disk until it is
+// in Redis wherever we start it, so a SIGKILL of it or of the consumer
+// Telegraf loses nothing: the spool is on by default in redis-output.conf,
+// and every service running redis-output keeps its spool on a volume (a
+// container's own layer goes with the container on `up --build`), in a
+// directory the image gives to the telegraf user.
+func TestConsumerSpools(t *testing.T) {
+	def := spoolDefault(t)
+	if def == "" || !filepath.IsAbs(def) {
+		t.Fatalf("telegraf/redis-output.conf: spool_dir defaults to %q: want an absolute directory, so that the spool is on by default", def)
+	}
+	d := dockerfile(t)
+	raw, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, l := range loadAll(t) {
+		for name, s := range l.p.Services {
+			mounted := slices.ContainsFunc(bindSources(s), func(src string) bool { return strings.HasSuffix(src, "/redis-output.conf") })
+			if !mounted && s.Build == nil {
+				continue
+			}
+			found++
+			where := l.name + ": service " + name
+			dir, set := s.Environment["REDIS_SPOOL_DIR"]
+			if !set || dir == "" {
+				dir = def
+			}
+			onVolume := false
+			for _, v := range s.Volumes {
+				src, target, _ := strings.Cut(v, ":")
+				target, _, _ = strings.Cut(target, ":")
+				if src != "" && (dir == target || strings.HasPrefix(dir, strings.TrimSuffix(target, "/")+"/")) {
+					onVolume = true
+					if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") && l.p.Volumes != nil {
+						if _, declared := l.p.Volumes[src]; !declared {
+							t.Errorf("%s: volume %s for the spool is not declared under volumes:", where, src)
+						}
+					}
+				}
+			}
+			if !onVolume {
+				t.Errorf("%s: redis-output's spool %s is not on a volume: it would go with the container", where, dir)
+			}
+			if s.Build != nil && !regexp.MustCompile(`chown telegraf:telegraf\s+`+regexp.QuoteMeta(dir)+`(\s|$)`).Match(raw) {
+				t.Errorf("Dockerfile: %s (the spool of %s) is not made the telegraf user's: redis-output runs as telegraf", dir, where)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no service runs redis-output (none mounts telegraf/redis-output.conf or builds the consumer image)")
+	}
+	if !slices.Contains(d.copy, "telegraf/redis-output.conf") {
+		t.Error("Dockerfile: telegraf/redis-output.conf is not copied into the image: the spool default would not be there")
+	}
+}

@@ -13,6 +13,6 @@ redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --daemonize 
 trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null; rm -rf "$dir"' EXIT
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
 
-REDIS_ADDRESS=127.0.0.1:$port bin/redis-output -config telegraf/redis-output.conf <"$stream"
+REDIS_ADDRESS=127.0.0.1:$port REDIS_SPOOL_DIR=$dir/spool bin/redis-output -config telegraf/redis-output.conf <"$stream"
 echo "coingecko:rate:usd ="
 redis-cli -p "$port" --raw get coingecko:rate:usd

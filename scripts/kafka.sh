@@ -4,6 +4,9 @@
 #
 #   scripts/kafka.sh fetch                    copy the jars to .cache/kafka-libs/<version>/ (once)
 #   scripts/kafka.sh start                    format the storage (first time) and start the broker
+#   scripts/kafka.sh run                      the same in the foreground (for a supervisor)
+#   scripts/kafka.sh wait                     wait until the broker `run` started serves (remove
+#                                             KAFKA_DIR/log-from before the run)
 #   scripts/kafka.sh stop                     SIGTERM, up to 20 s, then SIGKILL; only our recorded pid
 #   scripts/kafka.sh status                   exit 0 when running, 3 when not
 #   scripts/kafka.sh topic-create NAME PARTS  create a topic (no error if it exists)
@@ -193,8 +196,12 @@ cluster_id() {
 	echo "$id"
 }
 
-cmd_start() {
-	local pid java start=$SECONDS
+# prepare: what a start needs (jars, config, formatted storage); sets java
+# and log_from, the size of server.log before this run (server.log keeps
+# every run, and a test that restarts the broker wants the whole story:
+# readiness looks for this run's start message only).
+prepare() {
+	local pid
 	if pid=$(our_pid); then
 		die "a Kafka from $KAFKA_DIR is already running (pid $pid); run: $0 stop"
 	fi
@@ -214,41 +221,74 @@ cmd_start() {
 			die "formatting the storage in $KAFKA_DIR/data failed"
 		fi
 	fi
-
-	# server.log keeps every run (a test that restarts the broker wants the
-	# whole story): look for this run's start message only.
-	local log_from
 	log_from=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+	echo "$log_from" >"$KAFKA_DIR/log-from"
+}
 
+# launch: replace this process with the broker (java).
+launch() {
 	# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several JVM options
-	"$java" $KAFKA_HEAP_OPTS -Djava.awt.headless=true \
+	exec "$java" $KAFKA_HEAP_OPTS -Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
-		-cp "$KAFKA_LIBS/*" kafka.Kafka "$PROPS" </dev/null >>"$OUT" 2>&1 &
+		-cp "$KAFKA_LIBS/*" kafka.Kafka "$PROPS" </dev/null >>"$OUT" 2>&1
+}
+
+# wait_ready PID LOG_FROM: ready when the server logged that it started
+# (after that, the broker is unfenced and serves requests) and its port
+# takes connections. Without a PID, whichever broker of KAFKA_DIR runs.
+wait_ready() {
+	local pid=$1 log_from=$2 start=$SECONDS p
+	while ((SECONDS - start < KAFKA_START_TIMEOUT)); do
+		if [[ -n $pid ]] && ! alive "$pid"; then
+			log_tail
+			die "Kafka exited during start-up: $(first_error "$log_from") (log: $LOG)"
+		fi
+		# (Not a pipe: with pipefail, grep -q quitting early fails tail with SIGPIPE.)
+		if p=$(our_pid) && grep -q "Kafka Server started" < <(tail -c +$((log_from + 1)) "$LOG" 2>/dev/null) &&
+			(exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+			log "Kafka $KAFKA_VERSION up on 127.0.0.1:$KAFKA_PORT (pid $p, $((SECONDS - start)) s, log $LOG)"
+			return 0
+		fi
+		sleep 0.2
+	done
+	log_tail
+	[[ -n $pid ]] && stop_pid "$pid"
+	die "Kafka did not start within $KAFKA_START_TIMEOUT s: $(first_error "$log_from") (log: $LOG)"
+}
+
+cmd_start() {
+	local pid java log_from
+	prepare
+	launch &
 	pid=$!
 	echo "$pid" >"$PID_FILE"
 
 	if [[ -n ${KAFKA_STOP_WITH_PID:-} ]]; then
 		watchdog "$KAFKA_STOP_WITH_PID" "$pid" </dev/null >/dev/null 2>&1 &
 	fi
+	wait_ready "$pid" "$log_from"
+}
 
-	# Ready when the server logged that it started (after that, the broker is
-	# unfenced and serves requests) and its port takes connections.
-	while ((SECONDS - start < KAFKA_START_TIMEOUT)); do
-		if ! alive "$pid"; then
-			log_tail
-			die "Kafka exited during start-up: $(first_error "$log_from") (log: $LOG)"
-		fi
-		# (Not a pipe: with pipefail, grep -q quitting early fails tail with SIGPIPE.)
-		if grep -q "Kafka Server started" < <(tail -c +$((log_from + 1)) "$LOG" 2>/dev/null) &&
-			(exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
-			log "Kafka $KAFKA_VERSION up on 127.0.0.1:$KAFKA_PORT (pid $pid, $((SECONDS - start)) s, log $LOG)"
-			return 0
-		fi
+# cmd_run: the broker in the foreground (this process becomes the JVM), for
+# a supervisor (scripts/supervise.sh under make up); `wait` tells when it
+# serves.
+cmd_run() {
+	local java log_from
+	prepare
+	echo "$$" >"$PID_FILE"
+	launch
+}
+
+# cmd_wait: the run writes log-from before it starts the JVM; whoever
+# starts it removes the file first, so that a previous run's start message
+# is not taken for this one's.
+cmd_wait() {
+	local start=$SECONDS
+	until [[ -s $KAFKA_DIR/log-from ]]; do
+		((SECONDS - start < KAFKA_START_TIMEOUT)) || die "no Kafka run started from $KAFKA_DIR within $KAFKA_START_TIMEOUT s"
 		sleep 0.2
 	done
-	log_tail
-	stop_pid "$pid"
-	die "Kafka did not start within $KAFKA_START_TIMEOUT s: $(first_error "$log_from") (log: $LOG)"
+	wait_ready "" "$(cat "$KAFKA_DIR/log-from")"
 }
 
 # watchdog OWNER BROKER: stop the broker when the owning process is gone.
@@ -312,11 +352,13 @@ cmd_topic_create() {
 case ${1:-} in
 fetch) cmd_fetch ;;
 start) cmd_start ;;
+run) cmd_run ;;
+wait) cmd_wait ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 topic-create)
 	shift
 	cmd_topic_create "$@"
 	;;
-*) die "usage: $0 fetch|start|stop|status|topic-create NAME PARTITIONS" ;;
+*) die "usage: $0 fetch|start|run|wait|stop|status|topic-create NAME PARTITIONS" ;;
 esac

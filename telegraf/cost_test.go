@@ -109,7 +109,8 @@ func TestPipelineCost(t *testing.T) {
 		}
 		before := map[string]float64{"kafka": kafkaCPU(t, kafka), "redis-server": redisCPU(t, srv)}
 		start := time.Now()
-		runEnv := append(append([]string{}, env...), "KAFKA_CONSUMER_GROUP="+group, "REDIS_OUTPUT_BIN="+c.bin)
+		runEnv := append(append([]string{}, env...), "KAFKA_CONSUMER_GROUP="+group, "REDIS_OUTPUT_BIN="+c.bin,
+			"REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool")) // on, as in production
 		p := telegraftest.Start(t, "consumer-"+c.name, tg, runEnv, "--config", c.conf, "--strict-env-handling")
 		waitCommitted(t, kafka, group, int64(n))
 		wall := time.Since(start)

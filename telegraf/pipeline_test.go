@@ -109,7 +109,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// committed those messages (Telegraf delivered them to our stdin), so
 	// only redis-output's spool has them: Telegraf restarts it, it
 	// replays the spool, and when Redis is back the last price arrives.
-	// (Without REDIS_SPOOL_DIR this phase fails: checked.)
+	// (Without a spool this phase fails: checked.)
 	p.redis.Kill()
 	p.watch.pause()
 	outages = strings.Count(consumer.Output(), "is unavailable")
@@ -506,8 +506,9 @@ func TestPipelineTwoConsumersSixPartitions(t *testing.T) {
 	p := newPipeline(t, 6, "7", "KAFKA_CONSUMER_GROUP=currency_rate_metrics")
 	defer p.watch.stop()
 
-	first := p.startTelegraf("consumer-1", "consumer.conf")
-	second := p.startTelegraf("consumer-2", "consumer.conf")
+	// Each redis-output its own spool (redis-output.conf spools by default).
+	first := p.startTelegraf("consumer-1", "consumer.conf", "REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool-1"))
+	second := p.startTelegraf("consumer-2", "consumer.conf", "REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool-2"))
 	scraper := p.startTelegraf("scraper", "scraper.conf")
 
 	steps := p.waitForSteps(8)

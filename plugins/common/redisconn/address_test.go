@@ -2,9 +2,11 @@ package redisconn
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
@@ -188,4 +190,249 @@ func TestDatabaseOutOfRange(t *testing.T) {
 	if _, err := dial(t, &Config{Address: "redis://" + def.Addr + "/16"}); err == nil || !strings.Contains(err.Error(), "option database: 16 does not exist on "+def.Addr+" (it has 16: 0 to 15)") {
 		t.Fatalf("database 16 of 16: %v", err)
 	}
+}
+
+// TestURLErrorsNeverShowUserinfo: an address whose user name or password
+// holds a character a URL reserves ('@', '/', ':', '?', '#', '%') and
+// is not percent-encoded cannot be split into its parts for certain:
+// url.Parse ends the host at the first '/', '?' or '#', the user name and
+// password at the last '@' before it. Whatever the shape, no error shows
+// any fragment of the password (QZ1, KX2, WV3 below) nor of a name that
+// may be one (redis-cli reads a lone name before '@' as the password); an
+// error about the encoding says that a password must be percent-encoded.
+func TestURLErrorsNeverShowUserinfo(t *testing.T) {
+	secrets := []string{"QZ1", "KX2", "WV3"}
+	const encode = "must be percent-encoded"
+	cases := []struct {
+		c    *Config
+		want string // in the error; "" accepts either a clean start or any error
+	}{
+		// The two shapes of the report.
+		{&Config{Address: "redis://u:QZ1@KX2/WV3@127.0.0.1:6412/0"}, encode},
+		{&Config{Address: "redis://user:QZ1/KX2-WV3@127.0.0.1"}, encode},
+		// Each reserved character in the password, alone and together.
+		{&Config{Address: "redis://:QZ1/KX2@127.0.0.1:6379"}, encode},
+		{&Config{Address: "redis://:QZ1?KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1#KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1:KX2/WV3@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1/@KX2?#WV3@127.0.0.1/0"}, encode},
+		{&Config{Address: "redis://:/QZ1@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1/@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1@KX2@127.0.0.1:0"}, `port "0"`},
+		{&Config{Address: "redis://:QZ1@KX2@127.0.0.1/x"}, `database "x"`},
+		{&Config{Address: "redis://:QZ1%KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1%zzKX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1%4@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1%@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1 KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://:QZ1\x7fKX2@127.0.0.1"}, ""},
+		{&Config{Address: "redis://:QZ1[KX2]@127.0.0.1"}, encode},
+		// A lone name before '@' may be the password.
+		{&Config{Address: "redis://QZ1/KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://QZ1?KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://QZ1#KX2@127.0.0.1"}, encode},
+		{&Config{Address: "redis://QZ1@KX2@127.0.0.1"}, "is ambiguous"},
+		// Reserved characters in the user name, with a password.
+		{&Config{Address: "redis://u/x:QZ1@127.0.0.1"}, encode},
+		{&Config{Address: "redis://u?x:QZ1@127.0.0.1"}, encode},
+		{&Config{Address: "redis://u#x:QZ1@127.0.0.1"}, encode},
+		{&Config{Address: "redis://u:x:QZ1@127.0.0.1", Username: "u:x"}, "but the address names user"},
+		{&Config{Address: "redis://u@x:QZ1@127.0.0.1", Username: "other"}, "but the address names user"},
+		// '@' after the host: in the path, the query, the fragment.
+		{&Config{Address: "redis://:QZ1@127.0.0.1/WV3@x"}, encode},
+		{&Config{Address: "redis://:QZ1@127.0.0.1?db=1@x"}, encode},
+		{&Config{Address: "redis://:QZ1@127.0.0.1#KX2@x"}, encode},
+		{&Config{Address: "redis://127.0.0.1?password=QZ1@KX2"}, encode},
+		{&Config{Address: "redis://:QZ1@127.0.0.1?password=KX2"}, `query parameter "password"`},
+		// Empty parts.
+		{&Config{Address: "redis://:@127.0.0.1"}, "empty password"},
+		{&Config{Address: "redis://@127.0.0.1"}, "is ambiguous"},
+		{&Config{Address: "redis://u:@127.0.0.1"}, "empty password"},
+		{&Config{Address: "redis://:QZ1@"}, "no host"},
+		{&Config{Address: "redis://:QZ1@:6379"}, "no host"},
+		{&Config{Address: "redis://:QZ1@/0"}, "no host"},
+		{&Config{Address: "redis://:QZ1@127.0.0.1:"}, ""},
+		{&Config{Address: "redis://:QZ1@@127.0.0.1"}, ""},
+		{&Config{Address: "://:QZ1/KX2@127.0.0.1"}, ""},
+		{&Config{Address: "redis:/:QZ1/KX2@127.0.0.1"}, ""},
+		// Other schemes.
+		{&Config{Address: "rediss://:QZ1/KX2@127.0.0.1"}, encode},
+		{&Config{Address: "tcp://:QZ1/KX2@127.0.0.1:1"}, encode},
+		{&Config{Address: "unix://:QZ1/KX2@/tmp/s"}, encode},
+		{&Config{Address: "unix://:QZ1?KX2@/tmp/s"}, encode},
+		{&Config{Address: "unix://:QZ1@/tmp/WV3@s"}, encode},
+		{&Config{Address: "unix://:QZ1@KX2@host/tmp/s"}, "three slashes"},
+		{&Config{Address: "ftp://:QZ1/KX2@127.0.0.1"}, encode},
+		// A URL without its scheme, as address and as sentinel or cluster seed.
+		{&Config{Address: "u:QZ1@127.0.0.1:6379"}, "needs a URL"},
+		{&Config{Address: ":QZ1/KX2@127.0.0.1:6379"}, "needs a URL"},
+		{&Config{Address: "QZ1@127.0.0.1:6379"}, "needs a URL"},
+		{&Config{Connection: "sentinel", SentinelMaster: "m", Addresses: []string{"u:QZ1@127.0.0.1:26379"}}, "needs a URL"},
+		{&Config{Connection: "cluster", Addresses: []string{":QZ1/KX2@127.0.0.1:7000"}}, "needs a URL"},
+	}
+	for _, c := range cases {
+		address := c.c.Address
+		if address == "" {
+			address = strings.Join(c.c.Addresses, ",")
+		}
+		err := c.c.Init()
+		if err == nil {
+			if c.want != "" {
+				t.Errorf("%q accepted, want an error with %q", address, c.want)
+			}
+			continue
+		}
+		msg := err.Error()
+		for _, s := range secrets {
+			if strings.Contains(msg, s) {
+				t.Errorf("%q: the error shows %s, a fragment of the password: %s", address, s, msg)
+			}
+		}
+		if c.want != "" && !strings.Contains(msg, c.want) {
+			t.Errorf("%q: %s\nwant %q in it", address, msg, c.want)
+		}
+		if strings.Count(msg, "\n") > 0 {
+			t.Errorf("%q: the error is not one line: %q", address, msg)
+		}
+	}
+
+	// What stays accepted: '@' in a password (url.Parse splits at the
+	// last '@'), in a user name before the ':', and in the path of a
+	// unix socket without user or password.
+	for addr, want := range map[string]*Config{
+		"redis://:QZ1@KX2@127.0.0.1:7000/2": {network: "tcp", addr: "127.0.0.1:7000", password: "QZ1@KX2", Database: 2},
+		"redis://u@x:QZ1@127.0.0.1":         {network: "tcp", addr: "127.0.0.1:6379", Username: "u@x", password: "QZ1"},
+		"redis://:QZ1%2FKX2%3F%23@[::1]:1":  {network: "tcp", addr: "[::1]:1", password: "QZ1/KX2?#"},
+		"unix:///run/redis@6379.sock?db=3":  {network: "unix", addr: "/run/redis@6379.sock", Database: 3},
+	} {
+		c := &Config{Address: addr}
+		if err := c.Init(); err != nil {
+			t.Errorf("%q: %v", Redact(addr), err)
+			continue
+		}
+		if c.network != want.network || c.addr != want.addr || c.password != want.password || c.Username != want.Username || c.Database != want.Database {
+			t.Errorf("%q: %s %s user %q password %q database %d, want %s %s user %q password %q database %d", Redact(addr),
+				c.network, c.addr, c.Username, c.password, c.Database, want.network, want.addr, want.Username, want.password, want.Database)
+		}
+	}
+}
+
+// TestRedactHidesEveryShape: Redact hides all that may be a password,
+// also where url.Parse would split the address elsewhere.
+func TestRedactHidesEveryShape(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://u:QZ1@KX2/WV3@127.0.0.1:6412/0":  "redis://u:xxxxx@127.0.0.1:6412/0",
+		"redis://u:QZ1?KX2@127.0.0.1/0?db=1":      "redis://u:xxxxx@127.0.0.1/0?db=xxxxx",
+		"redis://u:QZ1#KX2@127.0.0.1":             "redis://u:xxxxx@127.0.0.1",
+		"redis://QZ1?KX2@127.0.0.1":               "redis://xxxxx@127.0.0.1",
+		"redis://127.0.0.1?password=QZ1@KX2":      "redis://xxxxx",
+		"redis://u:a?db=1@127.0.0.1?password=QZ1": "redis://u:xxxxx@127.0.0.1?password=xxxxx",
+		"redis://QZ1@127.0.0.1/x:y@z":             "redis://xxxxx@127.0.0.1/x:xxxxx@z",
+		"unix:///run/redis@6379.sock?db=3":        "unix:///run/redis@6379.sock?db=3",
+		"unix://:QZ1@/run/redis.sock":             "unix://:xxxxx@/run/redis.sock",
+		"u:QZ1@127.0.0.1:6379":                    "u:xxxxx@127.0.0.1:6379",
+		"QZ1@127.0.0.1:6379":                      "xxxxx@127.0.0.1:6379",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
+
+// passwordAlphabet is what the property and the fuzz target build
+// passwords from: tokens that no message holds, and every character a
+// URL reserves, alone and in the escapes they start.
+var passwordAlphabet = []string{"QZ1", "KX2", "WV3", "JP4", "@", "/", ":", "?", "#", "%", "%4", "%40", "%zz", "=", "&", "db=", " ", "[", "]", "\x00", ".", "-"}
+
+// passwordShapes are the places a password takes in an address. In the
+// third, a lone name before '@', what comes before a ':' is a user name
+// by every reading (redis-cli's too): the check leaves it out.
+var passwordShapes = []func(pw string) *Config{
+	func(pw string) *Config { return &Config{Address: "redis://:" + pw + "@127.0.0.1:6379/0"} },
+	func(pw string) *Config { return &Config{Address: "redis://user:" + pw + "@127.0.0.1"} },
+	func(pw string) *Config { return &Config{Address: "redis://" + pw + "@127.0.0.1:6379"} },
+	func(pw string) *Config { return &Config{Address: "rediss://u:" + pw + "@localhost:6380?db=2"} },
+	func(pw string) *Config { return &Config{Address: "unix://:" + pw + "@/tmp/redis.sock"} },
+	func(pw string) *Config { return &Config{Address: "tcp://:" + pw + "@127.0.0.1:1"} },
+	func(pw string) *Config { return &Config{Address: "redis://127.0.0.1:6379?password=" + pw} },
+	func(pw string) *Config { return &Config{Address: "u:" + pw + "@127.0.0.1:6379"} },
+	func(pw string) *Config {
+		return &Config{Connection: "sentinel", SentinelMaster: "m", Addresses: []string{":" + pw + "@127.0.0.1:26379"}}
+	},
+}
+
+// checkHidesPassword builds a password from picks of passwordAlphabet
+// and puts it in the shape picked: neither Init's error nor Redact may
+// show any token of it.
+func checkHidesPassword(t *testing.T, shape byte, picks []byte) {
+	var pw strings.Builder
+	var tokens []string
+	user := ""
+	shape %= byte(len(passwordShapes))
+	for _, p := range picks {
+		piece := passwordAlphabet[int(p)%len(passwordAlphabet)]
+		pw.WriteString(piece)
+		switch {
+		case shape == 2 && piece == ":" && user == "":
+			user = pw.String() // a user name, shown
+			tokens = tokens[:0]
+		case len(piece) == 3 && piece[0] >= 'A' && piece[0] <= 'Z' && !strings.Contains(user, piece):
+			tokens = append(tokens, piece)
+		}
+	}
+	c := passwordShapes[shape](pw.String())
+	address := c.Address + strings.Join(c.Addresses, "")
+	shown := []string{Redact(address)}
+	if err := c.Init(); err != nil {
+		shown = append(shown, err.Error())
+	}
+	for _, text := range shown {
+		for _, tok := range tokens {
+			if strings.Contains(text, tok) {
+				t.Fatalf("%q: %q shows %s, a fragment of the password", address, text, tok)
+			}
+		}
+	}
+}
+
+// TestAddressHidesPasswordProperty: random passwords of tokens and
+// reserved characters in every shape, from fixed seeds that every run
+// covers and one from the clock that explores.
+func TestAddressHidesPasswordProperty(t *testing.T) {
+	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
+	for _, seed := range seeds {
+		r := rand.New(rand.NewPCG(seed, 19))
+		for i := 0; i < 3000; i++ {
+			picks := make([]byte, 1+r.IntN(8))
+			for j := range picks {
+				picks[j] = byte(r.IntN(256))
+			}
+			shape := byte(r.IntN(256))
+			t.Run("", func(t *testing.T) {
+				defer func() {
+					if t.Failed() {
+						t.Logf("seed %d, shape %d, picks %v", seed, shape, picks)
+					}
+				}()
+				checkHidesPassword(t, shape, picks)
+			})
+			if t.Failed() {
+				return
+			}
+		}
+	}
+}
+
+func FuzzAddressHidesPassword(f *testing.F) {
+	f.Add(byte(0), []byte{0, 4, 1, 5, 2})    // QZ1 @ KX2 / WV3
+	f.Add(byte(1), []byte{0, 5, 1, 4})       // QZ1 / KX2 @
+	f.Add(byte(2), []byte{0, 7, 1})          // QZ1 ? KX2
+	f.Add(byte(3), []byte{0, 8, 1, 12, 2})   // QZ1 # KX2 %zz WV3
+	f.Add(byte(4), []byte{0, 6, 1, 5, 3})    // QZ1 : KX2 / JP4
+	f.Add(byte(6), []byte{0, 4, 1, 14, 2})   // QZ1 @ KX2 & WV3
+	f.Add(byte(7), []byte{0, 9, 10, 1})      // QZ1 % %4 KX2
+	f.Add(byte(8), []byte{0, 16, 17, 1, 18}) // QZ1 space [ KX2 ]
+	f.Fuzz(func(t *testing.T, shape byte, picks []byte) {
+		checkHidesPassword(t, shape, picks)
+	})
 }
