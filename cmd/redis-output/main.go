@@ -9,22 +9,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/version"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
 )
@@ -34,19 +29,14 @@ func main() {
 }
 
 func run() int {
+	prog := execd.New("redis-output", "outputs", "redis")
 	var (
-		configPath = flag.String("config", "", "path to the plugin's TOML config (one [[outputs.redis]] table)")
 		dryRun     = flag.Bool("test", false, "read stdin and print the Redis commands it would send; connect to nothing")
-		debug      = flag.Bool("debug", false, "log debug messages")
-		showVer    = flag.Bool("version", false, "print the version and exit")
-		sample     = flag.Bool("sample-config", false, "print the documented sample config and exit")
-		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 		statsEvery = flag.Duration("stats_interval", 0, "log goroutines and heap on this interval (make soak)")
 		logInfo    = flag.String("log_info", "stdout", `where info and debug lines go: "stdout" ([[outputs.execd]] logs them at info level), "stderr" (it logs them as errors) or "off"`)
 	)
 	flag.Parse()
-	log := logger.New("outputs.redis")
-	log.SetDebug(*debug)
+	log := prog.Log
 	if *dryRun && *logInfo == "stdout" {
 		*logInfo = "stderr" // stdout holds the commands
 	}
@@ -60,41 +50,13 @@ func run() int {
 		log.Errorf(`-log_info %q: want "stdout", "stderr" or "off"`, *logInfo)
 		return 2
 	}
-	execd.PlainStdLog(log.StdWriter())
 
 	plugin := redis.New()
 	plugin.Log = log
-	switch {
-	case *showVer:
-		fmt.Println(version.String("redis-output"))
-		return 0
-	case *sample:
-		fmt.Print(plugin.SampleConfig())
-		return 0
-	case flag.NArg() > 0:
-		log.Errorf("unexpected arguments %q", flag.Args())
-		return 2
+	if code, done := prog.Start(plugin); done {
+		return code
 	}
-
-	if *configPath != "" {
-		if err := config.Load(*configPath, "outputs", "redis", plugin); err != nil {
-			log.Errorf("%v", err)
-			return 1
-		}
-	}
-	if err := plugin.Init(); err != nil {
-		log.Errorf("%v", config.WithLine(*configPath, err))
-		return 1
-	}
-
-	if *cpuProfile != "" {
-		stop, err := execd.CPUProfile(*cpuProfile)
-		if err != nil {
-			log.Errorf("-cpuprofile: %v", err)
-			return 1
-		}
-		defer stop()
-	}
+	defer prog.Close()
 
 	stats := &redis.Stats{}
 	if *dryRun {
@@ -112,9 +74,9 @@ func run() int {
 		go logRuntime(log, *statsEvery)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := prog.Signals()
 	defer stop()
-	log.Debugf("%s writing %s mode to %s", version.String("redis-output"), plugin.Mode, plugin.Endpoint())
+	log.Debugf("%s writing %s mode to %s", prog.Version(), plugin.Mode, plugin.Endpoint())
 	err := plugin.Run(ctx, os.Stdin, stats)
 	summary(log, stats, plugin.Mode == "quote")
 	if err != nil {

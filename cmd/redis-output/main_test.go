@@ -237,6 +237,36 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestCommonFlags: what both programs share (plugins/common/execd): the
+// sample config, stray arguments refused, a config error with its line,
+// and a CPU profile written by a run that ends.
+func TestCommonFlags(t *testing.T) {
+	out, err := exec.Command(binary, "-sample-config").Output()
+	if err != nil || !strings.Contains(string(out), "[[outputs.redis]]") {
+		t.Fatalf("-sample-config: %v: %.200s", err, out)
+	}
+	cmd := exec.Command(binary, "stray")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), `E! [outputs.redis] unexpected arguments ["stray"]`) {
+		t.Fatalf("stray argument: rc %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
+	conf := writeConfig(t, "[[outputs.redis]]\n  mode = \"quote\"\n  mode_typo = 1\n")
+	cmd = exec.Command(binary, "-config", conf)
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.HasPrefix(string(out), "E! ") || !strings.Contains(string(out), "mode_typo") {
+		t.Fatalf("bad option: rc %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
+	cmd = exec.Command(binary, "-test", "-cpuprofile", profile)
+	cmd.Stdin = strings.NewReader(`{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}` + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("-test -cpuprofile: %v: %s", err, out)
+	}
+	if st, err := os.Stat(profile); err != nil || st.Size() == 0 {
+		t.Fatalf("no CPU profile written: %v", err)
+	}
+}
+
 // TestWrongPasswordIsNeverPrinted: the password does not appear in any
 // log line, whatever fails.
 func TestWrongPasswordIsNeverPrinted(t *testing.T) {
