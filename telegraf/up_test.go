@@ -20,6 +20,7 @@ import (
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/kafkatest"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/syncbuf"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
@@ -555,11 +556,11 @@ func TestUpSupervisorIntegration(t *testing.T) {
 // supervise runs scripts/supervise.sh NAME CHILD_FILE CMD... with env, in
 // a session of its own as make up does, and returns it; the test's cleanup
 // kills whatever is left of its group.
-func supervise(t *testing.T, env []string, name, childFile string, cmd ...string) (*exec.Cmd, *bytes.Buffer) {
+func supervise(t *testing.T, env []string, name, childFile string, cmd ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	c := exec.Command(filepath.Join(telegraftest.RepoRoot(t), "scripts", "supervise.sh"), append([]string{name, childFile}, cmd...)...)
 	c.Env = append(os.Environ(), env...)
-	var log bytes.Buffer
+	var log syncbuf.Buffer
 	c.Stdout, c.Stderr = &log, &log
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := c.Start(); err != nil {
