@@ -523,15 +523,15 @@ func (s *streamReader) readAhead(n int64) {
 func (s *streamReader) sendRead(rr *rawReplies, block bool) error {
 	w := s.wire[:0]
 	if len(s.unacked) > 0 {
-		s.args = append(s.args[:0], s.p.Key, s.p.Group)
-		w = appendCommand(w, "XACK", append(s.args, s.unacked...))
+		s.args = append(append(s.args[:0], s.p.Key, s.p.Group), s.unacked...)
+		w = redisconn.AppendCommand(w, "XACK", s.args...)
 	}
 	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.count()))
 	if block {
 		s.args = append(s.args, "BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10))
 	}
 	s.args = append(s.args, "STREAMS", s.p.Key, ">")
-	w = appendCommand(w, "XREADGROUP", s.args)
+	w = redisconn.AppendCommand(w, "XREADGROUP", s.args...)
 	s.wire = w
 	if err := rr.conn.WriteRaw(w); err != nil {
 		return err // maybe half written: the connection is dropped
@@ -581,25 +581,6 @@ func (s *streamReader) abandonRead() {
 	s.inflight = false
 	s.unacked = append(s.unacked, s.acking...)
 	s.acking = s.acking[:0]
-}
-
-// appendCommand appends a command in RESP.
-func appendCommand(w []byte, name string, args []string) []byte {
-	w = append(w, '*')
-	w = strconv.AppendInt(w, int64(len(args)+1), 10)
-	w = append(w, "\r\n$"...)
-	w = strconv.AppendInt(w, int64(len(name)), 10)
-	w = append(w, "\r\n"...)
-	w = append(w, name...)
-	w = append(w, "\r\n"...)
-	for _, a := range args {
-		w = append(w, '$')
-		w = strconv.AppendInt(w, int64(len(a)), 10)
-		w = append(w, "\r\n"...)
-		w = append(w, a...)
-		w = append(w, "\r\n"...)
-	}
-	return w
 }
 
 // process writes the metrics of a batch to stdout in one write and then
