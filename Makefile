@@ -39,7 +39,7 @@ FUZZ_TARGETS := \
 	./plugins/common/metricpairs:FuzzValue \
 	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
-	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
+	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/influxdata/telegraf"
@@ -57,7 +56,7 @@ func (s *streamReader) shareTrims(out *output) {
 		return
 	}
 	if s.rewrite != nil {
-		s.rewrite.enc.Trims = out.enc.Trims
+		s.rewrite.SetTrims(out.enc.Trims)
 	}
 	if s.flat != nil {
 		s.flat.enc.Trims = out.enc.Trims
@@ -162,67 +161,4 @@ func (o *output) reportLeftOut(log telegraf.Logger, msg string) {
 		return
 	}
 	log.Errorf("%s", msg)
-}
-
-// lineRewriter passes line protocol payloads (data_format = "influx")
-// through our decoder and encoder, without a telegraf.Metric: the metrics
-// Telegraf's parser would give, written as Telegraf's serializer would
-// write them. Used by one loop only.
-type lineRewriter struct {
-	dec *metricline.Influx
-	enc lineprotocol.Encoder
-	n   int
-	err error
-	buf []byte
-	// nanos: timestamps are in nanoseconds, as we write them, so a payload
-	// in canonical form but for the order of fields is copied (see
-	// copyCanonical).
-	nanos  bool
-	fields []fieldSpan
-}
-
-func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
-	d, err := metricline.NewInflux(precision)
-	if err != nil {
-		return nil, err
-	}
-	d.LazyNumbers = true // the encoder copies floats already in their shortest form
-	return &lineRewriter{dec: d, nanos: precision <= time.Nanosecond}, nil
-}
-
-// rewrite appends the metrics of payload to buf, one line each; lines
-// without a timestamp take def. A payload with a bad line or without a
-// metric is an error, and buf is returned as it was.
-func (lr *lineRewriter) rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
-	if lr.nanos {
-		if out, ok := lr.copyCanonical(buf, payload); ok {
-			return out, nil
-		}
-	}
-	lr.n, lr.err, lr.buf = 0, nil, buf
-	start := len(buf)
-	err := lr.dec.DecodeAt(payload, def, lr.add)
-	buf, lr.buf = lr.buf, nil
-	switch {
-	case err != nil:
-		return buf[:start], err
-	case lr.err != nil:
-		return buf[:start], lr.err
-	case lr.n == 0:
-		return buf[:start], fmt.Errorf("no metric in the data")
-	}
-	return buf, nil
-}
-
-func (lr *lineRewriter) add(m *metricline.Metric) {
-	if lr.err != nil {
-		return
-	}
-	var err error
-	if lr.buf, err = lr.enc.AppendMetric(lr.buf, m); err != nil {
-		lr.err = err
-		return
-	}
-	lr.buf = append(lr.buf, '\n')
-	lr.n++
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
@@ -70,9 +71,9 @@ type streamReader struct {
 	overlap bool
 	ahead   bool
 	sendErr error
-	rewrite *lineRewriter // data_format = "influx" payloads, nil otherwise
-	flat    *flatWriter   // entries in the flat layout, without payload_field
-	typed   *typedWriter  // entries in the typed layout, without payload_field
+	rewrite *lineprotocol.Rewriter // data_format = "influx" payloads, nil otherwise
+	flat    *flatWriter            // entries in the flat layout, without payload_field
+	typed   *typedWriter           // entries in the typed layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them, at the pace it delivers
@@ -94,7 +95,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 	}
 	if p.PayloadField != "" && p.DataFormat == "influx" {
 		// Init has checked the precision with Telegraf's parser.
-		s.rewrite, _ = newLineRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
+		s.rewrite, _ = lineprotocol.NewRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
 	}
 	if p.PayloadField == "" {
 		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
@@ -650,7 +651,7 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 		if !ok {
 			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
 		}
-		return s.rewrite.rewrite(buf, payload, t)
+		return s.rewrite.Rewrite(buf, payload, t)
 	}
 	if s.flat != nil {
 		t, err := e.time()

@@ -1,4 +1,4 @@
-package redis_consumer
+package lineprotocol
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 // their shortest form, see metricline.ShortestDecimal, integers without
 // superfluous digits, "true"/"false", strings of printable ASCII without
 // `"` or `\`); a timestamp in nanoseconds, within int64, without a sign or
-// a leading zero. FuzzStreamPayloadVsTelegraf holds the result to what
+// a leading zero. FuzzRewriteVsTelegraf holds the result to what
 // Telegraf's parser and serializer write.
-func (lr *lineRewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
+func (r *Rewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
 	start := len(buf)
 	if len(payload) == 0 {
 		return buf, false
@@ -36,7 +36,7 @@ func (lr *lineRewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
 			payload = nil
 		}
 		var ok bool
-		if buf, ok = lr.copyLine(buf, line); !ok {
+		if buf, ok = r.copyLine(buf, line); !ok {
 			return buf[:start], false
 		}
 	}
@@ -51,7 +51,7 @@ func (f fieldSpan) key(line []byte) []byte { return line[f.from:f.eq] }
 
 // copyLine appends line and a newline, its fields sorted, if it is in the
 // form copyCanonical copies.
-func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
+func (r *Rewriter) copyLine(buf, line []byte) ([]byte, bool) {
 	i := token(line, 0)
 	if i == 0 {
 		return buf, false
@@ -72,7 +72,7 @@ func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
 		return buf, false
 	}
 	head := i + 1 // the fields start here
-	fields, sorted := lr.fields[:0], true
+	fields, sorted := r.fields[:0], true
 	for {
 		k := i + 1
 		if i = token(line, k); i == k || i == len(line) || line[i] != '=' {
@@ -93,7 +93,7 @@ func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
 			return buf, false
 		}
 	}
-	lr.fields = fields
+	r.fields = fields
 	ts := line[i+1:]
 	if !digits(ts, 19) || (len(ts) == 19 && string(ts) > "9223372036854775807") {
 		return buf, false
