@@ -35,7 +35,7 @@ FUZZ_TARGETS := \
 	./plugins/outputs/redis/keytemplate:FuzzAppendValueDecimalAsFloat \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
-	./plugins/inputs/redis_consumer:FuzzTypedLinesAsBefore \
+	./plugins/common/metricpairs:FuzzTypedLinesAsBefore \
 	./plugins/common/metricpairs:FuzzValue \
 	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \

@@ -59,10 +59,10 @@ func (s *streamReader) shareTrims(out *output) {
 		s.rewrite.SetTrims(out.enc.Trims)
 	}
 	if s.flat != nil {
-		s.flat.enc.Trims = out.enc.Trims
+		s.flat.SetTrims(out.enc.Trims)
 	}
 	if s.typed != nil {
-		s.typed.enc.Trims = out.enc.Trims
+		s.typed.SetTrims(out.enc.Trims)
 	}
 }
 

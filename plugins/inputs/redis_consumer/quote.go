@@ -15,6 +15,7 @@ import (
 
 	"github.com/influxdata/telegraf/metric"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -161,7 +162,7 @@ func parsePrice(raw json.RawMessage) (float64, error) {
 			return 0, fmt.Errorf(`"price" %s: %v`, raw, err)
 		}
 	}
-	if !decimal(text) {
+	if !metricpairs.Decimal(text) {
 		return 0, fmt.Errorf(`"price" %s is not a decimal number`, raw)
 	}
 	f, err := strconv.ParseFloat(text, 64)

@@ -71,9 +71,9 @@ type streamReader struct {
 	overlap bool
 	ahead   bool
 	sendErr error
-	rewrite *lineprotocol.Rewriter // data_format = "influx" payloads, nil otherwise
-	flat    *flatWriter            // entries in the flat layout, without payload_field
-	typed   *typedWriter           // entries in the typed layout, without payload_field
+	rewrite *lineprotocol.Rewriter   // data_format = "influx" payloads, nil otherwise
+	flat    *metricpairs.FlatWriter  // entries in the flat layout, without payload_field
+	typed   *metricpairs.TypedWriter // entries in the typed layout, without payload_field
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them, at the pace it delivers
@@ -98,8 +98,8 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		s.rewrite, _ = lineprotocol.NewRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
 	}
 	if p.PayloadField == "" {
-		s.flat = newFlatWriter(p.Measurement, p.tagFilter)
-		s.typed = newTypedWriter(p.tagFilter)
+		s.flat = metricpairs.NewFlatWriter(p.Measurement, p.tagFilter)
+		s.typed = metricpairs.NewTypedWriter(p.tagFilter)
 	}
 	s.shareTrims(out)
 	return s
@@ -637,7 +637,7 @@ func (s *streamReader) ack(c redis.Conn) error {
 // returned as it was. Without payload_field the entry's pairs are the
 // metric: in the typed layout with its own name and time, in the flat one
 // named measurement and timed by the entry ID (when Redis added it). Both
-// are written straight from the reply (typedWriter, flatWriter), and a
+// are written straight from the reply (package metricpairs), and a
 // line protocol payload is rewritten to Telegraf's line protocol directly;
 // only other payloads, and typed entries that break the layout (to name
 // what is wrong), go through a telegraf.Metric and the serializer.
@@ -659,9 +659,9 @@ func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
 			return buf, err
 		}
 		if !metricpairs.Typed(e.fields) {
-			return s.flat.append(buf, e.fields, t)
+			return s.flat.Append(buf, e.fields, t)
 		}
-		if out, ok := s.typed.append(buf, e.fields, t); ok {
+		if out, ok := s.typed.Append(buf, e.fields, t); ok {
 			return out, nil
 		}
 	}
