@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -195,7 +196,9 @@ type Metric struct {
 // Decode reads pairs in the typed layout (see Reader.Read) into a Metric
 // of its own.
 func Decode(pairs [][]byte) (*Metric, error) {
-	var r Reader
+	n := len(pairs) / 2
+	r := Reader{M: metricline.Metric{Tags: make([]metricline.Tag, 0, n), Fields: make([]metricline.Field, 0, n)},
+		keys: make([][]byte, 0, n)}
 	if err := r.Read(pairs, 0); err != nil {
 		return nil, err
 	}
@@ -205,7 +208,17 @@ func Decode(pairs [][]byte) (*Metric, error) {
 		m.Tags[string(t.Key)] = string(t.Value)
 	}
 	for i := range r.M.Fields {
-		m.Fields[string(r.M.Fields[i].Key)] = r.M.Fields[i].Value()
+		m.Fields[string(r.M.Fields[i].Key)] = fieldValue(&r.M.Fields[i])
 	}
 	return m, nil
+}
+
+// fieldValue is f's value as Telegraf holds it; a Decimal parsed without
+// a copy of its text.
+func fieldValue(f *metricline.Field) any {
+	if f.Kind == metricline.Decimal {
+		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64) // finite: ReadValue checked
+		return x
+	}
+	return f.Value()
 }

@@ -30,7 +30,7 @@ func ParseValue(v []byte) (any, error) {
 	if _, err := ReadValue(&f, v, nil); err != nil {
 		return nil, err
 	}
-	return f.Value(), nil // a Decimal is finite: ReadValue checked
+	return fieldValue(&f), nil
 }
 
 // ReadValue is ParseValue without an allocation, for readers that convert
