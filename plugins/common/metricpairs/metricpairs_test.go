@@ -304,3 +304,18 @@ func TestReadValueWithoutAllocating(t *testing.T) {
 		t.Fatalf("%q %q %q %v", first.Str, second.Str, scratch, err)
 	}
 }
+
+// BenchmarkDecode reads a hash in the typed layout as keys mode does.
+func BenchmarkDecode(b *testing.B) {
+	var in [][]byte
+	for _, s := range []string{"_measurement", "cpu", "_time", "1795552004000000000", "#host", "a", "#region", "eu-west",
+		"usage_user", "1.5", "usage_system", "0.25", "count", "12i", "up", "true", "note", `"ok"`} {
+		in = append(in, []byte(s))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

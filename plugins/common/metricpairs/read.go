@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -194,11 +195,10 @@ type Metric struct {
 }
 
 // Decode reads pairs in the typed layout (see Reader.Read) into a Metric
-// of its own.
+// of its own: every name and value is copied out of the pairs.
 func Decode(pairs [][]byte) (*Metric, error) {
-	n := len(pairs) / 2
-	r := Reader{M: metricline.Metric{Tags: make([]metricline.Tag, 0, n), Fields: make([]metricline.Field, 0, n)},
-		keys: make([][]byte, 0, n)}
+	r := readers.Get().(*Reader)
+	defer r.release()
 	if err := r.Read(pairs, 0); err != nil {
 		return nil, err
 	}
@@ -211,6 +211,20 @@ func Decode(pairs [][]byte) (*Metric, error) {
 		m.Fields[string(r.M.Fields[i].Key)] = fieldValue(&r.M.Fields[i])
 	}
 	return m, nil
+}
+
+// readers keeps the Readers of Decode, whose buffers then serve again:
+// nothing Decode returns points into them.
+var readers = sync.Pool{New: func() any { return new(Reader) }}
+
+// release drops what r points to in the pairs it read, so that a pooled
+// Reader does not keep them alive, and puts r back in readers.
+func (r *Reader) release() {
+	r.M.Name = nil
+	clear(r.M.Tags)
+	clear(r.M.Fields)
+	clear(r.keys)
+	readers.Put(r)
 }
 
 // fieldValue is f's value as Telegraf holds it; a Decimal parsed without
