@@ -1,6 +1,7 @@
 package redis_consumer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -11,6 +12,11 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
+
+// maxKept bounds the sets of problems already logged (stream entries kept
+// after a parse error, metrics left out): past it a set starts again, and
+// they are logged again.
+const maxKept = 100000
 
 // output writes line protocol to stdout (nanosecond timestamps, what
 // [[inputs.execd]]'s influx parser expects) with our own encoder: byte for
@@ -47,23 +53,6 @@ func newOutput(w io.Writer, log telegraf.Logger) *output {
 		o.enc.Trims = lineprotocol.NewTrims(log.Warnf)
 	}
 	return o
-}
-
-// shareTrims has the writers of a stream reader name the tags they cut
-// where out does: one warning per tag key for the process.
-func (s *streamReader) shareTrims(out *output) {
-	if out == nil {
-		return
-	}
-	if s.rewrite != nil {
-		s.rewrite.SetTrims(out.enc.Trims)
-	}
-	if s.flat != nil {
-		s.flat.SetTrims(out.enc.Trims)
-	}
-	if s.typed != nil {
-		s.typed.SetTrims(out.enc.Trims)
-	}
 }
 
 // serialize appends the line protocol of ms to buf. A metric that cannot be
@@ -161,4 +150,10 @@ func (o *output) reportLeftOut(log telegraf.Logger, msg string) {
 		return
 	}
 	log.Errorf("%s", msg)
+}
+
+// isStdout tells a stdout failure (fatal) from a Redis one (retried).
+func isStdout(err error) bool {
+	var se *StdoutError
+	return errors.As(err, &se)
 }

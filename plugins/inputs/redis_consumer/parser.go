@@ -11,7 +11,6 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/value"
 
 	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
 // Telegraf's own parser structs, given names of their own so that the three
@@ -50,8 +49,7 @@ type payloadParser struct {
 // data_format; measurement names the metrics of formats without names, and
 // tagKeys is the plugin's tag_keys (which shadows the JSON parser's).
 // Options of the other formats must not be set.
-func (o *parserOptions) initParser(set *pluginconfig.Options, measurement string, tagKeys []string) (*payloadParser, error) {
-	defaults := &New().parserOptions
+func (o *parserOptions) initParser(set *pluginconfig.Options, defaults *parserOptions, measurement string, tagKeys []string) (*payloadParser, error) {
 	// tag_keys (the JSON parser's field) is the plugin's own option too:
 	// refuseOtherModes checks it.
 	others := map[string]string{
@@ -129,16 +127,4 @@ func (pp *payloadParser) Parse(data []byte, def time.Time) ([]telegraf.Metric, e
 		pp.setTime(ms, def)
 	}
 	return ms, nil
-}
-
-// pairsMetric makes one metric of the field-value pairs of a stream entry
-// or a hash (Redis returns them flat: f1, v1, f2, v2, ...), with the given
-// tags added (key_tag). Pairs in the typed layout (they hold _measurement
-// or _time) carry the whole metric; others are read by the flat rule of
-// earlier versions, the metric named measurement and timed def.
-func (p *RedisConsumer) pairsMetric(pairs [][]byte, tags map[string]string, def time.Time) (telegraf.Metric, error) {
-	if metricpairs.Typed(pairs) {
-		return metricpairs.TypedMetric(pairs, tags, p.tagFilter, def)
-	}
-	return metricpairs.FlatMetric(p.Measurement, pairs, tags, p.tagFilter, def)
 }

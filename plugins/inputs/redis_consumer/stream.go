@@ -15,10 +15,6 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// maxKept bounds the memory of entries kept after a parse error that were
-// already logged; past it the set starts again (and they are logged again).
-const maxKept = 100000
-
 // streamReader is stream mode: a consumer in a consumer group. Each batch
 // of entries is written to stdout, and only once the write returned are
 // the entries acknowledged: at least once, never acked before written.
@@ -388,4 +384,21 @@ func (s *streamReader) badEntry(e entry, err error) bool {
 	s.kept[strings.Clone(e.id)] = true // the ID may share its memory with a whole reply
 	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, logger.Head(data))
 	return false
+}
+
+// shareTrims has the writers of a stream reader name the tags they cut
+// where out does: one warning per tag key for the process.
+func (s *streamReader) shareTrims(out *output) {
+	if out == nil {
+		return
+	}
+	if s.rewrite != nil {
+		s.rewrite.SetTrims(out.enc.Trims)
+	}
+	if s.flat != nil {
+		s.flat.SetTrims(out.enc.Trims)
+	}
+	if s.typed != nil {
+		s.typed.SetTrims(out.enc.Trims)
+	}
 }
