@@ -91,7 +91,7 @@ func (p *RedisConsumer) Start(acc telegraf.Accumulator) error {
 	case "stream":
 		s := newStreamReader(p, nil, p.outage)
 		s.track = newTracker(ctx, acc, p.MaxUndeliveredMessages)
-		s.pace = newPace(p.MaxUndeliveredMessages, p.BatchSize)
+		s.pace = newPace(p.MaxUndeliveredMessages, p.BatchSize, p.Log, p.Key)
 		p.goRun(s.track.watch)
 		p.goRun(func() { _ = s.run(ctx, false) })
 	}

@@ -18,6 +18,11 @@ import (
 // streamReader is stream mode: a consumer in a consumer group. Each batch
 // of entries is written to stdout, and only once the write returned are
 // the entries acknowledged: at least once, never acked before written.
+// Its read loop (this file) asks the roles below for entries, in this
+// order: own pending entries (stream_pending.go), claims of other
+// consumers' (the same), new entries (stream_new.go); the group is made
+// first where needed (stream_group.go), and the entries written are
+// acknowledged through acks (stream_ack.go).
 type streamReader struct {
 	p      *RedisConsumer
 	out    *output
@@ -30,41 +35,13 @@ type streamReader struct {
 	// its address.)
 	conn redis.Conn
 
-	needGroup   bool
-	pendingFrom string   // re-read own pending entries after this ID; "" when done
-	unacked     []string // written to stdout, XACK not yet confirmed
-	kept        map[string]bool
-	claimCursor string
-	nextClaim   time.Time
-	newReads    int // reads of new entries done, for -once and outages
-	buf         []byte
+	group   group
+	pending pendingList
+	fresh   newEntries
+	acks    acks
+	kept    map[string]bool // entries left pending after a parse error, logged
+	buf     []byte
 
-	// groupLost: a command found the group gone (NOGROUP); keyGone: the
-	// stream too (UNBLOCKED). lastRead is the highest entry ID the group
-	// delivered to us (readAny: there is one): see recreateGroup.
-	groupLost bool
-	keyGone   bool
-	lastRead  entryID
-	readAny   bool
-
-	// On a single server (not a Cluster) new entries are read with our
-	// own RESP reader, and the XACK of a batch goes out with the next
-	// read, in one write.
-	replies *rawReplies
-	wire    []byte
-	args    []string
-	// inflight: an XREADGROUP was sent on replies.conn and its reply (and
-	// that of the XACK of acking before it) is still to be read: nothing
-	// else may be sent or read on that connection before.
-	inflight bool
-	acking   []string
-	// overlap allows sending the next read before a full batch is
-	// written; off with -once, in the built-in mode and once stopping.
-	// ahead is overlap for the reply being read; sendErr the failure to
-	// send the next read.
-	overlap bool
-	ahead   bool
-	sendErr error
 	rewrite *lineprotocol.Rewriter   // data_format = "influx" payloads, nil otherwise
 	flat    *metricpairs.FlatWriter  // entries in the flat layout, without payload_field
 	typed   *metricpairs.TypedWriter // entries in the typed layout, without payload_field
@@ -80,13 +57,16 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 	client := redisconn.NewClient(&p.Config, clientName)
 	client.BindKey = p.Key // in a Redis Cluster: the stream's node
 	s := &streamReader{
-		p:           p,
-		out:         out,
-		outage:      outage,
-		client:      client,
-		kept:        map[string]bool{},
-		claimCursor: "0-0",
+		p:       p,
+		out:     out,
+		outage:  outage,
+		client:  client,
+		group:   group{key: p.Key, name: p.Group, startID: p.StartID, log: p.Log},
+		pending: pendingList{key: p.Key, group: p.Group, consumer: p.Consumer, claimIdle: time.Duration(p.ClaimIdle), log: p.Log, claimCursor: "0-0"},
+		acks:    acks{key: p.Key, group: p.Group},
+		kept:    map[string]bool{},
 	}
+	s.fresh = newEntries{key: p.Key, group: p.Group, consumer: p.Consumer, block: time.Duration(p.Block), batchSize: p.BatchSize, acks: &s.acks}
 	if p.PayloadField != "" && p.DataFormat == "influx" {
 		// Init has checked the precision with Telegraf's parser.
 		s.rewrite, _ = lineprotocol.NewRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
@@ -109,15 +89,15 @@ func (s *streamReader) run(ctx context.Context, once bool) error {
 	// A stop waits for a read in flight too: its entries are delivered to
 	// us already, and are written and acknowledged rather than left
 	// pending.
-	for (ctx.Err() == nil || s.inflight) && !(once && s.newReads > 0) {
-		s.overlap = !once && s.track == nil && ctx.Err() == nil
-		reads := s.newReads
+	for (ctx.Err() == nil || s.fresh.inflight) && !(once && s.fresh.reads > 0) {
+		s.fresh.overlap = !once && s.track == nil && ctx.Err() == nil
+		reads := s.fresh.reads
 		err := s.step()
 		if err == nil {
 			// Only a read of new entries shows the whole cycle works
 			// again; the re-read of pending entries that follows every
 			// reconnection may succeed while a later command fails.
-			if s.newReads > reads {
+			if s.fresh.reads > reads {
 				s.outage.Succeeded()
 				backoff.Reset()
 			}
@@ -137,8 +117,8 @@ func (s *streamReader) run(ctx context.Context, once bool) error {
 }
 
 func (s *streamReader) held() string {
-	if len(s.unacked) > 0 {
-		return fmt.Sprintf("%d entries written to stdout wait for XACK, new entries wait in the stream", len(s.unacked))
+	if len(s.acks.unacked) > 0 {
+		return fmt.Sprintf("%d entries written to stdout wait for XACK, new entries wait in the stream", len(s.acks.unacked))
 	}
 	return "entries wait in the stream"
 }
@@ -147,13 +127,13 @@ func (s *streamReader) held() string {
 // during an outage does not deliver it twice.
 func (s *streamReader) finish() {
 	if s.track != nil {
-		s.takeDelivered()
+		s.pace.take(s.track, &s.acks, &s.pending)
 	}
-	if len(s.unacked) == 0 {
+	if len(s.acks.unacked) == 0 {
 		return
 	}
-	n := len(s.unacked)
-	if err := s.client.Run(func(c redis.Conn) error { return s.ack(c) }); err != nil {
+	n := len(s.acks.unacked)
+	if err := s.client.Run(func(c redis.Conn) error { return s.acks.ack(c) }); err != nil {
 		s.p.Log.Warnf("stopping with %d entries written but not acknowledged (%v): they will be delivered again", n, err)
 	}
 }
@@ -167,17 +147,17 @@ func (s *streamReader) step() error {
 		return err
 	}
 	if conn != s.conn {
-		s.conn, s.needGroup, s.pendingFrom = conn, true, "0"
-		s.abandonRead()
+		s.conn, s.group.need, s.pending.from = conn, true, "0"
+		s.fresh.abandon()
 	}
 	err = s.stepOn(conn)
 	if isStdout(err) {
 		return err
 	}
 	if _, isReply := err.(redis.Error); err != nil && !isReply {
-		s.abandonRead() // the connection is dropped, with any reply in flight
+		s.fresh.abandon() // the connection is dropped, with any reply in flight
 	}
-	if !s.inflight {
+	if !s.fresh.inflight {
 		err = redisconn.WrongType(conn, err, s.p.Key, "stream") // asks TYPE on conn
 	}
 	s.client.Check(err)
@@ -185,10 +165,10 @@ func (s *streamReader) step() error {
 }
 
 func (s *streamReader) stepOn(c redis.Conn) error {
-	if s.track != nil && !s.inflight {
+	if s.track != nil && !s.fresh.inflight {
 		// May ask for the pending list again, or to wait for Telegraf.
-		if wait, until := s.takeDelivered(); wait {
-			if err := s.ack(c); err != nil { // what was delivered meanwhile
+		if wait, until := s.pace.take(s.track, &s.acks, &s.pending); wait {
+			if err := s.acks.ack(c); err != nil { // what was delivered meanwhile
 				return err
 			}
 			s.track.wait(until)
@@ -202,22 +182,23 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	)
 	action := readNew
 	switch {
-	case s.inflight: // its reply comes first
-	case s.pendingFrom != "":
+	case s.fresh.inflight: // its reply comes first
+	case s.pending.from != "":
 		action = readPending
-	case s.claimDue():
+	case s.pending.claimDue():
 		action = claim
 	}
-	rr := s.rawReplies(c)
+	rr := s.fresh.rawReplies(c)
 	// The XACK left from the last batch goes out with the read of new
 	// entries, in one write; before anything else, on its own.
-	if len(s.unacked) > 0 && (rr == nil || action != readNew || s.needGroup) {
-		if err := s.ack(c); err != nil {
+	if len(s.acks.unacked) > 0 && (rr == nil || action != readNew || s.group.need) {
+		if err := s.acks.ack(c); err != nil {
 			return err
 		}
 	}
-	if s.needGroup {
-		if err := s.createGroup(c); err != nil {
+	if s.group.need {
+		low, ok := s.undelivered()
+		if err := s.group.create(c, low, ok); err != nil {
 			return err
 		}
 	}
@@ -228,26 +209,68 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	case claim:
 		err = s.claim(c)
 	default:
-		err = s.readNewEntries(c, rr)
+		err = s.readNew(c, rr)
 	}
-	// NOGROUP: the group is gone, or the key. UNBLOCKED: the key was
-	// deleted (or CLIENT UNBLOCK) while we waited in XREADGROUP (Redis 7).
-	// The group is created again at the next step (createGroup says why
-	// and where), and the claim pass starts again.
-	if re, ok := err.(redis.Error); ok {
-		switch msg := string(re); {
-		case strings.HasPrefix(msg, "NOGROUP"):
-			s.groupLost = true
-		case strings.HasPrefix(msg, "UNBLOCKED") && strings.Contains(msg, "no longer exists"):
-			s.groupLost, s.keyGone = true, true
-		case strings.HasPrefix(msg, "UNBLOCKED"):
-		default:
-			return err
-		}
-		s.needGroup, s.pendingFrom, s.claimCursor = true, "0", "0-0"
+	if s.group.lostIn(err) {
+		s.pending.restart() // so does the claim pass
 		return nil
 	}
 	return err
+}
+
+// readPending handles a page of own pending entries.
+func (s *streamReader) readPending(c redis.Conn) error {
+	entries, passDone, err := s.pending.read(c, s.count())
+	if passDone && s.track != nil {
+		// Rejected entries it did not find are no longer ours.
+		clear(s.pace.waiting)
+	}
+	if err != nil {
+		return err
+	}
+	return s.process(c, entries)
+}
+
+// claim handles a page of entries claimed from other consumers.
+func (s *streamReader) claim(c redis.Conn) error {
+	entries, err := s.pending.claim(c, s.count(), s.kept)
+	if err != nil {
+		return err
+	}
+	return s.process(c, entries)
+}
+
+// readNew handles new entries; after is what the read left to report
+// once they are written.
+func (s *streamReader) readNew(c redis.Conn, rr *rawReplies) error {
+	s.fresh.count = s.count()
+	entries, after, err := s.fresh.read(c, rr, s.pending.claimDue())
+	if err != nil {
+		return err
+	}
+	if err := s.process(c, entries); err != nil {
+		return err
+	}
+	return after
+}
+
+// count is the COUNT of the next read: batch_size, or less when Telegraf
+// may take fewer entries.
+func (s *streamReader) count() int {
+	if s.track == nil {
+		return s.p.BatchSize
+	}
+	return max(1, min(s.p.BatchSize, s.pace.limit-s.track.held()))
+}
+
+// undelivered is the lowest ID among the entries Telegraf holds or did
+// not deliver: where a consumer group created again must start for none
+// of them to be lost.
+func (s *streamReader) undelivered() (entryID, bool) {
+	if s.track == nil {
+		return entryID{}, false
+	}
+	return s.pace.undelivered(s.track)
 }
 
 // process writes the metrics of a batch to stdout in one write and then
@@ -258,12 +281,12 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	s.noteRead(entries)
+	s.group.noteRead(entries)
 	if s.track != nil {
 		return s.handOver(c, entries)
 	}
 	buf := s.buf[:0]
-	ack := s.unacked // entries still to acknowledge from before stay first
+	ack := s.acks.unacked // entries still to acknowledge from before stay first
 	for _, e := range entries {
 		if e.fields == nil { // deleted from the stream: nothing to deliver
 			ack = append(ack, e.id)
@@ -279,24 +302,42 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if err := s.out.write(buf); err != nil {
 		return err // not written: not acknowledged, delivered again later
 	}
-	s.unacked = ack
-	if s.rawReplies(c) != nil {
+	s.acks.unacked = ack
+	if s.fresh.rawReplies(c) != nil {
 		return nil // acknowledged with the next read
 	}
-	return s.ack(c)
+	return s.acks.ack(c)
 }
 
-// ack acknowledges the entries written and not yet acknowledged; on
-// failure they are kept to be acknowledged first at the next step.
-func (s *streamReader) ack(c redis.Conn) error {
-	if len(s.unacked) == 0 {
-		return nil
+// handOver is process built in: the metrics of each entry go to Telegraf
+// as one group; deleted entries, entries without metrics and bad ones
+// with on_parse_error = "ack" are acknowledged at once, as in process.
+func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
+	for _, e := range entries {
+		if s.track.holds(e.id) {
+			continue // read again from the pending list while Telegraf has it
+		}
+		delete(s.pace.waiting, e.id)
+		if e.fields == nil {
+			s.acks.unacked = append(s.acks.unacked, e.id)
+			continue
+		}
+		ms, err := s.metrics(e)
+		if err != nil {
+			if s.badEntry(e, err) {
+				s.acks.unacked = append(s.acks.unacked, e.id)
+			}
+			continue
+		}
+		if len(ms) == 0 {
+			s.acks.unacked = append(s.acks.unacked, e.id) // nothing to deliver
+			continue
+		}
+		// Held until Telegraf reports the group: a copy, not a slice of
+		// the whole reply it was read from.
+		s.track.add(ms, strings.Clone(e.id))
 	}
-	if _, err := c.Do("XACK", redis.Args{s.p.Key, s.p.Group}.AddFlat(s.unacked)...); err != nil {
-		return err
-	}
-	s.unacked = s.unacked[:0]
-	return nil
+	return s.acks.ack(c)
 }
 
 // convert appends the line protocol of one entry to buf; on error buf is

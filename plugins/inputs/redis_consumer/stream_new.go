@@ -9,47 +9,72 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// New entries (XREADGROUP ">"): through redigo on a Redis Cluster; on a
-// single server on our own RESP path, each read sent with the XACK of
-// the batch before, and the next read sent ahead while a full batch is
-// written.
+// newEntries reads the entries never delivered (XREADGROUP ">"): through
+// redigo on a Redis Cluster; on a single server on our own RESP path,
+// each read sent with the XACK of the batch before, and the next read
+// sent ahead while a full batch is written.
+type newEntries struct {
+	key, group, consumer string
+	block                time.Duration
+	batchSize            int
+	count                int // COUNT of the reads of this step
+	acks                 *acks
+
+	replies *rawReplies
+	wire    []byte
+	args    []string
+	// inflight: an XREADGROUP was sent on replies.conn and its reply (and
+	// that of the XACK sent before it) is still to be read: nothing else
+	// may be sent or read on that connection before.
+	inflight bool
+	reads    int // reads done, for -once and outages
+	// overlap allows sending the next read before a full batch is
+	// written; off with -once, in the built-in mode and once stopping.
+	// ahead is overlap for the reply being read; sendErr the failure to
+	// send the next read.
+	overlap bool
+	ahead   bool
+	sendErr error
+}
 
 // rawReplies returns our reply reader for c, or nil where replies are read
 // with redigo (a Redis Cluster connection).
-func (s *streamReader) rawReplies(c redis.Conn) *rawReplies {
+func (n *newEntries) rawReplies(c redis.Conn) *rawReplies {
 	rc, ok := c.(*redisconn.Conn)
 	if !ok || !rc.CanWriteRaw() {
 		return nil
 	}
-	if s.replies == nil || s.replies.conn != rc {
-		s.replies = newRawReplies(rc)
-		s.replies.counted = s.readAhead
+	if n.replies == nil || n.replies.conn != rc {
+		n.replies = newRawReplies(rc)
+		n.replies.counted = n.readAhead
 	}
-	return s.replies
+	return n.replies
 }
 
-// readNewEntries waits up to `block` for entries never delivered. The
-// reply must come within the connection's read timeout, `timeout`, which
-// Init keeps longer than block.
-func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
-	if rr != nil {
-		return s.readNewRaw(c, rr)
+// read waits up to `block` for entries never delivered (rr nil: through
+// redigo). The reply must come within the connection's read timeout,
+// `timeout`, which Init keeps longer than block. after is an error to
+// return once the entries are written: the XACK sent with the read was
+// refused (a redis.Error: the connection stays), or the read sent ahead
+// could not be written (the connection is dropped, the batch in hand is
+// still written, and acknowledged on the next one). claimDue keeps the
+// next read from going out ahead when a claim comes first.
+func (n *newEntries) read(c redis.Conn, rr *rawReplies, claimDue bool) (entries []entry, after, err error) {
+	if rr == nil {
+		reply, err := c.Do("XREADGROUP", "GROUP", n.group, n.consumer, "COUNT", n.count,
+			"BLOCK", n.block.Milliseconds(), "STREAMS", n.key, ">")
+		if err != nil {
+			return nil, nil, err
+		}
+		n.reads++
+		entries, err := readGroupEntries(reply)
+		return entries, nil, err
 	}
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(),
-		"BLOCK", time.Duration(s.p.Block).Milliseconds(), "STREAMS", s.p.Key, ">")
-	if err != nil {
-		return err
-	}
-	s.newReads++
-	entries, err := readGroupEntries(reply)
-	if err != nil {
-		return err
-	}
-	return s.process(c, entries)
+	return n.readRaw(rr, claimDue)
 }
 
-// readNewRaw is readNewEntries on our own RESP path: the XACK of what was
-// written last (if any) and XREADGROUP in one write, then both replies.
+// readRaw is read on our own RESP path: the XACK of what was written last
+// (if any) and XREADGROUP in one write, then both replies.
 //
 // A full batch (COUNT entries) means more are probably waiting, so the
 // next read goes out as soon as the reply says how many entries it holds
@@ -60,96 +85,79 @@ func (s *streamReader) readNewEntries(c redis.Conn, rr *rawReplies) error {
 // is a blocking read again. Entries point into rr's buffer, and the reply
 // in flight is only parsed at the next step, after this batch was written:
 // it waits in the socket (or after this reply in the buffer) meanwhile.
-func (s *streamReader) readNewRaw(c redis.Conn, rr *rawReplies) error {
-	if !s.inflight {
-		if err := s.sendRead(rr, true); err != nil {
-			return err
+func (n *newEntries) readRaw(rr *rawReplies, claimDue bool) (entries []entry, after, err error) {
+	if !n.inflight {
+		if err := n.send(rr, true); err != nil {
+			return nil, nil, err
 		}
 	}
-	s.sendErr = nil
-	entries, ackErr, err := s.receiveRead(rr)
+	n.sendErr = nil
+	entries, ackErr, err := n.receive(rr, claimDue)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	s.newReads++
-	if err := s.process(c, entries); err != nil {
-		return err
+	n.reads++
+	if n.sendErr != nil {
+		return entries, n.sendErr, nil
 	}
-	// A failed write of the next read drops the connection, but the batch
-	// in hand was still written (and is acknowledged on the next one).
-	if s.sendErr != nil {
-		return s.sendErr
-	}
-	return ackErr // a redis.Error: the connection stays
+	return entries, ackErr, nil
 }
 
 // readAhead is rawReplies.counted: a reply of COUNT entries means more
 // are probably waiting, and the next read goes out before this reply is
 // even parsed.
-func (s *streamReader) readAhead(n int64) {
-	if s.ahead && n >= int64(s.p.BatchSize) {
-		s.ahead = false
-		s.sendErr = s.sendRead(s.replies, false)
+func (n *newEntries) readAhead(count int64) {
+	if n.ahead && count >= int64(n.batchSize) {
+		n.ahead = false
+		n.sendErr = n.send(n.replies, false)
 	}
 }
 
-// sendRead writes an XREADGROUP of new entries, after an XACK of the
-// entries written and not yet acknowledged (if any), in one write. Their
-// replies are read by receiveRead.
-func (s *streamReader) sendRead(rr *rawReplies, block bool) error {
-	w := s.wire[:0]
-	if len(s.unacked) > 0 {
-		s.args = append(append(s.args[:0], s.p.Key, s.p.Group), s.unacked...)
-		w = redisconn.AppendCommand(w, "XACK", s.args...)
-	}
-	s.args = append(s.args[:0], "GROUP", s.p.Group, s.p.Consumer, "COUNT", strconv.Itoa(s.count()))
+// send writes an XREADGROUP of new entries, after an XACK of the entries
+// written and not yet acknowledged (if any), in one write. Their replies
+// are read by receive.
+func (n *newEntries) send(rr *rawReplies, block bool) error {
+	w, args := n.acks.appendXACK(n.wire[:0], n.args)
+	args = append(args[:0], "GROUP", n.group, n.consumer, "COUNT", strconv.Itoa(n.count))
 	if block {
-		s.args = append(s.args, "BLOCK", strconv.FormatInt(time.Duration(s.p.Block).Milliseconds(), 10))
+		args = append(args, "BLOCK", strconv.FormatInt(n.block.Milliseconds(), 10))
 	}
-	s.args = append(s.args, "STREAMS", s.p.Key, ">")
-	w = redisconn.AppendCommand(w, "XREADGROUP", s.args...)
-	s.wire = w
+	args = append(args, "STREAMS", n.key, ">")
+	w = redisconn.AppendCommand(w, "XREADGROUP", args...)
+	n.wire, n.args = w, args
 	if err := rr.conn.WriteRaw(w); err != nil {
 		return err // maybe half written: the connection is dropped
 	}
-	// The IDs in that XACK move aside, so that the entries of the batch
-	// in hand gather in unacked meanwhile.
-	s.acking, s.unacked = s.unacked, s.acking[:0]
-	s.inflight = true
+	n.acks.sent()
+	n.inflight = true
 	return nil
 }
 
-// receiveRead reads the replies of what sendRead wrote. An error reply to
-// the XACK puts its IDs back to be acknowledged at the next step and is
+// receive reads the replies of what send wrote. An error reply to the
+// XACK puts its IDs back to be acknowledged at the next step and is
 // returned as ackErr once the read's reply was read too. Any other error
 // leaves the connection out of step (it is dropped) with the IDs of the
 // XACK back in unacked: written, not known to be acknowledged.
-func (s *streamReader) receiveRead(rr *rawReplies) (entries []entry, ackErr, err error) {
-	s.inflight = false
-	if len(s.acking) > 0 {
+func (n *newEntries) receive(rr *rawReplies, claimDue bool) (entries []entry, ackErr, err error) {
+	n.inflight = false
+	if len(n.acks.acking) > 0 {
 		ackErr = rr.ack()
-		_, isReply := ackErr.(redis.Error)
-		if ackErr != nil {
-			s.unacked = append(s.unacked, s.acking...)
-		}
-		s.acking = s.acking[:0]
-		if ackErr != nil && !isReply {
+		n.acks.settle(ackErr == nil)
+		if _, isReply := ackErr.(redis.Error); ackErr != nil && !isReply {
 			return nil, nil, ackErr
 		}
 	}
 	// The next read may go out from within readGroup (readAhead); not
 	// after an XACK refused, which leaves its IDs to be sent on their own.
-	s.ahead = s.overlap && ackErr == nil && !s.claimDue()
+	n.ahead = n.overlap && ackErr == nil && !claimDue
 	entries, err = rr.readGroup()
-	s.ahead = false
+	n.ahead = false
 	return entries, ackErr, err
 }
 
-// abandonRead forgets a read in flight on a connection that failed: its
-// XACK's IDs go back to unacked, to be acknowledged on the next connection
-// (XACK of an ID already acknowledged does nothing).
-func (s *streamReader) abandonRead() {
-	s.inflight = false
-	s.unacked = append(s.unacked, s.acking...)
-	s.acking = s.acking[:0]
+// abandon forgets a read in flight on a connection that failed: its
+// XACK's IDs go back to unacked, to be acknowledged on the next connection.
+func (n *newEntries) abandon() {
+	n.inflight = false
+	n.acks.settle(false)
 }

@@ -4,68 +4,76 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
 )
 
-// Entries already delivered: this consumer's own pending entries, read
-// again after every reconnection, and entries of consumers that died
-// before acknowledging them (XAUTOCLAIM).
+// pendingList reads entries already delivered: this consumer's own pending
+// entries, read again after every reconnection, and entries of consumers
+// that died before acknowledging them (XAUTOCLAIM).
+type pendingList struct {
+	key, group, consumer string
+	claimIdle            time.Duration // 0: no claims
+	log                  telegraf.Logger
 
-// readPending re-reads the entries delivered to this consumer name and not
-// acknowledged: a restarted consumer with the same name gets them back.
-func (s *streamReader) readPending(c redis.Conn) error {
-	reply, err := c.Do("XREADGROUP", "GROUP", s.p.Group, s.p.Consumer, "COUNT", s.count(), "STREAMS", s.p.Key, s.pendingFrom)
+	from        string // re-read own pending entries after this ID; "" when done
+	claimCursor string
+	nextClaim   time.Time
+}
+
+// read re-reads a page of the entries delivered to this consumer name and
+// not acknowledged: a restarted consumer with the same name gets them
+// back. passDone says the pass over the list found no more.
+func (pd *pendingList) read(c redis.Conn, count int) (entries []entry, passDone bool, err error) {
+	reply, err := c.Do("XREADGROUP", "GROUP", pd.group, pd.consumer, "COUNT", count, "STREAMS", pd.key, pd.from)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	entries, err := readGroupEntries(reply)
+	entries, err = readGroupEntries(reply)
 	if err != nil || len(entries) == 0 {
-		s.pendingFrom = ""
-		if err == nil {
-			s.pendingPassDone()
-		}
-		return err
+		pd.from = ""
+		return nil, err == nil, err
 	}
-	s.pendingFrom = entries[len(entries)-1].id
-	s.p.Log.Debugf("%d entries still pending for consumer %q delivered again", len(entries), s.p.Consumer)
-	return s.process(c, entries)
+	pd.from = entries[len(entries)-1].id
+	pd.log.Debugf("%d entries still pending for consumer %q delivered again", len(entries), pd.consumer)
+	return entries, false, nil
 }
 
 // claim takes one page of entries idle for longer than claim_idle: their
 // consumer died (or is stuck) before acknowledging them. A full pass over
-// the pending list is repeated every claim_idle/2.
-func (s *streamReader) claim(c redis.Conn) error {
-	idle := time.Duration(s.p.ClaimIdle)
-	reply, err := c.Do("XAUTOCLAIM", s.p.Key, s.p.Group, s.p.Consumer, idle.Milliseconds(), s.claimCursor, "COUNT", s.count())
+// the pending list is repeated every claim_idle/2. kept are the entries
+// left pending after a parse error: taking them back is not news.
+func (pd *pendingList) claim(c redis.Conn, count int, kept map[string]bool) ([]entry, error) {
+	reply, err := c.Do("XAUTOCLAIM", pd.key, pd.group, pd.consumer, pd.claimIdle.Milliseconds(), pd.claimCursor, "COUNT", count)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cursor, entries, deleted, err := autoclaimEntries(reply)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if s.claimCursor = cursor; cursor == "0-0" {
-		s.nextClaim = time.Now().Add(idle / 2)
+	if pd.claimCursor = cursor; cursor == "0-0" {
+		pd.nextClaim = time.Now().Add(pd.claimIdle / 2)
 	}
 	if deleted > 0 {
-		s.p.Log.Debugf("%d pending entries were no longer in the stream; Redis dropped them", deleted)
+		pd.log.Debugf("%d pending entries were no longer in the stream; Redis dropped them", deleted)
 	}
-	if fresh := len(entries) - s.countKept(entries); fresh > 0 {
-		s.p.Log.Infof("claimed %d entries pending for more than %s", fresh, idle)
-	}
-	return s.process(c, entries)
-}
-
-func (s *streamReader) countKept(entries []entry) int {
-	n := 0
+	fresh := len(entries)
 	for _, e := range entries {
-		if s.kept[e.id] {
-			n++
+		if kept[e.id] {
+			fresh--
 		}
 	}
-	return n
+	if fresh > 0 {
+		pd.log.Infof("claimed %d entries pending for more than %s", fresh, pd.claimIdle)
+	}
+	return entries, nil
 }
 
 // claimDue says whether it is time for a page of XAUTOCLAIM.
-func (s *streamReader) claimDue() bool {
-	return s.p.ClaimIdle > 0 && !time.Now().Before(s.nextClaim)
+func (pd *pendingList) claimDue() bool {
+	return pd.claimIdle > 0 && !time.Now().Before(pd.nextClaim)
 }
+
+// restart starts the pass over the own pending entries, and the claim
+// pass, again from their start.
+func (pd *pendingList) restart() { pd.from, pd.claimCursor = "0", "0-0" }
