@@ -12,9 +12,9 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
-// Stream mode's convert writes an entry's pairs as pairsMetric and the
-// serializer do (the writers of package metricpairs are held to that
-// path there), and refuses the entries they refuse with the same words,
+// Stream mode's convert writes an entry's pairs as metricpairs.ToMetric
+// and the serializer do (the writers of package metricpairs are held to
+// that path there), and refuses the entries they refuse with the same words,
 // the buffer left as it was: typed and flat entries, tag_keys over a '#'
 // tag, keys given twice, values and names outside the layout.
 func TestConvertAsPairsMetric(t *testing.T) {
@@ -50,18 +50,18 @@ func TestConvertAsPairsMetric(t *testing.T) {
 		}
 		prefix := []byte("x\n")
 		want := bytes.Clone(prefix)
-		m, werr := p.pairsMetric(pairs, nil, def)
+		m, werr := metricpairs.ToMetric(p.Measurement, pairs, nil, p.tagFilter, def)
 		if werr == nil {
 			want, werr = out.serialize(want, []telegraf.Metric{m})
 		}
 		got, gerr := s.convert(bytes.Clone(prefix), entry{id: id, fields: pairs})
 		switch {
 		case (werr == nil) != (gerr == nil):
-			t.Fatalf("%q: pairsMetric %v, convert %v", kv, werr, gerr)
+			t.Fatalf("%q: ToMetric %v, convert %v", kv, werr, gerr)
 		case werr != nil && (werr.Error() != gerr.Error() || !bytes.Equal(got, prefix)):
-			t.Fatalf("%q: pairsMetric %v, convert %v leaving %q", kv, werr, gerr, got)
+			t.Fatalf("%q: ToMetric %v, convert %v leaving %q", kv, werr, gerr, got)
 		case !bytes.Equal(got, want):
-			t.Fatalf("%q:\npairsMetric %q\nconvert     %q", kv, want, got)
+			t.Fatalf("%q:\nToMetric %q\nconvert  %q", kv, want, got)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
 // keyScan is keys mode: each gather walks the keyspace with SCAN MATCH and
@@ -132,7 +133,7 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 			var pairs [][]byte
 			if pairs, perr = redis.ByteSlices(v, nil); perr == nil {
 				var m telegraf.Metric
-				if m, perr = k.p.pairsMetric(pairs, nil, g.now); perr == nil {
+				if m, perr = metricpairs.ToMetric(k.p.Measurement, pairs, nil, k.p.tagFilter, g.now); perr == nil {
 					got = []telegraf.Metric{m}
 				}
 			}

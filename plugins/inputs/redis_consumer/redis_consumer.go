@@ -24,7 +24,6 @@ import (
 
 	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -301,16 +300,4 @@ func (p *RedisConsumer) checkBuiltInOptions() error {
 		p.MaxUndeliveredMessages = DefaultMaxUndelivered
 	}
 	return nil
-}
-
-// pairsMetric makes one metric of the field-value pairs of a stream entry
-// or a hash (Redis returns them flat: f1, v1, f2, v2, ...), with the given
-// tags added (key_tag). Pairs in the typed layout (they hold _measurement
-// or _time) carry the whole metric; others are read by the flat rule of
-// earlier versions, the metric named measurement and timed def.
-func (p *RedisConsumer) pairsMetric(pairs [][]byte, tags map[string]string, def time.Time) (telegraf.Metric, error) {
-	if metricpairs.Typed(pairs) {
-		return metricpairs.TypedMetric(pairs, tags, p.tagFilter, def)
-	}
-	return metricpairs.FlatMetric(p.Measurement, pairs, tags, p.tagFilter, def)
 }

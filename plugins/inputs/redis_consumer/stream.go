@@ -202,14 +202,23 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 			return err
 		}
 	}
-	var err error
+	var entries []entry
+	var after, err error
 	switch action {
 	case readPending:
-		err = s.readPending(c)
+		entries, err = s.readPending(c)
 	case claim:
-		err = s.claim(c)
+		entries, err = s.pending.claim(c, s.count(), s.kept)
 	default:
-		err = s.readNew(c, rr)
+		s.fresh.count = s.count()
+		entries, after, err = s.fresh.read(c, rr, s.pending.claimDue())
+	}
+	if err == nil && len(entries) > 0 {
+		s.group.noteRead(entries)
+		err = s.process(c, entries)
+	}
+	if err == nil {
+		err = after // the batch in hand is written
 	}
 	if s.group.lostIn(err) {
 		s.pending.restart() // so does the claim pass
@@ -218,40 +227,14 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	return err
 }
 
-// readPending handles a page of own pending entries.
-func (s *streamReader) readPending(c redis.Conn) error {
+// readPending reads a page of own pending entries.
+func (s *streamReader) readPending(c redis.Conn) ([]entry, error) {
 	entries, passDone, err := s.pending.read(c, s.count())
 	if passDone && s.track != nil {
 		// Rejected entries it did not find are no longer ours.
 		clear(s.pace.waiting)
 	}
-	if err != nil {
-		return err
-	}
-	return s.process(c, entries)
-}
-
-// claim handles a page of entries claimed from other consumers.
-func (s *streamReader) claim(c redis.Conn) error {
-	entries, err := s.pending.claim(c, s.count(), s.kept)
-	if err != nil {
-		return err
-	}
-	return s.process(c, entries)
-}
-
-// readNew handles new entries; after is what the read left to report
-// once they are written.
-func (s *streamReader) readNew(c redis.Conn, rr *rawReplies) error {
-	s.fresh.count = s.count()
-	entries, after, err := s.fresh.read(c, rr, s.pending.claimDue())
-	if err != nil {
-		return err
-	}
-	if err := s.process(c, entries); err != nil {
-		return err
-	}
-	return after
+	return entries, err
 }
 
 // count is the COUNT of the next read: batch_size, or less when Telegraf
@@ -281,7 +264,6 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	s.group.noteRead(entries)
 	if s.track != nil {
 		return s.handOver(c, entries)
 	}
@@ -386,7 +368,7 @@ func (s *streamReader) metrics(e entry) ([]telegraf.Metric, error) {
 		return nil, err
 	}
 	if s.p.PayloadField == "" {
-		m, err := s.p.pairsMetric(e.pairs(), nil, t)
+		m, err := metricpairs.ToMetric(s.p.Measurement, e.pairs(), nil, s.p.tagFilter, t)
 		if err != nil {
 			return nil, err
 		}

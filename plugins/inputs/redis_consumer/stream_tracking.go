@@ -22,7 +22,7 @@ import (
 // the ones it has.
 //
 // The reader asks for the reports at the start of each step
-// (takeDelivered) and acknowledges the delivered entries with the XACK it
+// (pace.take) and acknowledges the delivered entries with the XACK it
 // sends anyway; it reads only while Telegraf holds fewer entries than
 // pace allows, at most max_undelivered_messages.
 type tracker struct {
