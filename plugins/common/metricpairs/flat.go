@@ -6,9 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/filter"
-	"github.com/influxdata/telegraf/metric"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -23,44 +21,6 @@ import (
 // Every number is a float, as with Telegraf's JSON parser, so that a field
 // never changes type between one entry and the next ("5" then "5.5"), which
 // InfluxDB would refuse. Fields with an empty name are left out.
-
-// FlatMetric makes one metric named name and timed t of pairs in the flat
-// layout, with the given tags added.
-func FlatMetric(name string, pairs [][]byte, tags map[string]string, tagFilter filter.Filter, t time.Time) (telegraf.Metric, error) {
-	if len(pairs)%2 != 0 {
-		return nil, errors.New("odd number of field names and values")
-	}
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	fields := make(map[string]any, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		k, v := string(pairs[i]), string(pairs[i+1])
-		switch {
-		case k == "":
-		case tagFilter != nil && tagFilter.Match(k):
-			tags[k] = v
-		default:
-			fields[k] = FlatValue(v)
-		}
-	}
-	if len(fields) == 0 {
-		return nil, errors.New("no fields")
-	}
-	return metric.New(name, tags, fields, t), nil
-}
-
-// FlatValue is v as a float64 when it is a plain decimal number, else v.
-func FlatValue(v string) any {
-	if !Decimal(v) {
-		return v
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return v // out of the float64 range: keep the text rather than lose it
-	}
-	return f
-}
 
 // FlatWriter writes pairs in the flat layout straight to line protocol:
 // what FlatMetric and the encoder write, without the telegraf.Metric, its

@@ -30,10 +30,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"time"
-
-	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/filter"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -136,16 +132,6 @@ func AppendString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s...)
 	return append(dst, '"')
-}
-
-// ToMetric makes one metric of the pairs of a stream entry or a hash, with
-// the given tags added: in the typed layout as TypedMetric reads it, else
-// in the flat one as FlatMetric does, named measurement and timed def.
-func ToMetric(measurement string, pairs [][]byte, tags map[string]string, tagFilter filter.Filter, def time.Time) (telegraf.Metric, error) {
-	if Typed(pairs) {
-		return TypedMetric(pairs, tags, tagFilter, def)
-	}
-	return FlatMetric(measurement, pairs, tags, tagFilter, def)
 }
 
 // Typed reports whether pairs (name, value, name, value, ...) are in the

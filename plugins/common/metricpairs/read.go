@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"sync"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -183,56 +181,4 @@ func firstTwice(pairs [][]byte) error {
 		}
 	}
 	return nil
-}
-
-// Metric is a metric read from pairs in the typed layout.
-type Metric struct {
-	Name    string
-	Tags    map[string]string
-	Fields  map[string]any
-	Time    int64 // nanoseconds since the epoch, when HasTime
-	HasTime bool  // _time was there; else the reader picks the time
-}
-
-// Decode reads pairs in the typed layout (see Reader.Read) into a Metric
-// of its own: every name and value is copied out of the pairs.
-func Decode(pairs [][]byte) (*Metric, error) {
-	r := readers.Get().(*Reader)
-	defer r.release()
-	if err := r.Read(pairs, 0); err != nil {
-		return nil, err
-	}
-	m := &Metric{Name: string(r.M.Name), Tags: make(map[string]string, len(r.M.Tags)),
-		Fields: make(map[string]any, len(r.M.Fields)), Time: r.M.Time, HasTime: r.hasTime}
-	for _, t := range r.M.Tags {
-		m.Tags[string(t.Key)] = string(t.Value)
-	}
-	for i := range r.M.Fields {
-		m.Fields[string(r.M.Fields[i].Key)] = fieldValue(&r.M.Fields[i])
-	}
-	return m, nil
-}
-
-// readers keeps the Readers of Decode, whose buffers then serve again:
-// nothing Decode returns points into them.
-var readers = sync.Pool{New: func() any { return new(Reader) }}
-
-// release drops what r points to in the pairs it read, so that a pooled
-// Reader does not keep them alive, and puts r back in readers.
-func (r *Reader) release() {
-	r.M.Name = nil
-	clear(r.M.Tags)
-	clear(r.M.Fields)
-	clear(r.keys)
-	readers.Put(r)
-}
-
-// fieldValue is f's value as Telegraf holds it; a Decimal parsed without
-// a copy of its text.
-func fieldValue(f *metricline.Field) any {
-	if f.Kind == metricline.Decimal {
-		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64) // finite: ReadValue checked
-		return x
-	}
-	return f.Value()
 }

@@ -1,13 +1,10 @@
 package metricpairs
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/filter"
-	"github.com/influxdata/telegraf/metric"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -99,55 +96,4 @@ func (w *TypedWriter) tagText(f *metricline.Field) []byte {
 		w.text = strconv.AppendBool(w.text, f.Bool)
 	}
 	return w.text[start:len(w.text):len(w.text)]
-}
-
-// TypedMetric reads pairs in the typed layout into a telegraf.Metric:
-// name, time, tags and fields with their types as redis-output wrote
-// them. The time is def only when _time is missing. Fields named by
-// tagFilter (tag_keys) become tags, their value as text (TagText). Tags
-// given by the caller replace the metric's own of the same name, as
-// channel_tag does in subscribe mode.
-func TypedMetric(pairs [][]byte, tags map[string]string, tagFilter filter.Filter, def time.Time) (telegraf.Metric, error) {
-	d, err := Decode(pairs)
-	if err != nil {
-		return nil, err
-	}
-	t := def
-	if d.HasTime {
-		t = time.Unix(0, d.Time)
-	}
-	if tagFilter != nil {
-		for k, v := range d.Fields {
-			if tagFilter.Match(k) {
-				d.Tags[k] = TagText(v)
-				delete(d.Fields, k)
-			}
-		}
-		if len(d.Fields) == 0 {
-			return nil, errors.New("no fields (all are tag_keys)")
-		}
-	}
-	for k, v := range tags {
-		d.Tags[k] = v
-	}
-	return metric.New(d.Name, d.Tags, d.Fields, t), nil
-}
-
-// TagText is a typed field value as a tag value: a string as it is, a
-// number in decimal ('g', as Telegraf formats floats in tags), a boolean
-// as true or false.
-func TagText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case uint64:
-		return strconv.FormatUint(v, 10)
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return ""
 }
