@@ -10,8 +10,6 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/filter"
 	"github.com/influxdata/telegraf/metric"
-
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 // Pairs read into Telegraf's own types: a telegraf.Metric (ToMetric, in
@@ -157,14 +155,4 @@ func (r *Reader) release() {
 	clear(r.M.Fields)
 	clear(r.keys)
 	readers.Put(r)
-}
-
-// fieldValue is f's value as Telegraf holds it; a Decimal parsed without
-// a copy of its text.
-func fieldValue(f *metricline.Field) any {
-	if f.Kind == metricline.Decimal {
-		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64) // finite: ReadValue checked
-		return x
-	}
-	return f.Value()
 }

@@ -33,6 +33,16 @@ func ParseValue(v []byte) (any, error) {
 	return fieldValue(&f), nil
 }
 
+// fieldValue is f's value as Telegraf holds it; a Decimal parsed without
+// a copy of its text.
+func fieldValue(f *metricline.Field) any {
+	if f.Kind == metricline.Decimal {
+		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64) // finite: ReadValue checked
+		return x
+	}
+	return f.Value()
+}
+
 // ReadValue is ParseValue without an allocation, for readers that convert
 // entries straight to line protocol: the value into f (all but its Key,
 // which it leaves as it is). A string without escapes, and a decimal already in
