@@ -36,11 +36,11 @@ FUZZ_TARGETS := \
 	./plugins/outputs/redis/keytemplate:FuzzAppendValueDecimalAsFloat \
 	./plugins/inputs/redis_consumer:FuzzQuoteDocument \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
-	./plugins/inputs/redis_consumer:FuzzTypedLinesAsBefore \
+	./plugins/common/metricpairs:FuzzTypedLinesAsBefore \
 	./plugins/common/metricpairs:FuzzValue \
 	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
-	./plugins/inputs/redis_consumer:FuzzStreamPayloadVsTelegraf
+	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
 

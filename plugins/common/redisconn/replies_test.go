@@ -3,7 +3,6 @@ package redisconn
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +14,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-func command(args ...string) []byte {
-	w := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		w = append(w, "$"+strconv.Itoa(len(a))+"\r\n"+a+"\r\n"...)
-	}
-	return w
-}
+func command(args ...string) []byte { return AppendCommand(nil, args[0], args[1:]...) }
 
 // Every kind of RESP2 reply, an error among them, many to one read and
 // one reply larger than the read buffer: each is skipped whole, the error

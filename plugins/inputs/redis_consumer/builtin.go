@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -32,42 +31,6 @@ func NewBuiltIn() *RedisConsumer {
 	p := New()
 	p.builtIn = true
 	return p
-}
-
-// builtInOptions are read only built in.
-type builtInOptions struct {
-	// MaxUndeliveredMessages bounds the stream entries handed to Telegraf
-	// and not yet delivered by its outputs, as kafka_consumer's option of
-	// the same name does for messages.
-	MaxUndeliveredMessages int `toml:"max_undelivered_messages"`
-}
-
-// DefaultMaxUndelivered is kafka_consumer's default.
-const DefaultMaxUndelivered = 1000
-
-// inProcess is the state of the plugin built into Telegraf.
-type inProcess struct {
-	builtIn bool
-	gather  gatherFunc        // quote and keys modes
-	client  *redisconn.Client // Gather's connection
-	outage  *redisconn.Outage
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-}
-
-func (p *RedisConsumer) checkBuiltInOptions() error {
-	set := p.MaxUndeliveredMessages != 0
-	switch {
-	case set && !p.builtIn:
-		return errors.New("option max_undelivered_messages: only read built into Telegraf; the execd program acknowledges an entry once written to stdout")
-	case set && p.Mode != "stream":
-		return fmt.Errorf("option max_undelivered_messages: only read in stream mode (mode is %q)", p.Mode)
-	case p.MaxUndeliveredMessages < 0:
-		return errors.New("option max_undelivered_messages: must not be negative")
-	case !set:
-		p.MaxUndeliveredMessages = DefaultMaxUndelivered
-	}
-	return nil
 }
 
 // Start starts the service modes, and quote mode's subscription.
@@ -128,7 +91,7 @@ func (p *RedisConsumer) Start(acc telegraf.Accumulator) error {
 	case "stream":
 		s := newStreamReader(p, nil, p.outage)
 		s.track = newTracker(ctx, acc, p.MaxUndeliveredMessages)
-		s.pace = newPace(p.MaxUndeliveredMessages, p.BatchSize)
+		s.pace = newPace(p.MaxUndeliveredMessages, p.BatchSize, p.Log, p.Key)
 		p.goRun(s.track.watch)
 		p.goRun(func() { _ = s.run(ctx, false) })
 	}

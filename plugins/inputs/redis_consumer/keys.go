@@ -9,15 +9,16 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
-// keys is keys mode: each gather walks the keyspace with SCAN MATCH and
+// keyScan is keys mode: each gather walks the keyspace with SCAN MATCH and
 // reads every matching string (parsed with data_format), hash (its pairs,
 // typed or flat) and list (its newest list_max_length elements, each
 // parsed with data_format), pipelined page by page: two round trips per
 // SCAN page. Every gather is a snapshot: what the keys hold at that time,
 // emitted again at the next gather if nothing changed.
-type keys struct {
+type keyScan struct {
 	p *RedisConsumer
 	// bad holds the keys that could not be parsed at the last gather, with
 	// the problem, so that a key that stays bad is not logged every time.
@@ -27,9 +28,9 @@ type keys struct {
 	long map[string]bool
 }
 
-func newKeys(p *RedisConsumer) *keys { return &keys{p: p} }
+func newKeys(p *RedisConsumer) *keyScan { return &keyScan{p: p} }
 
-func (k *keys) gather(c redis.Conn) ([]telegraf.Metric, error) {
+func (k *keyScan) gather(c redis.Conn) ([]telegraf.Metric, error) {
 	now := time.Now()
 	seen := map[string]bool{} // SCAN may return a key twice
 	g := &keysGather{bad: map[string]string{}, long: map[string]bool{}, now: now}
@@ -71,7 +72,7 @@ type keysGather struct {
 
 // read pipelines TYPE for a page of keys, then GET, HGETALL or LRANGE for
 // those that are strings, hashes or lists.
-func (k *keys) read(c redis.Conn, page []string, g *keysGather) error {
+func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 	if len(page) == 0 {
 		return nil
 	}
@@ -132,7 +133,7 @@ func (k *keys) read(c redis.Conn, page []string, g *keysGather) error {
 			var pairs [][]byte
 			if pairs, perr = redis.ByteSlices(v, nil); perr == nil {
 				var m telegraf.Metric
-				if m, perr = k.p.pairsMetric(pairs, nil, g.now); perr == nil {
+				if m, perr = metricpairs.ToMetric(k.p.Measurement, pairs, nil, k.p.tagFilter, g.now); perr == nil {
 					got = []telegraf.Metric{m}
 				}
 			}
@@ -157,7 +158,7 @@ func (k *keys) read(c redis.Conn, page []string, g *keysGather) error {
 // than list_max_length gives its newest list_max_length elements and one
 // W! line (again only after it was short enough at a gather). Elements
 // that do not parse are left out; the error names how many and the first.
-func (k *keys) list(key string, reply []any, g *keysGather) ([]telegraf.Metric, error) {
+func (k *keyScan) list(key string, reply []any, g *keysGather) ([]telegraf.Metric, error) {
 	elems, err := redis.ByteSlices(reply, nil)
 	if err != nil {
 		return nil, err
@@ -192,7 +193,7 @@ func (k *keys) list(key string, reply []any, g *keysGather) ([]telegraf.Metric, 
 // its problem changed, at debug level when it is the same as last gather.
 // A list is not skipped whole: its good elements are read, and the error
 // says which were left out.
-func (k *keys) report(key, problem string, partial bool, bad map[string]string) {
+func (k *keyScan) report(key, problem string, partial bool, bad map[string]string) {
 	bad[key] = problem
 	what := "skipped"
 	if partial {

@@ -39,3 +39,14 @@ type keysOptions struct {
 	KeyTag        string `toml:"key_tag"`
 	ListMaxLength int    `toml:"list_max_length"`
 }
+
+// builtInOptions are read only built in.
+type builtInOptions struct {
+	// MaxUndeliveredMessages bounds the stream entries handed to Telegraf
+	// and not yet delivered by its outputs, as kafka_consumer's option of
+	// the same name does for messages.
+	MaxUndeliveredMessages int `toml:"max_undelivered_messages"`
+}
+
+// DefaultMaxUndelivered is kafka_consumer's default.
+const DefaultMaxUndelivered = 1000

@@ -1,10 +1,10 @@
 package redis_consumer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/influxdata/telegraf"
@@ -12,6 +12,11 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
+
+// maxKept bounds the sets of problems already logged (stream entries kept
+// after a parse error, metrics left out): past it a set starts again, and
+// they are logged again.
+const maxKept = 100000
 
 // output writes line protocol to stdout (nanosecond timestamps, what
 // [[inputs.execd]]'s influx parser expects) with our own encoder: byte for
@@ -48,23 +53,6 @@ func newOutput(w io.Writer, log telegraf.Logger) *output {
 		o.enc.Trims = lineprotocol.NewTrims(log.Warnf)
 	}
 	return o
-}
-
-// shareTrims has the writers of a stream reader name the tags they cut
-// where out does: one warning per tag key for the process.
-func (s *streamReader) shareTrims(out *output) {
-	if out == nil {
-		return
-	}
-	if s.rewrite != nil {
-		s.rewrite.enc.Trims = out.enc.Trims
-	}
-	if s.flat != nil {
-		s.flat.enc.Trims = out.enc.Trims
-	}
-	if s.typed != nil {
-		s.typed.enc.Trims = out.enc.Trims
-	}
 }
 
 // serialize appends the line protocol of ms to buf. A metric that cannot be
@@ -164,65 +152,8 @@ func (o *output) reportLeftOut(log telegraf.Logger, msg string) {
 	log.Errorf("%s", msg)
 }
 
-// lineRewriter passes line protocol payloads (data_format = "influx")
-// through our decoder and encoder, without a telegraf.Metric: the metrics
-// Telegraf's parser would give, written as Telegraf's serializer would
-// write them. Used by one loop only.
-type lineRewriter struct {
-	dec *metricline.Influx
-	enc lineprotocol.Encoder
-	n   int
-	err error
-	buf []byte
-	// nanos: timestamps are in nanoseconds, as we write them, so a payload
-	// in canonical form but for the order of fields is copied (see
-	// copyCanonical).
-	nanos  bool
-	fields []fieldSpan
-}
-
-func newLineRewriter(precision time.Duration) (*lineRewriter, error) {
-	d, err := metricline.NewInflux(precision)
-	if err != nil {
-		return nil, err
-	}
-	d.LazyNumbers = true // the encoder copies floats already in their shortest form
-	return &lineRewriter{dec: d, nanos: precision <= time.Nanosecond}, nil
-}
-
-// rewrite appends the metrics of payload to buf, one line each; lines
-// without a timestamp take def. A payload with a bad line or without a
-// metric is an error, and buf is returned as it was.
-func (lr *lineRewriter) rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
-	if lr.nanos {
-		if out, ok := lr.copyCanonical(buf, payload); ok {
-			return out, nil
-		}
-	}
-	lr.n, lr.err, lr.buf = 0, nil, buf
-	start := len(buf)
-	err := lr.dec.DecodeAt(payload, def, lr.add)
-	buf, lr.buf = lr.buf, nil
-	switch {
-	case err != nil:
-		return buf[:start], err
-	case lr.err != nil:
-		return buf[:start], lr.err
-	case lr.n == 0:
-		return buf[:start], fmt.Errorf("no metric in the data")
-	}
-	return buf, nil
-}
-
-func (lr *lineRewriter) add(m *metricline.Metric) {
-	if lr.err != nil {
-		return
-	}
-	var err error
-	if lr.buf, err = lr.enc.AppendMetric(lr.buf, m); err != nil {
-		lr.err = err
-		return
-	}
-	lr.buf = append(lr.buf, '\n')
-	lr.n++
+// isStdout tells a stdout failure (fatal) from a Redis one (retried).
+func isStdout(err error) bool {
+	var se *StdoutError
+	return errors.As(err, &se)
 }

@@ -49,8 +49,7 @@ type payloadParser struct {
 // data_format; measurement names the metrics of formats without names, and
 // tagKeys is the plugin's tag_keys (which shadows the JSON parser's).
 // Options of the other formats must not be set.
-func (o *parserOptions) initParser(set *pluginconfig.Options, measurement string, tagKeys []string) (*payloadParser, error) {
-	defaults := &New().parserOptions
+func (o *parserOptions) initParser(set *pluginconfig.Options, defaults *parserOptions, measurement string, tagKeys []string) (*payloadParser, error) {
 	// tag_keys (the JSON parser's field) is the plugin's own option too:
 	// refuseOtherModes checks it.
 	others := map[string]string{

@@ -15,17 +15,18 @@ import (
 
 	"github.com/influxdata/telegraf/metric"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// quote reads the document redis-output keeps at key,
+// quoteReader reads the document redis-output keeps at key,
 //
 //	{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},...]}
 //
 // and emits one metric per coin:
 //
 //	currency_rate,id=bitcoin,quote=usd price=97234.12 1795552004000000000
-type quote struct {
+type quoteReader struct {
 	p       *RedisConsumer
 	out     *output
 	units   time.Duration
@@ -33,13 +34,13 @@ type quote struct {
 	leftOut onceLog // coins that line protocol cannot carry
 }
 
-func newQuote(p *RedisConsumer, out *output) *quote {
-	return &quote{p: p, out: out, units: time.Duration(p.TimestampUnits)}
+func newQuote(p *RedisConsumer, out *output) *quoteReader {
+	return &quoteReader{p: p, out: out, units: time.Duration(p.TimestampUnits)}
 }
 
 // gather is one GET. A missing key or a bad document is no Redis failure:
 // it is logged (once, until it changes) and yields no metrics.
-func (q *quote) gather(c redis.Conn) ([]telegraf.Metric, error) {
+func (q *quoteReader) gather(c redis.Conn) ([]telegraf.Metric, error) {
 	doc, err := redis.Bytes(c.Do("GET", q.p.Key))
 	if errors.Is(err, redis.ErrNil) {
 		q.once.report(q.p.Log.Warnf, fmt.Sprintf("key %q does not exist: no metrics until it is written (redis-output writes it on its first flush)", q.p.Key))
@@ -53,11 +54,11 @@ func (q *quote) gather(c redis.Conn) ([]telegraf.Metric, error) {
 
 // message takes a document published on the channel (redis-output's
 // publish option): the body is the document, no GET needed.
-func (q *quote) message(m redis.Message) error {
+func (q *quoteReader) message(m redis.Message) error {
 	return q.out.emit(q.metrics(m.Data, "channel "+strconv.Quote(m.Channel)), q.p.Log)
 }
 
-func (q *quote) metrics(doc []byte, from string) []telegraf.Metric {
+func (q *quoteReader) metrics(doc []byte, from string) []telegraf.Metric {
 	ms, leftOut, err := q.parseDoc(doc)
 	if err != nil {
 		q.once.report(q.p.Log.Errorf, fmt.Sprintf("malformed quote document in %s: %v: %q", from, err, logger.Head(doc)))
@@ -84,7 +85,7 @@ type document struct {
 }
 
 // parse is parseDoc without the coins left out.
-func (q *quote) parse(doc []byte) ([]telegraf.Metric, error) {
+func (q *quoteReader) parse(doc []byte) ([]telegraf.Metric, error) {
 	ms, _, err := q.parseDoc(doc)
 	return ms, err
 }
@@ -92,7 +93,7 @@ func (q *quote) parse(doc []byte) ([]telegraf.Metric, error) {
 // parseDoc checks the whole document first: a bad one yields no metric at
 // all rather than some of its coins. A coin whose id line protocol cannot
 // carry is left out, and named in leftOut.
-func (q *quote) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string, err error) {
+func (q *quoteReader) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string, err error) {
 	var d document
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -161,7 +162,7 @@ func parsePrice(raw json.RawMessage) (float64, error) {
 			return 0, fmt.Errorf(`"price" %s: %v`, raw, err)
 		}
 	}
-	if !decimal(text) {
+	if !metricpairs.Decimal(text) {
 		return 0, fmt.Errorf(`"price" %s is not a decimal number`, raw)
 	}
 	f, err := strconv.ParseFloat(text, 64)

@@ -5,6 +5,7 @@
 package redis_consumer
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -12,7 +13,10 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
@@ -25,6 +29,9 @@ import (
 
 //go:embed sample.conf
 var sampleConfig string
+
+// clientName is shown by CLIENT LIST.
+const clientName = "telegraf-redis-input"
 
 // Modes are the values of the mode option.
 var Modes = []string{"quote", "subscribe", "stream", "keys"}
@@ -258,10 +265,39 @@ func (p *RedisConsumer) initKeys() error {
 }
 
 func (p *RedisConsumer) initPayload() error {
-	pp, err := p.parserOptions.initParser(&p.Options, p.Measurement, p.TagKeys)
+	pp, err := p.parserOptions.initParser(&p.Options, &New().parserOptions, p.Measurement, p.TagKeys)
 	if err != nil {
 		return err
 	}
 	p.parser = pp
+	return nil
+}
+
+// inProcess is the state of the plugin built into Telegraf.
+type inProcess struct {
+	builtIn bool
+	gather  gatherFunc        // quote and keys modes
+	client  *redisconn.Client // Gather's connection
+	outage  *redisconn.Outage
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// gatherFunc reads what one gather emits. Its error is a Redis failure;
+// bad data is reported by the mode itself and simply yields no metrics.
+type gatherFunc func(redis.Conn) ([]telegraf.Metric, error)
+
+func (p *RedisConsumer) checkBuiltInOptions() error {
+	set := p.MaxUndeliveredMessages != 0
+	switch {
+	case set && !p.builtIn:
+		return errors.New("option max_undelivered_messages: only read built into Telegraf; the execd program acknowledges an entry once written to stdout")
+	case set && p.Mode != "stream":
+		return fmt.Errorf("option max_undelivered_messages: only read in stream mode (mode is %q)", p.Mode)
+	case p.MaxUndeliveredMessages < 0:
+		return errors.New("option max_undelivered_messages: must not be negative")
+	case !set:
+		p.MaxUndeliveredMessages = DefaultMaxUndelivered
+	}
 	return nil
 }

@@ -28,9 +28,6 @@ type RunOptions struct {
 	Once bool
 }
 
-// clientName is shown by CLIENT LIST.
-const clientName = "telegraf-redis-input"
-
 // Run runs the mode until ctx is done (SIGTERM, SIGINT) or in ends
 // (Telegraf closes our stdin when it stops). What is in hand then is
 // finished and written first; at the end of stdin, so is a gather asked
@@ -116,10 +113,6 @@ func trigger(triggers chan<- struct{}) {
 	default:
 	}
 }
-
-// gatherFunc reads what one gather emits. Its error is a Redis failure;
-// bad data is reported by the mode itself and simply yields no metrics.
-type gatherFunc func(redis.Conn) ([]telegraf.Metric, error)
 
 // gatherer runs the gather modes (quote, keys): one gather per trigger.
 type gatherer struct {
@@ -208,10 +201,4 @@ func (g *gatherer) once() error {
 	g.backoff.Reset()
 	g.retryAt = time.Time{}
 	return g.out.emit(ms, g.p.Log)
-}
-
-// isStdout tells a stdout failure (fatal) from a Redis one (retried).
-func isStdout(err error) bool {
-	var se *StdoutError
-	return errors.As(err, &se)
 }

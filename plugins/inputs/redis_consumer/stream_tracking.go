@@ -2,11 +2,9 @@ package redis_consumer
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
@@ -24,7 +22,7 @@ import (
 // the ones it has.
 //
 // The reader asks for the reports at the start of each step
-// (takeDelivered) and acknowledges the delivered entries with the XACK it
+// (pace.take) and acknowledges the delivered entries with the XACK it
 // sends anyway; it reads only while Telegraf holds fewer entries than
 // pace allows, at most max_undelivered_messages.
 type tracker struct {
@@ -176,10 +174,15 @@ type pace struct {
 	// lines at each of its flushes.
 	loud       bool
 	quietUntil time.Time
+
+	log telegraf.Logger
+	key string // the stream's
 }
 
-func newPace(max, page int) pace {
+func newPace(max, page int, log telegraf.Logger, key string) pace {
 	return pace{
+		log:     log,
+		key:     key,
 		max:     max,
 		page:    page,
 		limit:   max,
@@ -188,26 +191,26 @@ func newPace(max, page int) pace {
 	}
 }
 
-// takeDelivered queues the delivered entries for the XACK of this step
-// and applies pace. It returns whether the reader must wait before
-// reading, and until when (zero: the next report).
-func (s *streamReader) takeDelivered() (wait bool, until time.Time) {
-	done, rejected, held := s.track.take()
-	s.unacked = append(s.unacked, done...)
-	f := &s.pace
+// take queues the entries t delivered for the XACK of this step (in a)
+// and applies pace, to the pass over the pending list too. It returns
+// whether the reader must wait before reading, and until when (zero: the
+// next report).
+func (f *pace) take(t *tracker, a *acks, pd *pendingList) (wait bool, until time.Time) {
+	done, rejected, held := t.take()
+	a.unacked = append(a.unacked, done...)
 	if len(rejected) > 0 {
-		s.rejected(rejected)
+		f.rejected(rejected, pd)
 	}
 	if len(done) > 0 {
 		f.backoff.Reset()
 		f.limit = min(f.max, f.limit+len(done))
 		if !f.since.IsZero() && !f.paused && len(f.waiting) == 0 {
-			log := s.p.Log.Debugf
+			log := f.log.Debugf
 			if f.loud {
-				log = s.p.Log.Infof
+				log = f.log.Infof
 			}
 			log("stream %q: Telegraf delivers again; the entries it did not deliver in the last %s (%d times) were handed over again",
-				s.p.Key, time.Since(f.since).Round(time.Millisecond), f.rejects)
+				f.key, time.Since(f.since).Round(time.Millisecond), f.rejects)
 			f.since, f.rejects, f.quietUntil = time.Time{}, 0, time.Now().Add(time.Minute)
 		}
 	}
@@ -225,15 +228,14 @@ func (s *streamReader) takeDelivered() (wait bool, until time.Time) {
 		if f.limit == 0 {
 			f.limit = min(f.page, f.max)
 		}
-		s.pendingFrom = "0"
+		pd.from = "0"
 	}
 	// Reads of at least half a page, not of every entry delivered.
 	return f.limit-held < max(1, min(f.page, f.limit)/2), time.Time{}
 }
 
 // rejected notes entries Telegraf did not deliver and pauses reading.
-func (s *streamReader) rejected(ids []string) {
-	f := &s.pace
+func (f *pace) rejected(ids []string, pd *pendingList) {
 	for _, id := range ids {
 		f.waiting[id] = true
 	}
@@ -241,7 +243,7 @@ func (s *streamReader) rejected(ids []string) {
 	f.limit = 0
 	// A pass over the pending list under way starts again from its start
 	// once the pause is over.
-	s.pendingFrom = ""
+	pd.from = ""
 	if !f.paused {
 		f.paused = true
 		f.probeAt = time.Now().Add(f.backoff.Next())
@@ -250,74 +252,23 @@ func (s *streamReader) rejected(ids []string) {
 	if f.since.IsZero() {
 		f.since = time.Now()
 		f.loud = !f.since.Before(f.quietUntil)
-		log := s.p.Log.Debugf
+		log := f.log.Debugf
 		if f.loud {
-			log = s.p.Log.Warnf
+			log = f.log.Warnf
 		}
 		log("stream %q: Telegraf did not deliver %d entries (an output refused their metrics or dropped them from a full buffer; telegraf --test rejects every metric): they stay pending; reading pauses until Telegraf has settled the entries it holds, then they are handed over again, at once if it delivered some, else in %s",
-			s.p.Key, len(ids), in)
+			f.key, len(ids), in)
 		return
 	}
-	s.p.Log.Debugf("stream %q: Telegraf did not deliver %d more entries; handed over again once it has settled what it holds, or in %s", s.p.Key, len(ids), in)
-}
-
-// count is the COUNT of the next read: batch_size, or less when Telegraf
-// may take fewer entries.
-func (s *streamReader) count() int {
-	if s.track == nil {
-		return s.p.BatchSize
-	}
-	return max(1, min(s.p.BatchSize, s.pace.limit-s.track.held()))
-}
-
-// pendingPassDone is called when a pass over the pending list found no
-// more entries.
-func (s *streamReader) pendingPassDone() {
-	if s.track != nil {
-		clear(s.pace.waiting)
-	}
-}
-
-// handOver is process built in: the metrics of each entry go to Telegraf
-// as one group; deleted entries, entries without metrics and bad ones
-// with on_parse_error = "ack" are acknowledged at once, as in process.
-func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
-	for _, e := range entries {
-		if s.track.holds(e.id) {
-			continue // read again from the pending list while Telegraf has it
-		}
-		delete(s.pace.waiting, e.id)
-		if e.fields == nil {
-			s.unacked = append(s.unacked, e.id)
-			continue
-		}
-		ms, err := s.metrics(e)
-		if err != nil {
-			if s.badEntry(e, err) {
-				s.unacked = append(s.unacked, e.id)
-			}
-			continue
-		}
-		if len(ms) == 0 {
-			s.unacked = append(s.unacked, e.id) // nothing to deliver
-			continue
-		}
-		// Held until Telegraf reports the group: a copy, not a slice of
-		// the whole reply it was read from.
-		s.track.add(ms, strings.Clone(e.id))
-	}
-	return s.ack(c)
+	f.log.Debugf("stream %q: Telegraf did not deliver %d more entries; handed over again once it has settled what it holds, or in %s", f.key, len(ids), in)
 }
 
 // undelivered is the lowest ID among the entries Telegraf holds or did
 // not deliver: where a consumer group created again must start for none
 // of them to be lost.
-func (s *streamReader) undelivered() (entryID, bool) {
-	if s.track == nil {
-		return entryID{}, false
-	}
-	low, ok := s.track.oldest()
-	if w, wok := lowestID(s.pace.waiting); wok && (!ok || w.less(low)) {
+func (f *pace) undelivered(t *tracker) (entryID, bool) {
+	low, ok := t.oldest()
+	if w, wok := lowestID(f.waiting); wok && (!ok || w.less(low)) {
 		low, ok = w, true
 	}
 	return low, ok

@@ -68,8 +68,8 @@ func TestRawRepliesLikeRedigo(t *testing.T) {
 	for len(got) < len(want) {
 		// Two reads in one write, as the stream reader pipelines them:
 		// reading the first reply reads into the second.
-		w := appendCommand(nil, "XREADGROUP", []string{"GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">"})
-		w = appendCommand(w, "XREADGROUP", []string{"GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">"})
+		w := redisconn.AppendCommand(nil, "XREADGROUP", "GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">")
+		w = redisconn.AppendCommand(w, "XREADGROUP", "GROUP", "ours", "o", "COUNT", "7", "STREAMS", "s", ">")
 		if err := c.WriteRaw(w); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestRawRepliesLikeRedigo(t *testing.T) {
 	}
 
 	// A BLOCK that runs out is a nil reply, not an error.
-	if err := c.WriteRaw(appendCommand(nil, "XREADGROUP", []string{"GROUP", "ours", "o", "BLOCK", "10", "STREAMS", "s", ">"})); err != nil {
+	if err := c.WriteRaw(redisconn.AppendCommand(nil, "XREADGROUP", "GROUP", "ours", "o", "BLOCK", "10", "STREAMS", "s", ">")); err != nil {
 		t.Fatal(err)
 	}
 	if entries, err := rr.readGroup(); err != nil || entries != nil {
@@ -120,8 +120,8 @@ func TestRawRepliesErrorsKeepTheConnectionInStep(t *testing.T) {
 	srv.Do("XADD", "s", "1-0", "a", "1")
 	c := dialRaw(t, srv.Addr)
 	rr := newRawReplies(c)
-	w := appendCommand(nil, "XACK", []string{"s", "nogroup", "1-0"})
-	w = appendCommand(w, "XREADGROUP", []string{"GROUP", "nogroup", "o", "STREAMS", "s", ">"})
+	w := redisconn.AppendCommand(nil, "XACK", "s", "nogroup", "1-0")
+	w = redisconn.AppendCommand(w, "XREADGROUP", "GROUP", "nogroup", "o", "STREAMS", "s", ">")
 	if err := c.WriteRaw(w); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestRawRepliesErrorsKeepTheConnectionInStep(t *testing.T) {
 	if re, ok := err.(redis.Error); !ok || !strings.HasPrefix(string(re), "NOGROUP") {
 		t.Fatalf("want NOGROUP, got %v", err)
 	}
-	if err := c.WriteRaw(appendCommand(nil, "XACK", []string{"s"})); err != nil {
+	if err := c.WriteRaw(redisconn.AppendCommand(nil, "XACK", "s")); err != nil {
 		t.Fatal(err)
 	}
 	if err := rr.ack(); err == nil {
@@ -142,7 +142,7 @@ func TestRawRepliesErrorsKeepTheConnectionInStep(t *testing.T) {
 		t.Fatalf("redigo after raw replies: %q %v", got, err)
 	}
 	srv.Do("XGROUP", "CREATE", "s", "g", "0")
-	if err := c.WriteRaw(appendCommand(nil, "XREADGROUP", []string{"GROUP", "g", "o", "STREAMS", "s", ">"})); err != nil {
+	if err := c.WriteRaw(redisconn.AppendCommand(nil, "XREADGROUP", "GROUP", "g", "o", "STREAMS", "s", ">")); err != nil {
 		t.Fatal(err)
 	}
 	if entries, err := rr.readGroup(); err != nil || len(entries) != 1 || entries[0].id != "1-0" || string(entries[0].fields[1]) != "1" {
@@ -161,7 +161,7 @@ func TestRawRepliesCutShort(t *testing.T) {
 	srv.Do("XGROUP", "CREATE", "s", "g", "0")
 	c := dialRaw(t, proxy.Addr)
 	rr := newRawReplies(c)
-	if err := c.WriteRaw(appendCommand(nil, "XREADGROUP", []string{"GROUP", "g", "o", "STREAMS", "s", ">"})); err != nil {
+	if err := c.WriteRaw(redisconn.AppendCommand(nil, "XREADGROUP", "GROUP", "g", "o", "STREAMS", "s", ">")); err != nil {
 		t.Fatal(err)
 	}
 	if err := rr.Fill(context.Background()); err != nil { // the reply has begun

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -245,4 +246,31 @@ func orProtocol(err error, msg string) error {
 		return err
 	}
 	return redisconn.ErrProtocol(msg)
+}
+
+// entryID is a stream entry ID, <ms>-<seq>, as numbers.
+type entryID struct{ ms, seq uint64 }
+
+func parseEntryID(s string) (entryID, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return entryID{ms, seq}, ok && err1 == nil && err2 == nil
+}
+
+func (a entryID) less(b entryID) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
+func (a entryID) String() string {
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
+}
+
+// before is the ID just before a; 0-0 has none.
+func (a entryID) before() (entryID, bool) {
+	switch {
+	case a.seq > 0:
+		return entryID{a.ms, a.seq - 1}, true
+	case a.ms > 0:
+		return entryID{a.ms - 1, math.MaxUint64}, true
+	}
+	return entryID{}, false
 }

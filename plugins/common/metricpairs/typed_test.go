@@ -1,80 +1,83 @@
-package redis_consumer
+package metricpairs_test
 
 import (
 	"bytes"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/filter"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
-// typedCheck holds typedWriter, and stream mode's convert, to the path
-// typed entries took before: pairsMetric, then the serializer.
+// typedCheck holds TypedWriter to the path through a telegraf.Metric:
+// TypedMetric, then the encoder.
 type typedCheck struct {
-	p     *RedisConsumer
-	out   *output
-	w     *typedWriter
-	s     *streamReader
-	taken int // entries the writer took
+	tagFilter filter.Filter
+	w         *metricpairs.TypedWriter
+	taken     int // entries the writer took
 }
 
-// The entry ID of the entries checked, and the time it gives.
-const typedCheckID = "1795552004123-7"
-
+// The time of entries without _time.
 var typedCheckDef = time.UnixMilli(1795552004123)
 
 func newTypedCheck(t testing.TB, tagKeys []string) *typedCheck {
-	p := New()
-	p.Mode, p.Key, p.TagKeys = "stream", "s", tagKeys
-	p.Log = logger.NewWriter(io.Discard, "")
-	if err := p.Init(); err != nil {
+	f, err := filter.Compile(tagKeys)
+	if err != nil {
 		t.Fatal(err)
 	}
-	out := newOutput(io.Discard, nil)
-	s := &streamReader{p: p, out: out, flat: newFlatWriter(p.Measurement, p.tagFilter), typed: newTypedWriter(p.tagFilter)}
-	return &typedCheck{p: p, out: out, w: newTypedWriter(p.tagFilter), s: s}
+	return &typedCheck{tagFilter: f, w: metricpairs.NewTypedWriter(f)}
+}
+
+// serialize appends the line of m and a newline as redis_consumer's
+// output does; on error buf is returned as it was.
+func serialize(buf []byte, m telegraf.Metric) ([]byte, error) {
+	var v metricline.Metric
+	metricline.FromTelegraf(m, &v)
+	var enc lineprotocol.Encoder
+	out, err := enc.AppendMetric(buf, &v)
+	if err != nil {
+		return buf, err
+	}
+	return append(out, '\n'), nil
+}
+
+// reference is the line of pairs through TypedMetric and the encoder, or
+// why there is none.
+func (c *typedCheck) reference(pairs [][]byte, buf []byte) ([]byte, error) {
+	m, err := metricpairs.TypedMetric(pairs, nil, c.tagFilter, typedCheckDef)
+	if err != nil {
+		return buf, err
+	}
+	return serialize(buf, m)
 }
 
 // check compares both paths on pairs: the writer takes exactly the
-// entries the old path writes, with the same bytes, and convert gives the
-// same bytes or the same error. The buffer already holds a line, which
-// must stay as it is.
+// entries the reference writes, with the same bytes. The buffer already
+// holds a line, which must stay as it is.
 func (c *typedCheck) check(t *testing.T, pairs [][]byte) {
 	t.Helper()
 	prefix := []byte("x\n")
-	var want []byte
-	m, werr := c.p.pairsMetric(pairs, nil, typedCheckDef)
-	if werr == nil {
-		want, werr = c.out.serialize(bytes.Clone(prefix), []telegraf.Metric{m})
+	want, werr := c.reference(pairs, bytes.Clone(prefix))
+	if !metricpairs.Typed(pairs) {
+		return
 	}
-	if metricpairs.Typed(pairs) {
-		got, ok := c.w.append(bytes.Clone(prefix), pairs, typedCheckDef)
-		switch {
-		case ok != (werr == nil):
-			t.Fatalf("%q: before %v, the writer takes it: %v (%q)", pairs, werr, ok, got)
-		case !ok && !bytes.Equal(got, prefix):
-			t.Fatalf("%q: not taken, but the buffer is now %q", pairs, got)
-		case ok && !bytes.Equal(got, want):
-			t.Fatalf("%q:\nbefore %q\nnow    %q", pairs, want, got)
-		}
-		if ok {
-			c.taken++
-		}
-	}
-	got, gerr := c.s.convert(bytes.Clone(prefix), entry{id: typedCheckID, fields: pairs})
+	got, ok := c.w.Append(bytes.Clone(prefix), pairs, typedCheckDef)
 	switch {
-	case (werr == nil) != (gerr == nil):
-		t.Fatalf("%q: convert: before %v, now %v", pairs, werr, gerr)
-	case werr != nil && (werr.Error() != gerr.Error() || !bytes.Equal(got, prefix)):
-		t.Fatalf("%q: convert: before %v, now %v leaving %q", pairs, werr, gerr, got)
-	case werr == nil && !bytes.Equal(got, want):
-		t.Fatalf("%q: convert:\nbefore %q\nnow    %q", pairs, want, got)
+	case ok != (werr == nil):
+		t.Fatalf("%q: reference %v, the writer takes it: %v (%q)", pairs, werr, ok, got)
+	case !ok && !bytes.Equal(got, prefix):
+		t.Fatalf("%q: not taken, but the buffer is now %q", pairs, got)
+	case ok && !bytes.Equal(got, want):
+		t.Fatalf("%q:\nreference %q\nwriter    %q", pairs, want, got)
+	}
+	if ok {
+		c.taken++
 	}
 }
 
@@ -113,9 +116,9 @@ func pick(rng *rand.Rand, good, bad []string, badOneIn int) string {
 	return good[rng.IntN(len(good))]
 }
 
-// Entries in the typed layout come out of typedWriter byte for byte as
-// they came out of typedMetric and the serializer, and the ones that
-// break the layout are refused by convert with the same error: names and
+// Entries in the typed layout come out of TypedWriter byte for byte as
+// they come out of TypedMetric and the encoder, and it refuses exactly
+// the ones that break the layout or give no line: names and
 // values at the edges of their types and of the grammar, keys that need
 // escapes in line protocol, keys given twice, _measurement and _time
 // given twice or bad, tag_keys (globs) that turn fields into tags, also
@@ -164,7 +167,7 @@ func TestTypedLinesAsBefore(t *testing.T) {
 }
 
 // Hostile entries, one by one, with what they must give: the writer takes
-// what it should, and the rest is refused with metricpairs' words.
+// what it should, and the rest is refused with the Reader's words.
 func TestTypedEntriesRefusedAsBefore(t *testing.T) {
 	c := newTypedCheck(t, []string{"host", "up"})
 	for _, tc := range []struct {
@@ -210,12 +213,12 @@ func TestTypedEntriesRefusedAsBefore(t *testing.T) {
 	} {
 		pairs := bytePairs(tc.pairs...)
 		c.check(t, pairs)
-		got, ok := c.w.append(nil, pairs, typedCheckDef)
+		got, ok := c.w.Append(nil, pairs, typedCheckDef)
 		if ok != (tc.line != "") || string(got) != tc.line {
 			t.Fatalf("%q: wrote %q (%v), want %q", tc.pairs, got, ok, tc.line)
 		}
 		if tc.line == "" {
-			_, err := c.s.convert(nil, entry{id: typedCheckID, fields: pairs})
+			_, err := c.reference(pairs, nil)
 			if err == nil || err.Error() != tc.err {
 				t.Fatalf("%q: error %v, want %s", tc.pairs, err, tc.err)
 			}
@@ -225,7 +228,7 @@ func TestTypedEntriesRefusedAsBefore(t *testing.T) {
 
 // The writer keeps nothing of one entry in the next: strings unescaped
 // and tag_keys values of entries of every size, one after the other, each
-// as the old path writes it.
+// as the reference writes it.
 func TestTypedWriterReuse(t *testing.T) {
 	c := newTypedCheck(t, []string{"t*"})
 	for i := range 2000 {
@@ -244,8 +247,7 @@ func TestTypedWriterReuse(t *testing.T) {
 }
 
 // FuzzTypedLinesAsBefore: for any pairs, the writer takes exactly what
-// the old path writes, with the same bytes, and convert refuses the rest
-// with the old path's error. The input is the pairs separated by NUL
+// the reference writes, with the same bytes. The input is the pairs separated by NUL
 // bytes; named puts _measurement first, so that most inputs are typed.
 func FuzzTypedLinesAsBefore(f *testing.F) {
 	for _, kv := range [][]string{
@@ -279,7 +281,7 @@ func BenchmarkTypedWriter(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var ok bool
-		if buf, ok = c.w.append(buf[:0], pairs, typedCheckDef); !ok {
+		if buf, ok = c.w.Append(buf[:0], pairs, typedCheckDef); !ok {
 			b.Fatal("not taken")
 		}
 	}

@@ -1,19 +1,18 @@
-package redis_consumer
+package metricpairs_test
 
 import (
 	"bytes"
-	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/influxdata/telegraf"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
 // A system metric as redis-output writes it, in both layouts: the work per
-// entry of stream mode between the reply and the serializer.
+// entry of a reader between the pairs and the line.
 var (
 	typedPairs = []string{"_measurement", "cpu", "_time", "1795552004000000000", "#cpu", "cpu-total", "#dc", "eu-west-1",
 		"#env", "production", "#host", "host-01", "#rack", "r12", "usage_guest", "0", "usage_guest_nice", "0",
@@ -24,27 +23,24 @@ var (
 )
 
 func benchPairs(b *testing.B, kv []string, tagKeys []string) {
-	p := New()
-	p.Mode, p.Key, p.TagKeys = "stream", "s", tagKeys
-	p.Log = logger.NewWriter(io.Discard, "")
-	if err := p.Init(); err != nil {
-		b.Fatal(err)
-	}
-	pairs := make([][]byte, len(kv))
-	for i, s := range kv {
-		pairs[i] = []byte(s)
-	}
-	out := newOutput(io.Discard, nil)
+	c := newTypedCheck(b, tagKeys)
+	pairs := bytePairs(kv...)
 	var buf []byte
 	t := time.Unix(1795552004, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m, err := p.pairsMetric(pairs, nil, t)
+		var m telegraf.Metric
+		var err error
+		if metricpairs.Typed(pairs) {
+			m, err = metricpairs.TypedMetric(pairs, nil, c.tagFilter, t)
+		} else {
+			m, err = metricpairs.FlatMetric("redis_consumer", pairs, nil, c.tagFilter, t)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		if buf, err = out.serialize(buf[:0], []telegraf.Metric{m}); err != nil {
+		if buf, err = serialize(buf[:0], m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -56,24 +52,18 @@ func BenchmarkPairsFlat(b *testing.B) {
 	benchPairs(b, flatPairs, []string{"cpu", "dc", "env", "host", "rack"})
 }
 
-// Entries in the flat layout come out of flatWriter byte for byte as they
-// came out of fieldsMetric and the serializer, errors included: pairs
+// Entries in the flat layout come out of FlatWriter byte for byte as they
+// come out of FlatMetric and the encoder, errors included: pairs
 // built from keys given twice, empty keys, tag_keys (globs), and values at
 // the edges of the decimal rule.
 func TestFlatLinesAsBefore(t *testing.T) {
-	p := New()
-	p.Mode, p.Key, p.TagKeys = "stream", "s", []string{"host", "t*"}
-	p.Log = logger.NewWriter(io.Discard, "")
-	if err := p.Init(); err != nil {
-		t.Fatal(err)
-	}
+	c := newTypedCheck(t, []string{"host", "t*"})
 	keys := []string{"host", "tag", "t", "", "a", "b", "usage_idle", "a b", "x=y", "é", "h,1", `q"`}
 	values := []string{"0", "-0", "1", "1.50", "97.5", "1e3", "1E3", "+5", "-", ".", "1e400", "-1e400", "NaN", "Inf",
 		"0x10", "1_000", "", "text", `a"b\c`, "12345678901234567", "0.1", "5e-324", "1e-320", "00", "1.", ".5", "e5",
 		"1e", "true", "a b", "x\ny", "\\"}
 	rng := rand.New(rand.NewPCG(3, 4))
-	out := newOutput(io.Discard, nil)
-	w := newFlatWriter(p.Measurement, p.tagFilter)
+	w := metricpairs.NewFlatWriter("redis_consumer", c.tagFilter)
 	when := time.UnixMilli(1795552004123)
 	wrote := 0
 	for n := 0; n < 30000; n++ {
@@ -85,11 +75,11 @@ func TestFlatLinesAsBefore(t *testing.T) {
 			pairs = pairs[:len(pairs)-1]
 		}
 		var want []byte
-		m, werr := p.pairsMetric(pairs, nil, when)
+		m, werr := metricpairs.FlatMetric("redis_consumer", pairs, nil, c.tagFilter, when)
 		if werr == nil {
-			want, werr = out.serialize([]byte("x"), []telegraf.Metric{m})
+			want, werr = serialize([]byte("x"), m)
 		}
-		got, gerr := w.append([]byte("x"), pairs, when)
+		got, gerr := w.Append([]byte("x"), pairs, when)
 		switch {
 		case (werr == nil) != (gerr == nil):
 			t.Fatalf("%q: before %v, now %v", pairs, werr, gerr)
@@ -108,23 +98,15 @@ func TestFlatLinesAsBefore(t *testing.T) {
 }
 
 func BenchmarkFlatWriter(b *testing.B) {
-	p := New()
-	p.Mode, p.Key, p.TagKeys = "stream", "s", []string{"cpu", "dc", "env", "host", "rack"}
-	p.Log = logger.NewWriter(io.Discard, "")
-	if err := p.Init(); err != nil {
-		b.Fatal(err)
-	}
-	pairs := make([][]byte, len(flatPairs))
-	for i, s := range flatPairs {
-		pairs[i] = []byte(s)
-	}
-	w := newFlatWriter(p.Measurement, p.tagFilter)
+	c := newTypedCheck(b, []string{"cpu", "dc", "env", "host", "rack"})
+	pairs := bytePairs(flatPairs...)
+	w := metricpairs.NewFlatWriter("redis_consumer", c.tagFilter)
 	var buf []byte
 	t := time.Unix(1795552004, 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = w.append(buf[:0], pairs, t); err != nil {
+		if buf, err = w.Append(buf[:0], pairs, t); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,10 +1,81 @@
-package redis_consumer
+package lineprotocol
 
 import (
 	"bytes"
+	"fmt"
+	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
+
+// Rewriter passes line protocol payloads through the decoder (package
+// metricline) and the Encoder, without a telegraf.Metric: the metrics
+// Telegraf's influx parser would give, written as Telegraf's serializer
+// would write them. It is not safe for concurrent use.
+type Rewriter struct {
+	dec *metricline.Influx
+	enc Encoder
+	n   int
+	err error
+	buf []byte
+	// nanos: timestamps are in nanoseconds, as we write them, so a payload
+	// in canonical form but for the order of fields is copied (see
+	// copyCanonical).
+	nanos  bool
+	fields []fieldSpan
+}
+
+// NewRewriter reads payloads whose timestamps are in units of precision
+// (0: nanoseconds), as Telegraf's influx_timestamp_precision.
+func NewRewriter(precision time.Duration) (*Rewriter, error) {
+	d, err := metricline.NewInflux(precision)
+	if err != nil {
+		return nil, err
+	}
+	d.LazyNumbers = true // the encoder copies floats already in their shortest form
+	return &Rewriter{dec: d, nanos: precision <= time.Nanosecond}, nil
+}
+
+// SetTrims has the tags cut of trailing backslashes named to t (see
+// Encoder.Trims).
+func (r *Rewriter) SetTrims(t *Trims) { r.enc.Trims = t }
+
+// Rewrite appends the metrics of payload to buf, one line each; lines
+// without a timestamp take def. A payload with a bad line or without a
+// metric is an error, and buf is returned as it was.
+func (r *Rewriter) Rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
+	if r.nanos {
+		if out, ok := r.copyCanonical(buf, payload); ok {
+			return out, nil
+		}
+	}
+	r.n, r.err, r.buf = 0, nil, buf
+	start := len(buf)
+	err := r.dec.DecodeAt(payload, def, r.add)
+	buf, r.buf = r.buf, nil
+	switch {
+	case err != nil:
+		return buf[:start], err
+	case r.err != nil:
+		return buf[:start], r.err
+	case r.n == 0:
+		return buf[:start], fmt.Errorf("no metric in the data")
+	}
+	return buf, nil
+}
+
+func (r *Rewriter) add(m *metricline.Metric) {
+	if r.err != nil {
+		return
+	}
+	var err error
+	if r.buf, err = r.enc.AppendMetric(r.buf, m); err != nil {
+		r.err = err
+		return
+	}
+	r.buf = append(r.buf, '\n')
+	r.n++
+}
 
 // copyCanonical appends the line protocol of payload as our encoder (and
 // Telegraf's serializer) would write what Telegraf's parser reads from it,
@@ -21,9 +92,9 @@ import (
 // their shortest form, see metricline.ShortestDecimal, integers without
 // superfluous digits, "true"/"false", strings of printable ASCII without
 // `"` or `\`); a timestamp in nanoseconds, within int64, without a sign or
-// a leading zero. FuzzStreamPayloadVsTelegraf holds the result to what
+// a leading zero. FuzzRewriteVsTelegraf holds the result to what
 // Telegraf's parser and serializer write.
-func (lr *lineRewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
+func (r *Rewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
 	start := len(buf)
 	if len(payload) == 0 {
 		return buf, false
@@ -36,7 +107,7 @@ func (lr *lineRewriter) copyCanonical(buf, payload []byte) ([]byte, bool) {
 			payload = nil
 		}
 		var ok bool
-		if buf, ok = lr.copyLine(buf, line); !ok {
+		if buf, ok = r.copyLine(buf, line); !ok {
 			return buf[:start], false
 		}
 	}
@@ -51,7 +122,7 @@ func (f fieldSpan) key(line []byte) []byte { return line[f.from:f.eq] }
 
 // copyLine appends line and a newline, its fields sorted, if it is in the
 // form copyCanonical copies.
-func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
+func (r *Rewriter) copyLine(buf, line []byte) ([]byte, bool) {
 	i := token(line, 0)
 	if i == 0 {
 		return buf, false
@@ -72,7 +143,7 @@ func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
 		return buf, false
 	}
 	head := i + 1 // the fields start here
-	fields, sorted := lr.fields[:0], true
+	fields, sorted := r.fields[:0], true
 	for {
 		k := i + 1
 		if i = token(line, k); i == k || i == len(line) || line[i] != '=' {
@@ -93,7 +164,7 @@ func (lr *lineRewriter) copyLine(buf, line []byte) ([]byte, bool) {
 			return buf, false
 		}
 	}
-	lr.fields = fields
+	r.fields = fields
 	ts := line[i+1:]
 	if !digits(ts, 19) || (len(ts) == 19 && string(ts) > "9223372036854775807") {
 		return buf, false
