@@ -110,3 +110,17 @@ func (b *bench) profileArgs(args []string, name string) []string {
 	_ = os.MkdirAll(b.profile, 0o755)
 	return append(args, "-cpuprofile", filepath.Join(b.profile, name+".pprof"))
 }
+
+func rssMiB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

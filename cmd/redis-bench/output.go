@@ -43,11 +43,6 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 	return wall, b.last.rssMiB, nil
 }
 
-func (b *bench) config(name, body string) (string, error) {
-	path := filepath.Join(b.dir, name+".conf")
-	return path, writeFile(path, "[[outputs.redis]]\n  address = \""+b.srv.addr+"\"\n"+body)
-}
-
 // quote measures the article's job: metrics/s against the SET ceiling.
 func (b *bench) quote(n int) error {
 	cases := []struct {
@@ -204,9 +199,6 @@ func (b *bench) check(lua string, want int64) error {
 	}
 	return nil
 }
-
-// remove deletes a spent input file: a million lines is half a gigabyte.
-func (b *bench) remove(path string) { _ = os.Remove(path) }
 
 func ceilingLabel(command string) string {
 	if command == "PUBLISH" {
