@@ -3,7 +3,6 @@ package quote
 import (
 	"context"
 	"crypto/sha1"
-	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 )
-
-//go:embed merge.lua
-var mergeLua string
-
-// Script merges a batch of prices into the document; see merge.lua.
-var Script = redis.NewScript(5, mergeLua)
 
 // Outcome is what one write did, for the counters and the log.
 type Outcome struct {

@@ -1,0 +1,63 @@
+local function utf8ok(s)
+  if not string.find(s, '[\128-\255]') then return true end
+  local i, n = 1, #s
+  while i <= n do
+    local c = string.byte(s, i)
+    if c < 0x80 then
+      i = i + 1
+    elseif c >= 0xC2 and c <= 0xDF then
+      local c2 = string.byte(s, i + 1)
+      if not c2 or c2 < 0x80 or c2 > 0xBF then return false end
+      i = i + 2
+    elseif c >= 0xE0 and c <= 0xEF then
+      local c2, c3 = string.byte(s, i + 1, i + 2)
+      if not c3 or c2 < 0x80 or c2 > 0xBF or c3 < 0x80 or c3 > 0xBF then return false end
+      if (c == 0xE0 and c2 < 0xA0) or (c == 0xED and c2 > 0x9F) then return false end
+      i = i + 3
+    elseif c >= 0xF0 and c <= 0xF4 then
+      local c2, c3, c4 = string.byte(s, i + 1, i + 3)
+      if not c4 or c2 < 0x80 or c2 > 0xBF or c3 < 0x80 or c3 > 0xBF or c4 < 0x80 or c4 > 0xBF then return false end
+      if (c == 0xF0 and c2 < 0x90) or (c == 0xF4 and c2 > 0x8F) then return false end
+      i = i + 4
+    else
+      return false
+    end
+  end
+  return true
+end
+
+local function validid(id)
+  return type(id) == 'string' and #id > 0 and utf8ok(id)
+end
+
+-- jsonstr escapes as redis-output's Go code does: quotes, backslashes and
+-- control characters only (cjson.encode would also escape '/').
+local ESC = {['"'] = '\\"', ['\\'] = '\\\\'}
+local function escape(c) return ESC[c] or string.format('\\u%04x', string.byte(c)) end
+local function jsonstr(s)
+  if not string.find(s, '[%z\1-\31"\\]') then return '"' .. s .. '"' end
+  return '"' .. string.gsub(s, '[%z\1-\31"\\]', escape) .. '"'
+end
+
+local UD = tonumber(ARGV[4])
+
+-- The document's timestamp for an order: the order in the document's unit.
+local TIMES_OF = {}
+local function doctime(order)
+  local t = TIMES_OF[order]
+  if t then return t end
+  t = string.gsub(string.sub(order, 1, 20 - UD), '^0+', '')
+  if t == '' then t = '0' end
+  TIMES_OF[order] = t
+  return t
+end
+
+local function entry(order, obj)
+  return order .. ' ' .. doctime(order) .. ' ' .. obj
+end
+
+-- prefixof is the start of coin id's price object, up to its price.
+local function prefixof(id)
+  return '{"id":' .. jsonstr(id) .. ',"price":"'
+end
+
