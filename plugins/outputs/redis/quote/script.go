@@ -19,9 +19,9 @@ var luaFiles embed.FS
 var modules = []string{
 	"prelude.lua", // what the script is: keys, arguments, replies; constants
 	"decimal.lua", // orders (times in ns) and plain decimals compared
-	"json.lua",    // the document's JSON: ids, strings, entries
-	"state.lua",   // stored entries read and checked
-	"args.lua",    // the arguments
+	"json.lua",    // the document's JSON: strings, headers, entries read and written
+	"args.lua",    // the arguments: the batch and the imported coins
+	"state.lua",   // what is stored: the meta by name, entries read and checked
 	"merge.lua",   // what both splicing merges share
 	"lean.lua",    // the splice into a small document, read whole
 	"indexed.lua", // the splice into a large document, read in windows

@@ -2,8 +2,6 @@
 local function bad(what)
   return redis.error_reply('ERR quote merge: bad argument: ' .. what)
 end
-local QUOTE, TTL, CHANNEL = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local NOW, FUTURE, AGE, TAKEOVER, M = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
 if type(QUOTE) ~= 'string' or #QUOTE < 3 or not string.find(QUOTE, '^".*"$') then return bad('quote') end
 if not TTL or TTL < 0 or TTL ~= math.floor(TTL) then return bad('expire') end
 if type(CHANNEL) ~= 'string' then return bad('channel') end
@@ -44,4 +42,3 @@ batch, err = triples(10 + 3 * M, #ARGV, 'batch')
 if not batch then return bad(err) end
 local byid = {}
 for _, c in ipairs(batch) do byid[c.id] = c end
-

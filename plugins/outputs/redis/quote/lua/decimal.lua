@@ -17,6 +17,7 @@ end
 -- exact in Lua's doubles and free of the locale string comparison uses;
 -- the halves of each order are kept, as the same orders come back.
 local HI, LO = {}, {}
+
 local function older(a, b)
   if a == b then return false end
   local ah, bh = HI[a], HI[b]
@@ -50,6 +51,7 @@ local function magnitude(s)
   local int, frac = string.match(s, '^(%d*)%.?(%d*)$')
   return (string.gsub(int, '^0+', '')), (string.gsub(frac, '0+$', ''))
 end
+
 local function higher(a, b)
   if a == b then return false end
   local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
@@ -84,4 +86,3 @@ local function minus(a, b)
   if h < 0 then return nil end
   return pad10(h) .. pad10(l)
 end
-

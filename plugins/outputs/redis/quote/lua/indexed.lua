@@ -3,8 +3,8 @@
 -- audit's window; finds entries by rank; and writes from the first byte
 -- that changes. It returns the reply, or nil and the reason the full path
 -- must run instead, having written nothing.
-local function indexed()
-  local head, len, n, newest = meta[2], tonumber(meta[3]), tonumber(meta[4]), meta[5]
+local function indexed(meta)
+  local head, len, n, newest = meta.head, meta.len, meta.n, meta.newest
   if type(head) ~= 'string' or not len or not n or n < 1 or not isorder(newest) then return nil, 'meta' end
   local h = #head
   local start, last = h + 1, len - 2
@@ -69,7 +69,7 @@ local function indexed()
   end
 
   -- The audit's window: one window of bytes from the cursor.
-  local audit = tonumber(meta[6])
+  local audit = meta.audit
   if not audit or audit < start or audit > last then audit = start end
   local ids, wobjs = {}, {}
   for i, c in ipairs(batch) do ids[i] = c.id end
@@ -270,4 +270,3 @@ local function indexed()
   end
   return {'ok', changed, stale, aged, notes, ''}
 end
-

@@ -33,16 +33,17 @@ end
 -- jsonstr escapes as redis-output's Go code does: quotes, backslashes and
 -- control characters only (cjson.encode would also escape '/').
 local ESC = {['"'] = '\\"', ['\\'] = '\\\\'}
+
 local function escape(c) return ESC[c] or string.format('\\u%04x', string.byte(c)) end
+
 local function jsonstr(s)
   if not string.find(s, '[%z\1-\31"\\]') then return '"' .. s .. '"' end
   return '"' .. string.gsub(s, '[%z\1-\31"\\]', escape) .. '"'
 end
 
-local UD = tonumber(ARGV[4])
-
 -- The document's timestamp for an order: the order in the document's unit.
 local TIMES_OF = {}
+
 local function doctime(order)
   local t = TIMES_OF[order]
   if t then return t end
@@ -61,3 +62,59 @@ local function prefixof(id)
   return '{"id":' .. jsonstr(id) .. ',"price":"'
 end
 
+local function header(newest)
+  return '{"timestamp":' .. doctime(newest) .. ',"quote":' .. QUOTE .. ',"prices":['
+end
+
+-- docentry reads the entry of our document starting at p in s: its coin
+-- id, its price object and where the next entry starts; nil when no
+-- complete entry of ours starts there. The price is checked unless the
+-- document is known to be ours byte for byte (trusted).
+local function docentry(s, p, trusted)
+  if string.sub(s, p, p + 6) ~= '{"id":"' then return nil end
+  local q = string.find(s, '","price":"', p + 6, true)
+  if not q then return nil end
+  local e = string.find(s, '"}', q + 11, true)
+  if not e or (not trusted and not plain(string.sub(s, q + 11, e - 1))) then return nil end
+  local id = string.sub(s, p + 7, q - 1)
+  if string.find(id, '\\', 1, true) then
+    local ok, dec = pcall(cjson.decode, string.sub(s, p + 6, q))
+    if not ok or type(dec) ~= 'string' then return nil end
+    id = dec
+  end
+  return id, string.sub(s, p, e + 1), e + 3
+end
+
+-- docentries reads a document written here: coin id -> price object.
+local function docentries(doc, h)
+  local map = {}
+  local p, last = h + 1, #doc - 2
+  while p <= last do
+    local id, obj, nxt = docentry(doc, p)
+    if not id then return nil end
+    map[id], p = obj, nxt
+  end
+  return map
+end
+
+-- docindex finds the entries of a document written here, cheaply (one
+-- match per entry, in C; only an id with an escape is decoded): coin id ->
+-- where its entry starts. An entry is read in full (docentry) only when
+-- it is used.
+local function docindex(doc)
+  local at = {}
+  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
+    if string.find(id, '\\', 1, true) then
+      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
+      if ok and type(dec) == 'string' then at[dec] = p end
+    else
+      at[id] = p
+    end
+  end
+  return at
+end
+
+local function head100(s)
+  if type(s) ~= 'string' then return tostring(s) end
+  return string.sub(s, 1, 100)
+end

@@ -1,12 +1,12 @@
 -- lean merges into a document of the lean layout. It returns the reply,
 -- or nil and the reason the full path must run instead, having written
 -- nothing.
-local function lean()
-  local head, len, n, newest = meta[2], tonumber(meta[3]), tonumber(meta[4]), meta[5]
+local function lean(meta)
+  local head, len, n, newest = meta.head, meta.len, meta.n, meta.newest
   if type(head) ~= 'string' or not len or not n or n < 1 or not isorder(newest) then return nil, 'meta' end
   local doc = try('GET', DOC)
   if not doc then return nil, 'types' end
-  if #doc ~= len or redis.sha1hex(doc) ~= meta[7] then return nil, 'document' end
+  if #doc ~= len or redis.sha1hex(doc) ~= meta.sha then return nil, 'document' end
   local hl = try('HLEN', STATE)
   if not hl then return nil, 'types' end
   if hl ~= n then return nil, 'state' end
@@ -14,7 +14,7 @@ local function lean()
 
   -- The audit's window, read from the document, and the batch's stored
   -- entries, in one HMGET.
-  local audit = tonumber(meta[6])
+  local audit = meta.audit
   if not audit or audit < start or audit > last then audit = start end
   local ids, wobjs = {}, {}
   for i, c in ipairs(batch) do ids[i] = c.id end
@@ -30,7 +30,7 @@ local function lean()
   end
   local accepted = verdicts(olds)
   if not accepted then return nil, 'entry' end
-  local oldest = meta[9] -- no later than the oldest time
+  local oldest = meta.oldest -- no later than the oldest time
   if not isorder(oldest) then return nil, 'meta' end
   for _, c in ipairs(accepted) do
     if c.oorder and older(c.order, c.oorder) then return nil, 'newest' end -- a future-dated price gave way
@@ -147,4 +147,3 @@ local function lean()
   if out ~= doc and CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, out) end
   return {'ok', changed, stale, aged, notes, ''}
 end
-

@@ -8,9 +8,9 @@
 --   KEYS[3] the ids, a sorted set of every coin id with score 0: byte order
 --   KEYS[4] the times, a sorted set of "<order> <id>" with score 0: time order
 --           (times in ns pass 2^53, so they cannot be scores)
---   KEYS[5] the meta, a hash: v (layout, "2"), head (the document's bytes before
---           its first price), len (its length), n (coins), newest (the newest
---           order), audit (where the audit goes on)
+--   KEYS[5] the meta, a hash of named fields (see readmeta in state.lua): the
+--           layout, the document's header, length and coins, the newest order,
+--           where the audit goes on
 -- ARGV:
 --   1 the quote currency as a JSON string ("usd" with its quotes)
 --   2 milliseconds to expire every key after, 0 for never
@@ -62,8 +62,12 @@
 -- back as imported coins; nothing was written.
 
 local DOC, STATE, IDS, TIMES, META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local QUOTE, TTL, CHANNEL, UD = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local NOW, FUTURE, AGE, TAKEOVER, M = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+
 local CHUNK = 1000 -- arguments per command: Lua's unpack stops at 8000
 local AGE_LIMIT = 1000 -- coins aged out per fast merge; the rest at the next
+
 -- Entries of the document compared with the state at each fast merge, from
 -- a cursor that goes round the document: a change that leaves the sizes
 -- alone (an entry of the state or the document overwritten by another
@@ -73,3 +77,8 @@ local AUDIT = 16
 local AUDIT_LEAN = 2 -- a small document: its SHA1 covers it; the window covers the state
 local NAMED = 10 -- coins named in the notes of one repair; the rest are counted
 
+-- A document up to WHOLE bytes keeps the lean layout: no ids index, the
+-- document read whole and checked byte for byte (its SHA1 in the meta),
+-- written whole. A larger one keeps the indexed layout: read in windows
+-- found by rank, written from its first changed byte.
+local WHOLE = 32768

@@ -1,62 +1,9 @@
--- timesmap reads each coin's time, from the times index or, in the lean
--- layout, from the meta's t:<id> fields: coin id -> order.
-local function timesmap()
-  local map = {}
-  if meta[8] == '0' then
-    local all = redis.call('HGETALL', META)
-    for i = 1, #all, 2 do
-      if string.sub(all[i], 1, 2) == 't:' and isorder(all[i + 1]) then map[string.sub(all[i], 3)] = all[i + 1] end
-    end
-    return map
-  end
-  if redis.call('TYPE', TIMES).ok ~= 'zset' then return map end
-  for _, m in ipairs(redis.call('ZRANGE', TIMES, 0, -1)) do
-    local order = string.sub(m, 1, 20)
-    if isorder(order) and string.sub(m, 21, 21) == ' ' then map[string.sub(m, 22)] = order end
-  end
-  return map
-end
-
--- docentries reads a document written here: coin id -> price object.
-local function docentries(doc, h)
-  local map = {}
-  local p, last = h + 1, #doc - 2
-  while p <= last do
-    local id, obj, nxt = docentry(doc, p)
-    if not id then return nil end
-    map[id], p = obj, nxt
-  end
-  return map
-end
-
--- docindex finds the entries of a document written here, cheaply (one
--- match per entry, in C; only an id with an escape is decoded): coin id ->
--- where its entry starts. An entry is read in full (docentry) only when
--- it is used.
-local function docindex(doc)
-  local at = {}
-  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
-    if string.find(id, '\\', 1, true) then
-      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
-      if ok and type(dec) == 'string' then at[dec] = p end
-    else
-      at[id] = p
-    end
-  end
-  return at
-end
-
-local function head100(s)
-  if type(s) ~= 'string' then return tostring(s) end
-  return string.sub(s, 1, 100)
-end
-
 -- full rebuilds the indexes and the document from the state (or, when the
 -- state is missing, from a document of ours and its times index, or from
 -- the coins the client imported from the document). Its cost grows with
 -- all the coins, so the sorting, the newest time and the aging are left to
 -- the sorted sets, in C.
-local function full(why)
+local function full(why, meta)
   stale, aged, notes = {}, {}, {}
   -- The document and the state must be what quote mode keeps there: that
   -- is for an operator to fix, and nothing is written. The indexes and the
@@ -72,10 +19,10 @@ local function full(why)
   if dtype == 'string' then doc = redis.call('GET', DOC) end
   -- Ours: the document is the one written here last, as far as its meta
   -- tells (length, header, end, and its SHA1 when small).
-  local head = meta[2]
-  local ours = doc and meta[1] == '2' and type(head) == 'string' and tonumber(meta[3]) == #doc and
+  local head = meta.head
+  local ours = doc and meta.v == '2' and head and meta.len == #doc and
     string.sub(doc, 1, #head) == head and string.sub(doc, -2) == ']}' and
-    (meta[7] == '' or meta[7] == redis.sha1hex(doc))
+    (meta.sha == '' or meta.sha == redis.sha1hex(doc))
   local h = ours and #head
   local order, obj = {}, {} -- coin id -> its order, its price object
   if stype == 'hash' then
@@ -91,7 +38,7 @@ local function full(why)
       -- An unreadable entry is repaired from the document and the times
       -- index when both are ours, else dropped.
       local fromdoc = ours and docentries(doc, h)
-      times = fromdoc and timesmap()
+      times = fromdoc and timesmap(meta)
       for _, i in ipairs(junk) do
         local id = all[i]
         local j, o = fromdoc and fromdoc[id], times and times[id]
@@ -117,7 +64,7 @@ local function full(why)
       end
     end
     if #missing > 0 then
-      times = times or timesmap()
+      times = times or timesmap(meta)
       if #missing <= 1000 then table.sort(missing, before) end
       local back, lost = 0, 0
       for _, id in ipairs(missing) do
@@ -143,13 +90,13 @@ local function full(why)
     end
   elseif doc then
     local fromdoc = ours and docentries(doc, h)
-    local times = fromdoc and timesmap()
+    local times = fromdoc and timesmap(meta)
     local nt, nd = 0, 0
     if times then
       for _ in pairs(times) do nt = nt + 1 end
       for _ in pairs(fromdoc) do nd = nd + 1 end
     end
-    if fromdoc and nt == nd and nd == tonumber(meta[4]) then
+    if fromdoc and nt == nd and nd == meta.n then
       -- Our document, its state deleted: each coin's own time is in the index.
       local restored = 0
       for id, j in pairs(fromdoc) do
@@ -255,4 +202,3 @@ local function full(why)
   if out ~= doc and CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, out) end
   return {'ok', changed, stale, aged, notes, why}
 end
-

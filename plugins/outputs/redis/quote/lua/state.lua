@@ -44,3 +44,118 @@ local function call(cmd, key, list, prefix)
   return out
 end
 
+-- Reads that fail (a key of another type) send the merge to checktypes.
+local function try(...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then return nil end
+  return r
+end
+
+-- readmeta reads the meta (KEYS[5]) by name: v, the layout version; ix,
+-- '1' for the indexed layout ('0': the lean one, which kept each coin's
+-- time as a field t:<id>); head, the document's bytes before its first
+-- price; len, its length; n, its coins; newest, the newest order; audit,
+-- where the audit goes on; sha, the SHA1 of a lean document; oldest, no
+-- later than the oldest order (lean). A field that is absent, or a
+-- number that does not read as one, is nil; all are when the meta is
+-- not a hash.
+local META_FIELDS = {'v', 'head', 'len', 'n', 'newest', 'audit', 'sha', 'ix', 'oldest'}
+local function readmeta()
+  local r, meta = try('HMGET', META, unpack(META_FIELDS)), {}
+  if not r then return meta end
+  for i, f in ipairs(META_FIELDS) do
+    if r[i] then meta[f] = r[i] end
+  end
+  meta.len, meta.n, meta.audit = tonumber(meta.len), tonumber(meta.n), tonumber(meta.audit)
+  return meta
+end
+
+local stale, aged, notes = {}, {}, {}
+
+local function note(id, what, detail)
+  notes[#notes + 1] = id
+  notes[#notes + 1] = what
+  notes[#notes + 1] = detail
+end
+
+local function agedout(id, order, idx)
+  aged[#aged + 1] = id
+  aged[#aged + 1] = order
+  aged[#aged + 1] = tostring(idx)
+end
+
+-- judge compares a batch price with the stored one: 'stale', 'same'
+-- (nothing to write) or 'new'. Of two prices of the same time the higher
+-- stays (see higher), whichever came first: a replay or a second writer
+-- cannot flip it.
+local function judge(c, oorder, oobj)
+  if not oorder then return 'new' end
+  if older(c.order, oorder) then
+    if FUTURE ~= '' and older(FUTURE, oorder) then
+      note(c.id, 'future', oorder)
+      return 'new'
+    end
+    return 'stale'
+  end
+  if c.order == oorder then
+    if c.obj == oobj then return 'same' end
+    -- Both objects start with the coin's prefix and end in '"}'.
+    if not higher(c.price, string.sub(oobj, #c.prefix + 1, -3)) then return 'stale' end
+  end
+  return 'new'
+end
+
+-- verdicts judges the batch's coins against their stored entries (olds,
+-- in batch order): the stale ones are reported, the others returned.
+local function verdicts(olds)
+  local accepted = {}
+  for i, c in ipairs(batch) do
+    if olds[i] then
+      c.oorder, c.oobj = parsewith(c.prefix, olds[i])
+      if not c.oorder then return nil end
+    end
+    c.verdict = judge(c, c.oorder, c.oobj)
+    if c.verdict == 'stale' then
+      stale[#stale + 1] = tostring(c.idx)
+      stale[#stale + 1] = c.oorder
+    elseif c.verdict == 'new' then
+      accepted[#accepted + 1] = c
+    end
+  end
+  return accepted
+end
+
+-- The start of the age-out: AGE before the newest price, or before the
+-- clock when that is earlier (a future-dated price must not age out the
+-- rest); nil when nothing ages out.
+local function cutoff(newest)
+  if AGE == '' or not newest then return nil end
+  local base = newest
+  if older(NOW, base) then base = NOW end
+  return minus(base, AGE)
+end
+
+local function expire()
+  if TTL > 0 then
+    for _, k in ipairs({DOC, STATE, IDS, TIMES, META}) do redis.call('PEXPIRE', k, TTL) end
+  end
+end
+
+-- timesmap reads each coin's time, from the times index or, in the lean
+-- layout, from the meta's t:<id> fields: coin id -> order.
+local function timesmap(meta)
+  local map = {}
+  if meta.ix == '0' then
+    local all = redis.call('HGETALL', META)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 't:' and isorder(all[i + 1]) then map[string.sub(all[i], 3)] = all[i + 1] end
+    end
+    return map
+  end
+  if redis.call('TYPE', TIMES).ok ~= 'zset' then return map end
+  for _, m in ipairs(redis.call('ZRANGE', TIMES, 0, -1)) do
+    local order = string.sub(m, 1, 20)
+    if isorder(order) and string.sub(m, 21, 21) == ' ' then map[string.sub(m, 22)] = order end
+  end
+  return map
+end
