@@ -18,7 +18,7 @@ import (
 // of one coin with the same time, and the last writer won, so a replay
 // flipped 1 -> 2 -> 1 and two consumers could end with different
 // documents. Now the higher price stays, whatever came first: in Redis
-// (merge.lua) and in a batch that holds both (Batch.Add).
+// (the script) and in a batch that holds both (Batch.Add).
 func TestEqualTimesIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
