@@ -188,57 +188,13 @@ func TestForeignDocumentIsRebuilt(t *testing.T) {
 	}
 }
 
-// TestScriptRefusesBadArguments: arguments the script cannot use are
-// refused before anything is read or written.
-func TestScriptRefusesBadArguments(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Conn()
-	o := opts()
-	write(t, c, o, metricWith(1795552000, map[string]interface{}{"bitcoin_usd": 1.0}))
-	keys := o.Keys()
-	good := []interface{}{keys[0], keys[1], keys[2], keys[3], keys[4], `"usd"`, "0", "", "9", order(clock.UnixNano()), "", "", "", "0",
-		"bitcoin", order(1795552001e9), "2"}
-	before := snapshot(t, c)
-	for i, bad := range map[int]string{
-		5: "usd", 6: "-1", 8: "10", 9: "123", 10: "x", 11: "1", 12: "not hex", 13: "2",
-		14: "", 15: "0179555200100000000x", 16: "1e5",
-	} {
-		args := append([]interface{}{}, good...)
-		args[i] = bad
-		_, err := Script.Do(c, args...)
-		if err == nil || !strings.Contains(err.Error(), "bad argument") {
-			t.Fatalf("argument %d = %q: %v", i, bad, err)
-		}
-	}
-	// Invalid UTF-8 in an id, a duplicate id, ids out of byte order.
-	for _, tail := range [][]interface{}{
-		{"\xff", order(1), "1"},
-		{"bitcoin", order(1), "1", "bitcoin", order(2), "2"},
-	} {
-		args := append(append([]interface{}{}, good[:14]...), tail...)
-		if _, err := Script.Do(c, args...); err == nil || !strings.Contains(err.Error(), "bad argument") {
-			t.Fatalf("batch %q: %v", tail, err)
-		}
-	}
-	args := append(append([]interface{}{}, good[:14]...), "z1", order(2e18), "1", "z0", order(2e18), "1")
-	if _, err := Script.Do(c, args...); err == nil || !strings.Contains(err.Error(), "byte order") {
-		t.Fatalf("ids out of order: %v", err)
-	}
-	if !sameSnapshot(before, snapshot(t, c)) {
-		t.Fatal("a refused call wrote something")
-	}
-	if _, err := redis.Values(Script.Do(c, good...)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestAuditFindsForgeriesInALargeDocument: in the indexed layout a
 // document is not read whole, so an entry forged byte for byte (same
 // length) in the document, or a valid-looking entry forged in the state,
 // is found by the audit window going round the document: within n/16
 // merges of coins elsewhere, each merge succeeding, and then the document
 // is rebuilt from the state.
-// audit is merge.lua's AUDIT: entries compared per merge in a large document.
+// audit is the script's AUDIT: entries compared per merge in a large document.
 const audit = 16
 
 func TestAuditFindsForgeriesInALargeDocument(t *testing.T) {

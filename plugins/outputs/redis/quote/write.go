@@ -54,6 +54,9 @@ func (b *Batch) Write(ctx context.Context, c redis.Conn) (Outcome, error) {
 	args := b.argsAt(now, nil, "")
 	var notes, infos []string
 	for round := 0; ; round++ {
+		if err := checkArgs(args); err != nil {
+			return Outcome{}, err
+		}
 		reply, err := redis.Values(Script.DoContext(ctx, c, args...))
 		if err != nil {
 			return Outcome{}, err

@@ -8,11 +8,6 @@ local function plain(s)
   return type(s) == 'string' and string.find(s, '^%-?%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
 end
 
--- A price of a batch: a plain decimal without a sign (no price is below zero).
-local function unsigned(s)
-  return type(s) == 'string' and string.find(s, '^%d+%.?%d*$') ~= nil and string.byte(s, -1) ~= 46
-end
-
 -- older(a, b): order a is before order b. Compared as two 10-digit numbers,
 -- exact in Lua's doubles and free of the locale string comparison uses;
 -- the halves of each order are kept, as the same orders come back.

@@ -196,7 +196,7 @@ local function indexed(meta)
       e.p = last + 2
     end
   end
-  if not ordered(edits) then return bad('batch ids out of byte order') end
+  sortedits(edits)
   local nhead = header(newest)
   local items, size, cursor = plan(edits, start, last, #nhead, audit)
 

@@ -105,7 +105,7 @@ local function lean(meta)
       if not e.p then return nil, 'document' end
     end
   end
-  if not ordered(edits) then return bad('batch ids out of byte order') end
+  sortedits(edits)
   local nhead = header(newest)
   local items, size, cursor = plan(edits, start, last, #nhead, audit)
   local count = n

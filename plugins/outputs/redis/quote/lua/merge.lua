@@ -21,9 +21,9 @@ local function plan(edits, start, last, hlen, audit)
   return items, size, cursor
 end
 
--- ordered sorts the edits by place and checks that new coins before the
--- same entry come in byte order (the batch's order).
-local function ordered(edits)
+-- sortedits sorts the edits by place; new coins at one place in the
+-- batch's order, which is byte order (the client sorts the batch).
+local function sortedits(edits)
   local function less(a, b)
     if a.p ~= b.p then return a.p < b.p end
     if a.kind ~= b.kind then return a.kind < b.kind end
@@ -32,14 +32,9 @@ local function ordered(edits)
   for i = 2, #edits do
     if less(edits[i], edits[i - 1]) then
       table.sort(edits, less)
-      break
+      return
     end
   end
-  for i = 2, #edits do
-    local a, b = edits[i - 1], edits[i]
-    if a.kind == 0 and b.kind == 0 and a.p == b.p and not before(a.id, b.id) then return false end
-  end
-  return true
 end
 
 -- ageout finds the coins to drop for age_out: the batch's by their new

@@ -25,6 +25,8 @@
 --   9 m, the number of imported coins
 --   10.. m triples (id, order, price) imported, then the batch: triples
 --     (id, order, price), ids in byte order, prices not negative
+-- The client checks every argument before the call (args.go, checkArgs):
+-- the script trusts them, and checks everything it reads from Redis.
 --
 -- Prices are plain decimals; the script renders every entry itself. A coin's
 -- price is replaced only by a newer one, or by a higher one of the same
@@ -32,7 +34,8 @@
 -- the same prices end in the same document in whatever order they come.
 --
 -- Redis does not roll back a script that fails after a write, so everything
--- is read and checked first, and nothing after the first write can fail.
+-- stored is read and checked first, and nothing after the first write can
+-- fail.
 --
 -- The usual merge (the fast path) checks that the document is the one last
 -- written here (its length, header and end; every entry it touches, and a
