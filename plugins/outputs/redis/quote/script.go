@@ -17,16 +17,15 @@ var luaFiles embed.FS
 
 // modules is the order in which the files of lua/ are joined.
 var modules = []string{
-	"prelude.lua", // what the script is: keys, arguments, replies; constants
-	"decimal.lua", // orders (times in ns) and plain decimals compared
-	"json.lua",    // the document's JSON: strings, headers, entries read and written
-	"args.lua",    // the arguments: the batch and the imported coins
-	"state.lua",   // what is stored: the meta by name, entries read and checked
-	"merge.lua",   // what both splicing merges share
-	"lean.lua",    // the splice into a small document, read whole
-	"indexed.lua", // the splice into a large document, read in windows
-	"rebuild.lua", // the full path: everything rebuilt from the state
-	"main.lua",    // the entry point: which path runs
+	"prelude.lua",  // what the script is: keys, arguments, replies; constants
+	"decimal.lua",  // orders (times in ns) and plain decimals compared
+	"json.lua",     // the document's JSON: strings, headers, entries read and written
+	"args.lua",     // the arguments: the batch and the imported coins
+	"state.lua",    // what is stored: the meta by name, entries read and checked
+	"document.lua", // the document read in windows, planned and written
+	"splice.lua",   // the usual merge: what changed, spliced in
+	"rebuild.lua",  // the rebuild: everything from the state
+	"main.lua",     // the entry point: which path runs
 }
 
 // joinModules is the script: the modules of lua/ joined in order.

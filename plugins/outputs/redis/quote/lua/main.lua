@@ -1,3 +1,5 @@
+-- The entry point: the splice when the meta says the layout is this one,
+-- else (or when the splice finds something out of step) the rebuild.
 local meta = readmeta()
 local reply, why
 if meta.v ~= '2' then
@@ -6,12 +8,12 @@ if meta.v ~= '2' then
   -- not EXISTS: the least ACL of quote mode has it already.)
   why = 'new'
   if redis.call('TYPE', META).ok ~= 'none' then why = 'meta' end
-elseif meta.ix == '0' then
-  reply, why = lean(meta)
 elseif meta.ix == '1' then
-  reply, why = indexed(meta)
+  reply, why = splice(meta)
+elseif meta.ix == '0' then
+  why = 'new' -- the previous script's lean layout: rebuilt into this one
 else
   why = 'meta'
 end
 if reply then return reply end
-return full(why, meta)
+return rebuild(why, meta)

@@ -37,18 +37,23 @@
 -- stored is read and checked first, and nothing after the first write can
 -- fail.
 --
--- The usual merge (the fast path) checks that the document is the one last
--- written here (its length, header and end; every entry it touches, and a
--- window of entries that goes round the document, compared with the
--- state), and that the counts of the state and the indexes agree. It finds
--- each entry to change with string.find in a small document, or by its rank
--- in the ids and a few GETRANGE windows in a large one, and writes the
--- document from its first changed byte with SETRANGE unless it shrinks: its
--- cost grows with the coins changed and the bytes after them, not with the
+-- Two paths. The splice (splice.lua), the usual one, checks that the
+-- document is the one last written here (its length, header and end; every
+-- entry it touches, and a window of entries that goes round the document,
+-- compared with the state) and that the counts of the state and the indexes
+-- agree; it finds each entry to change by its rank in the ids and a few
+-- GETRANGE windows (one, for a small document), and writes the document
+-- from its first changed byte with SETRANGE unless it shrinks: its cost
+-- grows with the coins changed and the bytes after them, not with the
 -- coins. Anything out of step (no meta, another writer's document, an
--- unreadable entry, an index that disagrees) sends the merge down the full
--- path, which rebuilds the indexes and the document from the state (sorted
--- by the ids' sorted set, in C), repairing or dropping what it cannot read.
+-- unreadable entry, an index that disagrees) sends the merge down the
+-- rebuild (rebuild.lua), which rebuilds the indexes and the document from
+-- the state (sorted by the ids' sorted set, in C), repairing or dropping
+-- what it cannot read.
+--
+-- The modules are joined in the order script.go lists, each using what the
+-- ones before it define: this prelude, decimal.lua, json.lua, args.lua,
+-- state.lua, document.lua, splice.lua, rebuild.lua, main.lua.
 --
 -- Replies {'ok', changed, stale, aged, notes, why}:
 --   changed  coins whose stored entry changed
@@ -59,7 +64,7 @@
 --            'recovered', 'lost'), detail; 'recovered' and 'lost' name up to
 --            NAMED coins (detail: their order, or ''), then give their count
 --            with coin ''
---   why      '' after a splice, else why the full path ran
+--   why      '' after a splice, else why the rebuild ran
 -- or {'takeover', document, ours}: the state is missing and the document must
 -- be read by the client (exact numbers, units, a log line per coin) and sent
 -- back as imported coins; nothing was written.
@@ -69,19 +74,14 @@ local QUOTE, TTL, CHANNEL, UD = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(AR
 local NOW, FUTURE, AGE, TAKEOVER, M = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
 
 local CHUNK = 1000 -- arguments per command: Lua's unpack stops at 8000
-local AGE_LIMIT = 1000 -- coins aged out per fast merge; the rest at the next
+local AGE_LIMIT = 1000 -- coins aged out per splice; the rest at the next
 
--- Entries of the document compared with the state at each fast merge, from
--- a cursor that goes round the document: a change that leaves the sizes
+-- Entries of the document compared with the state at each splice, from a
+-- cursor that goes round the document: a change that leaves the sizes
 -- alone (an entry of the state or the document overwritten by another
 -- program) is found within n / AUDIT merges, or by the first merge that
--- touches that coin.
+-- touches that coin. A small document its SHA1 vouches for needs only
+-- its state compared: AUDIT_VOUCHED entries.
 local AUDIT = 16
-local AUDIT_LEAN = 2 -- a small document: its SHA1 covers it; the window covers the state
+local AUDIT_VOUCHED = 2
 local NAMED = 10 -- coins named in the notes of one repair; the rest are counted
-
--- A document up to WHOLE bytes keeps the lean layout: no ids index, the
--- document read whole and checked byte for byte (its SHA1 in the meta),
--- written whole. A larger one keeps the indexed layout: read in windows
--- found by rank, written from its first changed byte.
-local WHOLE = 32768

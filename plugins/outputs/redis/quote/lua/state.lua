@@ -13,6 +13,8 @@ local function parsewith(prefix, e)
   return string.sub(e, 1, 20), string.sub(e, sp + 1)
 end
 
+-- parse reads coin id's stored entry e, as parsewith: nil also for an id
+-- this script would not have written (empty, or not UTF-8).
 local function parse(id, e)
   if not validid(id) then return nil end
   return parsewith(prefixof(id), e)
@@ -28,15 +30,10 @@ local function stored(e, obj)
 end
 
 -- call runs cmd key args... in chunks and returns the replies joined.
-local function call(cmd, key, list, prefix)
+local function call(cmd, key, list)
   local out = {}
   for i = 1, #list, CHUNK do
-    local r
-    if prefix then
-      r = redis.call(cmd, key, prefix, unpack(list, i, math.min(i + CHUNK - 1, #list)))
-    else
-      r = redis.call(cmd, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
-    end
+    local r = redis.call(cmd, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
     if type(r) == 'table' then
       for _, v in ipairs(r) do out[#out + 1] = v end
     end
@@ -44,22 +41,28 @@ local function call(cmd, key, list, prefix)
   return out
 end
 
--- Reads that fail (a key of another type) send the merge to checktypes.
+-- try runs a read that may fail (a key of another type): nil when it did.
+-- The splice then hands over to the rebuild, which says what is wrong.
 local function try(...)
   local r = redis.pcall(...)
   if type(r) == 'table' and r.err then return nil end
   return r
 end
 
--- readmeta reads the meta (KEYS[5]) by name: v, the layout version; ix,
--- '1' for the indexed layout ('0': the lean one, which kept each coin's
--- time as a field t:<id>); head, the document's bytes before its first
--- price; len, its length; n, its coins; newest, the newest order; audit,
--- where the audit goes on; sha, the SHA1 of a lean document; oldest, no
--- later than the oldest order (lean). A field that is absent, or a
--- number that does not read as one, is nil; all are when the meta is
--- not a hash.
-local META_FIELDS = {'v', 'head', 'len', 'n', 'newest', 'audit', 'sha', 'ix', 'oldest'}
+-- readmeta reads the meta (KEYS[5]) by name:
+--   v       the layout's version, '2'
+--   ix      '1', the layout with both indexes; '0' was the previous
+--           script's lean layout of a small document (no indexes, each
+--           coin's time in a field t:<id> of the meta), rebuilt into this
+--           one at the first merge
+--   head    the document's bytes before its first price
+--   len     the document's length, n its coins
+--   newest  the newest order of the state
+--   audit   where the audit's window starts at the next splice
+--   sha     the document's SHA1 when it is small (see WHOLE), else ''
+-- A field that is absent, or a number that does not read as one, is nil;
+-- all are when the meta is not a hash.
+local META_FIELDS = {'v', 'head', 'len', 'n', 'newest', 'audit', 'sha', 'ix'}
 local function readmeta()
   local r, meta = try('HMGET', META, unpack(META_FIELDS)), {}
   if not r then return meta end
@@ -70,14 +73,18 @@ local function readmeta()
   return meta
 end
 
+-- What the reply tells besides the coins changed (see the prelude).
 local stale, aged, notes = {}, {}, {}
 
+-- note adds a note (coin, what, detail) to the reply.
 local function note(id, what, detail)
   notes[#notes + 1] = id
   notes[#notes + 1] = what
   notes[#notes + 1] = detail
 end
 
+-- agedout adds a coin aged out (its id, order and batch index, 0 for
+-- none) to the reply.
 local function agedout(id, order, idx)
   aged[#aged + 1] = id
   aged[#aged + 1] = order
@@ -105,26 +112,6 @@ local function judge(c, oorder, oobj)
   return 'new'
 end
 
--- verdicts judges the batch's coins against their stored entries (olds,
--- in batch order): the stale ones are reported, the others returned.
-local function verdicts(olds)
-  local accepted = {}
-  for i, c in ipairs(batch) do
-    if olds[i] then
-      c.oorder, c.oobj = parsewith(c.prefix, olds[i])
-      if not c.oorder then return nil end
-    end
-    c.verdict = judge(c, c.oorder, c.oobj)
-    if c.verdict == 'stale' then
-      stale[#stale + 1] = tostring(c.idx)
-      stale[#stale + 1] = c.oorder
-    elseif c.verdict == 'new' then
-      accepted[#accepted + 1] = c
-    end
-  end
-  return accepted
-end
-
 -- The start of the age-out: AGE before the newest price, or before the
 -- clock when that is earlier (a future-dated price must not age out the
 -- rest); nil when nothing ages out.
@@ -135,14 +122,16 @@ local function cutoff(newest)
   return minus(base, AGE)
 end
 
+-- expire sets every key's time to live, when there is one.
 local function expire()
   if TTL > 0 then
     for _, k in ipairs({DOC, STATE, IDS, TIMES, META}) do redis.call('PEXPIRE', k, TTL) end
   end
 end
 
--- timesmap reads each coin's time, from the times index or, in the lean
--- layout, from the meta's t:<id> fields: coin id -> order.
+-- timesmap reads each coin's time, from the times index or, in the
+-- previous script's lean layout, from the meta's t:<id> fields: coin id ->
+-- order.
 local function timesmap(meta)
   local map = {}
   if meta.ix == '0' then
