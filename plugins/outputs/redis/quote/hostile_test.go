@@ -280,3 +280,28 @@ func TestSmallDocumentItsSHA1DoesNotVouchFor(t *testing.T) {
 		}
 	}
 }
+
+// TestIdsIndexOutOfStepWithTheCountKept: another program removed a coin
+// from the ids index and added a ghost, keeping its count. A new coin
+// that goes where the removed one stands must still land in byte order:
+// the merge notices and rebuilds, in a small document and a large one.
+func TestIdsIndexOutOfStepWithTheCountKept(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	for _, fillers := range []int{0, 2000} {
+		c.Do("FLUSHALL")
+		fields := map[string]interface{}{"b_usd": 1.0, "c_usd": 2.0, "d_usd": 3.0}
+		for i := 0; i < fillers; i++ {
+			fields[fmt.Sprintf("filler-%04d_usd", i)] = 1.0
+		}
+		write(t, c, o, metricWith(t0, fields))
+		c.Do("ZREM", o.Keys()[2], "c")
+		c.Do("ZADD", o.Keys()[2], 0, "zz-ghost")
+		out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"bb_usd": 4.0}))
+		if out.Rebuilt == "" || out.Written != 1 {
+			t.Fatalf("%d fillers: %+v", fillers, out)
+		}
+		consistent(t, c, o)
+	}
+}

@@ -57,6 +57,25 @@ local function entryat(d, m)
   end
 end
 
+-- previd is the id of the entry of d that ends just before byte p (the
+-- start of an entry, or the end of the entries): nil when p is the first
+-- entry's start, false when no entry of ours ends there.
+local function previd(d, p)
+  if p <= d.start then return nil end
+  local w = 512
+  while true do
+    local from = math.max(d.start, p - w)
+    local s = bytes(d, from, p - 2)
+    local i = string.match(s, '.*(){"id":"')
+    if i then
+      local id, _, nxt = docentry(s, i)
+      if id and from + nxt - 1 == p then return id end
+    end
+    if from == d.start then return false end
+    w = w * 4
+  end
+end
+
 -- locate finds the entry of rank r (0-based) among the n of d by
 -- interpolation between entries of known rank: a handful of windows and
 -- ZRANKs. It returns its start, id and object, or nil.
@@ -88,12 +107,13 @@ local function locate(d, r, n)
 end
 
 -- find returns where the entry of coin id, with the stored object obj,
--- starts in d (of n coins), or nil and why the rebuild must run. In a small
--- document its SHA1 vouches for, by its text: an object of ours is found
--- nowhere else, as '{"id":"' cannot occur inside an id (its quotes are
--- escaped). Else by its rank in the ids, checked against the state.
-local function find(d, id, obj, n)
-  if d.vouched then
+-- starts in d (of n coins), or nil and why the rebuild must run: by its
+-- rank in the ids, which must agree with the document; or, when bytext
+-- and the document is small and vouched for by its SHA1, by its text (an
+-- object of ours is found nowhere else, as '{"id":"' cannot occur inside
+-- an id, whose quotes are escaped).
+local function find(d, id, obj, n, bytext)
+  if bytext and d.vouched then
     local p = string.find(d.first, obj, d.start, true)
     if not p then return nil, 'document' end
     return p

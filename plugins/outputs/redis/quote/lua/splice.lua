@@ -198,20 +198,28 @@ local function newcoin(c)
   return e
 end
 
--- place finds where each edit goes in d: at its anchor (see find), or at
--- the end. nil, or why the rebuild must run.
+-- place finds where each edit goes in d: a replaced or deleted entry at
+-- itself, found by its text when it can be (see find); a new coin before
+-- the next coin the ids name, found by its rank, or at the end. The entry
+-- before a new coin must be of a lower id: an ids index that lost a coin
+-- (its count kept by a ghost) would otherwise put it out of order. nil, or
+-- why the rebuild must run.
 local function place(d, edits, n)
-  local at = {}
+  local byrank = {}
   for _, e in ipairs(edits) do
-    if not e.anchor then
-      e.p = d.last + 2
+    local why
+    if e.kind == 1 then
+      e.p, why = find(d, e.anchor, e.aobj, n, true)
+    elseif e.anchor then
+      if not byrank[e.anchor] then byrank[e.anchor], why = find(d, e.anchor, e.aobj, n, false) end
+      e.p = byrank[e.anchor]
     else
-      if not at[e.anchor] then
-        local p, why = find(d, e.anchor, e.aobj, n)
-        if not p then return why end
-        at[e.anchor] = p
-      end
-      e.p = at[e.anchor]
+      e.p = d.last + 2
+    end
+    if not e.p then return why end
+    if e.kind == 0 then
+      local prev = previd(d, e.p)
+      if prev == false or (prev and not before(prev, e.id)) then return 'index' end
     end
   end
   return nil
