@@ -24,8 +24,8 @@ var modules = []string{
 	"state.lua",    // what is stored: the meta by name, entries read and checked
 	"document.lua", // the document read in windows, planned and written
 	"splice.lua",   // the usual merge: what changed, spliced in
-	"rebuild.lua",  // the rebuild: everything from the state
-	"main.lua",     // the entry point: which path runs
+	"main.lua",     // the entry point: the splice, or on to the rebuild
+	"rebuild.lua",  // the rebuild: everything from the state; run when reached
 }
 
 // joinModules is the script: the modules of lua/ joined in order.

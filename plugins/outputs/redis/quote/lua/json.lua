@@ -84,37 +84,3 @@ local function docentry(s, p, trusted)
   end
   return id, string.sub(s, p, e + 1), e + 3
 end
-
--- docentries reads a document written here: coin id -> price object.
-local function docentries(doc, h)
-  local map = {}
-  local p, last = h + 1, #doc - 2
-  while p <= last do
-    local id, obj, nxt = docentry(doc, p)
-    if not id then return nil end
-    map[id], p = obj, nxt
-  end
-  return map
-end
-
--- docindex finds the entries of a document written here, cheaply (one
--- match per entry, in C; only an id with an escape is decoded): coin id ->
--- where its entry starts. An entry is read in full (docentry) only when
--- it is used.
-local function docindex(doc)
-  local at = {}
-  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
-    if string.find(id, '\\', 1, true) then
-      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
-      if ok and type(dec) == 'string' then at[dec] = p end
-    else
-      at[id] = p
-    end
-  end
-  return at
-end
-
-local function head100(s)
-  if type(s) ~= 'string' then return tostring(s) end
-  return string.sub(s, 1, 100)
-end

@@ -1,5 +1,7 @@
--- The entry point: the splice when the meta says the layout is this one,
--- else (or when the splice finds something out of step) the rebuild.
+-- The entry point: the splice when the meta says the layout is this one;
+-- else, or when the splice finds something out of step, the rebuild. Its
+-- module is joined after this one, so that its functions are made only
+-- when it runs (making a function costs each call of the script).
 local meta = readmeta()
 local reply, why
 if meta.v ~= '2' then
@@ -16,4 +18,3 @@ else
   why = 'meta'
 end
 if reply then return reply end
-return rebuild(why, meta)

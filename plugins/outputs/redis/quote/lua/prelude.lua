@@ -53,7 +53,7 @@
 --
 -- The modules are joined in the order script.go lists, each using what the
 -- ones before it define: this prelude, decimal.lua, json.lua, args.lua,
--- state.lua, document.lua, splice.lua, rebuild.lua, main.lua.
+-- state.lua, document.lua, splice.lua, main.lua, rebuild.lua.
 --
 -- Replies {'ok', changed, stale, aged, notes, why}:
 --   changed  coins whose stored entry changed

@@ -5,6 +5,61 @@
 -- aging are left to the sorted sets, in C. It runs on a first write, an
 -- upgrade, a takeover, and whenever the splice finds something out of step.
 
+-- docentries reads a document written here: coin id -> price object.
+local function docentries(doc, h)
+  local map = {}
+  local p, last = h + 1, #doc - 2
+  while p <= last do
+    local id, obj, nxt = docentry(doc, p)
+    if not id then return nil end
+    map[id], p = obj, nxt
+  end
+  return map
+end
+
+-- docindex finds the entries of a document written here, cheaply (one
+-- match per entry, in C; only an id with an escape is decoded): coin id ->
+-- where its entry starts. An entry is read in full (docentry) only when
+-- it is used.
+local function docindex(doc)
+  local at = {}
+  for p, id in string.gmatch(doc, '(){"id":"(.-)","price":"') do
+    if string.find(id, '\\', 1, true) then
+      local ok, dec = pcall(cjson.decode, '"' .. id .. '"')
+      if ok and type(dec) == 'string' then at[dec] = p end
+    else
+      at[id] = p
+    end
+  end
+  return at
+end
+
+-- timesmap reads each coin's time, from the times index or, in the
+-- previous script's lean layout, from the meta's t:<id> fields: coin id ->
+-- order.
+local function timesmap(meta)
+  local map = {}
+  if meta.ix == '0' then
+    local all = redis.call('HGETALL', META)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 't:' and isorder(all[i + 1]) then map[string.sub(all[i], 3)] = all[i + 1] end
+    end
+    return map
+  end
+  if redis.call('TYPE', TIMES).ok ~= 'zset' then return map end
+  for _, m in ipairs(redis.call('ZRANGE', TIMES, 0, -1)) do
+    local order = string.sub(m, 1, 20)
+    if isorder(order) and string.sub(m, 21, 21) == ' ' then map[string.sub(m, 22)] = order end
+  end
+  return map
+end
+
+-- head100 is the first 100 bytes of a stored value, for a note.
+local function head100(s)
+  if type(s) ~= 'string' then return tostring(s) end
+  return string.sub(s, 1, 100)
+end
+
 -- keytypes checks that the document and the state are what quote mode
 -- keeps there, or absent: another type is for an operator to fix, and
 -- nothing is written. It returns their types, or nil and the error reply.
@@ -240,3 +295,6 @@ local function rebuild(why, meta)
   if out ~= doc and CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, out) end
   return {'ok', changed, stale, aged, notes, why}
 end
+
+-- Reached when the splice did not merge (main.lua).
+return rebuild(why, meta)

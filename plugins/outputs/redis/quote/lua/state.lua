@@ -128,23 +128,3 @@ local function expire()
     for _, k in ipairs({DOC, STATE, IDS, TIMES, META}) do redis.call('PEXPIRE', k, TTL) end
   end
 end
-
--- timesmap reads each coin's time, from the times index or, in the
--- previous script's lean layout, from the meta's t:<id> fields: coin id ->
--- order.
-local function timesmap(meta)
-  local map = {}
-  if meta.ix == '0' then
-    local all = redis.call('HGETALL', META)
-    for i = 1, #all, 2 do
-      if string.sub(all[i], 1, 2) == 't:' and isorder(all[i + 1]) then map[string.sub(all[i], 3)] = all[i + 1] end
-    end
-    return map
-  end
-  if redis.call('TYPE', TIMES).ok ~= 'zset' then return map end
-  for _, m in ipairs(redis.call('ZRANGE', TIMES, 0, -1)) do
-    local order = string.sub(m, 1, 20)
-    if isorder(order) and string.sub(m, 21, 21) == ' ' then map[string.sub(m, 22)] = order end
-  end
-  return map
-end
