@@ -38,13 +38,14 @@
 -- fail.
 --
 -- Two paths. The splice (splice.lua), the usual one, checks that the
--- document is the one last written here (its length, header and end; every
--- entry it touches, and a window of entries that goes round the document,
--- compared with the state) and that the counts of the state and the indexes
--- agree; it finds each entry to change by its rank in the ids and a few
--- GETRANGE windows (one, for a small document), and writes the document
--- from its first changed byte with SETRANGE unless it shrinks: its cost
--- grows with the coins changed and the bytes after them, not with the
+-- document is the one last written here (a small one by its SHA1; a large
+-- one by its length, header and end, and every entry it touches), that a
+-- window of entries going round the document agrees with the state, and
+-- that the counts of the state and the indexes agree. It reads a small
+-- document in one GETRANGE and writes it whole; a large one it reads in a
+-- few GETRANGE windows, finding entries by their rank in the ids, and
+-- writes from its first changed byte with SETRANGE unless it shrinks: its
+-- cost grows with the coins changed and the bytes after them, not with the
 -- coins. Anything out of step (no meta, another writer's document, an
 -- unreadable entry, an index that disagrees) sends the merge down the
 -- rebuild (rebuild.lua), which rebuilds the indexes and the document from
