@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,11 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
 )
+
+// quoteScript is a second merge script taking the same keys and arguments
+// as quote.Script (an earlier version of it, or a variant to measure): the
+// quote update rows also run through it, in the same alternating rounds.
+var quoteScript = flag.String("quote-script", "", "quote update rows: also run the plugin's flushes through this Lua file, alternating with quote.Script")
 
 // quoteScale measures what one flush of quote mode costs Redis as the
 // document grows: a one-coin update into a document of 10 (the article),
@@ -37,22 +43,39 @@ import (
 // both alike.
 func (b *bench) quoteScale() error {
 	v1 := b.v1Script()
+	var other *redis.Script
+	if *quoteScript != "" {
+		src, err := os.ReadFile(*quoteScript)
+		if err != nil {
+			return err
+		}
+		other = redis.NewScript(5, string(src))
+	}
 	type variant struct {
 		label  string
 		v1     bool
 		length bool // the price's length changes
 		all    bool // all coins at once
+		other  bool // through -quote-script
 	}
+	on := " (" + filepath.Base(*quoteScript) + ")"
 	for _, n := range []int{10, 100, 1000, 10000, 100000} {
 		name := fmt.Sprintf("quote update: 1 coin into %d coins", n)
-		variants := []variant{{"price length kept", false, false, false}, {"price length changing", false, true, false}}
+		variants := []variant{{label: "price length kept"}, {label: "price length changing", length: true}}
+		if other != nil {
+			variants = append(variants, variant{label: "price length kept" + on, other: true},
+				variant{label: "price length changing" + on, length: true, other: true})
+		}
 		if v1 != nil {
-			variants = append(variants, variant{"previous script", true, true, false})
+			variants = append(variants, variant{label: "previous script", v1: true, length: true})
 		}
 		if n == len(coins) {
-			variants = append(variants, variant{"10 coins at once (the article's flush)", false, true, true})
+			variants = append(variants, variant{label: "10 coins at once (the article's flush)", length: true, all: true})
+			if other != nil {
+				variants = append(variants, variant{label: "10 coins at once" + on, length: true, all: true, other: true})
+			}
 			if v1 != nil {
-				variants = append(variants, variant{"10 coins at once, previous script", true, true, true})
+				variants = append(variants, variant{label: "10 coins at once, previous script", v1: true, length: true, all: true})
 			}
 		}
 		if !b.wanted(name) {
@@ -68,7 +91,11 @@ func (b *bench) quoteScale() error {
 		runs := make([]*quoteRun, len(variants))
 		for i, v := range variants {
 			key := fmt.Sprintf("quote:%d:%d", n, i)
-			r, err := b.newQuoteRun(key, n, v.length, v.all, v.v1, v1)
+			var script *redis.Script
+			if v.other {
+				script = other
+			}
+			r, err := b.newQuoteRun(key, n, v.length, v.all, v.v1, v1, script)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", name, v.label, err)
 			}
@@ -121,6 +148,7 @@ type quoteRun struct {
 	c         redis.Conn
 	opts      *quote.Options
 	v1        *redis.Script
+	script    *redis.Script // in place of quote.Script, when set
 	ids       []string
 	length    bool
 	all       bool
@@ -131,12 +159,12 @@ type quoteRun struct {
 	perUpdate []float64
 }
 
-func (b *bench) newQuoteRun(key string, n int, length, all, useV1 bool, v1 *redis.Script) (*quoteRun, error) {
+func (b *bench) newQuoteRun(key string, n int, length, all, useV1 bool, v1, script *redis.Script) (*quoteRun, error) {
 	c, err := b.srv.conn()
 	if err != nil {
 		return nil, err
 	}
-	r := &quoteRun{c: c, length: length, all: all, ts: 1795552004,
+	r := &quoteRun{c: c, script: script, length: length, all: all, ts: 1795552004,
 		opts: &quote.Options{Key: key, StateKey: quote.StateKeyFor(key), Quote: "usd", TimestampUnits: time.Second}}
 	if useV1 {
 		r.v1 = v1
@@ -172,8 +200,16 @@ func (r *quoteRun) price(u int) float64 {
 	return 7000.123456 + float64(u%1000)
 }
 
+// collectLua empties Redis's Lua heap of garbage, so that a run does not
+// pay for what the run before it left (the previous script's, at 100,000
+// coins, takes milliseconds per flush to collect).
+var collectLua = redis.NewScript(0, "collectgarbage('collect') return 0")
+
 // updates runs n flushes and records Redis's time per flush.
 func (r *quoteRun) updates(n int) error {
+	if _, err := collectLua.Do(r.c); err != nil {
+		return err
+	}
 	if _, err := r.c.Do("CONFIG", "RESETSTAT"); err != nil {
 		return err
 	}
@@ -218,6 +254,14 @@ func (r *quoteRun) flush(ids []string, value func(i int) float64) error {
 	}
 	if err := batch.Add(m); err != nil {
 		return err
+	}
+	if r.script != nil {
+		// The plugin's own flush, through the other script: the runs
+		// take turns on one goroutine, so the swap is seen by this
+		// flush alone.
+		saved := quote.Script
+		quote.Script = r.script
+		defer func() { quote.Script = saved }()
 	}
 	_, err := batch.Write(context.Background(), r.c)
 	return err

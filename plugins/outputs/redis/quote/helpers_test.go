@@ -177,41 +177,20 @@ func consistent(t *testing.T, c redis.Conn, o *Options) string {
 	ids, _ := redis.Strings(c.Do("ZRANGE", keys[2], 0, -1))
 	times, _ := redis.Strings(c.Do("ZRANGE", keys[3], 0, -1))
 	meta, _ := redis.StringMap(c.Do("HGETALL", keys[4]))
-	// The lean layout (a small document) has the SHA1 of the document and
-	// each coin's time in the meta, and no use for indexes (whatever
-	// another program put there); the indexed one has both indexes.
+	// One layout: both indexes hold every coin, and the meta keeps the
+	// SHA1 of a small document (read whole), none of a large one.
 	sum := sha1.Sum([]byte(got))
-	switch {
-	case meta["ix"] == "0" && len(got) <= 32768:
-		if meta["sha"] != hex.EncodeToString(sum[:]) {
-			t.Fatalf("lean layout with sha %q", meta["sha"])
+	wantSum := hex.EncodeToString(sum[:])
+	if len(got) > 32768 {
+		wantSum = ""
+	}
+	if meta["ix"] != "1" || meta["sha"] != wantSum || len(ids) != len(state) {
+		t.Fatalf("meta %v with %d ids for %d coins, a document of %d bytes", meta, len(ids), len(state), len(got))
+	}
+	for _, id := range ids {
+		if _, ok := state[id]; !ok {
+			t.Fatalf("id %q is in the index, not in the state", id)
 		}
-		times = times[:0]
-		for k, v := range meta {
-			if strings.HasPrefix(k, "t:") {
-				times = append(times, v+" "+k[2:])
-			}
-		}
-		oldest := ""
-		for _, e := range state {
-			if oldest == "" || e[:20] < oldest {
-				oldest = e[:20]
-			}
-		}
-		if meta["oldest"] > oldest {
-			t.Fatalf("meta oldest %s, the oldest coin is at %s", meta["oldest"], oldest)
-		}
-	case meta["ix"] == "1":
-		if len(ids) != len(state) || meta["sha"] != "" {
-			t.Fatalf("indexed layout with %d ids for %d coins, sha %q", len(ids), len(state), meta["sha"])
-		}
-		for _, id := range ids {
-			if _, ok := state[id]; !ok {
-				t.Fatalf("id %q is in the index, not in the state", id)
-			}
-		}
-	default:
-		t.Fatalf("meta %v for a document of %d bytes", meta, len(got))
 	}
 	if len(times) != len(state) {
 		t.Fatalf("%d coins in the state, %d times", len(state), len(times))

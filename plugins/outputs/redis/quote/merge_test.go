@@ -418,13 +418,14 @@ func TestMetricsAreAccountedOnce(t *testing.T) {
 	}
 }
 
-// TestUpgradeFromThePreviousScriptIntegration: what the previous version
-// of this script (testdata/merge-v2.lua: the same layout, equal times
-// decided by arrival, negative prices and "-0" taken) wrote is spliced
-// into, not rebuilt; its "-0" and its negative prices lose to any price of
-// their time, and a newer price replaces them. Hostile: the previous
-// script still runs beside this one (a rolling upgrade): every merge of
-// either leaves a document this one can splice into.
+// TestUpgradeFromThePreviousScriptIntegration: what an earlier version of
+// this script (testdata/merge-v2.lua: equal times decided by arrival,
+// negative prices and "-0" taken) wrote is spliced into when large; when
+// small, its lean layout is rebuilt into this one at the first merge (an
+// info line, no warning). Its "-0" and its negative prices lose to any
+// price of their time, and a newer price replaces them. Hostile: the
+// previous script still runs beside this one (a rolling upgrade): every
+// merge of either leaves a document this one can splice into.
 func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
@@ -457,7 +458,7 @@ func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
 		sortTriples(seed)
 		old(t0, seed...)
 		out := write(t, c, o, metricWith(t0, map[string]interface{}{"a_usd": 0.0, "b_usd": 0.0, "c_usd": 2.0}))
-		if out.Rebuilt != "" || out.Refusals[Stale].Count != 1 {
+		if want := map[bool]string{false: "new", true: ""}[large]; out.Rebuilt != want || len(out.Warnings) != 0 || out.Refusals[Stale].Count != 1 {
 			t.Fatalf("large %v: %+v", large, out)
 		}
 		consistent(t, c, o)

@@ -6,7 +6,7 @@
 // Beside the document the script keeps the state (a hash of each coin's
 // time and price), two indexes (the ids in byte order, the times in time
 // order) and a little metadata, so an update splices the document instead
-// of rebuilding it: see merge.lua. This package coalesces what is read into
+// of rebuilding it: see lua/. This package coalesces what is read into
 // the newest price per coin, refuses the prices it cannot keep (counted by
 // reason), calls the script, and takes over a document written by another
 // program (takeover.go).
@@ -14,134 +14,10 @@ package quote
 
 import (
 	"errors"
-	"math"
 	"strconv"
-	"time"
-
-	"github.com/mna/redisc"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
-
-// Options say where the document lives and what it looks like.
-type Options struct {
-	Key            string        // the document, e.g. coingecko:rate:usd
-	StateKey       string        // the per-coin hash beside it; the indexes are named after it
-	Quote          string        // "usd": fields named [fields_]<id>_usd count
-	Publish        string        // channel for the new document, "" for none
-	Expire         time.Duration // 0: keys never expire
-	TimestampUnits time.Duration // unit of the document's "timestamp" (a power of ten ns)
-	MaxFuture      time.Duration // prices dated further ahead of the clock are refused; 0: none are
-	AgeOut         time.Duration // coins with no price for this long are dropped; 0: never
-
-	// Now is the clock (time.Now when nil); tests set it.
-	Now func() time.Time
-}
-
-func (o *Options) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
-	}
-	return time.Now()
-}
-
-// Keys are the script's keys: the document, the state, the ids, the times
-// and the metadata. All but the document are named after the state key, so
-// they share its Cluster slot when it has a hash tag (StateKeyFor gives it
-// one).
-func (o *Options) Keys() [5]string {
-	return [5]string{o.Key, o.StateKey, o.StateKey + ":ids", o.StateKey + ":times", o.StateKey + ":meta"}
-}
-
-// SlotConflict returns the first of the script's keys that is not in the
-// document's Redis Cluster hash slot, with both slots; "" when all share
-// it. A cluster refuses a script whose keys span two slots (CROSSSLOT),
-// however often it is retried. StateKeyFor keeps the slot unless key has
-// a '}' and no hash tag ("a}b{c", "{}x"), or state_key is set without key's
-// tag.
-func (o *Options) SlotConflict() (key string, docSlot, slot int) {
-	keys := o.Keys()
-	docSlot = redisc.Slot(keys[0])
-	for _, k := range keys[1:] {
-		if s := redisc.Slot(k); s != docSlot {
-			return k, docSlot, s
-		}
-	}
-	return "", docSlot, docSlot
-}
-
-// StateKeyFor names the hash kept beside key. It shares key's hash slot
-// (Redis Cluster), so the script may touch both: when key has a hash tag
-// the suffix keeps it; otherwise the whole key becomes the tag.
-func StateKeyFor(key string) string {
-	if open := indexByte(key, '{'); open >= 0 {
-		if closing := indexByte(key[open+1:], '}'); closing > 0 {
-			return key + ":prices"
-		}
-	}
-	return "{" + key + "}:prices"
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-// Reason is why a price was refused.
-type Reason int
-
-const (
-	NotANumber Reason = iota // "n/a", true, "NaN": no number at all
-	OutOfRange               // beyond float64 ("1e400"), or below its normal range (1e-400 would be 0)
-	Stale                    // older than the price stored for the coin
-	Future                   // dated more than max_future ahead of the clock
-	Negative                 // below zero: no price is
-	NumReasons
-)
-
-func (r Reason) String() string {
-	switch r {
-	case NotANumber:
-		return "not a number"
-	case OutOfRange:
-		return "out of range"
-	case Stale:
-		return "older than stored"
-	case Future:
-		return "too far in the future"
-	case Negative:
-		return "negative"
-	}
-	return "?"
-}
-
-// Refusal counts refused prices of one reason, with the first as example.
-type Refusal struct {
-	Count  int
-	Coin   string
-	Value  string // as read, for NotANumber, OutOfRange and Negative
-	Time   int64  // the price's time, ns
-	Stored int64  // for Stale: the stored price's time (equal to Time: a tie lost)
-}
-
-func (r *Refusal) add(coin string, value string, t int64) {
-	if r.Count == 0 {
-		r.Coin, r.Value, r.Time = coin, value, t
-	}
-	r.Count++
-}
-
-func (r *Refusal) merge(o Refusal) {
-	if r.Count == 0 {
-		*r = o
-		return
-	}
-	r.Count += o.Count
-}
 
 // price is the newest value seen for one coin in a batch: a float, or the
 // text of a JSON number not converted yet (most prices of a batch are
@@ -176,7 +52,7 @@ func (p *price) float() float64 {
 // beats tells whether the price held wins over field f (value v, or a
 // lazy decimal) of the same time: it is higher. Equal times are decided
 // by the price, not by arrival, so that every order of the same prices
-// ends in the same document; merge.lua decides the same way. Equal
+// ends in the same document; the script decides the same way. Equal
 // values are written alike (FormatPrice), so either may stay: the later
 // replaces the held one, as a newer one would.
 func (p *price) beats(f *metricline.Field, v float64) bool {
@@ -358,139 +234,6 @@ func (b *Batch) learn(s *seenField, key []byte) {
 	*s = seenField{key: string(key), id: string(id), price: true, p: p}
 }
 
-// smallestNormal is float64's smallest normal number: below it a price
-// keeps fewer digits than it was given (or none: 1e-400 is 0).
-const smallestNormal = 0x1p-1022
-
-func inRange(v float64) bool {
-	a := math.Abs(v)
-	return a == 0 || (a >= smallestNormal && a <= math.MaxFloat64)
-}
-
-// value reads a price field: its float (0 for a lazy decimal, converted
-// when written), or why it is refused. A price is never below zero; a
-// negative zero ("-0", "-0.0", -0.0) is zero, and written as "0".
-func value(f *metricline.Field) (float64, Reason, bool) {
-	switch f.Kind {
-	case metricline.Decimal:
-		// The decoder refused numbers beyond float64; one that may be
-		// tiny is converted now to be checked.
-		if mayBeTiny(f.Str) {
-			v, err := strconv.ParseFloat(string(f.Str), 64)
-			if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
-				return 0, OutOfRange, false
-			}
-		}
-		if len(f.Str) > 0 && f.Str[0] == '-' && nonZero(f.Str) {
-			return 0, Negative, false
-		}
-		return 0, 0, true
-	case metricline.String:
-		if !isDecimal(f.Str) {
-			return 0, NotANumber, false
-		}
-		v, err := strconv.ParseFloat(string(f.Str), 64)
-		if err != nil || !inRange(v) || (v == 0 && nonZero(f.Str)) {
-			return 0, OutOfRange, false
-		}
-		if v < 0 {
-			return 0, Negative, false
-		}
-		return v, 0, true
-	case metricline.Float:
-		if math.IsNaN(f.Float) {
-			return 0, NotANumber, false
-		}
-		if !inRange(f.Float) {
-			return 0, OutOfRange, false
-		}
-		if f.Float < 0 {
-			return 0, Negative, false
-		}
-		return f.Float, 0, true
-	case metricline.Int, metricline.Uint:
-		v, _ := f.Number()
-		if v < 0 {
-			return 0, Negative, false
-		}
-		return v, 0, true
-	}
-	return 0, NotANumber, false
-}
-
-// nonZero tells whether a decimal's digits (before any exponent) are not
-// all zero.
-func nonZero(s []byte) bool {
-	for _, c := range s {
-		switch {
-		case c == 'e' || c == 'E':
-			return false
-		case c >= '1' && c <= '9':
-			return true
-		}
-	}
-	return false
-}
-
-// mayBeTiny tells whether a valid decimal could be nonzero and below 1e-300:
-// only then is it converted before it is written.
-func mayBeTiny(s []byte) bool {
-	// The usual price: short, with no exponent or one of one or two
-	// digits.
-	if len(s) < 32 {
-		i := len(s)
-		for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-			i--
-		}
-		digits := len(s) - i
-		if i > 0 && (s[i-1] == '-' || s[i-1] == '+') {
-			i--
-		}
-		if i == 0 || (s[i-1] != 'e' && s[i-1] != 'E') || digits < 3 {
-			return false
-		}
-	}
-	lead, i := 0, 0 // zeros before the first significant digit, after the point
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		i++
-	}
-	for ; i < len(s) && s[i] == '0'; i++ {
-	}
-	if i < len(s) && s[i] >= '1' && s[i] <= '9' {
-		return hasNegativeExponent(s[i:], 300)
-	}
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && s[i] == '0'; i++ {
-			lead++
-		}
-	}
-	if lead >= 300 {
-		return true
-	}
-	return hasNegativeExponent(s[i:], 300-lead)
-}
-
-// hasNegativeExponent tells whether s ends in an exponent of -limit or less.
-func hasNegativeExponent(s []byte, limit int) bool {
-	for i, c := range s {
-		if c == 'e' || c == 'E' {
-			exp := s[i+1:]
-			if len(exp) == 0 || exp[0] != '-' {
-				return false
-			}
-			n := 0
-			for _, d := range exp[1:] {
-				n = n*10 + int(d-'0')
-				if n >= limit {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	return false
-}
-
 // coinID returns <id> of a field named [prefix]<id><suffix>, or nil.
 func coinID(key []byte, prefix, suffix string) []byte {
 	if len(key) > len(prefix) && string(key[:len(prefix)]) == prefix {
@@ -500,47 +243,6 @@ func coinID(key []byte, prefix, suffix string) []byte {
 		return nil
 	}
 	return key[:len(key)-len(suffix)]
-}
-
-// isDecimal accepts the numeric strings a price may come as: an optional
-// sign, digits with an optional fraction, an optional exponent. It refuses
-// what strconv would also take but no price feed means: "NaN", "Inf",
-// hexadecimal, underscores.
-func isDecimal(s []byte) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		exp := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			exp++
-		}
-		if exp == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // Metrics is the number of metrics taken in since the last Reset.
@@ -598,34 +300,4 @@ func (b *Batch) Reset() {
 	b.used, b.metrics = 0, 0
 	b.held, b.fate = b.held[:0], b.fate[:0]
 	b.refused = [NumReasons]Refusal{}
-}
-
-// FormatPrice appends the shortest plain decimal that reads back to v:
-// never an exponent, so 1.2345678901234e-05 is "0.000012345678901234".
-// Zero is "0", whatever its sign.
-func FormatPrice(dst []byte, v float64) []byte {
-	if v == 0 {
-		return append(dst, '0')
-	}
-	return strconv.AppendFloat(dst, v, 'f', -1, 64)
-}
-
-// appendJSONString appends s as a JSON string. s is valid UTF-8 (the
-// decoders check it), so only quotes, backslashes and control characters
-// need escaping (merge.lua escapes the same way).
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }

@@ -132,7 +132,7 @@ func (b *Batch) report(o *Outcome, notes []string) {
 	}
 }
 
-// named is coins the script named (up to merge.lua's NAMED, ten) and
+// named is coins the script named (up to its NAMED, ten) and
 // their count.
 type named struct {
 	names []string

@@ -18,7 +18,7 @@ import (
 // of one coin with the same time, and the last writer won, so a replay
 // flipped 1 -> 2 -> 1 and two consumers could end with different
 // documents. Now the higher price stays, whatever came first: in Redis
-// (merge.lua) and in a batch that holds both (Batch.Add).
+// (the script) and in a batch that holds both (Batch.Add).
 func TestEqualTimesIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
@@ -50,7 +50,7 @@ func TestEqualTimesIntegration(t *testing.T) {
 // TestEqualTimesHostileIntegration: ties across two batches of two writers
 // (both orders end in one document, byte for byte); equal values written
 // differently ("1.0", "1", 1, "-0", 0) are one price and change nothing;
-// a tie in the other layout (indexed); and the script's own order of
+// a tie in a large document (read in windows); and the script's own order of
 // prices no client of ours sends, by exact value then by bytes.
 func TestEqualTimesHostileIntegration(t *testing.T) {
 	srv := redistest.Start(t)
@@ -82,7 +82,7 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 		}
 	}
 
-	// The indexed layout decides alike.
+	// A large document decides alike.
 	c.Do("FLUSHALL")
 	fields := map[string]interface{}{}
 	for i := 0; i < 2000; i++ {
@@ -171,7 +171,8 @@ func interleavings(a, b int) [][]bool {
 // real redis-server, its metrics in a random order within each batch, and
 // neighbouring batches sometimes coalesced first as the plugin does when
 // it falls behind) ends in one document, byte for byte: the newest price
-// of every coin, the higher of the same time. In both layouts.
+// of every coin, the higher of the same time. In a small document and a
+// large one.
 func TestAnyInterleavingIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	conns := [2]redis.Conn{srv.Conn(), srv.Conn()}

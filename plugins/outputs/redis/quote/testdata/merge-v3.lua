@@ -1,3 +1,7 @@
+-- testdata: merge.lua as main had it before it was split into modules
+-- (commit 6c224e4), to test taking over what it wrote and to measure
+-- against it (redis-bench -quote-script). Not used by redis-output.
+--
 -- Merges a batch of coin prices into the quote document, atomically, at a
 -- cost that grows with what changed rather than with the document.
 --
