@@ -12,14 +12,14 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// WriteCluster is Write on a Redis Cluster: commands are grouped by the
+// writeCluster is Write on a Redis Cluster: commands are grouped by the
 // slot of their key and each group is pipelined to the node serving it.
 // A MOVED or ASK reply (a slot moved, a failover) leaves the command in the
 // batch and reloads the slot map; the next attempt goes to the new node.
 //
 // With wait > 0, each group ends with WAIT: its commands count as written
 // only once that many replicas have them, so a failover cannot lose them.
-func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
+func (b *commandBatch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
 	}

@@ -1,6 +1,10 @@
 package redis
 
-import "github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+import (
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
+)
 
 // command is one Redis command; its arguments are spans of the batch's
 // arena, so building a batch allocates only when the arena grows.
@@ -28,9 +32,7 @@ type commandBatch struct {
 	// wait, when > 0, makes a write count only once that many replicas
 	// acknowledged it (WAIT); waitMs is WAIT's own timeout.
 	wait, waitMs int64
-	// progress, when set, is told after each pipelined chunk how many
-	// metrics of it Redis took, so the reader may go on while the rest
-	// of a large batch is still on its way.
+	// progress is the write in progress's writer.Target.Progress.
 	progress func(metrics int)
 
 	arena   []byte
@@ -50,10 +52,12 @@ type commandBatch struct {
 	holds *holds
 	sel   []int // the commands a write sends, in order
 	round round // what the write in progress found
+	// stamped counts the leading commands whose spool offset is set.
+	stamped int
 }
 
-func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64) *commandBatch {
-	return &commandBatch{build: build, wait: wait, waitMs: waitMs}
+func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64, h *holds) *commandBatch {
+	return &commandBatch{build: build, wait: wait, waitMs: waitMs, holds: h}
 }
 
 func (b *commandBatch) Add(m *metricline.Metric) error {
@@ -101,13 +105,11 @@ func (b *commandBatch) argBytes(s []byte) {
 
 func (b *commandBatch) Metrics() int { return b.metrics }
 
-func (b *commandBatch) setProgress(fn func(metrics int)) { b.progress = fn }
-
 func (b *commandBatch) Reset() {
-	b.arena, b.spans, b.cmds, b.metrics = b.arena[:0], b.spans[:0], b.cmds[:0], 0
+	b.arena, b.spans, b.cmds, b.metrics, b.stamped = b.arena[:0], b.spans[:0], b.cmds[:0], 0, 0
 }
 
-func (b *commandBatch) Absorb(newer batch) {
+func (b *commandBatch) Absorb(newer writer.Batch) {
 	n := newer.(*commandBatch)
 	arena, spans := len(b.arena), len(b.spans)
 	b.arena = append(b.arena, n.arena...)
@@ -159,6 +161,7 @@ func (b *commandBatch) keep(done []bool) {
 	}
 	b.cmds = kept
 	b.metrics = metrics
+	b.stamped = len(kept) // every command written to was stamped at its take
 	if len(kept) == 0 {
 		b.Reset()
 		return
@@ -208,21 +211,17 @@ func (b *commandBatch) key(i int) []byte {
 	return b.arena[s.from:s.to]
 }
 
-func (b *commandBatch) setHolds(h *holds) { b.holds = h }
-
-// stampSince sets the spool offset of the commands from the i-th on.
-func (b *commandBatch) stampSince(i int, offset int64) {
-	for j := i; j < len(b.cmds); j++ {
+// Stamp sets the spool offset of the commands added since the last Stamp.
+func (b *commandBatch) Stamp(offset int64) {
+	for j := b.stamped; j < len(b.cmds); j++ {
 		b.cmds[j].since = offset
 	}
+	b.stamped = len(b.cmds)
 }
 
-// commands is the number of commands held.
-func (b *commandBatch) commands() int { return len(b.cmds) }
-
-// heldSince is the spool offset up to which every line is in Redis while
+// Since is the spool offset up to which every line is in Redis while
 // commands are left: the earliest of theirs.
-func (b *commandBatch) heldSince(end int64) int64 {
+func (b *commandBatch) Since(end int64) int64 {
 	for _, c := range b.cmds {
 		end = min(end, c.since)
 	}
@@ -233,7 +232,7 @@ func (b *commandBatch) Commands() []string {
 	out := make([]string, 0, len(b.cmds))
 	for _, c := range b.cmds {
 		words := append([]interface{}{c.name}, b.args(c)...)
-		out = append(out, formatCommand(words))
+		out = append(out, redisconn.FormatCommand(words))
 	}
 	return out
 }

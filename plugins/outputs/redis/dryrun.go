@@ -15,7 +15,8 @@ import (
 // nothing.
 func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
 	lines := linereader.New(in, int(r.MaxLineSize))
-	b := r.newBatch()
+	r.mode = r.newMode()
+	b := r.mode.NewBatch()
 	emit := func() error {
 		for _, c := range b.Commands() {
 			if _, err := fmt.Fprintln(out, c); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // The writing side of a run: the flusher takes what the reader decoded,
@@ -56,26 +57,14 @@ func (p retryPolicy) newBackoffs() (away, refused *redisconn.Backoff) {
 	return away, refused
 }
 
-// heldBatch is a batch that may keep commands after a write that went
-// through: those Redis refused for their keys (the per-metric modes).
-type heldBatch interface {
-	setHolds(*holds)
-	nextSend(now time.Time) time.Time
-	heldSince(end int64) int64
-	commands() int
-	stampSince(i int, offset int64)
-	held() int
-}
-
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
 // metrics left unwritten, and how many of them were sent without a reply.
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
 	r := u.r
-	inflight := r.newBatch()
+	inflight := u.mode.NewBatch()
 	awayBackoff, refusedBackoff := r.policy.newBackoffs()
 	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint(), Probe: r.policy.probe(), Backoff: r.policy.backoff()}
-	holds := newHolds(r.Log, r.Endpoint(), r.policy.backoff())
 	var takenEnd int64        // where the lines of the next take start, in the spool
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
 	if r.FlushInterval > 0 {
@@ -109,7 +98,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 			deadline, writeCtx, cancel = u.stop()
 			defer cancel()
 			retry.stop() // one more try at once
-			holds.dueNow()
+			inflight.RetryNow()
 		case <-deadline:
 			return u.giveUp(inflight)
 		}
@@ -137,14 +126,9 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 
 		var end int64
 		var done bool
-		before := 0 // commands kept from earlier writes
-		if hb, ok := inflight.(heldBatch); ok && inflight.Metrics() > 0 {
-			before = hb.commands()
-		}
 		inflight, end, done = u.take(inflight)
-		hb, _ := inflight.(heldBatch)
-		if hb != nil && u.spool != nil {
-			hb.stampSince(before, takenEnd)
+		if u.spool != nil {
+			inflight.Stamp(takenEnd)
 		}
 		takenEnd = end
 		if inflight.Metrics() == 0 {
@@ -154,17 +138,15 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 			}
 			continue
 		}
-		if hb != nil {
-			if at := hb.nextSend(time.Now()); time.Now().Before(at) {
-				due.setAt(at) // every command waits for its key's retry
-				continue
-			}
+		if at := inflight.Next(time.Now()); time.Now().Before(at) {
+			due.setAt(at) // every command waits for its key's retry
+			continue
 		}
 
 		n := inflight.Metrics()
-		handed, err := u.write(writeCtx, client, inflight, holds)
+		res, err := u.write(writeCtx, client, inflight)
 		if err != nil {
-			n = u.failed(inflight, n, handed, err)
+			n = u.failed(inflight, n, res.Handed, err)
 			outage.Failed(err, fmt.Sprintf("keeping %d metrics", n))
 			if redisconn.Away(err) {
 				away = true
@@ -177,18 +159,16 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 		outage.Succeeded()
 		awayBackoff.Reset()
 		refusedBackoff.Reset()
-		if u.written(inflight, n, end, done) {
+		if u.written(inflight, res, end, done) {
 			return 0, 0
 		}
-		if hb != nil {
-			// Commands left wait for their keys: a key Redis took again
-			// has more to send at once, the others at their retry.
-			if at := hb.nextSend(time.Now()); !at.IsZero() {
-				if time.Now().Before(at) {
-					due.setAt(at)
-				} else {
-					u.signal()
-				}
+		// Commands left wait for their keys: a key Redis took again has
+		// more to send at once, the others at their retry.
+		if at := inflight.Next(time.Now()); !at.IsZero() {
+			if time.Now().Before(at) {
+				due.setAt(at)
+			} else {
+				u.signal()
 			}
 		}
 	}
@@ -229,7 +209,7 @@ func (a *alarm) stop() {
 }
 
 // backlog is the metrics read and not yet written.
-func (u *run) backlog(inflight batch) int {
+func (u *run) backlog(inflight writer.Batch) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return inflight.Metrics() + u.pending.Metrics()
@@ -249,16 +229,14 @@ func (u *run) stop() (<-chan time.Time, context.Context, context.CancelFunc) {
 
 // giveUp reports, when the grace period ran out, what was not written and
 // what was sent without a reply.
-func (u *run) giveUp(inflight batch) (left, unknown int) {
+func (u *run) giveUp(inflight writer.Batch) (left, unknown int) {
 	u.mu.Lock()
 	left = inflight.Metrics() + u.pending.Metrics()
 	u.mu.Unlock()
 	unknown = min(u.unknown, inflight.Metrics())
 	grace := time.Duration(u.r.Timeout)
-	if hb, ok := inflight.(heldBatch); ok {
-		if held := hb.held(); held > 0 {
-			u.r.Log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
-		}
+	if held := inflight.Held(); held > 0 {
+		u.r.Log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
 	}
 	if unknown > 0 {
 		u.r.Log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
@@ -271,7 +249,7 @@ func (u *run) giveUp(inflight batch) (left, unknown int) {
 // take moves what the reader decoded into the flusher's batch. It returns
 // the batch, the spool offset its lines end at, and whether reading is
 // over (the input ended, or a stop that does not drain).
-func (u *run) take(inflight batch) (batch, int64, bool) {
+func (u *run) take(inflight writer.Batch) (writer.Batch, int64, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.pending.Metrics() > 0 {
@@ -300,7 +278,7 @@ func (u *run) freed(n int) {
 // failed accounts for a write that failed: a pipeline may have gone
 // through in part, and what Redis took is out of the batch and of the
 // backlog. It returns the metrics kept.
-func (u *run) failed(inflight batch, n int, handed bool, err error) int {
+func (u *run) failed(inflight writer.Batch, n int, handed bool, err error) int {
 	if left := inflight.Metrics(); left < n {
 		u.stats.Written.Add(int64(n - left))
 		u.mu.Lock()
@@ -318,26 +296,17 @@ func (u *run) failed(inflight batch, n int, handed bool, err error) int {
 	return n
 }
 
-// written accounts for a write of a batch of n metrics that went
-// through, commits its lines to the spool and frees its room in the
-// backlog. Commands held for their keys stay in the batch (and in the
-// backlog), and the spool is committed up to the first line they came
-// from. It tells whether the run is finished (reading is over and nothing
-// is left).
-func (u *run) written(inflight batch, n int, end int64, done bool) bool {
-	left := 0
-	if hb, ok := inflight.(heldBatch); ok {
-		left = inflight.Metrics()
-		if hb.commands() > 0 {
-			end = hb.heldSince(end)
-		}
-	}
-	u.r.wrote(u.stats, inflight, n-left)
+// written accounts for a write that went through, commits its lines to
+// the spool and frees its room in the backlog. Commands held for their
+// keys stay in the batch (and in the backlog), and the spool is committed
+// up to the first line they came from. It tells whether the run is
+// finished (reading is over and nothing is left).
+func (u *run) written(inflight writer.Batch, res writer.Result, end int64, done bool) bool {
+	left := inflight.Metrics()
+	end = inflight.Since(end)
+	u.r.wrote(u.stats, res)
 	u.unknown = 0
 	u.commit(end)
-	if left == 0 {
-		inflight.Reset()
-	}
 	u.mu.Lock()
 	u.inflight = left
 	u.roomCond.Broadcast()
@@ -363,18 +332,10 @@ func (u *run) commit(offset int64) {
 	}
 }
 
-// write sends b. handed tells whether it reached a connection (a failed
-// dial sends nothing).
-func (u *run) write(ctx context.Context, client *redisconn.Client, b batch, h *holds) (handed bool, err error) {
-	// A batch that reports what each pipelined part of it wrote frees its
-	// room in the backlog part by part.
-	if p, ok := b.(interface{ setProgress(func(int)) }); ok {
-		p.setProgress(u.freed)
-	}
-	if hb, ok := b.(heldBatch); ok {
-		hb.setHolds(h)
-	}
-	updates, handed, err := u.r.writeBatch(ctx, client, b)
-	u.stats.Updates.Add(int64(updates))
-	return handed, err
+// write sends b; what each pipelined part of it wrote frees its room in
+// the backlog part by part.
+func (u *run) write(ctx context.Context, client *redisconn.Client, b writer.Batch) (writer.Result, error) {
+	res, err := b.Write(ctx, &writer.Target{Client: client, Config: &u.r.Config, Progress: u.freed})
+	u.stats.Updates.Add(int64(res.Updates))
+	return res, err
 }

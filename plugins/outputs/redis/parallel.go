@@ -13,6 +13,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // Quote mode is all decoding: a line of ten prices costs about half a
@@ -49,11 +50,11 @@ func (r *Redis) decodesInParallel() bool {
 
 // chunk is a run of lines read together, decoded by one decoder.
 type chunk struct {
-	data    []byte  // the lines, back to back (the reader's buffer is reused)
-	ends    []int   // where each line ends in data
-	lineNos []int64 // each line's number
-	end     int64   // the spool offset after the last line
-	batch   batch   // what the lines decoded to
+	data    []byte       // the lines, back to back (the reader's buffer is reused)
+	ends    []int        // where each line ends in data
+	lineNos []int64      // each line's number
+	end     int64        // the spool offset after the last line
+	batch   writer.Batch // what the lines decoded to
 	errs    []badLine
 	// Counted when the chunk is merged, so that the stats never run ahead
 	// of the pending batch.
@@ -73,7 +74,7 @@ func (u *run) readParallel(src source) bool {
 	order := make(chan *chunk, 2*workers)
 	free := make(chan *chunk, 3*workers+1)
 	for i := 0; i < cap(free); i++ {
-		free <- &chunk{batch: u.r.newBatch()}
+		free <- &chunk{batch: u.mode.NewBatch()}
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {

@@ -10,6 +10,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/keytemplate"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // perMetric builds the commands of the per-metric modes. Each metric gives
@@ -55,15 +56,35 @@ func (r *Redis) initPerMetric() error {
 		return err
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
-	// Every batch builds with state of its own (the serializer's scratch,
-	// the key template's buffer): quote mode's parallel decoding fills
-	// batches on several goroutines at once.
-	r.newBatch = func() batch {
-		q, _ := p.fork() // it worked once, with the same options
-		return newCommandBatch(q.builder(), wait, waitMs)
+	r.newMode = func() writer.Mode {
+		m := &commandMode{p: p, wait: wait, waitMs: waitMs}
+		if !r.builtIn {
+			// The execd loop holds the keys Redis refuses; built in, a
+			// refusal fails the write and Telegraf keeps the batch.
+			m.holds = newHolds(r.Log, r.Endpoint(), r.policy.backoff())
+		}
+		return m
 	}
 	return nil
 }
+
+// commandMode is the per-metric modes as a writer.Mode.
+type commandMode struct {
+	p            *perMetric
+	wait, waitMs int64
+	holds        *holds // the keys Redis refused (execd only)
+}
+
+// NewBatch returns an empty batch. Every batch builds with state of its
+// own (the serializer's scratch, the key template's buffer): batches are
+// filled on several goroutines at once when decoding is parallel.
+func (m *commandMode) NewBatch() writer.Batch {
+	q, _ := m.p.fork() // it worked once, with the same options
+	return newCommandBatch(q.builder(), m.wait, m.waitMs, m.holds)
+}
+
+// Summary is empty: the per-metric modes count nothing of their own.
+func (m *commandMode) Summary() string { return "" }
 
 // fork returns a copy of p with a serializer and key template of its own.
 func (p *perMetric) fork() (*perMetric, error) {

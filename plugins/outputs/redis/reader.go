@@ -8,6 +8,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // The reading side of a run: lines from the spool's replay and from stdin
@@ -48,7 +49,7 @@ func (u *run) readSource(src source) bool {
 	lines := linereader.New(src.r, int(u.r.MaxLineSize))
 	var lineErr error
 	var lineNo int64
-	var pending batch
+	var pending writer.Batch
 	add := func(m *metricline.Metric) {
 		if err := pending.Add(m); err != nil {
 			if lineErr == nil {

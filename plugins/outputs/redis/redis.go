@@ -21,6 +21,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 //go:embed sample.conf
@@ -74,8 +75,11 @@ type Redis struct {
 
 	inProcess
 
-	decoder  metricline.Decoder
-	newBatch func() batch
+	decoder metricline.Decoder
+	// newMode returns the write mode of a run (or of the plugin built
+	// in): its batches share what it keeps between writes.
+	newMode func() writer.Mode
+	mode    writer.Mode // of the run, or of the plugin built in
 }
 
 // SampleConfig returns the documented default configuration.
@@ -251,6 +255,6 @@ func (r *Redis) initQuote() error {
 		}
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
-	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }
+	r.newMode = func() writer.Mode { return quote.NewMode(opts, wait, waitMs) }
 	return nil
 }

@@ -336,17 +336,20 @@ func (h *holds) logReleased(b *commandBatch, keys []string, now time.Time) {
 	}
 }
 
-// dueNow makes every held key due for its next attempt (at a stop).
-func (h *holds) dueNow() {
-	for _, k := range h.keys {
+// RetryNow makes every held key due for its next attempt (at a stop).
+func (b *commandBatch) RetryNow() {
+	if b.holds == nil {
+		return
+	}
+	for _, k := range b.holds.keys {
 		k.retryAt = time.Time{}
 	}
 }
 
-// nextSend tells when a write has something to send: now when some
-// command may go at once, the earliest retry of a held key otherwise, and
-// the zero time for an empty batch.
-func (b *commandBatch) nextSend(now time.Time) time.Time {
+// Next tells when a write has something to send: now when some command
+// may go at once, the earliest retry of a held key otherwise, and the
+// zero time for an empty batch.
+func (b *commandBatch) Next(now time.Time) time.Time {
 	if len(b.cmds) == 0 {
 		return time.Time{}
 	}
@@ -370,8 +373,8 @@ func (b *commandBatch) nextSend(now time.Time) time.Time {
 	return next
 }
 
-// held counts the metrics of the batch that wait for their keys.
-func (b *commandBatch) held() int {
+// Held counts the metrics of the batch that wait for their keys.
+func (b *commandBatch) Held() int {
 	h := b.holds
 	if h == nil || len(h.keys) == 0 {
 		return 0

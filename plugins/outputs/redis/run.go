@@ -10,6 +10,7 @@ import (
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/spool"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // Stats count what a run did; they end up in the exit summary.
@@ -19,7 +20,10 @@ type Stats struct {
 	Rejected atomic.Int64 // lines with at least one refused metric
 	Updates  atomic.Int64 // writes that reached Redis
 	Written  atomic.Int64 // metrics those writes carried (quote: whose price reached the document)
-	Quote    QuoteStats   // what quote mode did not write, and why
+	// Settled counts the metrics taken out of a batch unwritten, for a
+	// reason the mode counts in its own statistics (quote mode:
+	// superseded, refused, without a price).
+	Settled atomic.Int64
 	// At a stop whose grace ran out: metrics certainly not in Redis, and
 	// metrics sent without a reply (Redis stalled), which may be.
 	NotWritten atomic.Int64
@@ -31,6 +35,27 @@ type Stats struct {
 	// Paused is true while stdin is not read because the backlog is full
 	// (tests wait on it rather than on time).
 	Paused atomic.Bool
+}
+
+// Accounted is the metrics written, or settled for a reason the mode
+// counts: once the input is all written, every metric read.
+func (s *Stats) Accounted() int64 { return s.Written.Load() + s.Settled.Load() }
+
+// Summary is the exit line of a run: what it read and wrote, with the
+// write mode's own part, and what a stop left unwritten.
+func (r *Redis) Summary(s *Stats) string {
+	line := fmt.Sprintf("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines",
+		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load())
+	if r.mode != nil {
+		line += r.mode.Summary()
+	}
+	if s.NotWritten.Load() != 0 || s.Unknown.Load() != 0 {
+		line += fmt.Sprintf("; not written %d metrics, unknown %d (sent, no reply)", s.NotWritten.Load(), s.Unknown.Load())
+	}
+	if n := s.Unspooled.Load(); n != 0 {
+		line += fmt.Sprintf("; not written %d lines read from stdin and not spooled (spool_dir had no room)", n)
+	}
+	return line
 }
 
 // ErrUnwritten is returned when the run ended with metrics that never
@@ -49,9 +74,10 @@ type run struct {
 
 	mu       sync.Mutex
 	roomCond *sync.Cond // the backlog shrank, or reading must stop
-	pending  batch      // read, not yet taken by the flusher
-	inflight int        // metrics the flusher holds
-	stopping bool       // a signal came: read no more
+	mode     writer.Mode
+	pending  writer.Batch // read, not yet taken by the flusher
+	inflight int          // metrics the flusher holds
+	stopping bool         // a signal came: read no more
 	readDone bool
 	// unknown counts the metrics of the flusher's batch that were handed
 	// to a connection and got no reply (a stalled Redis): they may be in
@@ -76,10 +102,12 @@ type run struct {
 // retrying for as long as it takes; after cancellation it gets `timeout`
 // more. The error is ErrUnwritten (wrapped) when metrics were left behind.
 func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
+	r.mode = r.newMode()
 	u := &run{
 		r:         r,
 		stats:     stats,
-		pending:   r.newBatch(),
+		mode:      r.mode,
+		pending:   r.mode.NewBatch(),
 		wake:      make(chan struct{}, 1),
 		readEnded: make(chan struct{}),
 	}
