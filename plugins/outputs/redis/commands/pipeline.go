@@ -1,4 +1,4 @@
-package redis
+package commands
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 // RESP straight from the batch's arena, and what went through taken out of
 // the batch so that a retry sends only the rest.
 
-// pipelineChunk is how many commands are sent before their replies are
+// PipelineChunk is how many commands are sent before their replies are
 // read: enough to keep Redis busy, few enough to bound the replies held.
-const pipelineChunk = 1024
+const PipelineChunk = 1024
 
 // Write sends every command, pipelined: on one connection, or on a Redis
 // Cluster to the node of each key's slot (see cluster.go). Commands Redis accepted are
@@ -27,7 +27,7 @@ const pipelineChunk = 1024
 // with the connection: delivery is at least once. With holds (the execd
 // loop), commands for keys Redis refused wait for their own retry, and a
 // refusal is no error (see refusals.go).
-func (b *commandBatch) Write(ctx context.Context, to *writer.Target) (writer.Result, error) {
+func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, error) {
 	b.progress = to.Progress
 	before := b.metrics
 	var res writer.Result
@@ -50,7 +50,7 @@ func (b *commandBatch) Write(ctx context.Context, to *writer.Target) (writer.Res
 }
 
 // writeConn is Write on one connection; it returns the commands written.
-func (b *commandBatch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
+func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
 	}
@@ -72,14 +72,14 @@ func (b *commandBatch) writeConn(ctx context.Context, c redis.Conn) (int, error)
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
-	if err := b.send(c, raw, sel[:min(pipelineChunk, len(sel))]); err != nil {
+	if err := b.send(c, raw, sel[:min(PipelineChunk, len(sel))]); err != nil {
 		_ = b.finish(now, nil, true)
 		return written, err
 	}
-	for start := 0; start < len(sel); start += pipelineChunk {
-		end := min(start+pipelineChunk, len(sel))
+	for start := 0; start < len(sel); start += PipelineChunk {
+		end := min(start+PipelineChunk, len(sel))
 		if end < len(sel) {
-			if err := b.send(c, raw, sel[end:min(end+pipelineChunk, len(sel))]); err != nil {
+			if err := b.send(c, raw, sel[end:min(end+PipelineChunk, len(sel))]); err != nil {
 				_ = b.finish(now, nil, true)
 				return written, err
 			}
@@ -130,7 +130,7 @@ func (b *commandBatch) writeConn(ctx context.Context, c redis.Conn) (int, error)
 // send writes one chunk of commands. On our own connections they are
 // encoded to RESP here, from the arena, and written in one piece: redigo's
 // Send would box every argument in an interface (an allocation each).
-func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
+func (b *batch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
 	if raw == nil || !raw.CanWriteRaw() {
 		for _, i := range idx {
 			cmd := b.cmds[i]
