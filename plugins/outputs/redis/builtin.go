@@ -10,6 +10,7 @@ import (
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/runloop"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
@@ -38,11 +39,10 @@ type inProcess struct {
 	metric  metricline.Metric
 	backoff *redisconn.Backoff
 	retryAt time.Time
-	away    bool  // the last write found Redis away: probe at the next
-	stats   Stats // Telegraf counts its own; ours feed the quote's reports
+	away    bool // the last write found Redis away: probe at the next
 
 	// policy is the retry timings of both loops (tests shorten them).
-	policy retryPolicy
+	policy runloop.Retry
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program
@@ -70,7 +70,7 @@ func (r *Redis) refuseExecdOnly() error {
 func (r *Redis) Connect() error {
 	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
-	_, r.backoff = r.policy.newBackoffs()
+	_, r.backoff = r.policy.NewBackoffs()
 	r.mode = r.newMode()
 	r.batch = r.mode.NewBatch()
 	if _, err := r.client.Conn(); err != nil {
@@ -103,8 +103,8 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 		if err != nil {
 			return fmt.Errorf("Redis at %s is unavailable: %w", r.Endpoint(), err)
 		}
-		if r.policy.afterProbe != nil {
-			r.policy.afterProbe()
+		if r.policy.AfterProbe != nil {
+			r.policy.AfterProbe()
 		}
 	} else if wait := time.Until(r.retryAt); wait > 0 {
 		return fmt.Errorf("Redis at %s refused the last write; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
@@ -130,7 +130,12 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 		}
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
 	}
-	r.wrote(&r.stats, res) // the quote's refusals are logged here too
+	for _, w := range res.Warnings { // the quote's refusals, aged coins, repairs
+		r.Log.Warn(w)
+	}
+	for _, i := range res.Infos {
+		r.Log.Info(i)
+	}
 	r.backoff.Reset()
 	r.retryAt, r.away = time.Time{}, false
 	return nil

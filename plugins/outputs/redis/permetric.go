@@ -62,7 +62,7 @@ func (r *Redis) initPerMetric() error {
 		// The execd loop holds the keys Redis refuses; built in, a
 		// refusal fails the write and Telegraf keeps the batch.
 		run.HoldRefused = !r.builtIn
-		run.HoldMax = r.policy.backoff()
+		run.HoldMax = r.policy.Backoff()
 		m, _ := commands.NewMode(&run) // it worked once, with the same options
 		return m
 	}

@@ -1,11 +1,13 @@
-// Package redis is the [[outputs.redis]] execd plugin: it reads what
-// Telegraf's [[outputs.execd]] writes to its stdin and writes it to Redis.
+// Package redis is the [[outputs.redis]] plugin: its options, Init, and
+// the telegraf.Output that Telegraf runs built in (builtin.go). The execd
+// program redis-output runs the same plugin on its stdin (execd.go hands
+// package runloop what it needs).
 //
-// Telegraf counts a metric as delivered once it is on our stdin, so what we
-// have read and not yet written is ours alone to keep: it is held in a
-// bounded backlog, written in batches, retried while Redis is away, and
-// when the backlog is full stdin is no longer read, which is the only way
-// to push back on Telegraf (and, behind it, on Kafka).
+// The rooms below it: writer is what every write mode offers; quote
+// (quote mode) and commands (hash, stream, publish, list, string) are the
+// write modes; runloop reads stdin, holds the backlog and writes it; spool
+// keeps what was read on disk until it is in Redis; keytemplate renders
+// the per-metric keys.
 package redis
 
 import (

@@ -1,4 +1,4 @@
-package redis
+package runloop
 
 import (
 	"context"
@@ -20,55 +20,18 @@ import (
 // with backoff; a command refused for its key holds that key alone (see
 // refusals.go).
 
-// retryPolicy is how the write loops wait: the defaults, or shorter ones
-// in tests.
-type retryPolicy struct {
-	probeEvery time.Duration // while Redis is away, probe it at least this often (1s)
-	backoffMax time.Duration // the longest wait after a refusal (30s)
-	// afterProbe, in tests, runs when a probe found Redis back, before
-	// the write: the moment for a fault.
-	afterProbe func()
-}
-
-const (
-	defaultProbeEvery = time.Second
-	defaultBackoffMax = 30 * time.Second
-)
-
-func (p retryPolicy) probe() time.Duration {
-	if p.probeEvery > 0 {
-		return p.probeEvery
-	}
-	return defaultProbeEvery
-}
-
-func (p retryPolicy) backoff() time.Duration {
-	if p.backoffMax > 0 {
-		return p.backoffMax
-	}
-	return defaultBackoffMax
-}
-
-// newBackoffs returns the waits of a loop: while Redis is away (doubling
-// up to the probe period) and after a refusal (doubling up to the cap).
-func (p retryPolicy) newBackoffs() (away, refused *redisconn.Backoff) {
-	away = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: max(100*time.Millisecond, p.probe())}
-	refused = &redisconn.Backoff{Min: 100 * time.Millisecond, Max: p.backoff()}
-	return away, refused
-}
-
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
 // metrics left unwritten, and how many of them were sent without a reply.
 func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknown int) {
-	r := u.r
-	inflight := u.mode.NewBatch()
-	awayBackoff, refusedBackoff := r.policy.newBackoffs()
-	outage := &redisconn.Outage{Log: r.Log, Endpoint: r.Endpoint(), Probe: r.policy.probe(), Backoff: r.policy.backoff()}
+	inflight := u.cfg.Mode.NewBatch()
+	retryPolicy := &u.cfg.Retry
+	awayBackoff, refusedBackoff := retryPolicy.NewBackoffs()
+	outage := &redisconn.Outage{Log: u.log, Endpoint: u.cfg.Redis.Endpoint(), Probe: retryPolicy.Probe(), Backoff: retryPolicy.Backoff()}
 	var takenEnd int64        // where the lines of the next take start, in the spool
 	var tick <-chan time.Time // flush_interval 0: the reader's signals only
-	if r.FlushInterval > 0 {
-		ticker := time.NewTicker(time.Duration(r.FlushInterval))
+	if u.lim.FlushInterval > 0 {
+		ticker := time.NewTicker(u.lim.FlushInterval)
 		defer ticker.Stop()
 		tick = ticker.C
 	}
@@ -109,7 +72,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 			// Redis was away: a PING tells whether it is back, and the
 			// write follows at once if it is.
 			if err := client.Probe(writeCtx); err != nil {
-				outage.Failed(err, fmt.Sprintf("keeping %d metrics", u.backlog(inflight)))
+				outage.Failed(err, fmt.Sprintf("keeping %d metrics", u.size(inflight)))
 				if redisconn.Away(err) {
 					retry.set(awayBackoff.Next())
 				} else {
@@ -119,8 +82,8 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 				continue
 			}
 			away = false
-			if r.policy.afterProbe != nil {
-				r.policy.afterProbe()
+			if retryPolicy.AfterProbe != nil {
+				retryPolicy.AfterProbe()
 			}
 		}
 
@@ -174,59 +137,6 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 	}
 }
 
-// alarm is a timer for the loop's select: c is nil while it is not set.
-type alarm struct {
-	t  *time.Timer
-	c  <-chan time.Time
-	at time.Time
-}
-
-func newAlarm() *alarm { return &alarm{} }
-
-// set fires the alarm after d (replacing an earlier setting).
-func (a *alarm) set(d time.Duration) { a.setAt(time.Now().Add(d)) }
-
-func (a *alarm) setAt(at time.Time) {
-	if a.c != nil && a.at.Equal(at) {
-		return
-	}
-	a.stop()
-	a.at = at
-	a.t = time.NewTimer(time.Until(at))
-	a.c = a.t.C
-}
-
-// pending tells whether the alarm is set and has not yet fired.
-func (a *alarm) pending() bool { return a.c != nil && time.Now().Before(a.at) }
-
-func (a *alarm) fired() { a.c, a.t = nil, nil }
-
-func (a *alarm) stop() {
-	if a.t != nil {
-		a.t.Stop()
-	}
-	a.c, a.t, a.at = nil, nil, time.Time{}
-}
-
-// backlog is the metrics read and not yet written.
-func (u *run) backlog(inflight writer.Batch) int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return inflight.Metrics() + u.pending.Metrics()
-}
-
-// stop ends reading (a stop signal came) and starts the grace period:
-// its end, and the context writes now get.
-func (u *run) stop() (<-chan time.Time, context.Context, context.CancelFunc) {
-	u.mu.Lock()
-	u.stopping = true
-	u.roomCond.Broadcast()
-	u.mu.Unlock()
-	timeout := time.Duration(u.r.Timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	return time.After(timeout), ctx, cancel
-}
-
 // giveUp reports, when the grace period ran out, what was not written and
 // what was sent without a reply.
 func (u *run) giveUp(inflight writer.Batch) (left, unknown int) {
@@ -234,45 +144,16 @@ func (u *run) giveUp(inflight writer.Batch) (left, unknown int) {
 	left = inflight.Metrics() + u.pending.Metrics()
 	u.mu.Unlock()
 	unknown = min(u.unknown, inflight.Metrics())
-	grace := time.Duration(u.r.Timeout)
+	grace := u.lim.Grace
 	if held := inflight.Held(); held > 0 {
-		u.r.Log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
+		u.log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
 	}
 	if unknown > 0 {
-		u.r.Log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
+		u.log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
 	} else {
-		u.r.Log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, grace)
+		u.log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, grace)
 	}
 	return left, unknown
-}
-
-// take moves what the reader decoded into the flusher's batch. It returns
-// the batch, the spool offset its lines end at, and whether reading is
-// over (the input ended, or a stop that does not drain).
-func (u *run) take(inflight writer.Batch) (writer.Batch, int64, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.pending.Metrics() > 0 {
-		if inflight.Metrics() == 0 {
-			inflight, u.pending = u.pending, inflight
-		} else {
-			inflight.Absorb(u.pending)
-		}
-	}
-	u.inflight = inflight.Metrics()
-	return inflight, u.pendingEnd, u.readDone || (u.stopping && !u.drain)
-}
-
-// freed gives back to the reader the room of n metrics of the batch
-// being written that Redis has taken.
-func (u *run) freed(n int) {
-	if n == 0 {
-		return
-	}
-	u.mu.Lock()
-	u.inflight = max(0, u.inflight-n)
-	u.roomCond.Broadcast()
-	u.mu.Unlock()
 }
 
 // failed accounts for a write that failed: a pipeline may have gone
@@ -304,14 +185,14 @@ func (u *run) failed(inflight writer.Batch, n int, handed bool, err error) int {
 func (u *run) written(inflight writer.Batch, res writer.Result, end int64, done bool) bool {
 	left := inflight.Metrics()
 	end = inflight.Since(end)
-	u.r.wrote(u.stats, res)
+	u.wrote(res)
 	u.unknown = 0
 	u.commit(end)
 	u.mu.Lock()
 	u.inflight = left
 	u.roomCond.Broadcast()
 	more := u.pending.Metrics() > 0 || !u.readDone
-	piled := u.pending.Metrics() >= u.r.MetricBatchSize
+	piled := u.pending.Metrics() >= u.lim.BatchSize
 	u.mu.Unlock()
 	if done && !more && left == 0 {
 		return true
@@ -322,20 +203,23 @@ func (u *run) written(inflight writer.Batch, res writer.Result, end int64, done 
 	return false
 }
 
-// commit tells the spool that every line before offset is in Redis.
-func (u *run) commit(offset int64) {
-	if u.spool == nil {
-		return
+// wrote counts a write that went through, and logs the lines it asked
+// for (quote mode: prices refused, coins aged out, entries repaired).
+func (u *run) wrote(res writer.Result) {
+	u.stats.Written.Add(int64(res.Written))
+	u.stats.Settled.Add(int64(res.Settled))
+	for _, w := range res.Warnings {
+		u.log.Warn(w)
 	}
-	if err := u.spool.Commit(offset); err != nil {
-		u.r.Log.Errorf("spool: %v", err)
+	for _, i := range res.Infos {
+		u.log.Info(i)
 	}
 }
 
 // write sends b; what each pipelined part of it wrote frees its room in
 // the backlog part by part.
 func (u *run) write(ctx context.Context, client *redisconn.Client, b writer.Batch) (writer.Result, error) {
-	res, err := b.Write(ctx, &writer.Target{Client: client, Config: &u.r.Config, Progress: u.freed})
+	res, err := b.Write(ctx, &writer.Target{Client: client, Config: u.cfg.Redis, Progress: u.freed})
 	u.stats.Updates.Add(int64(res.Updates))
 	return res, err
 }
