@@ -10,7 +10,6 @@ import (
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
-	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/runloop"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
@@ -29,20 +28,6 @@ func NewBuiltIn() *Redis {
 	r := New()
 	r.builtIn = true
 	return r
-}
-
-// inProcess is the state of the plugin built into Telegraf.
-type inProcess struct {
-	builtIn bool
-	client  *redisconn.Client
-	batch   writer.Batch
-	metric  metricline.Metric
-	backoff *redisconn.Backoff
-	retryAt time.Time
-	away    bool // the last write found Redis away: probe at the next
-
-	// policy is the retry timings of both loops (tests shorten them).
-	policy runloop.Retry
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program

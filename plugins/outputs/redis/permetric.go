@@ -12,12 +12,6 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
-// The layouts of a hash or stream entry (option layout).
-const (
-	LayoutTyped = commands.LayoutTyped
-	LayoutFlat  = commands.LayoutFlat
-)
-
 // initPerMetric checks the options of the per-metric modes and prepares
 // their writer (package commands).
 func (r *Redis) initPerMetric() error {
