@@ -21,9 +21,9 @@ import (
 const PipelineChunk = 1024
 
 // Write sends every command, pipelined: on one connection, or on a Redis
-// Cluster to the node of each key's slot (see cluster.go). Commands Redis accepted are
-// removed from the batch; what failed, or whose reply never came, stays
-// for the next attempt. Retrying may repeat a command whose reply was lost
+// Cluster to the node of each key's slot (see cluster.go). Commands Redis
+// accepted are removed from the batch; what failed, or whose reply never
+// came, stays for the next attempt. Retrying may repeat a command whose reply was lost
 // with the connection: delivery is at least once. With holds (the execd
 // loop), commands for keys Redis refused wait for their own retry, and a
 // refusal is no error (see refusals.go).

@@ -18,7 +18,7 @@ import (
 // probe period at most) and written to as soon as it answers; a write the
 // server refuses for its state (out of memory, read-only, ...) is retried
 // with backoff; a command refused for its key holds that key alone (see
-// refusals.go).
+// package commands).
 
 // flush writes batches until the input has ended and all is written, or
 // until the time after a stop request runs out. It returns the number of
