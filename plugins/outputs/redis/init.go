@@ -109,10 +109,6 @@ func (r *Redis) Init() error {
 	}
 }
 
-// waitMs is WAIT's timeout: half the reply timeout, so WAIT answers
-// before the read deadline.
-func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Milliseconds()/2) }
-
 func (r *Redis) initQuote() error {
 	if r.Quote == "" {
 		return fmt.Errorf("option quote: must not be empty")

@@ -102,6 +102,10 @@ func New() *Redis {
 	}
 }
 
+// waitMs is WAIT's timeout: half the reply timeout, so WAIT answers
+// before the read deadline.
+func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Milliseconds()/2) }
+
 // Default keys: the article's document, and one key (or channel) per
 // measurement for the per-metric modes.
 const (
