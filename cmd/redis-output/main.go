@@ -11,17 +11,14 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
-	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
 )
 
 func main() {
@@ -78,7 +75,7 @@ func run() int {
 	defer stop()
 	log.Debugf("%s writing %s mode to %s", prog.Version(), plugin.Mode, plugin.Endpoint())
 	err := plugin.Run(ctx, os.Stdin, stats)
-	summary(log, stats, plugin.Mode == "quote")
+	log.Info(plugin.Summary(stats))
 	if err != nil {
 		if !errors.Is(err, redis.ErrUnwritten) && !errors.Is(err, redis.ErrInput) { // those are logged already
 			log.Errorf("%v", err)
@@ -96,43 +93,4 @@ func logRuntime(log *logger.Logger, every time.Duration) {
 		runtime.ReadMemStats(&ms)
 		log.Infof("runtime: goroutines=%d heap_inuse_mib=%.1f", runtime.NumGoroutine(), float64(ms.HeapInuse)/(1<<20))
 	}
-}
-
-func summary(log *logger.Logger, s *redis.Stats, quoteMode bool) {
-	line := fmt.Sprintf("read %d lines, %d metrics; wrote %d metrics in %d updates; rejected %d lines",
-		s.Lines.Load(), s.Metrics.Load(), s.Written.Load(), s.Updates.Load(), s.Rejected.Load())
-	if quoteMode {
-		line += quoteSummary(&s.Quote)
-	}
-	log.Info(line + unwritten(s))
-}
-
-// quoteSummary says what quote mode did not write, and why: every metric
-// read is written, superseded, refused or without a price.
-func quoteSummary(q *redis.QuoteStats) string {
-	refused := make([]string, 0, len(q.Prices))
-	total := int64(0)
-	for r := range q.Prices {
-		n := q.Prices[r].Load()
-		total += n
-		refused = append(refused, fmt.Sprintf("%d %s", n, quote.Reason(r)))
-	}
-	return fmt.Sprintf("; quote: %d metrics superseded by newer prices before a write, %d refused, %d without a price; "+
-		"refused %d prices (%s); %d coins aged out; %d stored entries repaired",
-		q.Superseded.Load(), q.Refused.Load(), q.NoPrice.Load(), total, strings.Join(refused, ", "),
-		q.AgedOut.Load(), q.Repaired.Load())
-}
-
-// unwritten adds, after a stop whose grace ran out, what was certainly
-// not written and what was sent without a reply (it may be in Redis);
-// with a spool, the lines read that it had no room for.
-func unwritten(s *redis.Stats) string {
-	var b strings.Builder
-	if s.NotWritten.Load() != 0 || s.Unknown.Load() != 0 {
-		fmt.Fprintf(&b, "; not written %d metrics, unknown %d (sent, no reply)", s.NotWritten.Load(), s.Unknown.Load())
-	}
-	if n := s.Unspooled.Load(); n != 0 {
-		fmt.Fprintf(&b, "; not written %d lines read from stdin and not spooled (spool_dir had no room)", n)
-	}
-	return b.String()
 }

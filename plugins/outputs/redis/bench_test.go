@@ -19,7 +19,7 @@ func benchMode(b *testing.B, tune func(*Redis)) {
 	if err := r.Init(); err != nil {
 		b.Fatal(err)
 	}
-	batch := r.newBatch()
+	batch := r.newMode().NewBatch()
 	line := []byte(benchLine)
 	var addErr error
 	add := func(m *metricline.Metric) { addErr = batch.Add(m) }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/outputs"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // The plugin is also a telegraf.Output: `make telegraf` compiles it into
@@ -28,21 +28,6 @@ func NewBuiltIn() *Redis {
 	r := New()
 	r.builtIn = true
 	return r
-}
-
-// inProcess is the state of the plugin built into Telegraf.
-type inProcess struct {
-	builtIn bool
-	client  *redisconn.Client
-	batch   batch
-	metric  metricline.Metric
-	backoff *redisconn.Backoff
-	retryAt time.Time
-	away    bool  // the last write found Redis away: probe at the next
-	stats   Stats // Telegraf counts its own; ours feed the quote's reports
-
-	// policy is the retry timings of both loops (tests shorten them).
-	policy retryPolicy
 }
 
 // refuseExecdOnly refuses, built in, the options only the execd program
@@ -70,8 +55,9 @@ func (r *Redis) refuseExecdOnly() error {
 func (r *Redis) Connect() error {
 	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
-	_, r.backoff = r.policy.newBackoffs()
-	r.batch = r.newBatch()
+	_, r.backoff = r.policy.NewBackoffs()
+	r.mode = r.newMode()
+	r.batch = r.mode.NewBatch()
 	if _, err := r.client.Conn(); err != nil {
 		if redisconn.NeedsOperator(err) {
 			return err
@@ -102,8 +88,8 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 		if err != nil {
 			return fmt.Errorf("Redis at %s is unavailable: %w", r.Endpoint(), err)
 		}
-		if r.policy.afterProbe != nil {
-			r.policy.afterProbe()
+		if r.policy.AfterProbe != nil {
+			r.policy.AfterProbe()
 		}
 	} else if wait := time.Until(r.retryAt); wait > 0 {
 		return fmt.Errorf("Redis at %s refused the last write; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
@@ -120,8 +106,8 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 	if r.batch.Metrics() == 0 {
 		return nil // nothing to write (no price in the metrics, say): no dial
 	}
-	n := r.batch.Metrics()
-	if _, _, err := r.writeBatch(context.Background(), r.client, r.batch); err != nil {
+	res, err := r.batch.Write(context.Background(), &writer.Target{Client: r.client, Config: &r.Config})
+	if err != nil {
 		r.away = redisconn.Away(err)
 		r.retryAt = time.Time{}
 		if !r.away {
@@ -129,7 +115,12 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 		}
 		return fmt.Errorf("writing to Redis at %s: %w", r.Endpoint(), err)
 	}
-	r.wrote(&r.stats, r.batch, n) // the quote's refusals are logged here too
+	for _, w := range res.Warnings { // the quote's refusals, aged coins, repairs
+		r.Log.Warn(w)
+	}
+	for _, i := range res.Infos {
+		r.Log.Info(i)
+	}
 	r.backoff.Reset()
 	r.retryAt, r.away = time.Time{}, false
 	return nil
@@ -141,26 +132,6 @@ func (r *Redis) Close() error {
 		r.client.Close()
 	}
 	return nil
-}
-
-// writeBatch sends b: on one connection, or, for the per-metric modes on a
-// Redis Cluster, pipelined to each slot's node. updates counts the Redis
-// updates that went through; handed tells whether b reached a connection
-// (a failed dial sends nothing, so nothing of b can have been applied).
-func (r *Redis) writeBatch(ctx context.Context, client *redisconn.Client, b batch) (updates int, handed bool, err error) {
-	if cw, ok := b.(*commandBatch); ok && r.IsCluster() {
-		updates, err = cw.WriteCluster(ctx, &r.Config)
-		return updates, true, err
-	}
-	err = client.RunContext(ctx, func(conn redis.Conn) error {
-		handed = true
-		n, err := b.Write(ctx, conn)
-		if err == nil {
-			updates = n
-		}
-		return err
-	})
-	return updates, handed, err
 }
 
 var _ telegraf.Output = (*Redis)(nil)

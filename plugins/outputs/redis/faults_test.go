@@ -11,6 +11,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/faultproxy"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
@@ -179,7 +180,7 @@ func TestRedisKilledUnder100kMetrics(t *testing.T) {
 		}
 		dups += c - 1
 	}
-	if dups > pipelineChunk {
+	if dups > commands.PipelineChunk {
 		t.Fatalf("%d duplicates", dups)
 	}
 	t.Logf("%d metrics through a Redis SIGKILL: none lost, %d written twice", n, dups)

@@ -19,7 +19,7 @@ import (
 // While Redis is away the execd loop probes it every probe period at most
 // (a PING, on a new connection) and writes as soon as it answers, whatever
 // the outage's length; the line when it is back gives the outage as it
-// was. These tests shorten the probe period (policy.probeEvery);
+// was. These tests shorten the probe period (policy.ProbeEvery);
 // cmd/redis-output's TestOutageEndsWithinAProbe runs the real one.
 
 const testProbe = 250 * time.Millisecond
@@ -121,7 +121,7 @@ func TestWriteWithinAProbeOfRedisBackIntegration(t *testing.T) {
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "list", "outage"
-		r.policy.probeEvery = testProbe
+		r.policy.ProbeEvery = testProbe
 	})
 	pr, pw := io.Pipe()
 	stats := &Stats{}
@@ -177,10 +177,10 @@ func TestRedisGoneAgainAfterTheProbeIntegration(t *testing.T) {
 	probed, killedAgain := make(chan struct{}), make(chan struct{})
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "list", "outage"
-		r.policy.probeEvery = testProbe
+		r.policy.ProbeEvery = testProbe
 		// The flusher waits here, Redis having answered its probe, until
 		// the test has killed Redis again.
-		r.policy.afterProbe = func() {
+		r.policy.AfterProbe = func() {
 			if armed.CompareAndSwap(true, false) {
 				close(probed)
 				<-killedAgain
@@ -240,7 +240,7 @@ func TestProbeAsAUserWithoutPingIntegration(t *testing.T) {
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "list", "outage"
 		r.Username, r.Password = "writer", config.NewSecret([]byte("pw"))
-		r.policy.probeEvery = testProbe
+		r.policy.ProbeEvery = testProbe
 	})
 	pr, pw := io.Pipe()
 	stats := &Stats{}

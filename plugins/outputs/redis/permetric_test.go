@@ -10,6 +10,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -327,7 +328,7 @@ func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
 func TestPipelineChunksKeepOnlyWhatFailed(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
-	n := 3*pipelineChunk + 7
+	n := 3*commands.PipelineChunk + 7
 	var in strings.Builder
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, `{"fields":{"v":%d},"name":"cpu","tags":{"host":"h%05d"},"timestamp":1795552004}`+"\n", i, i)

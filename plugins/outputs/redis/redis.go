@@ -1,16 +1,17 @@
-// Package redis is the [[outputs.redis]] execd plugin: it reads what
-// Telegraf's [[outputs.execd]] writes to its stdin and writes it to Redis.
+// Package redis is the [[outputs.redis]] plugin: its options, Init, and
+// the telegraf.Output that Telegraf runs built in (builtin.go). The execd
+// program redis-output runs the same plugin on its stdin (execd.go hands
+// package runloop what it needs).
 //
-// Telegraf counts a metric as delivered once it is on our stdin, so what we
-// have read and not yet written is ours alone to keep: it is held in a
-// bounded backlog, written in batches, retried while Redis is away, and
-// when the backlog is full stdin is no longer read, which is the only way
-// to push back on Telegraf (and, behind it, on Kafka).
+// The rooms below it: writer is what every write mode offers; quote
+// (quote mode) and commands (hash, stream, publish, list, string) are the
+// write modes; runloop reads stdin, holds the backlog and writes it; spool
+// keeps what was read on disk until it is in Redis; keytemplate renders
+// the per-metric keys.
 package redis
 
 import (
 	_ "embed"
-	"fmt"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -20,7 +21,9 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/linereader"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
-	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/runloop"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 //go:embed sample.conf
@@ -74,8 +77,11 @@ type Redis struct {
 
 	inProcess
 
-	decoder  metricline.Decoder
-	newBatch func() batch
+	decoder metricline.Decoder
+	// newMode returns the write mode of a run (or of the plugin built
+	// in): its batches share what it keeps between writes.
+	newMode func() writer.Mode
+	mode    writer.Mode // of the run, or of the plugin built in
 }
 
 // SampleConfig returns the documented default configuration.
@@ -96,105 +102,6 @@ func New() *Redis {
 	}
 }
 
-// newDecoder returns a decoder of what [[outputs.execd]] writes; each reading goroutine has
-// its own.
-func (r *Redis) newDecoder() (metricline.Decoder, error) {
-	// Numbers stay text (Kind Decimal): quote mode converts only the price
-	// it keeps, and our serializers and keytemplate.AppendValue copy text
-	// already in float64's shortest form instead of parsing and formatting.
-	j := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
-	j.FloatNumbers = true
-	j.LazyNumbers = true
-	lp, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
-	if err != nil {
-		return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
-	}
-	lp.LazyNumbers = true
-	// Each line on stdin is decoded in its own format: JSON or line
-	// protocol, whichever [[outputs.execd]]'s data_format writes.
-	return &metricline.Detect{JSON: j, Influx: lp}, nil
-}
-
-// Init checks the options and prepares the decoder and the write mode.
-func (r *Redis) Init() error {
-	switch r.Mode {
-	case "quote", "hash", "stream", "publish", "list", "string":
-	default:
-		return fmt.Errorf(`option mode: %q is not supported (want "quote", "hash", "stream", "publish", "list" or "string")`, r.Mode)
-	}
-	if err := r.refuseRenamed(); err != nil {
-		return err
-	}
-	if r.builtIn {
-		if err := r.refuseExecdOnly(); err != nil {
-			return err
-		}
-	}
-	// expire = "0s" means never, flush_interval = "0s" each flush of
-	// Telegraf's as soon as it is read, max_future = "0s" no check and
-	// age_out = "0s" no aging; no other duration may be 0.
-	if err := r.CheckDurations(r, "expire", "flush_interval", "max_future", "age_out"); err != nil {
-		return err
-	}
-	if err := r.refuseUnread(); err != nil {
-		return err
-	}
-	r.Config.File = &r.Options
-	if err := r.Config.Init(); err != nil {
-		return err
-	}
-	if r.JSONTimestampUnits != 0 {
-		if err := pluginconfig.UnitsOfTen("json_timestamp_units", time.Duration(r.JSONTimestampUnits)); err != nil {
-			return err
-		}
-	}
-	// As Telegraf's influx parser: the units line protocol has.
-	switch p := time.Duration(r.InfluxTimestampPrecision); p {
-	case 0, time.Nanosecond, time.Microsecond, time.Millisecond, time.Second:
-	default:
-		return fmt.Errorf("option influx_timestamp_precision: %s is not 1ns, 1us, 1ms or 1s", p)
-	}
-	d, err := r.newDecoder()
-	if err != nil {
-		return err
-	}
-	r.decoder = d
-	if r.FlushInterval < 0 {
-		return fmt.Errorf("option flush_interval: must not be negative")
-	}
-	if r.MetricBatchSize <= 0 {
-		return fmt.Errorf("option metric_batch_size: must be positive")
-	}
-	if r.MaxUndeliveredMetrics < r.MetricBatchSize {
-		return fmt.Errorf("option max_undelivered_metrics: %d is less than metric_batch_size %d", r.MaxUndeliveredMetrics, r.MetricBatchSize)
-	}
-	if r.MaxLineSize <= 0 {
-		return fmt.Errorf("option max_line_size: must be positive")
-	}
-	if r.SpoolDir != "" && r.SpoolMaxSize < r.MaxLineSize+(1<<20) {
-		return fmt.Errorf("option spool_max_size: must exceed max_line_size by 1MiB, or a long line could never fit")
-	}
-	if r.WaitReplicas < 0 {
-		return fmt.Errorf("option wait_replicas: must not be negative")
-	}
-	if r.Expire < 0 {
-		return fmt.Errorf("option expire: must not be negative")
-	}
-
-	switch r.Mode {
-	case "quote":
-		if r.Key == "" {
-			r.Key = DefaultQuoteKey
-		}
-		return r.initQuote()
-	default:
-		if r.Key == "" {
-			r.Key = DefaultMetricKey
-		}
-		return r.initPerMetric()
-	}
-}
-
 // waitMs is WAIT's timeout: half the reply timeout, so WAIT answers
 // before the read deadline.
 func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Milliseconds()/2) }
@@ -210,47 +117,36 @@ const (
 // scraper's clock a little ahead is fine, a message from 2262 is not.
 const DefaultMaxFuture = 5 * time.Minute
 
-func (r *Redis) initQuote() error {
-	if r.Quote == "" {
-		return fmt.Errorf("option quote: must not be empty")
-	}
-	// The document's timestamp in units that are a power of ten, as
-	// Telegraf writes them; any other value is refused, not rounded.
-	units := time.Duration(r.TimestampUnits)
-	if err := pluginconfig.UnitsOfTen("timestamp_units", units); err != nil {
-		return err
-	}
-	stateSet := r.StateKey != ""
-	if !stateSet {
-		r.StateKey = quote.StateKeyFor(r.Key)
-	}
-	if r.StateKey == r.Key {
-		return fmt.Errorf("option state_key: must differ from key")
-	}
-	opts := &quote.Options{
-		Key:            r.Key,
-		StateKey:       r.StateKey,
-		Quote:          r.Quote,
-		Publish:        r.Publish,
-		Expire:         time.Duration(r.Expire),
-		TimestampUnits: units,
-		MaxFuture:      time.Duration(r.MaxFuture),
-		AgeOut:         time.Duration(r.AgeOut),
-	}
-	if r.IsCluster() {
-		// The merge script touches the document and the state keys at
-		// once: in a cluster they must share a hash slot, or every write
-		// fails with CROSSSLOT, for ever.
-		if k, ds, s := opts.SlotConflict(); k != "" {
-			option, fix := "key", `give key a hash tag, e.g. "{rates}:usd" (the state key follows it)`
-			if stateSet {
-				option, fix = "state_key", "give state_key key's hash tag, or leave it unset to follow key"
-			}
-			return fmt.Errorf("option %s: in a Redis Cluster the quote document %q (hash slot %d) and its state key %q (hash slot %d) must share a hash slot, as the merge script writes both at once: %s",
-				option, r.Key, ds, k, s, fix)
-		}
-	}
-	wait, waitMs := int64(r.WaitReplicas), r.waitMs()
-	r.newBatch = func() batch { return &quoteBatch{Batch: quote.NewBatch(opts), wait: wait, waitMs: waitMs} }
-	return nil
+// The layouts of a hash or stream entry (option layout).
+const (
+	LayoutTyped = commands.LayoutTyped // each value with its type (package metricpairs)
+	LayoutFlat  = commands.LayoutFlat  // fields only, values as bare text: the layout of earlier versions
+)
+
+// renamedOptions are options of earlier versions whose name or meaning
+// changed. They are still decoded, so that a config written for an earlier
+// version is refused with a message that says what to write instead (see
+// the upgrade note in README.md), rather than with "unknown option" or,
+// worse, read with another meaning.
+type renamedOptions struct {
+	// data_format_out became data_format, the name Telegraf gives an
+	// output's serializer.
+	DataFormatOut string `toml:"data_format_out"`
+}
+
+// DefaultMetricBatchSize is Telegraf's own default.
+const DefaultMetricBatchSize = 1000
+
+// inProcess is the state of the plugin built into Telegraf.
+type inProcess struct {
+	builtIn bool
+	client  *redisconn.Client
+	batch   writer.Batch
+	metric  metricline.Metric
+	backoff *redisconn.Backoff
+	retryAt time.Time
+	away    bool // the last write found Redis away: probe at the next
+
+	// policy is the retry timings of both loops (tests shorten them).
+	policy runloop.Retry
 }

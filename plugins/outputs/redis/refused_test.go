@@ -11,6 +11,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -297,7 +298,7 @@ func TestTwoWrongTypeKeysOneFixedIntegration(t *testing.T) {
 // counted for nothing).
 func TestWrongTypeFirstAndLastOfABatchIntegration(t *testing.T) {
 	srv := redistest.Start(t)
-	n := 3*pipelineChunk + 7
+	n := 3*commands.PipelineChunk + 7
 	var in strings.Builder
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, `{"fields":{"v":%d},"name":"cpu","tags":{"host":"h%05d"},"timestamp":1795552004}`+"\n", i, i)

@@ -2,22 +2,7 @@ package redis
 
 import (
 	"errors"
-	"time"
 )
-
-// renamedOptions are options of earlier versions whose name or meaning
-// changed. They are still decoded, so that a config written for an earlier
-// version is refused with a message that says what to write instead (see
-// the upgrade note in README.md), rather than with "unknown option" or,
-// worse, read with another meaning.
-type renamedOptions struct {
-	// data_format_out became data_format, the name Telegraf gives an
-	// output's serializer.
-	DataFormatOut string `toml:"data_format_out"`
-}
-
-// DefaultMetricBatchSize is Telegraf's own default.
-const DefaultMetricBatchSize = 1000
 
 // serializes reports whether the mode writes metrics with data_format.
 func (r *Redis) serializes() bool {
@@ -43,7 +28,3 @@ func (r *Redis) refuseRenamed() error {
 	}
 	return nil
 }
-
-// flushEvery is the flusher's timer: none when flush_interval is 0, the
-// default, and each write follows Telegraf's own flush instead.
-func (r *Redis) flushEvery() time.Duration { return time.Duration(r.FlushInterval) }

@@ -1,4 +1,4 @@
-package redis
+package commands
 
 import (
 	"context"
@@ -12,14 +12,14 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
-// WriteCluster is Write on a Redis Cluster: commands are grouped by the
+// writeCluster is Write on a Redis Cluster: commands are grouped by the
 // slot of their key and each group is pipelined to the node serving it.
 // A MOVED or ASK reply (a slot moved, a failover) leaves the command in the
 // batch and reloads the slot map; the next attempt goes to the new node.
 //
 // With wait > 0, each group ends with WAIT: its commands count as written
 // only once that many replicas have them, so a failover cannot lose them.
-func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
+func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
 	}
@@ -73,7 +73,7 @@ func (b *commandBatch) WriteCluster(ctx context.Context, cfg *redisconn.Config) 
 // Replies go to settle; an error is returned only when the group's
 // connection failed, or too few replicas took its writes (the group is
 // then sent again).
-func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int) (int, error) {
+func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int) (int, error) {
 	conn, err := cfg.ClusterConn(key)
 	if err != nil {
 		return 0, err
@@ -132,7 +132,7 @@ func (b *commandBatch) writeGroup(ctx context.Context, cfg *redisconn.Config, ke
 
 // undo takes back the commands idx that settle found written, and the
 // held keys it released from the released-th on: they are sent again.
-func (b *commandBatch) undo(idx []int, released int) {
+func (b *batch) undo(idx []int, released int) {
 	rd := &b.round
 	for _, i := range idx {
 		rd.done[i] = false

@@ -1,4 +1,4 @@
-package redis
+package runloop
 
 import (
 	"errors"
@@ -13,9 +13,13 @@ import (
 // DryRun reads all of in and prints the Redis commands it would send, one
 // batch per metric_batch_size metrics and one at the end. It connects to
 // nothing.
-func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
-	lines := linereader.New(in, int(r.MaxLineSize))
-	b := r.newBatch()
+func DryRun(in io.Reader, out io.Writer, cfg *Config, stats *Stats) error {
+	dec, err := cfg.NewDecoder()
+	if err != nil {
+		return err
+	}
+	lines := linereader.New(in, cfg.Limits.MaxLineSize)
+	b := cfg.Mode.NewBatch()
 	emit := func() error {
 		for _, c := range b.Commands() {
 			if _, err := fmt.Fprintln(out, c); err != nil {
@@ -36,14 +40,14 @@ func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
 		case errors.As(err, &tooLong):
 			stats.Lines.Add(1)
 			stats.Rejected.Add(1)
-			r.Log.Errorf("line %d: %v: %q", tooLong.Line, err, tooLong.Head)
+			cfg.Log.Errorf("line %d: %v: %q", tooLong.Line, err, tooLong.Head)
 			continue
 		case err != nil:
 			return err
 		}
 		stats.Lines.Add(1)
 		var addErr error
-		derr := r.decoder.Decode(line, func(m *metricline.Metric) {
+		derr := dec.Decode(line, func(m *metricline.Metric) {
 			if err := b.Add(m); err != nil {
 				addErr = err
 				return
@@ -55,9 +59,9 @@ func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
 		}
 		if derr != nil {
 			stats.Rejected.Add(1)
-			r.Log.Errorf("line %d: %v: %q", lines.Line(), derr, logger.Head(line))
+			cfg.Log.Errorf("line %d: %v: %q", lines.Line(), derr, logger.Head(line))
 		}
-		if b.Metrics() >= r.MetricBatchSize {
+		if b.Metrics() >= cfg.Limits.BatchSize {
 			if err := emit(); err != nil {
 				return err
 			}

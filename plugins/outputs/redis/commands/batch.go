@@ -1,6 +1,10 @@
-package redis
+package commands
 
-import "github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+import (
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
+)
 
 // command is one Redis command; its arguments are spans of the batch's
 // arena, so building a batch allocates only when the arena grows.
@@ -21,16 +25,14 @@ type command struct {
 
 type span struct{ from, to int }
 
-// commandBatch is the batch of the per-metric modes: the commands built
+// batch is the batch of the per-metric modes: the commands built
 // from each metric, in order, sent as one pipeline.
-type commandBatch struct {
-	build func(b *commandBatch, m *metricline.Metric) error
+type batch struct {
+	build func(b *batch, m *metricline.Metric) error
 	// wait, when > 0, makes a write count only once that many replicas
 	// acknowledged it (WAIT); waitMs is WAIT's own timeout.
 	wait, waitMs int64
-	// progress, when set, is told after each pipelined chunk how many
-	// metrics of it Redis took, so the reader may go on while the rest
-	// of a large batch is still on its way.
+	// progress is the write in progress's writer.Target.Progress.
 	progress func(metrics int)
 
 	arena   []byte
@@ -50,13 +52,15 @@ type commandBatch struct {
 	holds *holds
 	sel   []int // the commands a write sends, in order
 	round round // what the write in progress found
+	// stamped counts the leading commands whose spool offset is set.
+	stamped int
 }
 
-func newCommandBatch(build func(b *commandBatch, m *metricline.Metric) error, wait, waitMs int64) *commandBatch {
-	return &commandBatch{build: build, wait: wait, waitMs: waitMs}
+func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds) *batch {
+	return &batch{build: build, wait: wait, waitMs: waitMs, holds: h}
 }
 
-func (b *commandBatch) Add(m *metricline.Metric) error {
+func (b *batch) Add(m *metricline.Metric) error {
 	cmds, spans, arena := len(b.cmds), len(b.spans), len(b.arena)
 	b.first = true
 	if err := b.build(b, m); err != nil {
@@ -69,7 +73,7 @@ func (b *commandBatch) Add(m *metricline.Metric) error {
 }
 
 // begin starts a command; arguments follow with arg/argBytes.
-func (b *commandBatch) begin(name string) {
+func (b *batch) begin(name string) {
 	c := command{name: name, from: len(b.spans), to: len(b.spans)}
 	if b.first {
 		c.metrics, b.first = 1, false
@@ -80,35 +84,33 @@ func (b *commandBatch) begin(name string) {
 }
 
 // appendArg returns the arena to write one argument into; end closes it.
-func (b *commandBatch) argStart() int { return len(b.arena) }
+func (b *batch) argStart() int { return len(b.arena) }
 
-func (b *commandBatch) argEnd(from int) {
+func (b *batch) argEnd(from int) {
 	b.spans = append(b.spans, span{from, len(b.arena)})
 	b.cmds[len(b.cmds)-1].to = len(b.spans)
 }
 
-func (b *commandBatch) arg(s string) {
+func (b *batch) arg(s string) {
 	from := b.argStart()
 	b.arena = append(b.arena, s...)
 	b.argEnd(from)
 }
 
-func (b *commandBatch) argBytes(s []byte) {
+func (b *batch) argBytes(s []byte) {
 	from := b.argStart()
 	b.arena = append(b.arena, s...)
 	b.argEnd(from)
 }
 
-func (b *commandBatch) Metrics() int { return b.metrics }
+func (b *batch) Metrics() int { return b.metrics }
 
-func (b *commandBatch) setProgress(fn func(metrics int)) { b.progress = fn }
-
-func (b *commandBatch) Reset() {
-	b.arena, b.spans, b.cmds, b.metrics = b.arena[:0], b.spans[:0], b.cmds[:0], 0
+func (b *batch) Reset() {
+	b.arena, b.spans, b.cmds, b.metrics, b.stamped = b.arena[:0], b.spans[:0], b.cmds[:0], 0, 0
 }
 
-func (b *commandBatch) Absorb(newer batch) {
-	n := newer.(*commandBatch)
+func (b *batch) Absorb(newer writer.Batch) {
+	n := newer.(*batch)
 	arena, spans := len(b.arena), len(b.spans)
 	b.arena = append(b.arena, n.arena...)
 	for _, s := range n.spans {
@@ -123,7 +125,7 @@ func (b *commandBatch) Absorb(newer batch) {
 	n.Reset()
 }
 
-func (b *commandBatch) args(c command) []interface{} {
+func (b *batch) args(c command) []interface{} {
 	b.argv = b.argv[:0]
 	for _, s := range b.spans[c.from:c.to] {
 		b.argv = append(b.argv, b.arena[s.from:s.to])
@@ -132,7 +134,7 @@ func (b *commandBatch) args(c command) []interface{} {
 }
 
 // keep drops the commands marked done, compacting the batch.
-func (b *commandBatch) keep(done []bool) {
+func (b *batch) keep(done []bool) {
 	if len(b.cmds) == 0 {
 		return
 	}
@@ -159,6 +161,7 @@ func (b *commandBatch) keep(done []bool) {
 	}
 	b.cmds = kept
 	b.metrics = metrics
+	b.stamped = len(kept) // every command written to was stamped at its take
 	if len(kept) == 0 {
 		b.Reset()
 		return
@@ -170,7 +173,7 @@ func (b *commandBatch) keep(done []bool) {
 // or not yet answered) to the front of the arena, once they fill less
 // than half of it: commands held for a long time must not keep the
 // arena of everything written since.
-func (b *commandBatch) compact() {
+func (b *batch) compact() {
 	live := 0
 	for _, c := range b.cmds {
 		for _, s := range b.spans[c.from:c.to] {
@@ -199,7 +202,7 @@ func (b *commandBatch) compact() {
 
 // key is the key a command writes (its first argument; a channel for
 // PUBLISH): what its order is kept for.
-func (b *commandBatch) key(i int) []byte {
+func (b *batch) key(i int) []byte {
 	c := b.cmds[i]
 	if c.to <= c.from {
 		return nil
@@ -208,39 +211,35 @@ func (b *commandBatch) key(i int) []byte {
 	return b.arena[s.from:s.to]
 }
 
-func (b *commandBatch) setHolds(h *holds) { b.holds = h }
-
-// stampSince sets the spool offset of the commands from the i-th on.
-func (b *commandBatch) stampSince(i int, offset int64) {
-	for j := i; j < len(b.cmds); j++ {
+// Stamp sets the spool offset of the commands added since the last Stamp.
+func (b *batch) Stamp(offset int64) {
+	for j := b.stamped; j < len(b.cmds); j++ {
 		b.cmds[j].since = offset
 	}
+	b.stamped = len(b.cmds)
 }
 
-// commands is the number of commands held.
-func (b *commandBatch) commands() int { return len(b.cmds) }
-
-// heldSince is the spool offset up to which every line is in Redis while
+// Since is the spool offset up to which every line is in Redis while
 // commands are left: the earliest of theirs.
-func (b *commandBatch) heldSince(end int64) int64 {
+func (b *batch) Since(end int64) int64 {
 	for _, c := range b.cmds {
 		end = min(end, c.since)
 	}
 	return end
 }
 
-func (b *commandBatch) Commands() []string {
+func (b *batch) Commands() []string {
 	out := make([]string, 0, len(b.cmds))
 	for _, c := range b.cmds {
 		words := append([]interface{}{c.name}, b.args(c)...)
-		out = append(out, formatCommand(words))
+		out = append(out, redisconn.FormatCommand(words))
 	}
 	return out
 }
 
 // lastKey is the first argument of the latest write command of the metric
 // being built: the key every follow-up command (LTRIM, PEXPIRE) names.
-func (b *commandBatch) lastKey() []byte {
+func (b *batch) lastKey() []byte {
 	for i := len(b.cmds) - 1; i >= 0; i-- {
 		c := b.cmds[i]
 		if c.name != "PEXPIRE" && c.name != "LTRIM" && c.to > c.from {

@@ -1,4 +1,4 @@
-package redis
+package commands
 
 import (
 	"context"
@@ -77,7 +77,7 @@ type refusal struct {
 // plan starts a write: the commands it sends, in order. Without holds
 // that is every command; with them, a held key's commands are left out,
 // except its oldest one once its retry is due.
-func (b *commandBatch) plan(now time.Time) []int {
+func (b *batch) plan(now time.Time) []int {
 	rd := &b.round
 	if cap(rd.done) < len(b.cmds) {
 		rd.done = make([]bool, len(b.cmds))
@@ -116,7 +116,7 @@ func (b *commandBatch) plan(now time.Time) []int {
 // settle takes the reply to command i; err is nil or a redis.Error. It
 // tells whether the command is written (and out of the batch after the
 // write).
-func (b *commandBatch) settle(i int, err error) bool {
+func (b *batch) settle(i int, err error) bool {
 	rd := &b.round
 	c := &b.cmds[i]
 	if err == nil {
@@ -165,7 +165,7 @@ func (b *commandBatch) settle(i int, err error) bool {
 // the key and what it holds. ask tells the type of a key (TYPE); broken
 // says the connection failed during the write, so refusals seen so far
 // are left for the next write to find again.
-func (b *commandBatch) finish(now time.Time, ask func(key string) (string, error), broken bool) error {
+func (b *batch) finish(now time.Time, ask func(key string) (string, error), broken bool) error {
 	rd := &b.round
 	h := b.holds
 	if h == nil {
@@ -306,7 +306,7 @@ func (h *holds) logRefused(keys []string) {
 
 // logReleased writes an I! line for each key whose refused command Redis
 // took at last, with the metrics that waited behind it (now in b).
-func (h *holds) logReleased(b *commandBatch, keys []string, now time.Time) {
+func (h *holds) logReleased(b *batch, keys []string, now time.Time) {
 	if len(keys) == 0 {
 		return
 	}
@@ -336,17 +336,20 @@ func (h *holds) logReleased(b *commandBatch, keys []string, now time.Time) {
 	}
 }
 
-// dueNow makes every held key due for its next attempt (at a stop).
-func (h *holds) dueNow() {
-	for _, k := range h.keys {
+// RetryNow makes every held key due for its next attempt (at a stop).
+func (b *batch) RetryNow() {
+	if b.holds == nil {
+		return
+	}
+	for _, k := range b.holds.keys {
 		k.retryAt = time.Time{}
 	}
 }
 
-// nextSend tells when a write has something to send: now when some
-// command may go at once, the earliest retry of a held key otherwise, and
-// the zero time for an empty batch.
-func (b *commandBatch) nextSend(now time.Time) time.Time {
+// Next tells when a write has something to send: now when some command
+// may go at once, the earliest retry of a held key otherwise, and the
+// zero time for an empty batch.
+func (b *batch) Next(now time.Time) time.Time {
 	if len(b.cmds) == 0 {
 		return time.Time{}
 	}
@@ -370,8 +373,8 @@ func (b *commandBatch) nextSend(now time.Time) time.Time {
 	return next
 }
 
-// held counts the metrics of the batch that wait for their keys.
-func (b *commandBatch) held() int {
+// Held counts the metrics of the batch that wait for their keys.
+func (b *batch) Held() int {
 	h := b.holds
 	if h == nil || len(h.keys) == 0 {
 		return 0

@@ -1,32 +1,56 @@
-package redis
+package commands
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
+	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
 )
 
 // Sending a command batch to one server: pipelined in chunks, encoded as
 // RESP straight from the batch's arena, and what went through taken out of
 // the batch so that a retry sends only the rest.
 
-// pipelineChunk is how many commands are sent before their replies are
+// PipelineChunk is how many commands are sent before their replies are
 // read: enough to keep Redis busy, few enough to bound the replies held.
-const pipelineChunk = 1024
+const PipelineChunk = 1024
 
-// Write sends every command, pipelined. Commands Redis accepted are
-// removed from the batch; what failed, or whose reply never came, stays
-// for the next attempt. Retrying may repeat a command whose reply was lost
+// Write sends every command, pipelined: on one connection, or on a Redis
+// Cluster to the node of each key's slot (see cluster.go). Commands Redis
+// accepted are removed from the batch; what failed, or whose reply never
+// came, stays for the next attempt. Retrying may repeat a command whose reply was lost
 // with the connection: delivery is at least once. With holds (the execd
 // loop), commands for keys Redis refused wait for their own retry, and a
 // refusal is no error (see refusals.go).
-func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
+func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, error) {
+	b.progress = to.Progress
+	before := b.metrics
+	var res writer.Result
+	var err error
+	if to.Config != nil && to.Config.IsCluster() {
+		res.Handed = true
+		res.Updates, err = b.writeCluster(ctx, to.Config)
+	} else {
+		err = to.Client.RunContext(ctx, func(c redis.Conn) error {
+			res.Handed = true
+			n, err := b.writeConn(ctx, c)
+			if err == nil {
+				res.Updates = n
+			}
+			return err
+		})
+	}
+	res.Written = before - b.metrics
+	return res, err
+}
+
+// writeConn is Write on one connection; it returns the commands written.
+func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
 	}
@@ -48,14 +72,14 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
-	if err := b.send(c, raw, sel[:min(pipelineChunk, len(sel))]); err != nil {
+	if err := b.send(c, raw, sel[:min(PipelineChunk, len(sel))]); err != nil {
 		_ = b.finish(now, nil, true)
 		return written, err
 	}
-	for start := 0; start < len(sel); start += pipelineChunk {
-		end := min(start+pipelineChunk, len(sel))
+	for start := 0; start < len(sel); start += PipelineChunk {
+		end := min(start+PipelineChunk, len(sel))
 		if end < len(sel) {
-			if err := b.send(c, raw, sel[end:min(end+pipelineChunk, len(sel))]); err != nil {
+			if err := b.send(c, raw, sel[end:min(end+PipelineChunk, len(sel))]); err != nil {
 				_ = b.finish(now, nil, true)
 				return written, err
 			}
@@ -91,7 +115,7 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 		}
 	}
 	if b.wait > 0 && written > 0 {
-		if err := waitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
+		if err := redisconn.WaitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
 			// Applied on this server but not yet on enough replicas: sent
 			// again (at least once) rather than lost in a failover.
 			clear(b.round.done)
@@ -103,23 +127,10 @@ func (b *commandBatch) Write(ctx context.Context, c redis.Conn) (int, error) {
 	return written, b.finish(now, typeAsker(ctx, c), false)
 }
 
-// waitReplicas runs WAIT: an error when fewer than n replicas have every
-// write of this connection so far.
-func waitReplicas(ctx context.Context, c redis.Conn, n, ms int64) error {
-	got, err := redis.Int64(redis.DoContext(c, ctx, "WAIT", n, ms))
-	if err != nil {
-		return err
-	}
-	if got < n {
-		return redis.Error(fmt.Sprintf("TRYAGAIN only %d of %d replicas acknowledged the writes", got, n))
-	}
-	return nil
-}
-
 // send writes one chunk of commands. On our own connections they are
 // encoded to RESP here, from the arena, and written in one piece: redigo's
 // Send would box every argument in an interface (an allocation each).
-func (b *commandBatch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
+func (b *batch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
 	if raw == nil || !raw.CanWriteRaw() {
 		for _, i := range idx {
 			cmd := b.cmds[i]
