@@ -40,7 +40,8 @@ FUZZ_TARGETS := \
 	./plugins/common/metricpairs:FuzzValue \
 	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
-	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf
+	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
+	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
 .PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
 
