@@ -1,6 +1,7 @@
 package quote
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 
@@ -241,4 +242,154 @@ func FormatPrice(dst []byte, v float64) []byte {
 		return append(dst, '0')
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// compareDecimal compares two non-negative decimals as numbers, exactly:
+// digits with an optional fraction and exponent ("97234.12",
+// "1.2345e-06"), the texts Telegraf's serializers write. It returns -1, 0
+// or 1; ok is false for any other text (a sign, a bare dot, an exponent
+// of more than four digits), which the caller parses instead.
+func compareDecimal(a, b []byte) (c int, ok bool) {
+	if sameShape(a, b) {
+		return bytes.Compare(a, b), true
+	}
+	x, ok := readDecimal(a)
+	if !ok {
+		return 0, false
+	}
+	y, ok := readDecimal(b)
+	if !ok {
+		return 0, false
+	}
+	switch xz, yz := x.zero(), y.zero(); {
+	case xz || yz:
+		return cmpBool(!xz, !yz), true
+	case x.place != y.place:
+		return cmpBool(x.place > y.place, x.place < y.place), true
+	}
+	// Same place: digit by digit; a missing digit is a zero, and D has
+	// no trailing zero, so the longer is the larger ("45" against "4").
+	for i := 0; ; i++ {
+		dx, okx := x.digit(i)
+		dy, oky := y.digit(i)
+		switch {
+		case !okx || !oky:
+			return cmpBool(okx, oky), true
+		case dx != dy:
+			return cmpBool(dx > dy, dx < dy), true
+		}
+	}
+}
+
+// sameShape tells two plain decimals of one shape: as long, digits at the
+// same places, a dot (or none) at the same place, no leading zero. Their
+// bytes then order them as numbers: the usual tie of two prices.
+func sameShape(a, b []byte) bool {
+	if len(a) != len(b) || len(a) == 0 || a[0] == '0' || b[0] == '0' {
+		return false
+	}
+	dot := false
+	for i := range a {
+		x, y := a[i], b[i]
+		switch {
+		case x >= '0' && x <= '9' && y >= '0' && y <= '9':
+		case x == '.' && y == '.' && !dot && i+1 < len(a):
+			dot = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cmpBool is 1 when gt, -1 when lt, else 0.
+func cmpBool(gt, lt bool) int {
+	switch {
+	case gt && !lt:
+		return 1
+	case lt && !gt:
+		return -1
+	}
+	return 0
+}
+
+// decimalText is a non-negative number 0.D × 10^place, its digits D given as
+// two runs of the text (the integer's, then the fraction's) so that
+// nothing is copied; D has no leading or trailing zero (none: zero).
+type decimalText struct {
+	head, tail []byte
+	place      int
+}
+
+func (d decimalText) zero() bool { return len(d.head)+len(d.tail) == 0 }
+
+func (d decimalText) digit(i int) (byte, bool) {
+	if i < len(d.head) {
+		return d.head[i], true
+	}
+	i -= len(d.head)
+	if i < len(d.tail) {
+		return d.tail[i], true
+	}
+	return 0, false
+}
+
+// readDecimal reads digits[.digits][(e|E)[+-]digits].
+func readDecimal(s []byte) (d decimalText, ok bool) {
+	i := digitRun(s, 0)
+	integer := s[:i]
+	var fraction []byte
+	if i < len(s) && s[i] == '.' {
+		j := digitRun(s, i+1)
+		if j == i+1 {
+			return d, false
+		}
+		fraction, i = s[i+1:j], j
+	}
+	if len(integer) == 0 {
+		return d, false
+	}
+	exp := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return d, false
+		}
+		i++
+		neg := i < len(s) && s[i] == '-'
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digitRun(s, i)
+		if j != len(s) || j == i || j-i > 4 {
+			return d, false
+		}
+		for _, c := range s[i:j] {
+			exp = exp*10 + int(c-'0')
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	integer = bytes.TrimLeft(integer, "0")
+	if len(integer) == 0 {
+		// 0.000123: the fraction's leading zeros lower the place.
+		digits := bytes.TrimLeft(fraction, "0")
+		d.place = exp - (len(fraction) - len(digits))
+		d.head = bytes.TrimRight(digits, "0")
+		return d, true
+	}
+	d.place = exp + len(integer)
+	d.head, d.tail = integer, bytes.TrimRight(fraction, "0")
+	if len(d.tail) == 0 {
+		d.head = bytes.TrimRight(d.head, "0")
+	}
+	return d, true
+}
+
+// digitRun returns the end of the run of digits that starts at i.
+func digitRun(s []byte, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

@@ -49,17 +49,37 @@ func (p *price) float() float64 {
 	return p.value
 }
 
-// beats tells whether the price held wins over field f (value v, or a
-// lazy decimal) of the same time: it is higher. Equal times are decided
-// by the price, not by arrival, so that every order of the same prices
-// ends in the same document; the script decides the same way. Equal
-// values are written alike (FormatPrice), so either may stay: the later
-// replaces the held one, as a newer one would.
-func (p *price) beats(f *metricline.Field, v float64) bool {
-	if f.Kind == metricline.Decimal {
+// beats tells whether the price held wins over field f of the same time
+// (value v when parsed, else a lazy decimal not yet read): it is higher.
+// Equal times are decided by the price, not by arrival, so that every
+// order of the same prices ends in the same document; the script decides
+// the same way. Equal values are written alike (FormatPrice), so either
+// may stay: the later replaces the held one, as a newer one would.
+func (p *price) beats(f *metricline.Field, v float64, parsed bool) bool {
+	if !parsed {
+		// Ties are common (a feed stamps its prices by the second): two
+		// decimals are compared as text, without parsing either.
+		// Rounding keeps the order, so where the texts differ and their
+		// floats do not, either price writes the same document.
+		if p.lazy {
+			if c, ok := compareDecimal(p.text, f.Str); ok {
+				return c > 0
+			}
+		}
 		v, _ = strconv.ParseFloat(string(f.Str), 64)
 	}
 	return p.float() > v
+}
+
+// higher tells whether p is above o, a price of the same time; two lazy
+// decimals are compared as text, as in beats.
+func (p *price) higher(o *price) bool {
+	if p.lazy && o.lazy {
+		if c, ok := compareDecimal(p.text, o.text); ok {
+			return c > 0
+		}
+	}
+	return p.float() > o.float()
 }
 
 func (p *price) copyFrom(o *price) {
@@ -182,7 +202,8 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		var v float64
 		// A lazy decimal is converted when written; only one that may be
 		// tiny, or is negative, is checked now.
-		if f.Kind != metricline.Decimal || mayBeTiny(f.Str) || (len(f.Str) > 0 && f.Str[0] == '-') {
+		parsed := f.Kind != metricline.Decimal || mayBeTiny(f.Str) || (len(f.Str) > 0 && f.Str[0] == '-')
+		if parsed {
 			var reason Reason
 			var ok bool
 			if v, reason, ok = value(f); !ok {
@@ -199,7 +220,7 @@ func (b *Batch) Add(m *metricline.Metric) error {
 		case !p.used:
 			p.used = true
 			b.used++
-		case m.Time > p.time || (m.Time == p.time && !p.beats(f, v)):
+		case m.Time > p.time || (m.Time == p.time && !p.beats(f, v, parsed)):
 			b.held[p.metric]--
 			if p.metric == idx {
 				fate |= superseded
@@ -269,7 +290,7 @@ func (b *Batch) Absorb(newer *Batch) {
 		case !p.used:
 			p.used = true
 			b.used++
-		case np.time > p.time || (np.time == p.time && np.float() >= p.float()):
+		case np.time > p.time || (np.time == p.time && !p.higher(np)):
 			b.held[p.metric]--
 			b.fate[p.metric] |= superseded
 		default:
