@@ -23,12 +23,12 @@ TELEGRAF_TAGS := custom,inputs.http,inputs.kafka_consumer,inputs.execd,outputs.k
 # Every fuzz target, as package:Target, or package:Target:budget where an
 # input costs far more than most (a run through Redis and both plugins).
 FUZZ_TARGETS := \
-	./plugins/common/metricline:FuzzJSON \
-	./plugins/common/metricline:FuzzJSONBatch \
-	./plugins/common/metricline:FuzzInflux \
-	./plugins/common/metricline:FuzzInfluxVsTelegraf \
-	./plugins/common/metricline:FuzzInfluxFastPath \
-	./plugins/common/metricline:FuzzShortestDecimal \
+	./plugins/common/metricjson:FuzzJSON \
+	./plugins/common/metricjson:FuzzJSONBatch \
+	./plugins/common/lineprotocol:FuzzInflux \
+	./plugins/common/lineprotocol:FuzzInfluxVsTelegraf \
+	./plugins/common/lineprotocol:FuzzInfluxFastPath \
+	./plugins/common/lineprotocol:FuzzShortestDecimal \
 	./plugins/common/lineprotocol:FuzzEncodeVsTelegraf \
 	./plugins/common/metricjson:FuzzEncodeVsTelegraf \
 	./plugins/common/config:FuzzDecode \

@@ -1,8 +1,3 @@
-// Package lineprotocol writes metrics as InfluxDB line protocol, byte for
-// byte as Telegraf's influx serializer (v1.37.2) writes them with
-// influx_sort_fields = true and influx_uint_support = true, straight from a
-// metricline.Metric: no telegraf.Metric, no allocation once the buffers
-// have grown. A differential fuzz test holds it to Telegraf's serializer.
 package lineprotocol
 
 import (
@@ -10,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unsafe"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -154,7 +148,7 @@ func AppendFieldValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		// Text already in the shortest form is what formatting would
 		// give; anything else reads as Field.Value reads it: ParseFloat's
 		// result, error or not.
-		if _, _, ok := metricline.ShortestDecimal(f.Str); ok {
+		if _, _, ok := ShortestDecimal(f.Str); ok {
 			return append(dst, f.Str...), true
 		}
 		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
@@ -179,13 +173,6 @@ func AppendFieldValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		return strconv.AppendBool(dst, f.Bool), true
 	}
 	return dst, false
-}
-
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 func appendFloat(dst []byte, v float64) ([]byte, bool) {

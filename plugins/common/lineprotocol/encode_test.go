@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/lpcheck"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/metricgen"
@@ -96,7 +97,7 @@ func FuzzEncodeVsTelegraf(f *testing.F) {
 }
 
 func BenchmarkAppendMetric(b *testing.B) {
-	d := metricline.NewJSON(0, "")
+	d := metricjson.NewJSON(0, "")
 	d.FloatNumbers = true
 	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`)
 	var m metricline.Metric

@@ -13,7 +13,7 @@ import (
 // Telegraf's influx parser would give, written as Telegraf's serializer
 // would write them. It is not safe for concurrent use.
 type Rewriter struct {
-	dec *metricline.Influx
+	dec *Influx
 	enc Encoder
 	n   int
 	err error
@@ -28,7 +28,7 @@ type Rewriter struct {
 // NewRewriter reads payloads whose timestamps are in units of precision
 // (0: nanoseconds), as Telegraf's influx_timestamp_precision.
 func NewRewriter(precision time.Duration) (*Rewriter, error) {
-	d, err := metricline.NewInflux(precision)
+	d, err := NewInflux(precision)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (r *Rewriter) add(m *metricline.Metric) {
 // keys and tag values of letters, digits and "_-.:/" only (nothing to
 // escape or unescape); tags in strictly ascending key order, no field key
 // twice; field values that read back as they are written (floats in
-// their shortest form, see metricline.ShortestDecimal, integers without
+// their shortest form, see ShortestDecimal, integers without
 // superfluous digits, "true"/"false", strings of printable ASCII without
 // `"` or `\`); a timestamp in nanoseconds, within int64, without a sign or
 // a leading zero. FuzzRewriteVsTelegraf holds the result to what
@@ -166,7 +166,7 @@ func (r *Rewriter) copyLine(buf, line []byte) ([]byte, bool) {
 	}
 	r.fields = fields
 	ts := line[i+1:]
-	if !digits(ts, 19) || (len(ts) == 19 && string(ts) > "9223372036854775807") {
+	if !isDigits(ts, 19) || (len(ts) == 19 && string(ts) > "9223372036854775807") {
 		return buf, false
 	}
 	if sorted {
@@ -203,8 +203,8 @@ func sortFields(fields []fieldSpan, line []byte) {
 	}
 }
 
-// plain marks the bytes a name, key or tag value may hold in copyLine.
-var plain = func() (set [256]bool) {
+// copyable marks the bytes a name, key or tag value may hold in copyLine.
+var copyable = func() (set [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		set[c], set[c-'a'+'A'] = true, true
 	}
@@ -219,7 +219,7 @@ var plain = func() (set [256]bool) {
 
 // token returns the end of the run of plain bytes at line[i:].
 func token(line []byte, i int) int {
-	for i < len(line) && plain[line[i]] {
+	for i < len(line) && copyable[line[i]] {
 		i++
 	}
 	return i
@@ -252,24 +252,24 @@ func canonicalValue(line []byte, v int) int {
 		if text[0] == '-' && (len(text) < 3 || text[1] == '0') {
 			return -1 // "-0i" is written "0i"
 		}
-		if !digits(bytes.TrimPrefix(text[:len(text)-1], []byte("-")), 18) {
+		if !isDigits(bytes.TrimPrefix(text[:len(text)-1], []byte("-")), 18) {
 			return -1
 		}
 	case text[len(text)-1] == 'u':
-		if !digits(text[:len(text)-1], 19) {
+		if !isDigits(text[:len(text)-1], 19) {
 			return -1
 		}
 	default:
-		if _, _, ok := metricline.ShortestDecimal(text); !ok {
+		if _, _, ok := ShortestDecimal(text); !ok {
 			return -1
 		}
 	}
 	return i
 }
 
-// digits reports whether b is a number of at most max digits without a
+// isDigits reports whether b is a number of at most max digits without a
 // leading zero (or "0").
-func digits(b []byte, max int) bool {
+func isDigits(b []byte, max int) bool {
 	if len(b) == 0 || len(b) > max || (b[0] == '0' && len(b) > 1) {
 		return false
 	}
@@ -279,4 +279,71 @@ func digits(b []byte, max int) bool {
 		}
 	}
 	return true
+}
+
+// ShortestDecimal reports whether text, a number as JSON or line protocol
+// writes it, is already what strconv.FormatFloat(v, 'f', -1, 64) gives for
+// the float64 v it reads as, so a serializer may copy it instead of parsing
+// and formatting: no exponent, no superfluous zeros ("0", "-0", "97.5",
+// "1200", not "0.50", "01", "1e3"), at most 15 significant digits (any
+// two decimals of 15 digits read as different float64s, so no other,
+// shorter text reads as v) and far from the subnormal range. intDigits is
+// the number of digits before the point; fracZeros the zeros right after
+// it when the integer part is 0 (for serializers that switch to an
+// exponent for small and large numbers).
+func ShortestDecimal(text []byte) (intDigits, fracZeros int, ok bool) {
+	i := 0
+	if i < len(text) && text[i] == '-' {
+		i++
+	}
+	start := i
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		i++
+	}
+	intDigits = i - start
+	if intDigits == 0 || (intDigits > 1 && text[start] == '0') || intDigits > 300 {
+		return 0, 0, false
+	}
+	// Significant digits: from the first non-zero digit to the last one.
+	first, last := -1, -1
+	for j := start; j < i; j++ {
+		if text[j] != '0' {
+			if first < 0 {
+				first = j
+			}
+			last = j
+		}
+	}
+	if i < len(text) {
+		if text[i] != '.' || i+1 == len(text) || text[len(text)-1] == '0' {
+			return 0, 0, false
+		}
+		i++
+		for j := i; j < len(text); j++ {
+			c := text[j]
+			if c < '0' || c > '9' {
+				return 0, 0, false
+			}
+			if c != '0' {
+				if first < 0 {
+					first = j
+					if intDigits == 1 && text[start] == '0' {
+						fracZeros = j - i
+					}
+				}
+				last = j
+			}
+		}
+	}
+	if first < 0 {
+		return intDigits, 0, true // zero
+	}
+	sig := last - first + 1
+	if first < i && last >= i { // the point lies between them
+		sig--
+	}
+	if sig > 15 || fracZeros > 290 {
+		return 0, 0, false
+	}
+	return intDigits, fracZeros, true
 }

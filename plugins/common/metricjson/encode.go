@@ -1,11 +1,3 @@
-// Package metricjson writes metrics as Telegraf JSON, byte for byte as
-// Telegraf's json serializer (v1.37.2) writes one metric with
-// json_timestamp_units and json_timestamp_format (no transformation, no
-// nested fields): {"fields":{...},"name":"...","tags":{...},"timestamp":...}
-// with keys sorted and strings escaped as encoding/json escapes them. It
-// works from a metricline.Metric, without a telegraf.Metric or maps, and
-// allocates nothing once its buffers have grown. A differential fuzz test
-// holds it to Telegraf's serializer.
 package metricjson
 
 import (
@@ -15,6 +7,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -91,7 +84,7 @@ func appendValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		// (where encoding/json writes no exponent), is what formatting
 		// would give; anything else reads as Field.Value reads it:
 		// ParseFloat's result, error or not.
-		if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
+		if intDigits, fracZeros, ok := lineprotocol.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
 			return append(dst, f.Str...), true
 		}
 		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)

@@ -1,24 +1,28 @@
-package metricline
+package metricline_test
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 func TestDetectReadsEachLineInItsFormat(t *testing.T) {
-	in, err := NewInflux(0)
+	in, err := lineprotocol.NewInflux(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	for line, want := range map[string]string{
 		`{"fields":{"x":1.5},"name":"m","tags":{},"timestamp":1795552004}`:                      "m 0 tags 1 fields @1795552004000000000",
 		`  {"metrics":[{"fields":{"x":1},"name":"m","tags":{"a":"b"},"timestamp":1795552004}]}`: "m 1 tags 1 fields @1795552004000000000",
 		`m,a=b x=1.5 1795552004000000000`:                                                       "m 1 tags 1 fields @1795552004000000000",
 	} {
 		var got []string
-		if err := d.Decode([]byte(line), func(m *Metric) { got = append(got, m.String()) }); err != nil || len(got) != 1 || got[0] != want {
+		if err := d.Decode([]byte(line), func(m *metricline.Metric) { got = append(got, m.String()) }); err != nil || len(got) != 1 || got[0] != want {
 			t.Errorf("%s: %q %v, want %q", line, got, err, want)
 		}
 	}
@@ -27,8 +31,8 @@ func TestDetectReadsEachLineInItsFormat(t *testing.T) {
 // Hostile: a line of neither format is refused by the decoder its first
 // byte chose, with that decoder's message; nothing is decoded from it.
 func TestDetectHostile(t *testing.T) {
-	in, _ := NewInflux(0)
-	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	in, _ := lineprotocol.NewInflux(0)
+	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	for line, want := range map[string]string{
 		`{"fields":{"x":1.5},"name":"m"`: "JSON",
 		`{m x`:                           "JSON",
@@ -36,7 +40,7 @@ func TestDetectHostile(t *testing.T) {
 		``:                               "",
 	} {
 		n := 0
-		err := d.Decode([]byte(line), func(*Metric) { n++ })
+		err := d.Decode([]byte(line), func(*metricline.Metric) { n++ })
 		if n != 0 || (line != "" && err == nil) || (want != "" && !strings.Contains(err.Error(), want)) {
 			t.Errorf("%q: %d metrics, error %v", line, n, err)
 		}
@@ -46,11 +50,11 @@ func TestDetectHostile(t *testing.T) {
 // A line protocol measurement may begin with '{': such a line is not
 // taken for bad JSON.
 func TestDetectBraceMeasurement(t *testing.T) {
-	in, _ := NewInflux(0)
-	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	in, _ := lineprotocol.NewInflux(0)
+	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	for _, line := range []string{`{m x=1 1`, `{"m x=1i 1`, `{.m,\=0\=#={0*}a 0%}cpu#=6u 1`} {
 		var names []string
-		if err := d.Decode([]byte(line), func(m *Metric) { names = append(names, string(m.Name)) }); err != nil || len(names) != 1 {
+		if err := d.Decode([]byte(line), func(m *metricline.Metric) { names = append(names, string(m.Name)) }); err != nil || len(names) != 1 {
 			t.Errorf("%q: %v, metrics %q", line, err, names)
 		}
 	}
@@ -60,10 +64,10 @@ func TestDetectBraceMeasurement(t *testing.T) {
 // line, nor a line protocol line. (A '{' line that is line protocol after
 // all, rare, allocates the JSON decoder's error that is then dropped.)
 func TestDetectDoesNotAllocate(t *testing.T) {
-	in, _ := NewInflux(0)
-	d := &Detect{JSON: NewJSON(time.Second, ""), Influx: in}
+	in, _ := lineprotocol.NewInflux(0)
+	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	n := 0
-	count := func(*Metric) { n++ }
+	count := func(*metricline.Metric) { n++ }
 	for _, line := range []string{
 		`{"fields":{"x":1.5,"y":"text"},"name":"m","tags":{"a":"b"},"timestamp":1795552004}`,
 		`{"metrics":[{"fields":{"x":1},"name":"m","tags":{},"timestamp":1795552004},{"fields":{"x":2},"name":"m","tags":{},"timestamp":1795552005}]}`,

@@ -1,10 +1,3 @@
-// Package metricline turns one line of what Telegraf's [[outputs.execd]]
-// writes into metrics: Telegraf JSON (one metric, or a {"metrics":[...]}
-// batch with use_batch_format) or line protocol (on Telegraf's own line
-// protocol state machine), decoded without allocating.
-//
-// A decoded Metric points into the line and the decoder's scratch space: it
-// is valid only inside the callback it is passed to. Copy what you keep.
 package metricline
 
 import (
@@ -118,7 +111,8 @@ type Metric struct {
 	telegraf telegraf.Metric
 }
 
-func (m *Metric) reset() {
+// Reset empties m for reuse, keeping its buffers.
+func (m *Metric) Reset() {
 	m.Name = m.Name[:0]
 	m.Tags = m.Tags[:0]
 	m.Fields = m.Fields[:0]

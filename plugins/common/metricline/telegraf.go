@@ -8,7 +8,7 @@ import "github.com/influxdata/telegraf"
 // reused; the names and values are copied into one new buffer, so m stays
 // valid after tm changes. ToTelegraf then returns tm itself.
 func FromTelegraf(tm telegraf.Metric, m *Metric) {
-	m.reset()
+	m.Reset()
 	tags, fields := tm.TagList(), tm.FieldList()
 	size := len(tm.Name())
 	for _, t := range tags {

@@ -78,7 +78,7 @@ func (w *FlatWriter) Append(buf []byte, pairs [][]byte, t time.Time) ([]byte, er
 // anything else a string.
 func flatField(k, v []byte) metricline.Field {
 	if Decimal(v) {
-		if _, _, ok := metricline.ShortestDecimal(v); ok {
+		if _, _, ok := lineprotocol.ShortestDecimal(v); ok {
 			return metricline.Field{Key: k, Kind: metricline.Decimal, Str: v}
 		}
 		if f, err := strconv.ParseFloat(unsafeString(v), 64); err == nil && !math.IsInf(f, 0) {

@@ -156,3 +156,16 @@ func (r *Reader) release() {
 	clear(r.keys)
 	readers.Put(r)
 }
+
+// Typed reports whether pairs (name, value, name, value, ...) are in the
+// typed layout: they hold _measurement or _time. Entries and hashes
+// written before the layout existed (or by other clients) hold neither,
+// and are read by the older rule.
+func Typed(pairs [][]byte) bool {
+	for i := 0; i < len(pairs); i += 2 {
+		if n := pairs[i]; len(n) > 0 && n[0] == Reserved && (string(n) == NameField || string(n) == TimeField) {
+			return true
+		}
+	}
+	return false
+}

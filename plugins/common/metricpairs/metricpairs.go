@@ -31,6 +31,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -76,7 +77,7 @@ func AppendValue(dst []byte, f *metricline.Field) ([]byte, error) {
 		// Text already in the shortest plain form, within the range
 		// AppendFloat writes plain (1e-6 to 1e21), is what it would write:
 		// copied, not parsed and formatted again.
-		if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 21 && fracZeros <= 5 {
+		if intDigits, fracZeros, ok := lineprotocol.ShortestDecimal(f.Str); ok && intDigits <= 21 && fracZeros <= 5 {
 			return append(dst, f.Str...), nil
 		}
 		fallthrough
@@ -132,17 +133,4 @@ func AppendString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s...)
 	return append(dst, '"')
-}
-
-// Typed reports whether pairs (name, value, name, value, ...) are in the
-// typed layout: they hold _measurement or _time. Entries and hashes
-// written before the layout existed (or by other clients) hold neither,
-// and are read by the older rule.
-func Typed(pairs [][]byte) bool {
-	for i := 0; i < len(pairs); i += 2 {
-		if n := pairs[i]; len(n) > 0 && n[0] == Reserved && (string(n) == NameField || string(n) == TimeField) {
-			return true
-		}
-	}
-	return false
 }

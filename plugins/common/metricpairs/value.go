@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -92,7 +93,7 @@ func ReadValue(f *metricline.Field, v, scratch []byte) ([]byte, error) {
 	if !Decimal(v) {
 		return scratch, fmt.Errorf(`%q is not a value of the layout (1.5, 3i, 3u, true, "text", +Inf)`, v)
 	}
-	if _, _, ok := metricline.ShortestDecimal(v); ok {
+	if _, _, ok := lineprotocol.ShortestDecimal(v); ok {
 		f.Kind, f.Str = metricline.Decimal, v
 		return scratch, nil
 	}

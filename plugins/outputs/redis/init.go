@@ -5,6 +5,8 @@ import (
 	"time"
 
 	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/quote"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
@@ -16,10 +18,10 @@ func (r *Redis) newDecoder() (metricline.Decoder, error) {
 	// Numbers stay text (Kind Decimal): quote mode converts only the price
 	// it keeps, and our serializers and keytemplate.AppendValue copy text
 	// already in float64's shortest form instead of parsing and formatting.
-	j := metricline.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
+	j := metricjson.NewJSON(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)
 	j.FloatNumbers = true
 	j.LazyNumbers = true
-	lp, err := metricline.NewInflux(time.Duration(r.InfluxTimestampPrecision))
+	lp, err := lineprotocol.NewInflux(time.Duration(r.InfluxTimestampPrecision))
 	if err != nil {
 		return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
 	}

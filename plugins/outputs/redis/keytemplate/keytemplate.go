@@ -31,6 +31,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -321,7 +322,7 @@ func AppendValue(dst []byte, f *metricline.Field) []byte {
 		// Text already in the form formatting would give (shortest, no
 		// exponent, from 1e-6 to below 1e21) is copied as it is.
 		if f.Kind == metricline.Decimal {
-			if intDigits, fracZeros, ok := metricline.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
+			if intDigits, fracZeros, ok := lineprotocol.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
 				return append(dst, f.Str...)
 			}
 		}

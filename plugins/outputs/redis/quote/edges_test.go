@@ -9,6 +9,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
@@ -17,9 +19,9 @@ import (
 // adds every metric to a new batch.
 func decodeAll(t *testing.T, o *Options, lines ...string) *Batch {
 	t.Helper()
-	j := metricline.NewJSON(0, "")
+	j := metricjson.NewJSON(0, "")
 	j.FloatNumbers, j.LazyNumbers = true, true
-	lp, err := metricline.NewInflux(0)
+	lp, err := lineprotocol.NewInflux(0)
 	if err != nil {
 		t.Fatal(err)
 	}

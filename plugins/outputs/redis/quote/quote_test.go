@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
@@ -200,7 +201,7 @@ func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 }
 
 func BenchmarkBatchAdd(b *testing.B) {
-	d := metricline.NewJSON(0, "")
+	d := metricjson.NewJSON(0, "")
 	d.LazyNumbers = true
 	line := []byte(`{"fields":{"fields_ripple_usd":189.354348,"fields_decentraland_usd":6.566662934148e-07,"fields_shiba-inu_usd":96417.34,"fields_ethereum_usd":1.073639508435e-08,"fields_binancecoin_usd":380.19386,"fields_avalanche-2_usd":497.797189,"fields_chainlink_usd":4.329439511155e-09,"fields_near_usd":12900.03,"fields_cardano_usd":806.070067,"fields_solana_usd":2.518797832928e-07},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795553000}`)
 	batch := NewBatch(opts())

@@ -1,4 +1,4 @@
-package metricline
+package metricjson
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 // The general JSON of a line: a cursor over it, strings, numbers that may
-// overflow, and skipping values nobody asked for. json.go reads Telegraf's
+// overflow, and skipping values nobody asked for. decode.go reads Telegraf's
 // schema with them.
 
 // plainASCII marks the bytes a JSON string holds as themselves: printable
@@ -328,7 +330,7 @@ func (d *JSON) skip(depth int) error {
 			}
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		var f Field
+		var f metricline.Field
 		err := d.number(&f)
 		var me *metricError
 		if errors.As(err, &me) {
@@ -343,7 +345,7 @@ func (d *JSON) skip(depth int) error {
 
 // number reads a JSON number into f: Int when it is an integer that fits,
 // Uint for larger integers, Float otherwise.
-func (d *JSON) number(f *Field) error {
+func (d *JSON) number(f *metricline.Field) error {
 	p := &d.p
 	start := p.pos
 	b := p.buf
@@ -393,17 +395,17 @@ func (d *JSON) number(f *Field) error {
 	// Without an exponent only a number of over 300 digits can pass
 	// float64's range.
 	if d.LazyNumbers && (noExp && i-start <= 300 || !mayOverflow(text)) {
-		f.Kind, f.Str = Decimal, text
+		f.Kind, f.Str = metricline.Decimal, text
 		return nil
 	}
 	if isInt && !d.FloatNumbers {
 		if v, ok := parseInt(text); ok {
-			f.Kind, f.Int = Int, v
+			f.Kind, f.Int = metricline.Int, v
 			return nil
 		}
 		if text[0] != '-' {
 			if v, err := strconv.ParseUint(string(text), 10, 64); err == nil {
-				f.Kind, f.Uint = Uint, v
+				f.Kind, f.Uint = metricline.Uint, v
 				return nil
 			}
 		}
@@ -412,6 +414,6 @@ func (d *JSON) number(f *Field) error {
 	if err != nil || math.IsInf(v, 0) {
 		return badMetric("number %.40s is out of the float64 range", text)
 	}
-	f.Kind, f.Float = Float, v
+	f.Kind, f.Float = metricline.Float, v
 	return nil
 }

@@ -1,4 +1,4 @@
-package metricline
+package lineprotocol
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/decodetest"
 )
 
 func TestInflux(t *testing.T) {
@@ -13,7 +15,7 @@ func TestInflux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := collect(t, d, `kafka_consumer,topic_currency_rate=currency.rate fields_bitcoin_usd=97234.12,n=3i,u=4u,s="x",b=true 1795552004000000000`)
+	got, err := decodetest.Collect(t, d, `kafka_consumer,topic_currency_rate=currency.rate fields_bitcoin_usd=97234.12,n=3i,u=4u,s="x",b=true 1795552004000000000`)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("%v %v", got, err)
 	}
@@ -22,11 +24,11 @@ func TestInflux(t *testing.T) {
 		m.Fields["fields_bitcoin_usd"] != 97234.12 || m.Fields["n"] != int64(3) || m.Fields["u"] != uint64(4) || m.Fields["s"] != "x" || m.Fields["b"] != true {
 		t.Fatalf("%+v", m)
 	}
-	if _, err := collect(t, d, `kafka_consumer fields_bitcoin_usd= 1`); err == nil || !strings.HasPrefix(err.Error(), "invalid line protocol at byte") {
+	if _, err := decodetest.Collect(t, d, `kafka_consumer fields_bitcoin_usd= 1`); err == nil || !strings.HasPrefix(err.Error(), "invalid line protocol at byte") {
 		t.Fatalf("error %v", err)
 	}
 	s, _ := NewInflux(time.Second)
-	if got, _ := collect(t, s, `m v=1 1795552004`); got[0].Time != 1795552004*int64(time.Second) {
+	if got, _ := decodetest.Collect(t, s, `m v=1 1795552004`); got[0].Time != 1795552004*int64(time.Second) {
 		t.Fatalf("precision: %+v", got)
 	}
 }
@@ -47,7 +49,7 @@ func FuzzInflux(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		got, err := collect(t, d, line)
+		got, err := decodetest.Collect(t, d, line)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error %q", err)
@@ -62,41 +64,12 @@ func FuzzInflux(f *testing.F) {
 	})
 }
 
-// FuzzJSONBatch puts fuzzed metrics into a batch line: a bad metric never
-// costs the good ones around it.
-func FuzzJSONBatch(f *testing.F) {
-	f.Add(`{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}`)
-	f.Add(`{"fields":{"a":1e999},"name":"m","tags":{},"timestamp":1}`)
-	f.Add(`{}`)
-	good := `{"fields":{"g":1},"name":"good","tags":{},"timestamp":1}`
-	d := NewJSON(0, "")
-	f.Fuzz(func(t *testing.T, metric string) {
-		got, err := collect(t, d, `{"metrics":[`+good+`,`+metric+`,`+good+`]}`)
-		if err != nil && strings.Contains(err.Error(), "\n") {
-			t.Fatalf("multi-line error %q", err)
-		}
-		goods := 0
-		for _, m := range got {
-			if m.Name == "good" {
-				goods++
-			}
-		}
-		single, serr := collect(t, d, metric)
-		if serr == nil && len(single) == 1 && !strings.Contains(metric, "metrics") && goods != 2 {
-			t.Fatalf("a valid metric %q cost the batch its good metrics: %v", metric, err)
-		}
-		if goods == 0 {
-			t.Fatalf("the first good metric was lost: %v", err)
-		}
-	})
-}
-
 // TestInfluxNonFinite: line protocol has no NaN or Inf; such text is a
 // bad line, not a metric.
 func TestInfluxNonFinite(t *testing.T) {
 	d, _ := NewInflux(0)
 	for _, line := range []string{"m v=NaN 1", "m v=Inf 1", "m v=-Inf 1", "m v=1e400 1"} {
-		if got, err := collect(t, d, line); err == nil && len(got) > 0 {
+		if got, err := decodetest.Collect(t, d, line); err == nil && len(got) > 0 {
 			if f, ok := got[0].Fields["v"].(float64); ok && (f != f || f > 1e308 || f < -1e308) {
 				t.Errorf("%q gave %v", line, f)
 			}

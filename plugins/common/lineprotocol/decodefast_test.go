@@ -1,9 +1,11 @@
-package metricline
+package lineprotocol
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 // fastEdges are lines at the border of the fast path's subset: each is
@@ -53,8 +55,8 @@ func TestInfluxFastPathAsMachine(t *testing.T) {
 func sameAsMachine(t *testing.T, fast, slow *Influx, line []byte) {
 	t.Helper()
 	var got, want []string
-	gerr := fast.Decode(line, func(m *Metric) { got = append(got, describe(m)) })
-	werr := slow.Decode(line, func(m *Metric) { want = append(want, describe(m)) })
+	gerr := fast.Decode(line, func(m *metricline.Metric) { got = append(got, describe(m)) })
+	werr := slow.Decode(line, func(m *metricline.Metric) { want = append(want, describe(m)) })
 	if strings.Join(got, "\n") != strings.Join(want, "\n") || errText(gerr) != errText(werr) {
 		t.Fatalf("%q: fast path %q %v, machine %q %v", line, got, gerr, want, werr)
 	}

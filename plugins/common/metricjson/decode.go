@@ -1,4 +1,4 @@
-package metricline
+package metricjson
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 // JSON decodes what Telegraf's JSON serializer writes:
@@ -35,7 +37,7 @@ type JSON struct {
 	LazyNumbers bool
 
 	p       parser
-	m       Metric
+	m       metricline.Metric
 	scratch []byte
 	seen    map[string]struct{}
 	bad     error        // the first content error of the metric being read
@@ -74,7 +76,7 @@ func badMetric(format string, args ...interface{}) error {
 }
 
 // Decode implements Decoder.
-func (d *JSON) Decode(line []byte, fn func(*Metric)) error {
+func (d *JSON) Decode(line []byte, fn func(*metricline.Metric)) error {
 	if d.TimestampUnits <= 0 {
 		*d = *NewJSON(d.TimestampUnits, d.TimestampFormat)
 	}
@@ -121,7 +123,7 @@ func (d *JSON) Decode(line []byte, fn func(*Metric)) error {
 }
 
 // batch reads the array after "metrics": and the closing brace.
-func (d *JSON) batch(fn func(*Metric)) error {
+func (d *JSON) batch(fn func(*metricline.Metric)) error {
 	p := &d.p
 	p.ws()
 	if p.peek() != '[' {
@@ -195,7 +197,7 @@ func (d *JSON) key() ([]byte, error) {
 func (d *JSON) metric() error {
 	p := &d.p
 	m := &d.m
-	m.reset()
+	m.Reset()
 	m.TagsSorted, m.FieldsSorted = true, true // until a key says otherwise
 	p.ws()
 	if p.peek() != '{' {
@@ -327,19 +329,19 @@ func (d *JSON) fields() error {
 			return err
 		}
 		p.ws()
-		f := Field{Key: key}
+		f := metricline.Field{Key: key}
 		switch c := p.peek(); {
 		case c == '"':
 			s, err := d.str()
 			if err != nil {
 				return err
 			}
-			f.Kind, f.Str = String, s
+			f.Kind, f.Str = metricline.String, s
 		case c == 't' || c == 'f':
 			if p.literal("true") {
-				f.Kind, f.Bool = Bool, true
+				f.Kind, f.Bool = metricline.Bool, true
 			} else if p.literal("false") {
-				f.Kind = Bool
+				f.Kind = metricline.Bool
 			} else {
 				return p.syntax("invalid literal")
 			}
@@ -427,7 +429,7 @@ func (d *JSON) tags() error {
 					}
 				}
 			}
-			m.Tags = append(m.Tags, Tag{Key: key, Value: v})
+			m.Tags = append(m.Tags, metricline.Tag{Key: key, Value: v})
 		}
 		p.ws()
 		c := p.peek()
@@ -444,7 +446,7 @@ func (d *JSON) tags() error {
 
 // duplicate reports whether key is already among fields. Small metrics
 // are searched in place; wide ones through a set.
-func (d *JSON) duplicate(fields []Field, key []byte) bool {
+func (d *JSON) duplicate(fields []metricline.Field, key []byte) bool {
 	if len(fields) < 32 {
 		for i := range fields {
 			if bytes.Equal(fields[i].Key, key) {
@@ -500,7 +502,7 @@ func (d *JSON) timestamp() error {
 		d.note(badMetric(`"timestamp" is not a number`))
 		return nil
 	}
-	var f Field
+	var f metricline.Field
 	floats, lazy := d.FloatNumbers, d.LazyNumbers
 	d.FloatNumbers, d.LazyNumbers = false, false // a timestamp is an integer count of units
 	err := d.number(&f)
@@ -515,13 +517,13 @@ func (d *JSON) timestamp() error {
 	}
 	units := int64(d.TimestampUnits)
 	switch f.Kind {
-	case Int:
+	case metricline.Int:
 		if f.Int > math.MaxInt64/units || f.Int < math.MinInt64/units {
 			d.note(badMetric(`"timestamp" %d is out of range (year 1678 to 2262)`, f.Int))
 			return nil
 		}
 		m.Time = f.Int * units
-	case Float:
+	case metricline.Float:
 		ns := f.Float * float64(units)
 		if ns >= math.MaxInt64 || ns <= math.MinInt64 {
 			d.note(badMetric(`"timestamp" %g is out of range (year 1678 to 2262)`, f.Float))

@@ -1,4 +1,4 @@
-package metricline
+package lineprotocol
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package metricline
+package lineprotocol
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
 // fixedNow is the clock of both parsers in the differential tests, so a
@@ -36,7 +37,7 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 	want, werr, panicked := parseRecover(p, line)
 
 	var got []string
-	gerr := d.Decode(line, func(m *Metric) { got = append(got, describe(m)) })
+	gerr := d.Decode(line, func(m *metricline.Metric) { got = append(got, describe(m)) })
 
 	if panicked {
 		// A line where the machine ends a metric it never began: we refuse.
@@ -65,23 +66,23 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 			noFields = true
 			break
 		}
-		c := &Metric{Name: []byte(m.Name()), Time: m.Time().UnixNano()}
+		c := &metricline.Metric{Name: []byte(m.Name()), Time: m.Time().UnixNano()}
 		for _, tg := range m.TagList() {
-			c.Tags = append(c.Tags, Tag{Key: []byte(tg.Key), Value: []byte(tg.Value)})
+			c.Tags = append(c.Tags, metricline.Tag{Key: []byte(tg.Key), Value: []byte(tg.Value)})
 		}
 		for _, f := range m.FieldList() {
-			field := Field{Key: []byte(f.Key)}
+			field := metricline.Field{Key: []byte(f.Key)}
 			switch v := f.Value.(type) {
 			case float64:
-				field.Kind, field.Float = Float, v
+				field.Kind, field.Float = metricline.Float, v
 			case int64:
-				field.Kind, field.Int = Int, v
+				field.Kind, field.Int = metricline.Int, v
 			case uint64:
-				field.Kind, field.Uint = Uint, v
+				field.Kind, field.Uint = metricline.Uint, v
 			case string:
-				field.Kind, field.Str = String, []byte(v)
+				field.Kind, field.Str = metricline.String, []byte(v)
 			case bool:
-				field.Kind, field.Bool = Bool, v
+				field.Kind, field.Bool = metricline.Bool, v
 			default:
 				t.Fatalf("%q: Telegraf gives a %T field", line, v)
 			}
@@ -123,7 +124,7 @@ func parseRecover(p *influx.Parser, line []byte) (ms []telegraf.Metric, err erro
 }
 
 // describe writes everything a metric holds, types and float bits included.
-func describe(m *Metric) string {
+func describe(m *metricline.Metric) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%q", m.Name)
 	for _, t := range m.Tags {
@@ -132,12 +133,12 @@ func describe(m *Metric) string {
 	for i := range m.Fields {
 		f := &m.Fields[i]
 		kind := f.Kind
-		if kind == Decimal { // LazyNumbers: reads as the same float
-			kind = Float
+		if kind == metricline.Decimal { // LazyNumbers: reads as the same float
+			kind = metricline.Float
 		}
 		fmt.Fprintf(&b, " field %q kind %d ", f.Key, kind)
 		switch f.Kind {
-		case Float, Decimal:
+		case metricline.Float, metricline.Decimal:
 			v, _ := f.Number()
 			fmt.Fprintf(&b, "%x", math.Float64bits(v))
 		default:
@@ -222,7 +223,7 @@ func TestInfluxUnescape(t *testing.T) {
 	for _, c := range unescapeCases {
 		sameAsTelegraf(t, d, 0, []byte(c.line))
 		var got []string
-		err := d.Decode([]byte(c.line), func(m *Metric) {
+		err := d.Decode([]byte(c.line), func(m *metricline.Metric) {
 			var tags, fields []string
 			for _, tg := range m.Tags {
 				tags = append(tags, string(tg.Key)+"="+string(tg.Value))
@@ -230,7 +231,7 @@ func TestInfluxUnescape(t *testing.T) {
 			for i := range m.Fields {
 				f := &m.Fields[i]
 				v := f.Text()
-				if f.Kind == String {
+				if f.Kind == metricline.String {
 					v = string(f.Str)
 				}
 				fields = append(fields, string(f.Key)+"="+v)

@@ -1,4 +1,4 @@
-package metricline
+package metricjson
 
 import (
 	"bufio"
@@ -11,40 +11,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/decodetest"
 )
 
-// decoded is a copy of a Metric that outlives the callback.
-type decoded struct {
-	Name   string
-	Tags   map[string]string
-	Fields map[string]interface{}
-	Time   int64
-}
-
-func collect(t testing.TB, d Decoder, line string) ([]decoded, error) {
-	t.Helper()
-	var out []decoded
-	err := d.Decode([]byte(line), func(m *Metric) {
-		c := decoded{Name: string(m.Name), Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: m.Time}
-		for _, tg := range m.Tags {
-			c.Tags[string(tg.Key)] = string(tg.Value)
-		}
-		for i := range m.Fields {
-			c.Fields[string(m.Fields[i].Key)] = m.Fields[i].Value()
-		}
-		out = append(out, c)
-	})
-	return out, err
-}
-
+// decodetest.Metric is a copy of a Metric that outlives the callback.
 func TestJSONSingleAndBatch(t *testing.T) {
 	d := NewJSON(time.Second, "")
 	line := `{"fields":{"fields_bitcoin_usd":97234.12,"n":-3,"big":18446744073709551615,"s":"x\"y\u00e9\ud83d\ude00","b":true,"f":false},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795552004}`
-	got, err := collect(t, d, line)
+	got, err := decodetest.Collect(t, d, line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []decoded{{
+	want := []decodetest.Metric{{
 		Name: "kafka_consumer",
 		Tags: map[string]string{"topic_currency_rate": "currency.rate"},
 		Fields: map[string]interface{}{
@@ -58,18 +38,18 @@ func TestJSONSingleAndBatch(t *testing.T) {
 	}
 
 	batch := `{"metrics":[` + line + `, ` + strings.Replace(line, "1795552004", "1795552005", 1) + `]}`
-	got, err = collect(t, d, batch)
+	got, err = decodetest.Collect(t, d, batch)
 	if err != nil || len(got) != 2 || got[1].Time != 1795552005*int64(time.Second) {
 		t.Fatalf("batch: %v %+v", err, got)
 	}
-	if got, err := collect(t, d, `{"metrics":[]}`); err != nil || len(got) != 0 {
+	if got, err := decodetest.Collect(t, d, `{"metrics":[]}`); err != nil || len(got) != 0 {
 		t.Fatalf("empty batch: %v %v", got, err)
 	}
 }
 
 func TestJSONTimestampUnits(t *testing.T) {
 	line := `{"fields":{"a":1},"name":"m","tags":{},"timestamp":1795552004123}`
-	got, err := collect(t, NewJSON(time.Millisecond, ""), line)
+	got, err := decodetest.Collect(t, NewJSON(time.Millisecond, ""), line)
 	if err != nil || got[0].Time != 1795552004123*int64(time.Millisecond) {
 		t.Fatalf("%v %+v", err, got)
 	}
@@ -77,7 +57,7 @@ func TestJSONTimestampUnits(t *testing.T) {
 	if d := NewJSON(5*time.Millisecond, ""); d.TimestampUnits != time.Millisecond {
 		t.Fatalf("units %v", d.TimestampUnits)
 	}
-	got, err = collect(t, NewJSON(0, time.RFC3339), `{"fields":{"a":1},"name":"m","timestamp":"2026-11-25T10:00:00Z"}`)
+	got, err = decodetest.Collect(t, NewJSON(0, time.RFC3339), `{"fields":{"a":1},"name":"m","timestamp":"2026-11-25T10:00:00Z"}`)
 	if err != nil || got[0].Time != time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano() {
 		t.Fatalf("%v %+v", err, got)
 	}
@@ -116,7 +96,7 @@ func TestJSONBadLines(t *testing.T) {
 		`{"fields":{"x":1},"metrics":[],"name":"x","timestamp":1}`:                     `"metrics" must be the only key`,
 	}
 	for line, want := range cases {
-		got, err := collect(t, NewJSON(0, ""), line)
+		got, err := decodetest.Collect(t, NewJSON(0, ""), line)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%.60q: error %v, want it to contain %q", line, err, want)
 		}
@@ -131,7 +111,7 @@ func TestJSONBadLines(t *testing.T) {
 
 func TestJSONBlankLine(t *testing.T) {
 	for _, line := range []string{"", "   ", "\t"} {
-		got, err := collect(t, NewJSON(0, ""), line)
+		got, err := decodetest.Collect(t, NewJSON(0, ""), line)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("%q: %v %v", line, got, err)
 		}
@@ -141,7 +121,7 @@ func TestJSONBlankLine(t *testing.T) {
 func TestJSONBadMetricInBatchKeepsTheOthers(t *testing.T) {
 	good := `{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}`
 	bad := `{"fields":{"a":true,"b":1e999},"name":"m","tags":{},"timestamp":1}`
-	got, err := collect(t, NewJSON(0, ""), `{"metrics":[`+good+`,`+bad+`,`+good+`,`+bad+`]}`)
+	got, err := decodetest.Collect(t, NewJSON(0, ""), `{"metrics":[`+good+`,`+bad+`,`+good+`,`+bad+`]}`)
 	if len(got) != 2 {
 		t.Fatalf("kept %d metrics, want 2", len(got))
 	}
@@ -157,7 +137,7 @@ func TestJSONWideMetricDuplicates(t *testing.T) {
 		b.WriteString(`"f` + string(rune('A'+i%26)) + strings.Repeat("x", i/26) + `":1,`)
 	}
 	b.WriteString(`"fA":2},"name":"m","timestamp":1}`)
-	_, err := collect(t, NewJSON(0, ""), b.String())
+	_, err := decodetest.Collect(t, NewJSON(0, ""), b.String())
 	if err == nil || !strings.Contains(err.Error(), `duplicate field "fA"`) {
 		t.Fatalf("error %v", err)
 	}
@@ -181,7 +161,7 @@ func TestJSONExamples(t *testing.T) {
 		accepted, rejected := 0, 0
 		for sc.Scan() {
 			line := sc.Text()
-			got, err := collect(t, d, line)
+			got, err := decodetest.Collect(t, d, line)
 			if err != nil {
 				rejected++
 				continue
@@ -209,7 +189,7 @@ func TestJSONExamples(t *testing.T) {
 // reference decodes a line with encoding/json, as a second opinion. Keys
 // are matched exactly (encoding/json's struct decoding would also take
 // "tAgs" for "tags"; Telegraf writes lower case and so do we).
-func reference(line string) ([]decoded, bool) {
+func reference(line string) ([]decodetest.Metric, bool) {
 	var raw map[string]json.RawMessage
 	if !strictUnmarshal([]byte(line), &raw) {
 		return nil, false
@@ -219,7 +199,7 @@ func reference(line string) ([]decoded, bool) {
 		if !strictUnmarshal(batch, &ms) {
 			return nil, false
 		}
-		var out []decoded
+		var out []decodetest.Metric
 		for _, one := range ms {
 			got, ok := reference(string(one))
 			if !ok {
@@ -244,7 +224,7 @@ func reference(line string) ([]decoded, bool) {
 	if err != nil || sec > math.MaxInt64/int64(time.Second) || sec < math.MinInt64/int64(time.Second) {
 		return nil, false
 	}
-	c := decoded{Name: name, Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: sec * int64(time.Second)}
+	c := decodetest.Metric{Name: name, Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: sec * int64(time.Second)}
 	for k, v := range tags {
 		c.Tags[k] = v
 	}
@@ -264,7 +244,7 @@ func reference(line string) ([]decoded, bool) {
 			return nil, false
 		}
 	}
-	return []decoded{c}, true
+	return []decodetest.Metric{c}, true
 }
 
 func strictUnmarshal(data []byte, v interface{}) bool {
@@ -276,7 +256,7 @@ func strictUnmarshal(data []byte, v interface{}) bool {
 	return dec.Decode(v) == nil
 }
 
-func equalDecoded(a, b []decoded) bool {
+func equalDecoded(a, b []decodetest.Metric) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -320,10 +300,10 @@ func FuzzJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		// Lazy numbers: the same lines accepted, and every number, once
 		// converted, the float the eager decoder gives and finite.
-		lazyGot, lazyErr := collect(t, lazy, line)
+		lazyGot, lazyErr := decodetest.Collect(t, lazy, line)
 		eager := NewJSON(0, "")
 		eager.FloatNumbers = true
-		eagerGot, eagerErr := collect(t, eager, line)
+		eagerGot, eagerErr := decodetest.Collect(t, eager, line)
 		if (lazyErr == nil) != (eagerErr == nil) || !equalDecoded(lazyGot, eagerGot) {
 			t.Fatalf("%q: lazy %v %+v, eager %v %+v", line, lazyErr, lazyGot, eagerErr, eagerGot)
 		}
@@ -335,7 +315,7 @@ func FuzzJSON(f *testing.F) {
 			}
 		}
 
-		got, err := collect(t, d, line)
+		got, err := decodetest.Collect(t, d, line)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error %q", err)
@@ -356,7 +336,7 @@ func FuzzJSON(f *testing.F) {
 // whatever order the previous line of the same decoder had.
 func TestJSONSortedKeysPromise(t *testing.T) {
 	d := NewJSON(0, "")
-	var c Canonical
+	var c metricline.Canonical
 	for _, tc := range []struct {
 		line       string
 		tags, flds string
@@ -367,7 +347,7 @@ func TestJSONSortedKeysPromise(t *testing.T) {
 		{`{"fields":{"ab":1,"a":2},"name":"x","timestamp":1}`, "", "a,ab"},
 		{`{"fields":{"a":1,"ab":2},"name":"x","timestamp":1}`, "", "a,ab"},
 	} {
-		err := d.Decode([]byte(tc.line), func(m *Metric) {
+		err := d.Decode([]byte(tc.line), func(m *metricline.Metric) {
 			c.Of(m)
 			var tags, flds []string
 			for _, i := range c.Tags {
@@ -387,4 +367,33 @@ func TestJSONSortedKeysPromise(t *testing.T) {
 			t.Fatalf("%s: %v", tc.line, err)
 		}
 	}
+}
+
+// FuzzJSONBatch puts fuzzed metrics into a batch line: a bad metric never
+// costs the good ones around it.
+func FuzzJSONBatch(f *testing.F) {
+	f.Add(`{"fields":{"a":1},"name":"m","tags":{},"timestamp":1}`)
+	f.Add(`{"fields":{"a":1e999},"name":"m","tags":{},"timestamp":1}`)
+	f.Add(`{}`)
+	good := `{"fields":{"g":1},"name":"good","tags":{},"timestamp":1}`
+	d := NewJSON(0, "")
+	f.Fuzz(func(t *testing.T, metric string) {
+		got, err := decodetest.Collect(t, d, `{"metrics":[`+good+`,`+metric+`,`+good+`]}`)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error %q", err)
+		}
+		goods := 0
+		for _, m := range got {
+			if m.Name == "good" {
+				goods++
+			}
+		}
+		single, serr := decodetest.Collect(t, d, metric)
+		if serr == nil && len(single) == 1 && !strings.Contains(metric, "metrics") && goods != 2 {
+			t.Fatalf("a valid metric %q cost the batch its good metrics: %v", metric, err)
+		}
+		if goods == 0 {
+			t.Fatalf("the first good metric was lost: %v", err)
+		}
+	})
 }
