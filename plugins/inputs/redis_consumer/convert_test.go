@@ -12,7 +12,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 )
 
-// Stream mode's convert writes an entry's pairs as metricpairs.ToMetric
+// Stream mode's entryConverter writes an entry's pairs as metricpairs.ToMetric
 // and the serializer do (the writers of package metricpairs are held to
 // that path there), and refuses the entries they refuse with the same words,
 // the buffer left as it was: typed and flat entries, tag_keys over a '#'
@@ -25,8 +25,7 @@ func TestConvertAsPairsMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := newOutput(io.Discard, nil)
-	s := &streamReader{p: p, out: out, flat: metricpairs.NewFlatWriter(p.Measurement, p.tagFilter),
-		typed: metricpairs.NewTypedWriter(p.tagFilter)}
+	conv := newEntryConverter(entryFormat{measurement: p.Measurement, tagFilter: p.tagFilter, parser: p.parser}, out)
 	const id = "1795552004123-7"
 	def := time.UnixMilli(1795552004123)
 	for _, kv := range [][]string{
@@ -54,7 +53,7 @@ func TestConvertAsPairsMetric(t *testing.T) {
 		if werr == nil {
 			want, werr = out.serialize(want, []telegraf.Metric{m})
 		}
-		got, gerr := s.convert(bytes.Clone(prefix), entry{id: id, fields: pairs})
+		got, gerr := conv.convert(bytes.Clone(prefix), entry{id: id, fields: pairs})
 		switch {
 		case (werr == nil) != (gerr == nil):
 			t.Fatalf("%q: ToMetric %v, convert %v", kv, werr, gerr)

@@ -7,11 +7,8 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
-	"github.com/influxdata/telegraf"
 
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
@@ -42,9 +39,7 @@ type streamReader struct {
 	kept    map[string]bool // entries left pending after a parse error, logged
 	buf     []byte
 
-	rewrite *lineprotocol.Rewriter   // data_format = "influx" payloads, nil otherwise
-	flat    *metricpairs.FlatWriter  // entries in the flat layout, without payload_field
-	typed   *metricpairs.TypedWriter // entries in the typed layout, without payload_field
+	conv *entryConverter
 
 	// track, built into Telegraf: entries are handed to Telegraf and
 	// acknowledged once it delivered them, at the pace it delivers
@@ -67,15 +62,14 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		kept:    map[string]bool{},
 	}
 	s.fresh = newEntries{key: p.Key, group: p.Group, consumer: p.Consumer, block: time.Duration(p.Block), batchSize: p.BatchSize, acks: &s.acks}
-	if p.PayloadField != "" && p.DataFormat == "influx" {
-		// Init has checked the precision with Telegraf's parser.
-		s.rewrite, _ = lineprotocol.NewRewriter(time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision))
-	}
-	if p.PayloadField == "" {
-		s.flat = metricpairs.NewFlatWriter(p.Measurement, p.tagFilter)
-		s.typed = metricpairs.NewTypedWriter(p.tagFilter)
-	}
-	s.shareTrims(out)
+	s.conv = newEntryConverter(entryFormat{
+		payloadField: p.PayloadField,
+		measurement:  p.Measurement,
+		tagFilter:    p.tagFilter,
+		parser:       p.parser,
+		lineProtocol: p.DataFormat == "influx",
+		precision:    time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision),
+	}, out)
 	return s
 }
 
@@ -275,7 +269,7 @@ func (s *streamReader) process(c redis.Conn, entries []entry) error {
 			continue
 		}
 		var err error
-		if buf, err = s.convert(buf, e); err != nil && !s.badEntry(e, err) {
+		if buf, err = s.conv.convert(buf, e); err != nil && !s.badEntry(e, err) {
 			continue
 		}
 		ack = append(ack, e.id)
@@ -304,7 +298,7 @@ func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
 			s.acks.unacked = append(s.acks.unacked, e.id)
 			continue
 		}
-		ms, err := s.metrics(e)
+		ms, err := s.conv.metrics(e)
 		if err != nil {
 			if s.badEntry(e, err) {
 				s.acks.unacked = append(s.acks.unacked, e.id)
@@ -321,69 +315,6 @@ func (s *streamReader) handOver(c redis.Conn, entries []entry) error {
 	}
 	return s.acks.ack(c)
 }
-
-// convert appends the line protocol of one entry to buf; on error buf is
-// returned as it was. Without payload_field the entry's pairs are the
-// metric: in the typed layout with its own name and time, in the flat one
-// named measurement and timed by the entry ID (when Redis added it). Both
-// are written straight from the reply (package metricpairs), and a
-// line protocol payload is rewritten to Telegraf's line protocol directly;
-// only other payloads, and typed entries that break the layout (to name
-// what is wrong), go through a telegraf.Metric and the serializer.
-func (s *streamReader) convert(buf []byte, e entry) ([]byte, error) {
-	if s.rewrite != nil {
-		t, err := e.time()
-		if err != nil {
-			return buf, err
-		}
-		payload, ok := e.field(s.p.PayloadField)
-		if !ok {
-			return buf, fmt.Errorf("no field %q", s.p.PayloadField)
-		}
-		return s.rewrite.Rewrite(buf, payload, t)
-	}
-	if s.flat != nil {
-		t, err := e.time()
-		if err != nil {
-			return buf, err
-		}
-		if !metricpairs.Typed(e.fields) {
-			return s.flat.Append(buf, e.fields, t)
-		}
-		if out, ok := s.typed.Append(buf, e.fields, t); ok {
-			return out, nil
-		}
-	}
-	ms, err := s.metrics(e)
-	if err != nil {
-		return buf, err
-	}
-	return s.out.serialize(buf, ms)
-}
-
-// metrics are the metrics of one entry.
-func (s *streamReader) metrics(e entry) ([]telegraf.Metric, error) {
-	t, err := e.time()
-	if err != nil {
-		return nil, err
-	}
-	if s.p.PayloadField == "" {
-		m, err := metricpairs.ToMetric(s.p.Measurement, e.pairs(), nil, s.p.tagFilter, t)
-		if err != nil {
-			return nil, err
-		}
-		return []telegraf.Metric{m}, nil
-	}
-	payload, ok := e.field(s.p.PayloadField)
-	if !ok {
-		return nil, fmt.Errorf("no field %q", s.p.PayloadField)
-	}
-	return s.p.parser.Parse(payload, t)
-}
-
-// pairs is the entry's field names and values, flat (name, value, ...):
-// the one place convert reads the entry's representation.
-func (e entry) pairs() [][]byte { return e.fields }
 
 // badEntry reports an entry that gives no metric and says whether to
 // acknowledge it (on_parse_error = "ack"). A kept entry comes back (on a
@@ -407,21 +338,4 @@ func (s *streamReader) badEntry(e entry, err error) bool {
 	s.kept[strings.Clone(e.id)] = true // the ID may share its memory with a whole reply
 	s.p.Log.Errorf("stream %q entry %s: %v: %q; left pending (on_parse_error = \"keep\")", s.p.Key, e.id, err, logger.Head(data))
 	return false
-}
-
-// shareTrims has the writers of a stream reader name the tags they cut
-// where out does: one warning per tag key for the process.
-func (s *streamReader) shareTrims(out *output) {
-	if out == nil {
-		return
-	}
-	if s.rewrite != nil {
-		s.rewrite.SetTrims(out.enc.Trims)
-	}
-	if s.flat != nil {
-		s.flat.SetTrims(out.enc.Trims)
-	}
-	if s.typed != nil {
-		s.typed.SetTrims(out.enc.Trims)
-	}
 }
