@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -375,4 +376,56 @@ return n`, 0))
 	if w := stats.Written.Load(); w != int64(n) {
 		t.Fatalf("written %d, want %d", w, n)
 	}
+}
+
+// TestPerMetricDryRunEdges: a dry run reads lines as a run does: a line
+// over max_line_size and a bad line are refused with their numbers and
+// the rest printed, batches split at metric_batch_size, and a failing
+// stdout stops the run with its error.
+func TestPerMetricDryRunEdges(t *testing.T) {
+	logs := &syncBuffer{}
+	r := newPlugin(t, "127.0.0.1:1", logs, func(r *Redis) {
+		r.Mode, r.Key = "list", "l"
+		r.MetricBatchSize = 2
+		r.MaxLineSize = 200
+	})
+	lines := strings.Split(strings.TrimSuffix(cpuLines, "\n"), "\n")
+	input := lines[0] + "\n" +
+		`{"fields":{"usage":1},"name":"cpu","tags":{"host":"` + strings.Repeat("x", 300) + `"},"timestamp":1}` + "\n" +
+		"not a metric\n" +
+		lines[1] + "\n" + lines[2] // the last line without its newline
+	var out strings.Builder
+	stats := &Stats{}
+	if err := r.DryRun(strings.NewReader(input), &out, stats); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "RPUSH l "); got != 3 {
+		t.Fatalf("%d RPUSH, want 3:\n%s", got, out.String())
+	}
+	if stats.Lines.Load() != 5 || stats.Rejected.Load() != 2 || stats.Metrics.Load() != 3 || stats.Written.Load() != 3 {
+		t.Fatalf("lines %d rejected %d metrics %d written %d", stats.Lines.Load(), stats.Rejected.Load(), stats.Metrics.Load(), stats.Written.Load())
+	}
+	for _, want := range []string{"E! [outputs.redis] line 2: ", "E! [outputs.redis] line 3: "} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("no %q in\n%s", want, logs)
+		}
+	}
+
+	// stdout fails at its first write: the error comes back, and no
+	// later batch is printed.
+	w := &failingWriter{}
+	if err := r.DryRun(strings.NewReader(cpuLines+cpuLines), w, &Stats{}); err == nil || !strings.Contains(err.Error(), "stdout closed") {
+		t.Fatalf("got %v, want the write error", err)
+	}
+	if w.writes != 1 {
+		t.Fatalf("%d writes after the first failed", w.writes-1)
+	}
+}
+
+// failingWriter fails every write, counting them.
+type failingWriter struct{ writes int }
+
+func (w *failingWriter) Write([]byte) (int, error) {
+	w.writes++
+	return 0, errors.New("stdout closed")
 }

@@ -71,32 +71,45 @@ func (u *run) readSource(src source) bool {
 	} else {
 		d = u.newInline(src)
 	}
+	merged, err := feed(lines, d, src.label, src.base)
+	if err != nil {
+		if !u.isStopping() { // at a stop, the spool closing under a blocked read is no news
+			u.readFailed(src, err)
+		}
+		return false
+	}
+	return merged
+}
+
+// feed hands d the lines of lines, labelled label in error lines, whose
+// first byte is at spool offset base: the one line loop of redis-output,
+// for a run and a dry run alike. At the end it returns d.finish(true); at
+// a stop of d's, d.finish(false) and false; at a read error,
+// d.finish(true), false and the error.
+func feed(lines *linereader.Reader, d decoders, label string, base int64) (bool, error) {
 	for {
 		if lines.WouldWait() {
 			d.idle()
 		}
 		if d.stopped() {
 			d.finish(false)
-			return false
+			return false, nil
 		}
 		line, err := lines.Next()
 		var tooLong *linereader.TooLongError
 		switch {
 		case errors.Is(err, io.EOF):
-			return d.finish(true)
+			return d.finish(true), nil
 		case errors.As(err, &tooLong):
-			d.refused(tooLong.Line, fmt.Sprintf("%s %d: %v: %q", src.label, tooLong.Line, err, tooLong.Head), src.base+lines.Offset())
+			d.refused(tooLong.Line, fmt.Sprintf("%s %d: %v: %q", label, tooLong.Line, err, tooLong.Head), base+lines.Offset())
 			continue
 		case err != nil:
-			if !u.isStopping() { // at a stop, the spool closing under a blocked read is no news
-				u.readFailed(src, err)
-			}
 			d.finish(true)
-			return false
+			return false, err
 		}
-		if !d.line(line, lines.Line(), src.base+lines.Offset()) {
+		if !d.line(line, lines.Line(), base+lines.Offset()) {
 			d.finish(false)
-			return false
+			return false, nil
 		}
 	}
 }
