@@ -41,6 +41,13 @@ type Batch interface {
 	// Reset empties the batch, keeping its memory.
 	Reset()
 
+	SpoolMarks
+	HeldKeys
+}
+
+// SpoolMarks is how a batch tells the spool which of its lines are in
+// Redis, so that the spool commits no line before its metrics are.
+type SpoolMarks interface {
 	// Stamp tells the batch that the metrics added since the last Stamp
 	// came from lines at or after offset in the spool.
 	Stamp(offset int64)
@@ -48,6 +55,12 @@ type Batch interface {
 	// the lines read end at end: end, or before it while the batch still
 	// holds metrics of earlier lines (waiting for a refused key).
 	Since(end int64) int64
+}
+
+// HeldKeys is what a batch holds back: metrics for keys Redis refused
+// (a wrong type, a script error), retried on their own schedule while
+// the rest of the batch goes on.
+type HeldKeys interface {
 	// Next tells when a write has something to send: now when something
 	// may go at once, the earliest retry of a refused key otherwise, and
 	// the zero time for an empty batch.
