@@ -46,6 +46,15 @@ func TestCompareDecimal(t *testing.T) {
 		{"12.5", "1.25", 1, true},
 		{"97234.12", "97235.01", -1, true},
 		{"+1", "1", 0, false},
+		// Plain decimals, compared without reading them.
+		{"1.50", "1.5", 0, true},
+		{"1.5", "1.05", 1, true},
+		{"0.5", "0.50001", -1, true},
+		{"0.50001", "0.5", 1, true},
+		{"10.0", "9.9", 1, true},
+		{"5", "5.000", 0, true},
+		{"5", "5.001", -1, true},
+		{"00.5", "0.5", 0, true},
 	} {
 		got, ok := compareDecimal([]byte(c.a), []byte(c.b))
 		if ok != c.ok || (ok && got != c.want) {

@@ -250,8 +250,8 @@ func FormatPrice(dst []byte, v float64) []byte {
 // or 1; ok is false for any other text (a sign, a bare dot, an exponent
 // of more than four digits), which the caller parses instead.
 func compareDecimal(a, b []byte) (c int, ok bool) {
-	if sameShape(a, b) {
-		return bytes.Compare(a, b), true
+	if c, ok := comparePlain(a, b); ok {
+		return c, true
 	}
 	x, ok := readDecimal(a)
 	if !ok {
@@ -281,21 +281,63 @@ func compareDecimal(a, b []byte) (c int, ok bool) {
 	}
 }
 
-// sameShape tells two plain decimals of one shape: as long, digits at the
-// same places, a dot (or none) at the same place, no leading zero. Their
-// bytes then order them as numbers: the usual tie of two prices.
-func sameShape(a, b []byte) bool {
-	if len(a) != len(b) || len(a) == 0 || a[0] == '0' || b[0] == '0' {
-		return false
+// comparePlain compares two plain decimals, digits with an optional
+// fraction and no exponent ("97234.12", "0.5"), without reading them as
+// numbers: the longer integer part is the larger, then the bytes decide,
+// and of two fractions equal as far as the shorter goes, the longer is
+// larger unless it goes on in zeros only. ok is false for any other text
+// (an exponent, a leading zero, a bare dot), which readDecimal takes.
+func comparePlain(a, b []byte) (c int, ok bool) {
+	ai, af, ok := plainParts(a)
+	if !ok {
+		return 0, false
 	}
-	dot := false
-	for i := range a {
-		x, y := a[i], b[i]
-		switch {
-		case x >= '0' && x <= '9' && y >= '0' && y <= '9':
-		case x == '.' && y == '.' && !dot && i+1 < len(a):
-			dot = true
-		default:
+	bi, bf, ok := plainParts(b)
+	if !ok {
+		return 0, false
+	}
+	if len(ai) != len(bi) {
+		return cmpBool(len(ai) > len(bi), len(ai) < len(bi)), true
+	}
+	if c := bytes.Compare(ai, bi); c != 0 {
+		return c, true
+	}
+	n := min(len(af), len(bf))
+	if c := bytes.Compare(af[:n], bf[:n]); c != 0 {
+		return c, true
+	}
+	switch {
+	case len(af) > n && !allZeros(af[n:]):
+		return 1, true
+	case len(bf) > n && !allZeros(bf[n:]):
+		return -1, true
+	}
+	return 0, true
+}
+
+// plainParts splits a plain decimal into its integer part (no leading
+// zero, or "0") and its fraction (empty without a dot).
+func plainParts(s []byte) (integer, fraction []byte, ok bool) {
+	i := digitRun(s, 0)
+	if i == 0 || (s[0] == '0' && i > 1) {
+		return nil, nil, false
+	}
+	if i == len(s) {
+		return s, nil, true
+	}
+	if s[i] != '.' {
+		return nil, nil, false
+	}
+	j := digitRun(s, i+1)
+	if j == i+1 || j != len(s) {
+		return nil, nil, false
+	}
+	return s[:i], s[i+1:], true
+}
+
+func allZeros(s []byte) bool {
+	for _, c := range s {
+		if c != '0' {
 			return false
 		}
 	}
