@@ -142,7 +142,7 @@ func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: too far in the future, more than max_future 5m0s ahead of the clock \(e.g. coin "bitcoin" at 2262-01-01T00:00:00Z\)`,
 		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: negative, and no price is below zero \(e.g. coin "bitcoin" = -2.5 at 2026-11-24T20:26:50Z\)`,
 		`I! \[outputs.redis\] read 8 lines, 8 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; quote: 0 metrics superseded by newer prices before a write, 7 refused, 0 without a price; ` +
-			`refused 7 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future, 1 negative\); 0 coins aged out; 0 stored entries repaired`,
+			`refused 7 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future, 1 negative, 0 coin id not UTF-8\); 0 coins aged out; 0 stored entries repaired`,
 	} {
 		if !regexp.MustCompile(want).MatchString(logs) {
 			t.Errorf("no line\n%s\nin\n%s", want, logs)

@@ -242,3 +242,48 @@ func TestTakeoverQuoteCaseIntegration(t *testing.T) {
 		consistent(t, c, o)
 	}
 }
+
+// TestCoinIDNotUTF8Integration: line protocol carries a field key that is
+// not UTF-8; the document's JSON cannot, and the script refuses a call
+// that holds one, whole. Such a price is refused alone (a W! naming it,
+// counted), the others of the same metrics written: before, the batch
+// was refused at every retry and no price reached the document again.
+func TestCoinIDNotUTF8Integration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
+	srv := redistest.Start(t)
+	c := srv.Conn()
+	o := opts()
+	b := decodeAll(t, o,
+		"kafka_consumer fields_\xff\xfe_usd=1.5,fields_ok_usd=2 1795552004000000000",
+		"kafka_consumer fields_ok_usd=3,fields_b\xc3_usd=4 1795552005000000000",
+	)
+	out, err := b.Write(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Refusals[BadCoinID].Count != 2 || out.Refusals[BadCoinID].Coin != "\xff\xfe" ||
+		!warned(out, `key "q": refused 2 prices: the coin id is not valid UTF-8, which the document's JSON cannot hold (e.g. coin "\xff\xfe" = 1.5 at `) {
+		t.Fatalf("outcome %+v", out)
+	}
+	doc, _ := readDoc(t, c, "q")
+	if len(doc.Prices) != 1 || doc.Prices[0].ID != "ok" || doc.Prices[0].Price != "3" {
+		t.Fatalf("document %+v", doc)
+	}
+	consistent(t, c, o)
+
+	// Hostile: a batch of bad ids alone writes nothing and fails nothing,
+	// and the next good price goes through.
+	b = decodeAll(t, o, "kafka_consumer fields_\xff_usd=9 1795552006000000000")
+	if out, err = b.Write(context.Background(), c); err != nil || out.Refusals[BadCoinID].Count != 1 {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	b = decodeAll(t, o, "kafka_consumer fields_ok_usd=5 1795552007000000000")
+	if _, err = b.Write(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if doc, _ = readDoc(t, c, "q"); len(doc.Prices) != 1 || doc.Prices[0].Price != "5" {
+		t.Fatalf("document %+v", doc)
+	}
+}

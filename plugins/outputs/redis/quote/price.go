@@ -17,6 +17,7 @@ const (
 	Stale                    // older than the price stored for the coin
 	Future                   // dated more than max_future ahead of the clock
 	Negative                 // below zero: no price is
+	BadCoinID                // a coin id that is not valid UTF-8: no JSON string holds it
 	NumReasons
 )
 
@@ -32,6 +33,8 @@ func (r Reason) String() string {
 		return "too far in the future"
 	case Negative:
 		return "negative"
+	case BadCoinID:
+		return "coin id not UTF-8"
 	}
 	return "?"
 }

@@ -15,6 +15,7 @@ package quote
 import (
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
@@ -131,6 +132,7 @@ type seenField struct {
 	key   string // the whole field key
 	id    string // the coin id in it
 	price bool   // named like a price
+	badID bool   // named like a price of a coin whose id is not UTF-8
 	p     *price // the coin's entry in coins
 }
 
@@ -196,6 +198,10 @@ func (b *Batch) Add(m *metricline.Metric) error {
 			b.learn(s, f.Key)
 		}
 		if !s.price {
+			if s.badID {
+				fate |= hasPrice
+				b.refused[BadCoinID].add(s.id, f.Text(), m.Time)
+			}
 			continue
 		}
 		fate |= hasPrice
@@ -245,6 +251,12 @@ func (b *Batch) learn(s *seenField, key []byte) {
 	id := coinID(key, b.prefix, b.suffix)
 	if id == nil {
 		*s = seenField{key: string(key)}
+		return
+	}
+	if !utf8.Valid(id) {
+		// Line protocol can carry such a key; the document cannot, and the
+		// script refuses the whole call: refused here, alone.
+		*s = seenField{key: string(key), id: string(id), badID: true}
 		return
 	}
 	p := b.coins[string(id)]

@@ -55,6 +55,8 @@ func (b *Batch) report(o *Outcome, notes []string) {
 			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
 		case Negative:
 			warn("refused %s: negative, and no price is below zero (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
+		case BadCoinID:
+			warn("refused %s: the coin id is not valid UTF-8, which the document's JSON cannot hold (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		}
 	}
 	if o.Aged.Count > 0 {
