@@ -110,12 +110,12 @@ func ReadValue(f *metricline.Field, v, scratch []byte) ([]byte, error) {
 // bytes; else it is unescaped onto scratch. Earlier slices of scratch stay
 // valid if the append moves it: they keep the old array, which nothing
 // writes to again.
-func readString(v, scratch []byte) ([]byte, []byte, error) {
+func readString(v, scratch []byte) (text, grown []byte, err error) {
 	if len(v) < 2 || v[len(v)-1] != '"' {
 		return nil, scratch, errors.New("string without its closing double quote")
 	}
 	in := v[1 : len(v)-1]
-	if bytes.IndexAny(in, `"\`) < 0 {
+	if !bytes.ContainsAny(in, `"\`) {
 		return in, scratch, nil
 	}
 	start := len(scratch)
