@@ -41,6 +41,12 @@ type Batch interface {
 	// Reset empties the batch, keeping its memory.
 	Reset()
 
+	Ledger
+}
+
+// Ledger is what a batch tells the run loop about the spool and the keys
+// Redis refused: how far the lines read are in Redis, and when to retry.
+type Ledger interface {
 	// Stamp tells the batch that the metrics added since the last Stamp
 	// came from lines at or after offset in the spool.
 	Stamp(offset int64)
