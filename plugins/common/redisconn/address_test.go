@@ -310,7 +310,8 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 			t.Errorf("%q: %v", Redact(addr), err)
 			continue
 		}
-		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText || c.Username != want.Username || c.Database != want.Database {
+		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText ||
+			c.Username != want.Username || c.Database != want.Database {
 			t.Errorf("%q: %s %s user %q password %q database %d, want %s %s user %q password %q database %d", Redact(addr),
 				c.network, c.addr, c.Username, c.passwordText, c.Database, want.network, want.addr, want.Username, want.passwordText, want.Database)
 		}
