@@ -43,7 +43,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test check lint fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -51,6 +51,7 @@ help:
 	@echo "make build     bin/redis-output, bin/redis-input, bin/coingecko-replay"
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod, with our two plugins built in"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
+	@echo "make lint      Telegraf's linters with its configs: golangci-lint, readme_linter, markdownlint"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
@@ -97,6 +98,48 @@ check:
 	@unformatted=$$(gofmt -l cmd plugins compose 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# Telegraf's own linters, with the configs of the Telegraf pinned in go.mod:
+# golangci-lint at the version its Makefile installs, with its
+# .golangci.yml; its tools/readme_linter, built from its module, on the
+# plugin READMEs; markdownlint-cli with its .markdownlint.jsonc (Telegraf's
+# Makefile installs markdownlint-cli from npm; 0.48.0 is the last release
+# that runs on Node.js 20); and its tools/readme_config_includer, run on a
+# copy of each plugin directory, must leave the README as it is. Each tool
+# is installed once, into .cache/tools.
+GOLANGCI_LINT_VERSION := v2.7.2
+MARKDOWNLINT_VERSION  := 0.48.0
+LINT_TOOLS     := $(CURDIR)/.cache/tools
+GOLANGCI_LINT  := $(LINT_TOOLS)/golangci-lint
+MARKDOWNLINT   := $(LINT_TOOLS)/markdownlint-cli-$(MARKDOWNLINT_VERSION)/node_modules/.bin/markdownlint
+PLUGIN_DIRS    := plugins/outputs/redis plugins/inputs/redis_consumer
+lint:
+	@mkdir -p $(LINT_TOOLS)
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || \
+		GOBIN=$(LINT_TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@test -x $(MARKDOWNLINT) || { command -v npm >/dev/null 2>&1 || scripts/install-deps.sh; } && \
+		{ test -x $(MARKDOWNLINT) || npm install --prefix $(LINT_TOOLS)/markdownlint-cli-$(MARKDOWNLINT_VERSION) \
+			--no-save --no-package-lock --no-audit --no-fund --loglevel=error markdownlint-cli@$(MARKDOWNLINT_VERSION); }
+	@$(GO) mod download github.com/influxdata/telegraf
+	@set -e; src="$$($(GO) list -m -f '{{.Dir}}' github.com/influxdata/telegraf)"; \
+	for tool in readme_linter readme_config_includer; do \
+		test -x $(LINT_TOOLS)/$$tool-$(TELEGRAF_VERSION) || (cd "$$src" && $(GO) build -o $(LINT_TOOLS)/$$tool-$(TELEGRAF_VERSION) ./tools/$$tool); \
+	done; \
+	rc=0; \
+	echo "golangci-lint $(GOLANGCI_LINT_VERSION), Telegraf $(TELEGRAF_VERSION)'s .golangci.yml"; \
+	$(GOLANGCI_LINT) run --config "$$src/.golangci.yml" --path-mode abs ./plugins/... ./cmd/... || rc=1; \
+	echo "readme_linter (Telegraf $(TELEGRAF_VERSION))"; \
+	$(LINT_TOOLS)/readme_linter-$(TELEGRAF_VERSION) $(PLUGIN_DIRS:%=%/README.md) || rc=1; \
+	echo "markdownlint-cli $(MARKDOWNLINT_VERSION), Telegraf $(TELEGRAF_VERSION)'s .markdownlint.jsonc"; \
+	$(MARKDOWNLINT) --config "$$src/.markdownlint.jsonc" $(PLUGIN_DIRS:%=%/README.md) || rc=1; \
+	echo "readme_config_includer (Telegraf $(TELEGRAF_VERSION)) must leave the READMEs as they are"; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for d in $(PLUGIN_DIRS); do \
+		mkdir -p "$$tmp/$$d" && cp $$d/README.md $$d/sample.conf "$$tmp/$$d/"; \
+		(cd "$$tmp/$$d" && $(LINT_TOOLS)/readme_config_includer-$(TELEGRAF_VERSION)) || rc=1; \
+		diff -u $$d/README.md "$$tmp/$$d/README.md" || rc=1; \
+	done; \
+	exit $$rc
 
 test: deps build telegraf kafka-libs check
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, and
 # nothing when it is already there: redis-server (tests start their own),
-# and Java 17 with Maven (the host pipeline runs Kafka from Maven Central
-# jars). Go itself must be on PATH (go.mod names the version).
+# Java 17 with Maven (the host pipeline runs Kafka from Maven Central
+# jars), and npm (make lint installs markdownlint-cli with it, which needs
+# Node.js 20 or newer). Go itself must be on PATH (go.mod names the version).
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}" >&2

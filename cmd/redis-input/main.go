@@ -20,7 +20,9 @@ import (
 )
 
 func main() {
-	execd.Exit(run())
+	code := run()
+	execd.CloseStdio()
+	os.Exit(code)
 }
 
 func run() int {

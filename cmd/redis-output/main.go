@@ -22,7 +22,9 @@ import (
 )
 
 func main() {
-	execd.Exit(run())
+	code := run()
+	execd.CloseStdio()
+	os.Exit(code)
 }
 
 func run() int {

@@ -32,17 +32,23 @@ func (t *trimmer) process() error {
 		}
 		switch c {
 		case '\\':
-			_ = t.input.UnreadByte()
+			if err := t.input.UnreadByte(); err != nil {
+				return err
+			}
 			err = t.escape()
 		case '\'':
-			_ = t.input.UnreadByte()
+			if err := t.input.UnreadByte(); err != nil {
+				return err
+			}
 			if t.hasNQuotes(c, 3) {
 				err = t.tripleSingleQuote()
 			} else {
 				err = t.singleQuote()
 			}
 		case '"':
-			_ = t.input.UnreadByte()
+			if err := t.input.UnreadByte(); err != nil {
+				return err
+			}
 			if t.hasNQuotes(c, 3) {
 				err = t.tripleDoubleQuote()
 			} else {
@@ -63,26 +69,25 @@ func (t *trimmer) process() error {
 	}
 }
 
-// hasNQuotes looks ahead for limit quote characters without consuming them.
+// hasNQuotes tells whether the next limit (at most 3) characters are all
+// ref, without consuming them: ReadAt leaves the reader where it is.
 //
-// Unlike Telegraf's, it steps back over the non-matching character only
-// when there was one: stepping back at the end of the input as well made
-// Telegraf's loop forever on a file ending in an unterminated triple-quoted
-// literal string and a single quote (found by FuzzDecode).
-func (t *trimmer) hasNQuotes(ref byte, limit int64) bool {
-	var count int64
-	for count = 0; count < limit; count++ {
-		c, err := t.input.ReadByte()
-		if err != nil {
-			break
-		}
+// Unlike Telegraf's, it never steps back: Telegraf's stepped back over a
+// non-matching character at the end of the input as well, and looped
+// forever on a file ending in an unterminated triple-quoted literal
+// string and a single quote (found by FuzzDecode).
+func (t *trimmer) hasNQuotes(ref byte, limit int) bool {
+	var next [3]byte
+	n, err := t.input.ReadAt(next[:limit], t.input.Size()-int64(t.input.Len()))
+	if err != nil || n < limit {
+		return false
+	}
+	for _, c := range next[:limit] {
 		if c != ref {
-			_ = t.input.UnreadByte()
-			break
+			return false
 		}
 	}
-	_, _ = t.input.Seek(-count, io.SeekCurrent)
-	return count >= limit
+	return true
 }
 
 func (t *trimmer) readWriteByte() (byte, error) {
@@ -94,13 +99,23 @@ func (t *trimmer) readWriteByte() (byte, error) {
 }
 
 func (t *trimmer) escape() error {
-	_, _ = t.readWriteByte() // the backslash
-	_, err := t.readWriteByte()
-	return err
+	return t.copyBytes(2) // the backslash and the character it escapes
+}
+
+// copyBytes copies the next n bytes to the output.
+func (t *trimmer) copyBytes(n int) error {
+	for range n {
+		if _, err := t.readWriteByte(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *trimmer) singleQuote() error {
-	_, _ = t.readWriteByte()
+	if err := t.copyBytes(1); err != nil {
+		return err
+	}
 	for {
 		if c, err := t.readWriteByte(); err != nil || c == '\'' || c == '\n' {
 			return err
@@ -109,8 +124,8 @@ func (t *trimmer) singleQuote() error {
 }
 
 func (t *trimmer) tripleSingleQuote() error {
-	for i := 0; i < 3; i++ {
-		_, _ = t.readWriteByte()
+	if err := t.copyBytes(3); err != nil {
+		return err
 	}
 	for {
 		c, err := t.readWriteByte()
@@ -118,15 +133,15 @@ func (t *trimmer) tripleSingleQuote() error {
 			return err
 		}
 		if c == '\'' && t.hasNQuotes('\'', 2) {
-			_, _ = t.readWriteByte()
-			_, _ = t.readWriteByte()
-			return nil
+			return t.copyBytes(2)
 		}
 	}
 }
 
 func (t *trimmer) doubleQuote() error {
-	_, _ = t.readWriteByte()
+	if err := t.copyBytes(1); err != nil {
+		return err
+	}
 	for {
 		c, err := t.input.ReadByte()
 		if err != nil {
@@ -134,7 +149,9 @@ func (t *trimmer) doubleQuote() error {
 		}
 		switch c {
 		case '\\':
-			_ = t.input.UnreadByte()
+			if err := t.input.UnreadByte(); err != nil {
+				return err
+			}
 			if err := t.escape(); err != nil {
 				return err
 			}
@@ -147,8 +164,8 @@ func (t *trimmer) doubleQuote() error {
 }
 
 func (t *trimmer) tripleDoubleQuote() error {
-	for i := 0; i < 3; i++ {
-		_, _ = t.readWriteByte()
+	if err := t.copyBytes(3); err != nil {
+		return err
 	}
 	for {
 		c, err := t.input.ReadByte()
@@ -157,7 +174,9 @@ func (t *trimmer) tripleDoubleQuote() error {
 		}
 		switch c {
 		case '\\':
-			_ = t.input.UnreadByte()
+			if err := t.input.UnreadByte(); err != nil {
+				return err
+			}
 			if err := t.escape(); err != nil {
 				return err
 			}
@@ -165,9 +184,7 @@ func (t *trimmer) tripleDoubleQuote() error {
 		case '"':
 			t.output.WriteByte(c)
 			if t.hasNQuotes('"', 2) {
-				_, _ = t.readWriteByte()
-				_, _ = t.readWriteByte()
-				return nil
+				return t.copyBytes(2)
 			}
 			continue
 		}

@@ -44,7 +44,7 @@ func substituteEnv(node any, lookup template.Mapping) error {
 	// The error of the first string in the file, whatever the order of
 	// the walk.
 	var first *stringError
-	_ = walkStrings(node, func(s *ast.String) error {
+	err := walkStrings(node, func(s *ast.String) error {
 		v, err := template.SubstituteWithOptions(s.Value, lookup, options...)
 		if err != nil {
 			if first == nil || s.Pos() < first.s.Pos() {
@@ -58,7 +58,7 @@ func substituteEnv(node any, lookup template.Mapping) error {
 	if first != nil {
 		return first
 	}
-	return nil
+	return err
 }
 
 // environ is the process environment as substituteEnv reads it.

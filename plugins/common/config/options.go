@@ -48,7 +48,7 @@ func (o *Options) Where(name string) string {
 // decoder refuses an option that two embedded structs both name, so each
 // name has one field.)
 func (o *Options) record(plugin any, lines map[string]int) {
-	o.set, o.fields, o.lines = map[string]bool{}, map[uintptr]bool{}, lines
+	o.set, o.fields, o.lines = make(map[string]bool), make(map[uintptr]bool), lines
 	for n := range lines {
 		o.set[n] = true
 	}

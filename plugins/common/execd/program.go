@@ -66,7 +66,7 @@ func (p *Program) ConfigPath() string { return *p.configPath }
 // Set the plugin's logger to p.Log before calling it: Init may log.
 func (p *Program) Start(plugin Plugin) (code int, done bool) {
 	p.Log.SetDebug(*p.debug)
-	PlainStdLog(p.Log.StdWriter())
+	p.Log.RouteStdLog()
 	switch {
 	case *p.showVer:
 		fmt.Println(version.String(p.name))
@@ -101,11 +101,11 @@ func (p *Program) Start(plugin Plugin) (code int, done bool) {
 
 // Signals returns a context that ends at SIGTERM (Telegraf's stop) or
 // SIGINT, and the function that releases it.
-func (p *Program) Signals() (context.Context, context.CancelFunc) {
+func (*Program) Signals() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 }
 
-// Close ends what Start began (the CPU profile). Call it before Exit.
+// Close ends what Start began (the CPU profile). Call it before CloseStdio.
 func (p *Program) Close() {
 	if p.stopProfile != nil {
 		p.stopProfile()

@@ -34,10 +34,10 @@ type CarryError struct {
 }
 
 func (e *CarryError) Error() string {
-	switch {
-	case e.What == "measurement":
+	switch e.What {
+	case "measurement":
 		return fmt.Sprintf("measurement %q %s", e.Text, e.Reason)
-	case e.What == "tag value":
+	case "tag value":
 		return fmt.Sprintf("metric %q: tag %q: value %q %s", e.Metric, e.Key, e.Text, e.Reason)
 	}
 	return fmt.Sprintf("metric %q: %s %q %s", e.Metric, e.What, e.Text, e.Reason)
@@ -125,7 +125,7 @@ const maxTrimKeys = 1000
 
 // NewTrims returns a Trims that warns with warnf (a plugin's Log.Warnf).
 func NewTrims(warnf func(format string, args ...any)) *Trims {
-	return &Trims{warnf: warnf, named: map[string]bool{}}
+	return &Trims{warnf: warnf, named: make(map[string]bool)}
 }
 
 // note names the trimmed tags of m (tags: its tag indexes, in the order

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -61,17 +61,17 @@ func NewInflux(precision time.Duration) (*Influx, error) {
 // a timestamp takes the time of decoding.
 func (d *Influx) Decode(line []byte, fn func(*metricline.Metric)) error {
 	d.h.hasDef = false
-	return d.decode(line, fn)
+	return d.decodeLine(line, fn)
 }
 
 // DecodeAt is Decode where a line without a timestamp takes def instead
 // (truncated to the precision, as Telegraf's parser does with its clock).
 func (d *Influx) DecodeAt(line []byte, def time.Time, fn func(*metricline.Metric)) error {
 	d.h.hasDef, d.h.def = true, def
-	return d.decode(line, fn)
+	return d.decodeLine(line, fn)
 }
 
-func (d *Influx) decode(line []byte, fn func(*metricline.Metric)) error {
+func (d *Influx) decodeLine(line []byte, fn func(*metricline.Metric)) error {
 	d.h.lazy = d.LazyNumbers
 	if !d.machineOnly && d.h.fast(line) {
 		d.emit(fn)
@@ -85,7 +85,7 @@ func (d *Influx) decode(line []byte, fn func(*metricline.Metric)) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("invalid line protocol at byte %d: %s", d.machine.Column(), err)
+			return fmt.Errorf("invalid line protocol at byte %d: %w", d.machine.Column(), err)
 		}
 		m := &d.h.m
 		// The machine lets some malformed lines through (found by
@@ -196,7 +196,7 @@ func numErr(err error) error {
 }
 
 func (h *influxHandler) AddInt(key, value []byte) error {
-	v, err := strconv.ParseInt(unsafeString(bytes.TrimSuffix(value, []byte("i"))), 10, 64)
+	v, err := strconv.ParseInt(string(bytes.TrimSuffix(value, []byte("i"))), 10, 64)
 	if err != nil {
 		return numErr(err)
 	}
@@ -206,7 +206,7 @@ func (h *influxHandler) AddInt(key, value []byte) error {
 }
 
 func (h *influxHandler) AddUint(key, value []byte) error {
-	v, err := strconv.ParseUint(unsafeString(bytes.TrimSuffix(value, []byte("u"))), 10, 64)
+	v, err := strconv.ParseUint(string(bytes.TrimSuffix(value, []byte("u"))), 10, 64)
 	if err != nil {
 		return numErr(err)
 	}
@@ -224,7 +224,7 @@ func (h *influxHandler) AddFloat(key, value []byte) error {
 			return nil
 		}
 	}
-	v, err := strconv.ParseFloat(unsafeString(value), 64)
+	v, err := strconv.ParseFloat(string(value), 64)
 	if err != nil {
 		return numErr(err)
 	}
@@ -241,7 +241,7 @@ func (h *influxHandler) AddString(key, value []byte) error {
 }
 
 func (h *influxHandler) AddBool(key, value []byte) error {
-	v, err := strconv.ParseBool(unsafeString(value))
+	v, err := strconv.ParseBool(string(value))
 	if err != nil {
 		return errors.New("unparsable bool")
 	}
@@ -251,7 +251,7 @@ func (h *influxHandler) AddBool(key, value []byte) error {
 }
 
 func (h *influxHandler) SetTimestamp(tm []byte) error {
-	v, err := strconv.ParseInt(unsafeString(tm), 10, 64)
+	v, err := strconv.ParseInt(string(tm), 10, 64)
 	if err != nil {
 		return numErr(err)
 	}
@@ -461,11 +461,4 @@ func digits(line []byte, i int) int {
 // separator tells whether a field value may end at i.
 func separator(line []byte, i int) bool {
 	return i == len(line) || line[i] == ',' || line[i] == ' '
-}
-
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }

@@ -151,7 +151,7 @@ func AppendFieldValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		if _, _, ok := ShortestDecimal(f.Str); ok {
 			return append(dst, f.Str...), true
 		}
-		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
+		v, _ := f.Number()
 		return appendFloat(dst, v)
 	case metricline.Int:
 		return append(strconv.AppendInt(dst, f.Int, 10), 'i'), true

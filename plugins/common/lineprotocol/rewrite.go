@@ -2,7 +2,7 @@ package lineprotocol
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -59,7 +59,7 @@ func (r *Rewriter) Rewrite(buf, payload []byte, def time.Time) ([]byte, error) {
 	case r.err != nil:
 		return buf[:start], r.err
 	case r.n == 0:
-		return buf[:start], fmt.Errorf("no metric in the data")
+		return buf[:start], errors.New("no metric in the data")
 	}
 	return buf, nil
 }
@@ -267,10 +267,10 @@ func canonicalValue(line []byte, v int) int {
 	return i
 }
 
-// isDigits reports whether b is a number of at most max digits without a
-// leading zero (or "0").
-func isDigits(b []byte, max int) bool {
-	if len(b) == 0 || len(b) > max || (b[0] == '0' && len(b) > 1) {
+// isDigits reports whether b is a number of at most maxDigits digits
+// without a leading zero (or "0").
+func isDigits(b []byte, maxDigits int) bool {
+	if len(b) == 0 || len(b) > maxDigits || (b[0] == '0' && len(b) > 1) {
 		return false
 	}
 	for _, c := range b {

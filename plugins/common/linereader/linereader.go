@@ -40,12 +40,12 @@ type Reader struct {
 	offset int64 // bytes consumed, up to the end of the last line returned
 }
 
-// New reads from r; max <= 0 means DefaultMax.
-func New(r io.Reader, max int) *Reader {
-	if max <= 0 {
-		max = DefaultMax
+// New reads from r; limit <= 0 means DefaultMax.
+func New(r io.Reader, limit int) *Reader {
+	if limit <= 0 {
+		limit = DefaultMax
 	}
-	return &Reader{r: bufio.NewReaderSize(r, 256<<10), max: max}
+	return &Reader{r: bufio.NewReaderSize(r, 256<<10), max: limit}
 }
 
 // Line is the number (from 1) of the line Next returned last.
@@ -63,8 +63,8 @@ func (r *Reader) Offset() int64 { return r.offset }
 // whole line is buffered. Reading stdin, that is the moment the writer's
 // burst (one Telegraf flush) has been read whole.
 func (r *Reader) WouldWait() bool {
-	b, _ := r.r.Peek(r.r.Buffered())
-	return bytes.IndexByte(b, '\n') < 0
+	b, err := r.r.Peek(r.r.Buffered()) // fails only past what is buffered
+	return err != nil || bytes.IndexByte(b, '\n') < 0
 }
 
 // Next returns the next line without its "\n" or "\r\n". The slice is

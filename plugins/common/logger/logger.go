@@ -13,6 +13,7 @@ package logger
 import (
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func (l *Logger) emit(level telegraf.LogLevel, tag, text string) {
 			tag = ""
 		}
 	}
-	_, _ = io.WriteString(out, tag+text+"\n")
+	io.WriteString(out, tag+text+"\n") //nolint:errcheck // a log line that cannot be written has nowhere else to go
 }
 
 // StdWriter is a writer for the standard library's logger (log.SetOutput),
@@ -119,6 +120,16 @@ func (l *Logger) emit(level telegraf.LogLevel, tag, text string) {
 // their own prefixes such as "D! [serializers.json] ...": each line goes
 // where its level goes; a line without a level is an error.
 func (l *Logger) StdWriter() io.Writer { return stdWriter{l} }
+
+// RouteStdLog makes the standard logger write bare lines to StdWriter,
+// which routes each line by its level. Telegraf's own packages (serializers
+// dropping NaN fields, say) log through it with a level prefix such as
+// "D! "; with the standard date in front, Telegraf would not see the level
+// and log them as errors.
+func (l *Logger) RouteStdLog() {
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(l.StdWriter())
+}
 
 type stdWriter struct{ l *Logger }
 

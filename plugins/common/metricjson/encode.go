@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -87,7 +86,7 @@ func appendValue(dst []byte, f *metricline.Field) ([]byte, bool) {
 		if intDigits, fracZeros, ok := lineprotocol.ShortestDecimal(f.Str); ok && intDigits <= 20 && fracZeros <= 5 {
 			return append(dst, f.Str...), true
 		}
-		v, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
+		v, _ := f.Number()
 		return appendFloat(dst, v)
 	case metricline.Int:
 		return strconv.AppendInt(dst, f.Int, 10), true
@@ -121,13 +120,6 @@ func appendFloat(dst []byte, v float64) ([]byte, bool) {
 		}
 	}
 	return dst, true
-}
-
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 const hex = "0123456789abcdef"

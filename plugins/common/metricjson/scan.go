@@ -100,7 +100,8 @@ func mayOverflow(text []byte) bool {
 	for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
 		intDigits++
 	}
-	for ; i < len(text) && text[i] != 'e' && text[i] != 'E'; i++ {
+	for i < len(text) && text[i] != 'e' && text[i] != 'E' {
+		i++
 	}
 	if i < len(text) {
 		i++

@@ -81,7 +81,7 @@ func flatField(k, v []byte) metricline.Field {
 		if _, _, ok := lineprotocol.ShortestDecimal(v); ok {
 			return metricline.Field{Key: k, Kind: metricline.Decimal, Str: v}
 		}
-		if f, err := strconv.ParseFloat(unsafeString(v), 64); err == nil && !math.IsInf(f, 0) {
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil && !math.IsInf(f, 0) {
 			return metricline.Field{Key: k, Kind: metricline.Float, Float: f}
 		}
 	}
@@ -103,7 +103,7 @@ func newTagKeys(f filter.Filter) *tagKeys {
 	if f == nil {
 		return nil
 	}
-	return &tagKeys{filter: f, is: map[string]bool{}}
+	return &tagKeys{filter: f, is: make(map[string]bool)}
 }
 
 func (t *tagKeys) match(k []byte) bool {

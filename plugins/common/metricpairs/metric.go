@@ -84,7 +84,7 @@ func FlatMetric(name string, pairs [][]byte, tags map[string]string, tagFilter f
 		return nil, errors.New("odd number of field names and values")
 	}
 	if tags == nil {
-		tags = map[string]string{}
+		tags = make(map[string]string)
 	}
 	fields := make(map[string]any, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {

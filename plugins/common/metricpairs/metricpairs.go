@@ -105,7 +105,7 @@ func AppendValue(dst []byte, f *metricline.Field) ([]byte, error) {
 func AppendFloat(dst []byte, v float64) ([]byte, error) {
 	switch {
 	case math.IsNaN(v):
-		return dst, errors.New("NaN is not a field value")
+		return dst, errors.New("a NaN is not a field value")
 	case math.IsInf(v, 1):
 		return append(dst, "+Inf"...), nil
 	case math.IsInf(v, -1):

@@ -84,7 +84,7 @@ func (w *TypedWriter) tagText(f *metricline.Field) []byte {
 	case metricline.String:
 		return f.Str
 	case metricline.Decimal:
-		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64)
+		x, _ := f.Number()
 		w.text = strconv.AppendFloat(w.text, x, 'g', -1, 64)
 	case metricline.Float:
 		w.text = strconv.AppendFloat(w.text, f.Float, 'g', -1, 64)

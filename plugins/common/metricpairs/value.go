@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unsafe"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -38,7 +37,7 @@ func ParseValue(v []byte) (any, error) {
 // a copy of its text.
 func fieldValue(f *metricline.Field) any {
 	if f.Kind == metricline.Decimal {
-		x, _ := strconv.ParseFloat(unsafeString(f.Str), 64) // finite: ReadValue checked
+		x, _ := f.Number() // finite: ReadValue checked
 		return x
 	}
 	return f.Value()
@@ -62,14 +61,14 @@ func ReadValue(f *metricline.Field, v, scratch []byte) ([]byte, error) {
 		f.Str, scratch, err = readString(v, scratch)
 		return scratch, err
 	case last == 'i' && Integer(v[:len(v)-1], true):
-		n, err := strconv.ParseInt(unsafeString(v[:len(v)-1]), 10, 64)
+		n, err := strconv.ParseInt(string(v[:len(v)-1]), 10, 64)
 		if err != nil {
 			return scratch, fmt.Errorf("integer %q is out of the int64 range", v)
 		}
 		f.Kind, f.Int = metricline.Int, n
 		return scratch, nil
 	case last == 'u' && Integer(v[:len(v)-1], false):
-		n, err := strconv.ParseUint(unsafeString(v[:len(v)-1]), 10, 64)
+		n, err := strconv.ParseUint(string(v[:len(v)-1]), 10, 64)
 		if err != nil {
 			return scratch, fmt.Errorf("unsigned integer %q is out of the uint64 range", v)
 		}
@@ -97,7 +96,7 @@ func ReadValue(f *metricline.Field, v, scratch []byte) ([]byte, error) {
 		f.Kind, f.Str = metricline.Decimal, v
 		return scratch, nil
 	}
-	x, err := strconv.ParseFloat(unsafeString(v), 64)
+	x, err := strconv.ParseFloat(string(v), 64)
 	if err != nil {
 		return scratch, fmt.Errorf("number %q is out of the float64 range", v)
 	}
@@ -111,12 +110,12 @@ func ReadValue(f *metricline.Field, v, scratch []byte) ([]byte, error) {
 // bytes; else it is unescaped onto scratch. Earlier slices of scratch stay
 // valid if the append moves it: they keep the old array, which nothing
 // writes to again.
-func readString(v, scratch []byte) ([]byte, []byte, error) {
+func readString(v, scratch []byte) (text, grown []byte, err error) {
 	if len(v) < 2 || v[len(v)-1] != '"' {
 		return nil, scratch, errors.New("string without its closing double quote")
 	}
 	in := v[1 : len(v)-1]
-	if bytes.IndexAny(in, `"\`) < 0 {
+	if !bytes.ContainsAny(in, `"\`) {
 		return in, scratch, nil
 	}
 	start := len(scratch)
@@ -136,10 +135,6 @@ func readString(v, scratch []byte) ([]byte, []byte, error) {
 	}
 	return scratch[start:len(scratch):len(scratch)], scratch, nil
 }
-
-// unsafeString is b as a string without a copy, for strconv's parsers,
-// which keep nothing.
-func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Integer reports whether s is [-]digits (the '-' only when signed): the
 // text of the layout's integers, unsigned integers and times.

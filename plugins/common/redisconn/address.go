@@ -58,10 +58,12 @@ func parseAddress(s string) (*address, error) {
 			// url.Parse would end the host at that character and read
 			// what follows (part of a password, perhaps) as host, port,
 			// path or query: the errors would quote it.
-			return nil, fmt.Errorf("%q: an '@' comes after a '/', '?' or '#', so the user name or password cannot be told from the host, path or query; %s", shown, percentEncoding)
+			return nil, fmt.Errorf("%q: an '@' comes after a '/', '?' or '#', so the user name or password cannot be told from the host, path or query; %s",
+				shown, percentEncoding)
 		}
 		if badEscape(userinfo) {
-			return nil, fmt.Errorf("%q is not a valid URL (the user name or password holds a '%%' that does not start a %%XX escape); %s", shown, percentEncoding)
+			return nil, fmt.Errorf("%q is not a valid URL (the user name or password holds a '%%' that does not start a %%XX escape); %s",
+				shown, percentEncoding)
 		}
 	}
 	u, err := url.Parse(s)
@@ -101,7 +103,10 @@ func parseAddress(s string) (*address, error) {
 	// shows the keys up to the first value it hides, and no further.
 	for _, p := range strings.Split(u.RawQuery, "&") {
 		k, _, _ := strings.Cut(p, "=")
-		if k, _ = url.QueryUnescape(k); p != "" && k != "db" {
+		if unescaped, err := url.QueryUnescape(k); err == nil {
+			k = unescaped
+		}
+		if p != "" && k != "db" {
 			return nil, fmt.Errorf("%q: query parameter %q is not supported (only db=N)", shown, k)
 		}
 	}
@@ -230,7 +235,7 @@ func hostPort(s, shown string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", fmt.Errorf("%q: want host:port (%v)", shown, err)
+		return "", fmt.Errorf("%q: want host:port (%w)", shown, err)
 	}
 	if host == "" {
 		return "", fmt.Errorf("%q: no host", shown)

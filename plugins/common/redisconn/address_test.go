@@ -300,9 +300,9 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 	// last '@'), in a user name before the ':', and in the path of a
 	// unix socket without user or password.
 	for addr, want := range map[string]*Config{
-		"redis://:QZ1@KX2@127.0.0.1:7000/2": {network: "tcp", addr: "127.0.0.1:7000", password: "QZ1@KX2", Database: 2},
-		"redis://u@x:QZ1@127.0.0.1":         {network: "tcp", addr: "127.0.0.1:6379", Username: "u@x", password: "QZ1"},
-		"redis://:QZ1%2FKX2%3F%23@[::1]:1":  {network: "tcp", addr: "[::1]:1", password: "QZ1/KX2?#"},
+		"redis://:QZ1@KX2@127.0.0.1:7000/2": {network: "tcp", addr: "127.0.0.1:7000", passwordText: "QZ1@KX2", Database: 2},
+		"redis://u@x:QZ1@127.0.0.1":         {network: "tcp", addr: "127.0.0.1:6379", Username: "u@x", passwordText: "QZ1"},
+		"redis://:QZ1%2FKX2%3F%23@[::1]:1":  {network: "tcp", addr: "[::1]:1", passwordText: "QZ1/KX2?#"},
 		"unix:///run/redis@6379.sock?db=3":  {network: "unix", addr: "/run/redis@6379.sock", Database: 3},
 	} {
 		c := &Config{Address: addr}
@@ -310,9 +310,10 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 			t.Errorf("%q: %v", Redact(addr), err)
 			continue
 		}
-		if c.network != want.network || c.addr != want.addr || c.password != want.password || c.Username != want.Username || c.Database != want.Database {
+		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText ||
+			c.Username != want.Username || c.Database != want.Database {
 			t.Errorf("%q: %s %s user %q password %q database %d, want %s %s user %q password %q database %d", Redact(addr),
-				c.network, c.addr, c.Username, c.password, c.Database, want.network, want.addr, want.Username, want.password, want.Database)
+				c.network, c.addr, c.Username, c.passwordText, c.Database, want.network, want.addr, want.Username, want.passwordText, want.Database)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func (b *Backoff) Next() time.Duration {
 	if b.next > b.Max {
 		b.next = b.Max
 	}
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+	return d - time.Duration(rand.Int64N(int64(d)/5+1)) //nolint:gosec // jitter spreads retries in time: no secret, no need for crypto/rand
 }
 
 // Reset starts again from Min after a success.

@@ -2,6 +2,7 @@ package redisconn
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/gomodule/redigo/redis"
@@ -34,7 +35,7 @@ func (c *Client) ConnContext(ctx context.Context) (*Conn, error) {
 		c.Close()
 	}
 	if c.conn == nil {
-		conn, err := c.cfg.dialContext(ctx, c.name, c.BindKey)
+		conn, err := c.cfg.dialBound(ctx, c.name, c.BindKey)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +51,8 @@ func (c *Client) Check(err error) {
 	if err == nil || c.conn == nil {
 		return
 	}
-	if re, isReply := err.(redis.Error); isReply && c.conn.Err() == nil && !demoted(re) {
+	var re redis.Error
+	if errors.As(err, &re) && c.conn.Err() == nil && !demoted(re) {
 		return
 	}
 	c.Close()
@@ -88,7 +90,8 @@ func (c *Client) RunContext(ctx context.Context, f func(redis.Conn) error) error
 	}
 	err = f(conn)
 	c.Check(err)
-	if _, isReply := err.(redis.Error); err == nil || isReply || !reused {
+	var re redis.Error
+	if err == nil || errors.As(err, &re) || !reused {
 		return err
 	}
 	if conn, err = c.ConnContext(ctx); err != nil {
@@ -112,7 +115,8 @@ func (c *Client) Probe(ctx context.Context) error {
 	}
 	_, err = conn.DoContext(ctx, "PING")
 	c.Check(err)
-	if _, reply := err.(redis.Error); reply && !Away(err) {
+	var re redis.Error
+	if errors.As(err, &re) && !Away(err) {
 		return nil
 	}
 	return err

@@ -48,8 +48,8 @@ func TestAppendCommandServer(t *testing.T) {
 	}
 	rr := conn.Replies()
 	rr.Begin()
-	if typ, _, msg, err := rr.Header(ctx); err != nil || typ != '+' || string(msg) != "OK" {
-		t.Fatalf("SET: %q %q %v", typ, msg, err)
+	if h, err := rr.Header(ctx); err != nil || h.Type != '+' || string(h.Text) != "OK" {
+		t.Fatalf("SET: %q %q %v", h.Type, h.Text, err)
 	}
 	rr.Begin()
 	if got, err := rr.Bulk(ctx); err != nil || string(got) != "a\r\nb" {

@@ -19,8 +19,8 @@ func NeedsOperator(err error) bool {
 	if errors.As(err, &ce) {
 		return true
 	}
-	re, ok := err.(redis.Error)
-	if !ok {
+	var re redis.Error
+	if !errors.As(err, &re) {
 		msg := err.Error()
 		// AUTH failures surface from Dial wrapped in our own text.
 		return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
@@ -41,8 +41,8 @@ func code(re redis.Error) string {
 // moving. Any other reply error (WRONGTYPE, NOPERM, ...) is about the
 // command or its key.
 func ServerState(err error) bool {
-	re, ok := err.(redis.Error)
-	if !ok {
+	var re redis.Error
+	if !errors.As(err, &re) {
 		return false
 	}
 	switch code(re) {
@@ -77,8 +77,8 @@ func Away(err error) bool {
 // WRONGTYPE, so the error is classified as before. Other errors come back
 // as they are.
 func WrongType(c redis.Conn, err error, key, want string) error {
-	re, ok := err.(redis.Error)
-	if !ok || !strings.HasPrefix(string(re), "WRONGTYPE") {
+	var re redis.Error
+	if !errors.As(err, &re) || !strings.HasPrefix(string(re), "WRONGTYPE") {
 		return err
 	}
 	holds, terr := redis.String(c.Do("TYPE", key))

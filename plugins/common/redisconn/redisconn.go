@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ type Config struct {
 	common_tls.ClientConfig
 
 	// The secrets, read once at Init: redigo takes them as strings.
-	password, sentinelPassword string
+	passwordText, sentinelPasswordText string
 
 	// File is the plugin's record of the options its config file set, so
 	// that database = 0 written out conflicts with an address URL's /3,
@@ -104,10 +105,10 @@ func (c *Config) Init() error {
 		return fmt.Errorf("option database: %d is negative", c.Database)
 	}
 	var err error
-	if c.password, err = secretString(&c.Password); err != nil {
+	if c.passwordText, err = secretString(&c.Password); err != nil {
 		return fmt.Errorf("option password: %w", err)
 	}
-	if c.sentinelPassword, err = secretString(&c.SentinelPassword); err != nil {
+	if c.sentinelPasswordText, err = secretString(&c.SentinelPassword); err != nil {
 		return fmt.Errorf("option sentinel_password: %w", err)
 	}
 	for _, a := range c.Addresses {
@@ -116,7 +117,7 @@ func (c *Config) Init() error {
 		}
 	}
 	if c.PasswordFile != "" {
-		if c.password != "" {
+		if c.passwordText != "" {
 			return errors.New("option password_file: set password or password_file, not both")
 		}
 		data, err := os.ReadFile(c.PasswordFile)
@@ -124,8 +125,8 @@ func (c *Config) Init() error {
 			// The path only: never the content.
 			return fmt.Errorf("option password_file: %w", err)
 		}
-		c.password = strings.TrimRight(string(data), "\r\n")
-		if c.password == "" {
+		c.passwordText = strings.TrimRight(string(data), "\r\n")
+		if c.passwordText == "" {
 			return fmt.Errorf("option password_file: %s is empty", c.PasswordFile)
 		}
 	}
@@ -170,8 +171,8 @@ func (c *Config) newCluster() *redisc.Cluster {
 		redis.DialReadTimeout(timeout),
 		redis.DialWriteTimeout(timeout),
 	}
-	if c.password != "" {
-		opts = append(opts, redis.DialPassword(c.password))
+	if c.passwordText != "" {
+		opts = append(opts, redis.DialPassword(c.passwordText))
 		if c.Username != "" {
 			opts = append(opts, redis.DialUsername(c.Username))
 		}
@@ -220,7 +221,7 @@ func (c *Config) ClusterConn(key string) (redis.Conn, error) {
 // RefreshCluster reloads the slot map, after a node failed or a slot moved.
 func (c *Config) RefreshCluster() {
 	if c.cluster != nil {
-		_ = c.cluster.Refresh()
+		c.cluster.Refresh() //nolint:errcheck // best effort: the old map stays, and the next command's error tells why
 	}
 }
 
@@ -238,8 +239,9 @@ func (c *Config) merge(a *address) error {
 		c.Database = a.db
 	}
 	if a.userOnly {
-		if c.password == "" {
-			return fmt.Errorf("option address: %q is ambiguous: redis-cli reads the name before '@' as a password, other clients as a user name; write redis://:password@host or redis://user:password@host", Redact(c.Address))
+		if c.passwordText == "" {
+			return fmt.Errorf("option address: %q is ambiguous: redis-cli reads the name before '@' as a password, other clients as a user name; "+
+				"write redis://:password@host or redis://user:password@host", Redact(c.Address))
 		}
 		// With a password option, the name can only be the user.
 	}
@@ -250,14 +252,14 @@ func (c *Config) merge(a *address) error {
 		c.Username = a.username
 	}
 	if a.hasPassword {
-		if c.password != "" && c.password != a.password {
+		if c.passwordText != "" && c.passwordText != a.password {
 			// Neither password is printed.
 			return errors.New("option password: set, and different from the password in the address (password_file counts as password); keep one")
 		}
 		if a.password == "" {
 			return fmt.Errorf("option address: %q has an empty password", Redact(c.Address))
 		}
-		c.password = a.password
+		c.passwordText = a.password
 	}
 	return nil
 }
@@ -272,7 +274,7 @@ func (c *Config) newSentinel() *sentinel.Sentinel {
 		Dial: func(addr string) (redis.Conn, error) {
 			return redis.Dial("tcp", addr, redis.DialConnectTimeout(timeout),
 				redis.DialReadTimeout(timeout), redis.DialWriteTimeout(timeout),
-				redis.DialPassword(c.sentinelPassword))
+				redis.DialPassword(c.sentinelPasswordText))
 		},
 	}
 }
@@ -324,8 +326,8 @@ func (c *Conn) ReceiveWithTimeout(timeout time.Duration) (interface{}, error) {
 	return redis.ReceiveWithTimeout(c.Conn, timeout)
 }
 
-// redisc's cluster connections have no context support: their dial-time
-// read timeout bounds each reply instead.
+// DoContext is Do bounded by ctx. redisc's cluster connections have no
+// context support: their dial-time read timeout bounds each reply instead.
 func (c *Conn) DoContext(ctx context.Context, cmd string, args ...interface{}) (interface{}, error) {
 	if _, ok := c.Conn.(redis.ConnWithContext); !ok {
 		if err := ctx.Err(); err != nil {
@@ -389,10 +391,10 @@ func (c *Config) Dial(clientName string) (*Conn, error) {
 // DialContext is Dial ending no later than ctx: connecting, the TLS
 // handshake, AUTH, CLIENT SETNAME and SELECT.
 func (c *Config) DialContext(ctx context.Context, clientName string) (*Conn, error) {
-	return c.dialContext(ctx, clientName, "")
+	return c.dialBound(ctx, clientName, "")
 }
 
-func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*Conn, error) {
+func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Conn, error) {
 	timeout := time.Duration(c.Timeout)
 	if c.cluster != nil {
 		conn, err := c.ClusterConn(bindKey)
@@ -413,7 +415,11 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		address = master
 		if tlsConf != nil && c.ServerName == "" {
 			tlsConf = tlsConf.Clone()
-			tlsConf.ServerName, _, _ = net.SplitHostPort(master)
+			host, _, err := net.SplitHostPort(master)
+			if err != nil {
+				return nil, fmt.Errorf("the sentinels' master for %q: %w", c.SentinelMaster, err)
+			}
+			tlsConf.ServerName = host
 		}
 	}
 	var raw net.Conn
@@ -429,7 +435,7 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 			defer cancel()
 			if err := tc.HandshakeContext(hctx); err != nil {
 				nc.Close()
-				return nil, fmt.Errorf("TLS handshake: %w", err)
+				return nil, fmt.Errorf("handshaking TLS: %w", err)
 			}
 			nc = tc
 		}
@@ -442,8 +448,8 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		redis.DialReadTimeout(timeout),
 		redis.DialWriteTimeout(timeout),
 	}
-	if c.password != "" {
-		auth = append(auth, redis.DialPassword(c.password))
+	if c.passwordText != "" {
+		auth = append(auth, redis.DialPassword(c.passwordText))
 		if c.Username != "" {
 			auth = append(auth, redis.DialUsername(c.Username))
 		}
@@ -451,7 +457,8 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 	opts := append(auth[:len(auth):len(auth)], redis.DialDatabase(c.Database), redis.DialClientName(clientName))
 	conn, err := redis.DialContext(ctx, c.network, address, opts...)
 	if err != nil {
-		if re, ok := err.(redis.Error); ok && c.Database != 0 && strings.Contains(string(re), "DB index is out of range") {
+		var re redis.Error
+		if errors.As(err, &re) && c.Database != 0 && strings.Contains(string(re), "DB index is out of range") {
 			return nil, c.databaseError(ctx, address, auth)
 		}
 		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
@@ -481,7 +488,8 @@ func (c *Config) databaseError(ctx context.Context, address string, opts []redis
 		}
 		conn.Close()
 	}
-	return &ConfigError{fmt.Sprintf("%soption database: %d does not exist on %s%s: Redis has 16 databases (0 to 15) unless its databases setting says otherwise",
+	return &ConfigError{fmt.Sprintf(
+		"%soption database: %d does not exist on %s%s: Redis has 16 databases (0 to 15) unless its databases setting says otherwise",
 		c.File.Where("database"), c.Database, address, have)}
 }
 
@@ -490,7 +498,7 @@ func decrement(n string) string {
 	if _, err := fmt.Sscan(n, &i); err != nil {
 		return "?"
 	}
-	return fmt.Sprint(i - 1)
+	return strconv.Itoa(i - 1)
 }
 
 // scrub makes sure no error we print carries the password, whatever a
@@ -500,7 +508,7 @@ func (c *Config) scrub(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	for _, p := range []string{c.password, c.sentinelPassword} {
+	for _, p := range []string{c.passwordText, c.sentinelPasswordText} {
 		if p != "" && strings.Contains(msg, p) {
 			msg = strings.ReplaceAll(msg, p, "<password>")
 		}

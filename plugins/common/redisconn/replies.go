@@ -43,19 +43,19 @@ func NewReplies(c *Conn, size int) *Replies {
 	return &Replies{conn: c, buf: make([]byte, max(size, 16))}
 }
 
-// ErrProtocol is a reply the reader did not expect: the connection is out
-// of step and must be dropped.
-type ErrProtocol string
+// ProtocolError is a reply the reader did not expect: the connection is
+// out of step and must be dropped.
+type ProtocolError string
 
-func (e ErrProtocol) Error() string { return "reading a reply: " + string(e) }
+func (e ProtocolError) Error() string { return "reading a reply: " + string(e) }
 
 // aLongTimeAgo is a read deadline that has passed: it interrupts a read
 // in progress when the context ends.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// readRaw is ReadRaw bounded also by ctx: when ctx ends during the read,
+// readRawContext is ReadRaw bounded also by ctx: when ctx ends during the read,
 // the read returns at once with ctx's error.
-func (c *Conn) readRaw(ctx context.Context, p []byte) (int, error) {
+func (c *Conn) readRawContext(ctx context.Context, p []byte) (int, error) {
 	if c.raw == nil {
 		return 0, errors.New("redisconn: no raw connection (cluster)")
 	}
@@ -74,7 +74,9 @@ func (c *Conn) readRaw(ctx context.Context, p []byte) (int, error) {
 	}
 	// Registered after the deadline is set, so a cancellation at any
 	// moment from here on moves it into the past.
-	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetReadDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, func() {
+		c.raw.SetReadDeadline(aLongTimeAgo) //nolint:errcheck // a connection that refuses it is closed: the read fails anyway
+	})
 	n, err := c.raw.Read(p)
 	stop()
 	if err != nil && ctx.Err() != nil {
@@ -102,13 +104,13 @@ func (rr *Replies) more(ctx context.Context) error {
 		rr.w = copy(grown, rr.buf[rr.r:rr.w])
 		rr.buf, rr.r = grown, 0
 	}
-	n, err := rr.conn.readRaw(ctx, rr.buf[rr.w:])
+	n, err := rr.conn.readRawContext(ctx, rr.buf[rr.w:])
 	rr.w += n
 	if n > 0 {
 		return nil
 	}
 	if err == nil {
-		err = ErrProtocol("no data")
+		err = ProtocolError("no data")
 	}
 	return err
 }
@@ -123,31 +125,39 @@ func (rr *Replies) Begin() {
 	}
 }
 
-// Header reads a reply line: its type byte and, for arrays, bulk strings
-// and integers, its number; for errors and status replies, the text.
-func (rr *Replies) Header(ctx context.Context) (byte, int64, []byte, error) {
+// ReplyHeader is a reply line: its type byte and, for arrays, bulk
+// strings and integers, its number; for errors and status replies, the
+// text.
+type ReplyHeader struct {
+	Type byte
+	N    int64
+	Text []byte
+}
+
+// Header reads a reply line.
+func (rr *Replies) Header(ctx context.Context) (ReplyHeader, error) {
 	for {
 		if i := bytes.Index(rr.buf[rr.r:rr.w], crlf); i >= 0 {
 			line := rr.buf[rr.r : rr.r+i]
 			rr.r += i + 2
 			if len(line) == 0 {
-				return 0, 0, nil, ErrProtocol("empty line")
+				return ReplyHeader{}, ProtocolError("empty line")
 			}
 			t := line[0]
 			switch t {
 			case '-', '+':
-				return t, 0, line[1:], nil
+				return ReplyHeader{Type: t, Text: line[1:]}, nil
 			case '*', '$', ':':
 				n, ok := parseLength(line[1:])
 				if !ok {
-					return 0, 0, nil, ErrProtocol(fmt.Sprintf("bad length %.40q", line))
+					return ReplyHeader{}, ProtocolError(fmt.Sprintf("bad length %.40q", line))
 				}
-				return t, n, nil, nil
+				return ReplyHeader{Type: t, N: n}, nil
 			}
-			return 0, 0, nil, ErrProtocol(fmt.Sprintf("unexpected %.40q", line))
+			return ReplyHeader{}, ProtocolError(fmt.Sprintf("unexpected %.40q", line))
 		}
 		if err := rr.more(ctx); err != nil {
-			return 0, 0, nil, err
+			return ReplyHeader{}, err
 		}
 	}
 }
@@ -181,28 +191,28 @@ func parseLength(b []byte) (int64, bool) {
 // Array reads an array header; n < 0 is a nil array. An error reply is
 // returned as a redis.Error, which leaves the connection in step.
 func (rr *Replies) Array(ctx context.Context) (int64, error) {
-	t, n, msg, err := rr.Header(ctx)
+	h, err := rr.Header(ctx)
 	switch {
 	case err != nil:
 		return 0, err
-	case t == '-':
-		return 0, redis.Error(msg)
-	case t != '*':
-		return 0, ErrProtocol(fmt.Sprintf("want an array, got %q", t))
+	case h.Type == '-':
+		return 0, redis.Error(h.Text)
+	case h.Type != '*':
+		return 0, ProtocolError(fmt.Sprintf("want an array, got %q", h.Type))
 	}
-	return n, nil
+	return h.N, nil
 }
 
 // Bulk reads a bulk string; it stays valid until the next Begin.
 func (rr *Replies) Bulk(ctx context.Context) ([]byte, error) {
-	t, n, _, err := rr.Header(ctx)
+	h, err := rr.Header(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if t != '$' || n < 0 {
-		return nil, ErrProtocol(fmt.Sprintf("want a string, got %q %d", t, n))
+	if h.Type != '$' || h.N < 0 {
+		return nil, ProtocolError(fmt.Sprintf("want a string, got %q %d", h.Type, h.N))
 	}
-	return rr.body(ctx, n)
+	return rr.body(ctx, h.N)
 }
 
 func (rr *Replies) body(ctx context.Context, n int64) ([]byte, error) {
@@ -213,7 +223,7 @@ func (rr *Replies) body(ctx context.Context, n int64) ([]byte, error) {
 	}
 	b := rr.buf[rr.r : rr.r+int(n) : rr.r+int(n)]
 	if rr.buf[rr.r+int(n)] != '\r' || rr.buf[rr.r+int(n)+1] != '\n' {
-		return nil, ErrProtocol("a bulk string not ended by CRLF")
+		return nil, ProtocolError("a bulk string not ended by CRLF")
 	}
 	rr.r += int(n) + 2
 	return b, nil
@@ -227,13 +237,14 @@ func (rr *Replies) Skip(ctx context.Context) error {
 	if rr.r == rr.w {
 		rr.r, rr.w = 0, 0 // nothing held: read into the whole buffer
 	}
-	t, n, msg, err := rr.Header(ctx)
+	h, err := rr.Header(ctx)
 	if err != nil {
 		return err
 	}
-	switch t {
+	n := h.N
+	switch h.Type {
 	case '-':
-		return redis.Error(msg)
+		return redis.Error(h.Text)
 	case '$':
 		if n >= 0 {
 			_, err = rr.body(ctx, n)
@@ -242,7 +253,8 @@ func (rr *Replies) Skip(ctx context.Context) error {
 	case '*':
 		for ; n > 0; n-- {
 			if err := rr.Skip(ctx); err != nil {
-				if _, nested := err.(redis.Error); !nested {
+				var nested redis.Error
+				if !errors.As(err, &nested) {
 					return err
 				}
 			}

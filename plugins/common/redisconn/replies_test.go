@@ -114,7 +114,7 @@ func TestRepliesStalledAndCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	rr := conn2.Replies()
-	if _, _, _, err := rr.Header(context.Background()); err != nil {
+	if _, err := rr.Header(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	proxy.Cut()
@@ -130,7 +130,7 @@ func TestRepliesProtocolErrors(t *testing.T) {
 		rr := &Replies{buf: append([]byte(bad), make([]byte, 64)...)}
 		rr.w = len(bad)
 		err := rr.Skip(context.Background())
-		var pe ErrProtocol
+		var pe ProtocolError
 		if !errors.As(err, &pe) {
 			t.Errorf("%q: %v, want a protocol error", bad, err)
 		}

@@ -12,8 +12,8 @@ import (
 // refused at start by an execd program rather than sent as the password.
 func TestPasswordIsATelegrafSecret(t *testing.T) {
 	c := &Config{Address: "127.0.0.1:1", Password: config.NewSecret([]byte(`pa"ss\word`))}
-	if err := c.Init(); err != nil || c.password != `pa"ss\word` {
-		t.Fatalf("%v %q", err, c.password)
+	if err := c.Init(); err != nil || c.passwordText != `pa"ss\word` {
+		t.Fatalf("%v %q", err, c.passwordText)
 	}
 	c = &Config{Address: "127.0.0.1:1", Password: config.NewSecret([]byte("@{vault:redis_pw}"))}
 	err := c.Init()

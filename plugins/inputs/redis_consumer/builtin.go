@@ -59,23 +59,24 @@ func (p *RedisConsumer) Start(acc telegraf.Accumulator) error {
 				}
 				addAll(acc, ms)
 			}
-			onMessage := func(m redis.Message) error {
+			onMessage := func(m redis.Message) {
 				addAll(acc, q.metrics(m.Data, "channel "+strconv.Quote(m.Channel)))
-				return nil
 			}
 			p.goRun(func() {
 				defer getter.Close()
-				_ = p.newSubscriber([]string{p.Channel}, nil, onMessage, get, p.outage).run(ctx, false)
+				if err := p.newSubscriber([]string{p.Channel}, nil, infallible(onMessage), get, p.outage).run(ctx, false); err != nil {
+					acc.AddError(err)
+				}
 			})
 		}
 	case "keys":
 		p.gather = newKeys(p).gather
 	case "subscribe":
-		onMessage := func(m redis.Message) error {
+		onMessage := func(m redis.Message) {
 			ms, err := p.parser.Parse(m.Data, time.Now())
 			if err != nil {
 				p.Log.Errorf("channel %q: message skipped: %v: %q", m.Channel, err, logger.Head(m.Data))
-				return nil
+				return
 			}
 			for _, mm := range ms {
 				if p.ChannelTag != "" {
@@ -83,17 +84,22 @@ func (p *RedisConsumer) Start(acc telegraf.Accumulator) error {
 				}
 			}
 			addAll(acc, ms)
-			return nil
 		}
 		p.goRun(func() {
-			_ = p.newSubscriber(p.Channels, p.Patterns, onMessage, nil, p.outage).run(ctx, false)
+			if err := p.newSubscriber(p.Channels, p.Patterns, infallible(onMessage), nil, p.outage).run(ctx, false); err != nil {
+				acc.AddError(err)
+			}
 		})
 	case "stream":
 		s := newStreamReader(p, nil, p.outage)
 		s.track = newTracker(ctx, acc, p.MaxUndeliveredMessages)
 		s.pace = newPace(p.MaxUndeliveredMessages, p.BatchSize, p.Log, p.Key)
 		p.goRun(s.track.watch)
-		p.goRun(func() { _ = s.run(ctx, false) })
+		p.goRun(func() {
+			if err := s.run(ctx, false); err != nil {
+				acc.AddError(err)
+			}
+		})
 	}
 	return nil
 }
@@ -112,11 +118,20 @@ func addAll(acc telegraf.Accumulator, ms []telegraf.Metric) {
 	}
 }
 
+// infallible is a message handler for a subscriber that never ends it:
+// built in, what a message cannot give is logged or dropped, never fatal.
+func infallible(f func(redis.Message)) func(redis.Message) error {
+	return func(m redis.Message) error {
+		f(m)
+		return nil
+	}
+}
+
 // Gather reads the quote, or the keys, once. A Redis failure is returned,
 // and Telegraf logs it; the next Gather tries again.
 func (p *RedisConsumer) Gather(acc telegraf.Accumulator) error {
 	if p.client == nil {
-		return errors.New("Gather before Start")
+		return errors.New("called Gather before Start")
 	}
 	if p.gather == nil {
 		return nil // a service mode: metrics come as they are read

@@ -32,8 +32,8 @@ func newKeys(p *RedisConsumer) *keyScan { return &keyScan{p: p} }
 
 func (k *keyScan) gather(c redis.Conn) ([]telegraf.Metric, error) {
 	now := time.Now()
-	seen := map[string]bool{} // SCAN may return a key twice
-	g := &keysGather{bad: map[string]string{}, long: map[string]bool{}, now: now}
+	seen := make(map[string]bool) // SCAN may return a key twice
+	g := &keysGather{bad: make(map[string]string), long: make(map[string]bool), now: now}
 	cursor := "0"
 	for {
 		reply, err := redis.Values(c.Do("SCAN", cursor, "MATCH", k.p.Key, "COUNT", 1000))
@@ -120,7 +120,7 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 		case []byte: // a string
 			got, perr = k.p.parser.Parse(v, g.now)
 			if perr != nil {
-				perr = fmt.Errorf("%v: %q", perr, logger.Head(v))
+				perr = fmt.Errorf("%w: %q", perr, logger.Head(v))
 			}
 		case []any:
 			if len(v) == 0 { // deleted since the TYPE (an empty hash or list does not exist)
@@ -177,7 +177,7 @@ func (k *keyScan) list(key string, reply []any, g *keysGather) ([]telegraf.Metri
 		got, err := k.p.parser.Parse(e, g.now)
 		if err != nil {
 			if bad++; first == nil {
-				first = fmt.Errorf("%v: %q", err, logger.Head(e))
+				first = fmt.Errorf("%w: %q", err, logger.Head(e))
 			}
 			continue
 		}

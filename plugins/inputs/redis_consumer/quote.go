@@ -12,8 +12,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
-
 	"github.com/influxdata/telegraf/metric"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
@@ -98,7 +98,7 @@ func (q *quoteReader) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {
-		return nil, "", fmt.Errorf("invalid JSON: %v", err)
+		return nil, "", fmt.Errorf("invalid JSON: %w", err)
 	}
 	if dec.More() {
 		return nil, "", errors.New("invalid JSON: data after the document")
@@ -129,7 +129,7 @@ func (q *quoteReader) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string
 		}
 		price, err := parsePrice(c.Price)
 		if err != nil {
-			return nil, "", fmt.Errorf("prices[%d] (%s): %v", i, c.ID, err)
+			return nil, "", fmt.Errorf("prices[%d] (%s): %w", i, c.ID, err)
 		}
 		// Line protocol cannot end a tag value with '\': Telegraf's
 		// serializer strips it, so "bs\" would reach Telegraf as "bs",
@@ -147,7 +147,7 @@ func (q *quoteReader) parseDoc(doc []byte) (ms []telegraf.Metric, leftOut string
 			map[string]any{"price": price}, t))
 	}
 	if len(unsafe) > 0 {
-		leftOut = fmt.Sprintf("coin ids left out, line protocol cannot carry a tag value ending in '\\': %s", strings.Join(unsafe, ", "))
+		leftOut = "coin ids left out, line protocol cannot carry a tag value ending in '\\': " + strings.Join(unsafe, ", ")
 	}
 	return ms, leftOut, nil
 }
@@ -159,7 +159,7 @@ func parsePrice(raw json.RawMessage) (float64, error) {
 	text := string(raw)
 	if len(raw) > 0 && raw[0] == '"' {
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return 0, fmt.Errorf(`"price" %s: %v`, raw, err)
+			return 0, fmt.Errorf(`"price" %s: %w`, raw, err)
 		}
 	}
 	if !metricpairs.Decimal(text) {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
-
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
@@ -193,10 +192,7 @@ func (p *RedisConsumer) initQuote() error {
 	if !p.Subscribe && p.Channel != "" {
 		return errors.New("option channel: only read with subscribe = true")
 	}
-	if err := pluginconfig.UnitsOfTen("timestamp_units", time.Duration(p.TimestampUnits)); err != nil {
-		return err
-	}
-	return nil
+	return pluginconfig.UnitsOfTen("timestamp_units", time.Duration(p.TimestampUnits))
 }
 
 func (p *RedisConsumer) initSubscribe() error {

@@ -92,7 +92,7 @@ func (p *RedisConsumer) Run(ctx context.Context, in io.Reader, stdout io.Writer,
 
 // watchStdin asks for a gather on each line and closes ended when stdin
 // ends: that is how [[inputs.execd]] with signal = "STDIN" drives us.
-func watchStdin(in io.Reader, triggers chan<- struct{}, ended chan<- struct{}) {
+func watchStdin(in io.Reader, triggers, ended chan<- struct{}) {
 	defer close(ended)
 	buf := make([]byte, 4096)
 	for {

@@ -59,7 +59,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		group:   group{key: p.Key, name: p.Group, startID: p.StartID, log: p.Log},
 		pending: pendingList{key: p.Key, group: p.Group, consumer: p.Consumer, claimIdle: time.Duration(p.ClaimIdle), log: p.Log, claimCursor: "0-0"},
 		acks:    acks{key: p.Key, group: p.Group},
-		kept:    map[string]bool{},
+		kept:    make(map[string]bool),
 	}
 	s.fresh = newEntries{key: p.Key, group: p.Group, consumer: p.Consumer, block: time.Duration(p.Block), batchSize: p.BatchSize, acks: &s.acks}
 	s.conv = newEntryConverter(entryFormat{

@@ -37,15 +37,15 @@ type tracker struct {
 	rejected []string                       // not delivered, not yet taken
 }
 
-// newTracker takes Telegraf's reports for at most max entries in its
-// hands: the reader never hands over more (streamReader.count).
-func newTracker(ctx context.Context, acc telegraf.Accumulator, max int) *tracker {
+// newTracker takes Telegraf's reports for at most maxEntries entries in
+// its hands: the reader never hands over more (streamReader.count).
+func newTracker(ctx context.Context, acc telegraf.Accumulator, maxEntries int) *tracker {
 	return &tracker{
 		ctx:      ctx,
-		acc:      acc.WithTracking(max),
+		acc:      acc.WithTracking(maxEntries),
 		reported: make(chan struct{}, 1),
-		groups:   map[telegraf.TrackingID]string{},
-		inFlight: map[string]bool{},
+		groups:   make(map[telegraf.TrackingID]string),
+		inFlight: make(map[string]bool),
 	}
 }
 
@@ -179,15 +179,15 @@ type pace struct {
 	key string // the stream's
 }
 
-func newPace(max, page int, log telegraf.Logger, key string) pace {
+func newPace(maxEntries, page int, log telegraf.Logger, key string) pace {
 	return pace{
 		log:     log,
 		key:     key,
-		max:     max,
+		max:     maxEntries,
 		page:    page,
-		limit:   max,
+		limit:   maxEntries,
 		backoff: &redisconn.Backoff{Min: time.Second, Max: 30 * time.Second},
-		waiting: map[string]bool{},
+		waiting: make(map[string]bool),
 	}
 }
 

@@ -41,14 +41,14 @@ var noCancel = context.Background()
 // ack reads the reply of XACK.
 func (rr *rawReplies) ack() error {
 	rr.Begin()
-	t, _, msg, err := rr.Header(noCancel)
+	h, err := rr.Header(noCancel)
 	switch {
 	case err != nil:
 		return err
-	case t == '-':
-		return redis.Error(msg)
-	case t != ':':
-		return redisconn.ErrProtocol(fmt.Sprintf("XACK: want an integer, got %q", t))
+	case h.Type == '-':
+		return redis.Error(h.Text)
+	case h.Type != ':':
+		return redisconn.ProtocolError(fmt.Sprintf("XACK: want an integer, got %q", h.Type))
 	}
 	return nil
 }
@@ -121,5 +121,5 @@ func orProtocol(err error, msg string) error {
 	if err != nil {
 		return err
 	}
-	return redisconn.ErrProtocol(msg)
+	return redisconn.ProtocolError(msg)
 }

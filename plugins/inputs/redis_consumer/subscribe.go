@@ -22,7 +22,9 @@ type subscriber struct {
 	outage             *redisconn.Outage
 }
 
-func (p *RedisConsumer) newSubscriber(channels, patterns []string, onMessage func(redis.Message) error, onSubscribed func(), outage *redisconn.Outage) *subscriber {
+func (p *RedisConsumer) newSubscriber(
+	channels, patterns []string, onMessage func(redis.Message) error, onSubscribed func(), outage *redisconn.Outage,
+) *subscriber {
 	return &subscriber{p: p, channels: channels, patterns: patterns, onMessage: onMessage, onSubscribed: onSubscribed, outage: outage}
 }
 
@@ -50,8 +52,13 @@ func (s *subscriber) run(ctx context.Context, once bool) error {
 		if errors.As(err, &he) {
 			return he.err
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
+			// Stopped: a connection lost as it stops, or at the same
+			// moment, is no failure of the run (the outage is logged
+			// while it runs, not at its end).
 			return nil
+		default:
 		}
 		if once {
 			return err

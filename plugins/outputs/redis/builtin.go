@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,9 +42,9 @@ func (r *Redis) refuseExecdOnly() error {
 	case r.MaxUndeliveredMetrics != def.MaxUndeliveredMetrics:
 		return fmt.Errorf("option max_undelivered_metrics: only read by the execd program; %s", buffer)
 	case r.MaxLineSize != def.MaxLineSize:
-		return fmt.Errorf("option max_line_size: only read by the execd program, which reads lines from stdin")
+		return errors.New("option max_line_size: only read by the execd program, which reads lines from stdin")
 	case r.InfluxTimestampPrecision != def.InfluxTimestampPrecision:
-		return fmt.Errorf("option influx_timestamp_precision: only read by the execd program, which reads line protocol from stdin")
+		return errors.New("option influx_timestamp_precision: only read by the execd program, which reads line protocol from stdin")
 	}
 	return nil
 }
@@ -56,8 +57,8 @@ func (r *Redis) Connect() error {
 	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
 	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
 	_, r.backoff = r.policy.NewBackoffs()
-	r.mode = r.newMode()
-	r.batch = r.mode.NewBatch()
+	r.writeMode = r.newMode()
+	r.batch = r.writeMode.NewBatch()
 	if _, err := r.client.Conn(); err != nil {
 		if redisconn.NeedsOperator(err) {
 			return err
@@ -86,13 +87,13 @@ func (r *Redis) Write(metrics []telegraf.Metric) error {
 		err := r.client.Probe(ctx)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("Redis at %s is unavailable: %w", r.Endpoint(), err)
+			return fmt.Errorf("writing to Redis at %s: unavailable: %w", r.Endpoint(), err)
 		}
 		if r.policy.AfterProbe != nil {
 			r.policy.AfterProbe()
 		}
 	} else if wait := time.Until(r.retryAt); wait > 0 {
-		return fmt.Errorf("Redis at %s refused the last write; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
+		return fmt.Errorf("writing to Redis at %s: it refused the last write; next attempt in %s", r.Endpoint(), wait.Round(time.Millisecond))
 	}
 	r.batch.Reset()
 	for _, tm := range metrics {

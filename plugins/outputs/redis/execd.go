@@ -27,19 +27,19 @@ var (
 // Run reads in until it ends or ctx is cancelled (SIGTERM), writing to
 // Redis as it goes; see runloop.Run.
 func (r *Redis) Run(ctx context.Context, in io.Reader, stats *Stats) error {
-	r.mode = r.newMode()
+	r.writeMode = r.newMode()
 	return runloop.Run(ctx, in, r.runConfig(), stats)
 }
 
 // DryRun reads all of in and prints the Redis commands it would send; see
 // runloop.DryRun.
 func (r *Redis) DryRun(in io.Reader, out io.Writer, stats *Stats) error {
-	r.mode = r.newMode()
+	r.writeMode = r.newMode()
 	return runloop.DryRun(in, out, r.runConfig(), stats)
 }
 
 // Summary is the exit line of the last run, with the mode's own part.
-func (r *Redis) Summary(s *Stats) string { return s.Summary(r.mode) }
+func (r *Redis) Summary(s *Stats) string { return s.Summary(r.writeMode) }
 
 // runConfig is what the run loop needs of the plugin.
 func (r *Redis) runConfig() *runloop.Config {
@@ -50,7 +50,7 @@ func (r *Redis) runConfig() *runloop.Config {
 	cfg := &runloop.Config{
 		Log:        r.Log,
 		NewDecoder: func() (metricline.Decoder, error) { return r.newDecoder() },
-		Mode:       r.mode,
+		Mode:       r.writeMode,
 		Redis:      &r.Config,
 		BindKey:    r.Key,
 		Limits: runloop.Limits{

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,25 +77,25 @@ func (r *Redis) Init() error {
 	}
 	r.decoder = d
 	if r.FlushInterval < 0 {
-		return fmt.Errorf("option flush_interval: must not be negative")
+		return errors.New("option flush_interval: must not be negative")
 	}
 	if r.MetricBatchSize <= 0 {
-		return fmt.Errorf("option metric_batch_size: must be positive")
+		return errors.New("option metric_batch_size: must be positive")
 	}
 	if r.MaxUndeliveredMetrics < r.MetricBatchSize {
 		return fmt.Errorf("option max_undelivered_metrics: %d is less than metric_batch_size %d", r.MaxUndeliveredMetrics, r.MetricBatchSize)
 	}
 	if r.MaxLineSize <= 0 {
-		return fmt.Errorf("option max_line_size: must be positive")
+		return errors.New("option max_line_size: must be positive")
 	}
 	if r.SpoolDir != "" && r.SpoolMaxSize < r.MaxLineSize+(1<<20) {
-		return fmt.Errorf("option spool_max_size: must exceed max_line_size by 1MiB, or a long line could never fit")
+		return errors.New("option spool_max_size: must exceed max_line_size by 1MiB, or a long line could never fit")
 	}
 	if r.WaitReplicas < 0 {
-		return fmt.Errorf("option wait_replicas: must not be negative")
+		return errors.New("option wait_replicas: must not be negative")
 	}
 	if r.Expire < 0 {
-		return fmt.Errorf("option expire: must not be negative")
+		return errors.New("option expire: must not be negative")
 	}
 
 	switch r.Mode {
@@ -113,7 +114,7 @@ func (r *Redis) Init() error {
 
 func (r *Redis) initQuote() error {
 	if r.Quote == "" {
-		return fmt.Errorf("option quote: must not be empty")
+		return errors.New("option quote: must not be empty")
 	}
 	// The document's timestamp in units that are a power of ten, as
 	// Telegraf writes them; any other value is refused, not rounded.
@@ -126,7 +127,7 @@ func (r *Redis) initQuote() error {
 		r.StateKey = quote.StateKeyFor(r.Key)
 	}
 	if r.StateKey == r.Key {
-		return fmt.Errorf("option state_key: must differ from key")
+		return errors.New("option state_key: must differ from key")
 	}
 	opts := &quote.Options{
 		Key:            r.Key,
@@ -147,8 +148,8 @@ func (r *Redis) initQuote() error {
 			if stateSet {
 				option, fix = "state_key", "give state_key key's hash tag, or leave it unset to follow key"
 			}
-			return fmt.Errorf("option %s: in a Redis Cluster the quote document %q (hash slot %d) and its state key %q (hash slot %d) must share a hash slot, as the merge script writes both at once: %s",
-				option, r.Key, ds, k, s, fix)
+			return fmt.Errorf("option %s: in a Redis Cluster the quote document %q (hash slot %d) and its state key %q (hash slot %d) must share a hash slot, "+
+				"as the merge script writes both at once: %s", option, r.Key, ds, k, s, fix)
 		}
 	}
 	wait, waitMs := int64(r.WaitReplicas), r.waitMs()

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,7 +58,11 @@ func (r *Redis) initPerMetric() error {
 		// refusal fails the write and Telegraf keeps the batch.
 		run.HoldRefused = !r.builtIn
 		run.HoldMax = r.policy.Backoff()
-		m, _ := commands.NewMode(&run) // it worked once, with the same options
+		m, err := commands.NewMode(&run)
+		if err != nil {
+			// Init made a mode with the same options and succeeded.
+			panic(fmt.Sprintf("making the write mode: %v", err))
+		}
 		return m
 	}
 	return nil
@@ -96,12 +101,14 @@ func (r *Redis) checkLayout() error {
 	pairs := r.Mode == "hash" || (r.Mode == "stream" && r.PayloadField == "")
 	if r.Layout != LayoutTyped && !pairs {
 		if r.Mode == "stream" {
-			return fmt.Errorf("option layout: not read with payload_field (the entry holds the serialized metric)")
+			return errors.New("option layout: not read with payload_field (the entry holds the serialized metric)")
 		}
 		return fmt.Errorf("option layout: only read in hash and stream modes (mode is %q)", r.Mode)
 	}
 	if r.IncludeTags && (!pairs || r.Layout == LayoutTyped) {
-		return fmt.Errorf(`option include_tags: only read with layout = "flat" in hash and stream modes; the typed layout (the default) always writes the tags, as "#<key>" fields: remove include_tags, or set layout = "flat" to keep writing what earlier versions wrote`)
+		return errors.New(`option include_tags: only read with layout = "flat" in hash and stream modes; ` +
+			`the typed layout (the default) always writes the tags, as "#<key>" fields: ` +
+			`remove include_tags, or set layout = "flat" to keep writing what earlier versions wrote`)
 	}
 	return nil
 }

@@ -80,8 +80,8 @@ type Redis struct {
 	decoder metricline.Decoder
 	// newMode returns the write mode of a run (or of the plugin built
 	// in): its batches share what it keeps between writes.
-	newMode func() writer.Mode
-	mode    writer.Mode // of the run, or of the plugin built in
+	newMode   func() writer.Mode
+	writeMode writer.Mode // of the run, or of the plugin built in
 }
 
 // SampleConfig returns the documented default configuration.

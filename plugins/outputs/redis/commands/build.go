@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -92,9 +93,9 @@ func (p *perMetric) pairs(b *batch, m *metricline.Metric) error {
 // the fields (values in line protocol's field-value syntax). A metric the
 // layout cannot hold (an empty key, a NaN) is refused whole, before any of
 // it is written; the caller takes back what was appended.
-func (p *perMetric) typedPairs(b *batch, m *metricline.Metric) error {
+func (*perMetric) typedPairs(b *batch, m *metricline.Metric) error {
 	if len(m.Name) == 0 {
-		return fmt.Errorf("metric without a name")
+		return errors.New("metric without a name")
 	}
 	b.arg(metricpairs.NameField)
 	b.argBytes(m.Name)

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +18,9 @@ import (
 //
 // With wait > 0, each group ends with WAIT: its commands count as written
 // only once that many replicas have them, so a failover cannot lose them.
-func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, error) {
+// It takes no context: redisc's connections have none, and the timeouts
+// set at dial bound each group instead.
+func (b *batch) writeCluster(cfg *redisconn.Config) (int, error) {
 	if len(b.cmds) == 0 {
 		return 0, nil
 	}
@@ -28,7 +29,7 @@ func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, e
 	if len(sel) == 0 {
 		return 0, nil // every command waits for its key's next attempt
 	}
-	bySlot := map[int][]int{}
+	bySlot := make(map[int][]int)
 	var slots []int
 	for _, i := range sel {
 		slot := -1
@@ -43,9 +44,10 @@ func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, e
 	written := 0
 	for _, slot := range slots {
 		idx := bySlot[slot]
-		n, err := b.writeGroup(ctx, cfg, string(b.key(idx[0])), idx)
+		n, err := b.writeGroup(cfg, string(b.key(idx[0])), idx)
 		written += n
-		if _, reply := err.(redis.Error); reply {
+		var reply redis.Error
+		if errors.As(err, &reply) {
 			// Too few replicas: this group is sent again, the others go on.
 			if b.round.server == nil {
 				b.round.server = err
@@ -53,7 +55,7 @@ func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, e
 			continue
 		}
 		if err != nil {
-			_ = b.finish(now, nil, true)
+			b.conclude(now, nil, true)
 			return written, err
 		}
 	}
@@ -73,7 +75,7 @@ func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, e
 // Replies go to settle; an error is returned only when the group's
 // connection failed, or too few replicas took its writes (the group is
 // then sent again).
-func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key string, idx []int) (int, error) {
+func (b *batch) writeGroup(cfg *redisconn.Config, key string, idx []int) (int, error) {
 	conn, err := cfg.ClusterConn(key)
 	if err != nil {
 		return 0, err

@@ -110,9 +110,13 @@ func NewMode(opts *Options) (*Mode, error) {
 // own (the serializer's scratch, the key template's buffer): batches are
 // filled on several goroutines at once when decoding is parallel.
 func (m *Mode) NewBatch() writer.Batch {
-	q, _ := m.p.fork() // it worked once, with the same options
+	q, err := m.p.fork()
+	if err != nil {
+		// NewMode forked with the same options and succeeded.
+		panic(fmt.Sprintf("forking the command builder: %v", err))
+	}
 	return newBatch(q.builder(), m.wait, m.waitMs, m.holds)
 }
 
 // Summary is empty: the per-metric modes count nothing of their own.
-func (m *Mode) Summary() string { return "" }
+func (*Mode) Summary() string { return "" }

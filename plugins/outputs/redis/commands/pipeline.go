@@ -34,7 +34,7 @@ func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, er
 	var err error
 	if to.Config != nil && to.Config.IsCluster() {
 		res.Handed = true
-		res.Updates, err = b.writeCluster(ctx, to.Config)
+		res.Updates, err = b.writeCluster(to.Config)
 	} else {
 		err = to.Client.RunContext(ctx, func(c redis.Conn) error {
 			res.Handed = true
@@ -73,14 +73,14 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
 	if err := b.send(c, raw, sel[:min(PipelineChunk, len(sel))]); err != nil {
-		_ = b.finish(now, nil, true)
+		b.conclude(now, nil, true)
 		return written, err
 	}
 	for start := 0; start < len(sel); start += PipelineChunk {
 		end := min(start+PipelineChunk, len(sel))
 		if end < len(sel) {
 			if err := b.send(c, raw, sel[end:min(end+PipelineChunk, len(sel))]); err != nil {
-				_ = b.finish(now, nil, true)
+				b.conclude(now, nil, true)
 				return written, err
 			}
 		}
@@ -94,7 +94,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			var reply redis.Error
 			if err != nil && !errors.As(err, &reply) {
 				// The connection failed: the rest is unknown.
-				_ = b.finish(now, nil, true)
+				b.conclude(now, nil, true)
 				return written, err
 			}
 			if err != nil {
@@ -120,7 +120,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			// again (at least once) rather than lost in a failover.
 			clear(b.round.done)
 			b.round.released = b.round.released[:0]
-			_ = b.finish(now, typeAsker(ctx, c), false)
+			b.conclude(now, typeAsker(ctx, c), false)
 			return 0, err
 		}
 	}

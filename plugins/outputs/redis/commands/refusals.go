@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -51,8 +52,8 @@ type hold struct {
 	probe   bool // its oldest command is sent in the write in progress
 }
 
-func newHolds(log telegraf.Logger, endpoint string, max time.Duration) *holds {
-	return &holds{log: log, endpoint: endpoint, max: max, keys: map[string]*hold{}}
+func newHolds(log telegraf.Logger, endpoint string, maxBackoff time.Duration) *holds {
+	return &holds{log: log, endpoint: endpoint, max: maxBackoff, keys: make(map[string]*hold)}
 }
 
 // round is what one write of a command batch found, reply by reply.
@@ -150,10 +151,12 @@ func (b *batch) settle(i int, err error) bool {
 	key := string(b.key(i))
 	if _, seen := rd.byKey[key]; !seen {
 		if rd.byKey == nil {
-			rd.byKey = map[string]int{}
+			rd.byKey = make(map[string]int)
 		}
 		rd.byKey[key] = len(rd.refused)
-		rd.refused = append(rd.refused, refusal{key: key, cmd: c.name, reason: err.(redis.Error), main: c.metrics == 1})
+		var reason redis.Error
+		errors.As(err, &reason) // ServerState above took every other error
+		rd.refused = append(rd.refused, refusal{key: key, cmd: c.name, reason: reason, main: c.metrics == 1})
 	}
 	return false
 }
@@ -166,14 +169,22 @@ func (b *batch) settle(i int, err error) bool {
 // says the connection failed during the write, so refusals seen so far
 // are left for the next write to find again.
 func (b *batch) finish(now time.Time, ask func(key string) (string, error), broken bool) error {
+	b.conclude(now, ask, broken)
+	rd := &b.round
+	if b.holds == nil && rd.server == nil && len(rd.refused) > 0 && !broken {
+		return refusedError(rd.refused, ask)
+	}
+	return rd.server
+}
+
+// conclude is finish without the error, for a write that ends with an
+// error of its own (the connection broke, too few replicas took it).
+func (b *batch) conclude(now time.Time, ask func(key string) (string, error), broken bool) {
 	rd := &b.round
 	h := b.holds
 	if h == nil {
 		b.keep(rd.done)
-		if rd.server != nil || len(rd.refused) == 0 || broken {
-			return rd.server
-		}
-		return refusedError(rd.refused, ask)
+		return
 	}
 	var fresh []string
 	if !broken {
@@ -213,18 +224,18 @@ func (b *batch) finish(now time.Time, ask func(key string) (string, error), brok
 		if k != nil {
 			reason = string(k.reason)
 		}
-		h.log.Warnf("key %q: a metric was written before an earlier one for the key that Redis refused (%s) in the same pipeline: the reason went away between the two commands; the refused one follows", key, reason)
+		h.log.Warnf("key %q: a metric was written before an earlier one for the key that Redis refused (%s) in the same pipeline: "+
+			"the reason went away between the two commands; the refused one follows", key, reason)
 	}
 	b.keep(rd.done)
 	h.logReleased(b, rd.released, now)
-	return rd.server
 }
 
 func dedupe(keys []string) []string {
 	if len(keys) < 2 {
 		return keys
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool)
 	out := keys[:0:0]
 	for _, k := range keys {
 		if !seen[k] {
@@ -300,7 +311,8 @@ func (h *holds) logRefused(keys []string) {
 				what += fmt.Sprintf(" and %d more", more)
 			}
 		}
-		h.log.Errorf("Redis at %s refused %s to %s: %s; %s metrics are kept in order and retried with backoff up to %s until Redis takes them, while other keys are written", h.endpoint, g.cmd, what, g.reason, whose, h.max)
+		h.log.Errorf("Redis at %s refused %s to %s: %s; %s metrics are kept in order and retried with backoff up to %s until Redis takes them, "+
+			"while other keys are written", h.endpoint, g.cmd, what, g.reason, whose, h.max)
 	}
 }
 
@@ -310,7 +322,7 @@ func (h *holds) logReleased(b *batch, keys []string, now time.Time) {
 	if len(keys) == 0 {
 		return
 	}
-	waiting := map[string]int{}
+	waiting := make(map[string]int)
 	for _, key := range keys {
 		waiting[key] = 0
 	}
@@ -332,7 +344,8 @@ func (h *holds) logReleased(b *batch, keys []string, now time.Time) {
 		if n > namesShown {
 			continue
 		}
-		h.log.Infof("Redis at %s took %s to key %q at last, %s after it refused it (%d attempts); the %d metrics for the key kept meanwhile follow in order", h.endpoint, k.cmd, key, now.Sub(k.since).Round(time.Millisecond), k.tries+1, waiting[key])
+		h.log.Infof("Redis at %s took %s to key %q at last, %s after it refused it (%d attempts); the %d metrics for the key kept meanwhile follow in order",
+			h.endpoint, k.cmd, key, now.Sub(k.since).Round(time.Millisecond), k.tries+1, waiting[key])
 	}
 }
 

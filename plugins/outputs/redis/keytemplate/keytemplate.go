@@ -43,11 +43,11 @@ type Template struct {
 	buf    bytes.Buffer
 }
 
-// Clone returns a template rendering as t does, with a buffer of its own:
+// Clone returns a template rendering as k does, with a buffer of its own:
 // one Template must not render on two goroutines at once, its clones may
 // (a parsed text/template executes in parallel safely).
-func (t *Template) Clone() *Template {
-	return &Template{source: t.source, parts: t.parts, tmpl: t.tmpl}
+func (k *Template) Clone() *Template {
+	return &Template{source: k.source, parts: k.parts, tmpl: k.tmpl}
 }
 
 type partKind uint8

@@ -160,7 +160,7 @@ func checkArgs(argv []interface{}) error {
 func checkTriples(arg func(int) string, from, to int, sorted bool) int {
 	var seen map[string]bool // the batch's ids are in order: no map
 	if !sorted {
-		seen = map[string]bool{}
+		seen = make(map[string]bool)
 	}
 	for i := from; i < to; i += 3 {
 		id := arg(i)

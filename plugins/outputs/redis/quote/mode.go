@@ -89,9 +89,9 @@ func (q *modeBatch) Commands() []string {
 // A quote batch holds no metric back for a key: what a merge does not
 // take is settled, not retried.
 
-func (q *modeBatch) Stamp(int64) {}
+func (*modeBatch) Stamp(int64) {}
 
-func (q *modeBatch) Since(end int64) int64 { return end }
+func (*modeBatch) Since(end int64) int64 { return end }
 
 func (q *modeBatch) Next(now time.Time) time.Time {
 	if q.Metrics() == 0 {
@@ -100,6 +100,6 @@ func (q *modeBatch) Next(now time.Time) time.Time {
 	return now
 }
 
-func (q *modeBatch) Held() int { return 0 }
+func (*modeBatch) Held() int { return 0 }
 
-func (q *modeBatch) RetryNow() {}
+func (*modeBatch) RetryNow() {}

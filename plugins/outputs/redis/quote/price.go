@@ -48,7 +48,7 @@ type Refusal struct {
 	Stored int64  // for Stale: the stored price's time (equal to Time: a tie lost)
 }
 
-func (r *Refusal) add(coin string, value string, t int64) {
+func (r *Refusal) add(coin, value string, t int64) {
 	if r.Count == 0 {
 		r.Coin, r.Value, r.Time = coin, value, t
 	}
@@ -159,7 +159,8 @@ func mayBeTiny(s []byte) bool {
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
 		i++
 	}
-	for ; i < len(s) && s[i] == '0'; i++ {
+	for i < len(s) && s[i] == '0' {
+		i++
 	}
 	if i < len(s) && s[i] >= '1' && s[i] <= '9' {
 		return hasNegativeExponent(s[i:], 300)

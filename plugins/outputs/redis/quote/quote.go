@@ -43,8 +43,7 @@ func (p *price) set(t int64, f *metricline.Field, v float64) {
 
 func (p *price) float() float64 {
 	if p.lazy {
-		// Add checked the text is a number within range.
-		v, _ := strconv.ParseFloat(string(p.text), 64)
+		v, _ := strconv.ParseFloat(string(p.text), 64) //nolint:errcheck // Add took it as a number within range
 		return v
 	}
 	return p.value
@@ -67,7 +66,7 @@ func (p *price) beats(f *metricline.Field, v float64, parsed bool) bool {
 				return c > 0
 			}
 		}
-		v, _ = strconv.ParseFloat(string(f.Str), 64)
+		v, _ = f.Number()
 	}
 	return p.float() > v
 }

@@ -44,15 +44,18 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case NotANumber:
 			warn("refused %s: not a number (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case OutOfRange:
-			warn("refused %s: out of range, beyond float64 or below its normal range (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
+			warn("refused %s: out of range, beyond float64 or below its normal range (e.g. coin %q = %s at %s)",
+				n, ref.Coin, ref.Value, stamp(ref.Time))
 		case Stale:
 			if ref.Time == ref.Stored {
-				info("refused %s: older than stored, or as old and lower (e.g. coin %q at %s, a higher price of that time stored)", n, ref.Coin, stamp(ref.Time))
+				info("refused %s: older than stored, or as old and lower (e.g. coin %q at %s, a higher price of that time stored)",
+					n, ref.Coin, stamp(ref.Time))
 			} else {
 				info("refused %s: older than stored (e.g. coin %q at %s, stored %s)", n, ref.Coin, stamp(ref.Time), stamp(ref.Stored))
 			}
 		case Future:
-			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)", n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
+			warn("refused %s: too far in the future, more than max_future %s ahead of the clock (e.g. coin %q at %s)",
+				n, b.opts.MaxFuture, ref.Coin, stamp(ref.Time))
 		case Negative:
 			warn("refused %s: negative, and no price is below zero (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case BadCoinID:
@@ -76,17 +79,27 @@ func (b *Batch) report(o *Outcome, notes []string) {
 			}
 			if coin != "" {
 				c.names = append(c.names, coin)
-			} else {
-				c.count, _ = strconv.Atoi(detail)
-				o.Repaired += c.count
+				continue
 			}
+			n, err := strconv.Atoi(detail)
+			if err != nil {
+				warn("the quote merge script noted %s coins %q, not a number", what, detail)
+				continue
+			}
+			c.count = n
+			o.Repaired += c.count
 			continue
 		}
 		o.Repaired++
 		if what == "restored" {
-			n, _ := strconv.Atoi(detail)
+			n, err := strconv.Atoi(detail)
+			if err != nil {
+				warn("the quote merge script noted %q coins restored, not a number", detail)
+				continue
+			}
 			o.Repaired += n - 1
-			warn("the state beside the document had been deleted: %s restored with their own times from the document and its times index", plural(n, "coin", "coins"))
+			warn("the state beside the document had been deleted: %s restored with their own times from the document and its times index",
+				plural(n, "coin", "coins"))
 			continue
 		}
 		if lines++; lines > maxCoinLines {
@@ -98,7 +111,11 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case "dropped":
 			warn("coin %q: the stored entry %q could not be read: dropped", coin, detail)
 		case "future":
-			t, _ := strconv.ParseInt(detail, 10, 64)
+			t, err := strconv.ParseInt(detail, 10, 64)
+			if err != nil {
+				warn("coin %q: its stored price is dated beyond max_future (%q): replaced by an older one", coin, detail)
+				break
+			}
 			warn("coin %q: its stored price is dated %s, beyond max_future: replaced by an older one", coin, stamp(t))
 		default:
 			warn("coin %q: %s %s", coin, what, detail)
@@ -108,19 +125,23 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		warn("and %d more stored entries repaired or dropped", lines-maxCoinLines)
 	}
 	if recovered.count > 0 {
-		warn("the entries of %s had been deleted from the state %q (by another program?): restored with their own times from the document and its times index: %s",
+		warn("the entries of %s had been deleted from the state %q (by another program?): "+
+			"restored with their own times from the document and its times index: %s",
 			plural(recovered.count, "coin", "coins"), b.opts.StateKey, recovered.list())
 	}
 	if lost.count > 0 {
-		warn("the entries of %s had been deleted from the state %q, and their times from its times index: dropped from the document, as their times are unknown: %s",
+		warn("the entries of %s had been deleted from the state %q, and their times from its times index: "+
+			"dropped from the document, as their times are unknown: %s",
 			plural(lost.count, "coin", "coins"), b.opts.StateKey, lost.list())
 	}
 	switch o.Rebuilt {
 	case "", "fresh", "restored", "entry":
 	case "new":
-		o.Infos = append(o.Infos, key+"the state was taken in place and the document rebuilt from it (first write with this version's layout); later writes change only what changed")
+		o.Infos = append(o.Infos, key+"the state was taken in place and the document rebuilt from it (first write with this version's layout); "+
+			"later writes change only what changed")
 	case "meta":
-		warn("the metadata %q beside the state could not be read (changed by another program?): repaired, and the document and indexes rebuilt from the state", b.opts.Keys()[4])
+		warn("the metadata %q beside the state could not be read (changed by another program?): repaired, and the document and indexes rebuilt from the state",
+			b.opts.Keys()[4])
 	case "takeover":
 		// takeover's own lines say what was taken.
 	case "document":

@@ -3,6 +3,7 @@ package quote
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -42,12 +43,12 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 	dec.UseNumber()
 	err := dec.Decode(&d)
 	if err == nil && dec.More() {
-		err = fmt.Errorf("data after the document")
+		err = errors.New("data after the document")
 	}
 	if err == nil {
 		err = json.Unmarshal(d.Prices, &entries)
 		if err == nil && entries == nil {
-			err = fmt.Errorf(`no "prices" array`)
+			err = errors.New(`no "prices" array`)
 		}
 	}
 	if err != nil {
@@ -80,7 +81,7 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		warn("the document's timestamp %s is in %s, not in timestamp_units (%s): read as %s", d.Timestamp, unitName(unit), b.opts.TimestampUnits, stamp(t))
 	}
 
-	seen := map[string]int{}
+	seen := make(map[string]int)
 	dropped := 0
 	drop := func(format string, args ...interface{}) {
 		if dropped++; dropped <= maxCoinLines {
@@ -122,10 +123,12 @@ func (b *Batch) takeover(doc []byte, ours bool, now time.Time) (coins []imported
 		warn("and %d more coins dropped", dropped-maxCoinLines)
 	}
 	if ours {
-		warn("the state beside the document, and its times index, had been deleted: its %s take the document's time %s as their own, so a price older than that is refused until a newer one comes",
+		warn("the state beside the document, and its times index, had been deleted: "+
+			"its %s take the document's time %s as their own, so a price older than that is refused until a newer one comes",
 			plural(len(coins), "coin", "coins"), stamp(t))
 	} else {
-		infos = append(infos, key+fmt.Sprintf("took over the document there (no state beside it, as the old shell consumer left it): %s kept exactly%s", plural(len(coins), "price", "prices"), quoted))
+		infos = append(infos, key+fmt.Sprintf("took over the document there (no state beside it, as the old shell consumer left it): %s kept exactly%s",
+			plural(len(coins), "price", "prices"), quoted))
 	}
 	return coins, warnings, infos
 }

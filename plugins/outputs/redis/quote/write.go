@@ -2,8 +2,9 @@ package quote
 
 import (
 	"context"
-	"crypto/sha1"
+	"crypto/sha1" //nolint:gosec // the scripts check a document with redis.sha1hex, the only digest Redis's Lua has: an identity, not a secret
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -61,13 +62,22 @@ func (b *Batch) Write(ctx context.Context, c redis.Conn) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		status, _ := redis.String(reply[0], nil)
+		status, err := redis.String(reply[0], nil)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("malformed reply from the quote merge script: %w", err)
+		}
 		if status == "takeover" && len(reply) == 3 && round < maxTakeovers {
-			doc, _ := redis.Bytes(reply[1], nil)
-			ours, _ := redis.Int(reply[2], nil)
+			doc, err := redis.Bytes(reply[1], nil)
+			if err != nil {
+				return Outcome{}, fmt.Errorf("malformed reply from the quote merge script: %w", err)
+			}
+			ours, err := redis.Int(reply[2], nil)
+			if err != nil {
+				return Outcome{}, fmt.Errorf("malformed reply from the quote merge script: %w", err)
+			}
 			coins, warnings, said := b.takeover(doc, ours == 1, now)
 			notes, infos = append(notes, warnings...), append(infos, said...)
-			sum := sha1.Sum(doc)
+			sum := sha1.Sum(doc) //nolint:gosec // compared with redis.sha1hex in the script: an identity, not a secret
 			args = b.argsAt(now, coins, hex.EncodeToString(sum[:]))
 			continue
 		}
@@ -94,29 +104,32 @@ func (b *Batch) outcome(o *Outcome, reply []interface{}, held []int32) error {
 	notes, err3 := redis.Strings(reply[4], nil)
 	why, err4 := redis.String(reply[5], nil)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(stale)%2 != 0 || len(aged)%3 != 0 || len(notes)%3 != 0 {
-		return fmt.Errorf("malformed reply from the quote merge script")
+		return errors.New("malformed reply from the quote merge script")
 	}
 	for i := 0; i < len(stale); i += 2 {
-		p, ok := b.coinAt(stale[i])
-		if !ok {
-			return fmt.Errorf("malformed reply from the quote merge script: coin %q", stale[i])
+		p, id, ok := b.coinAt(stale[i])
+		stored, err := strconv.ParseInt(stale[i+1], 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("malformed reply from the quote merge script: coin %q stored at %q", stale[i], stale[i+1])
 		}
 		held[p.metric]--
-		stored, _ := strconv.ParseInt(stale[i+1], 10, 64)
 		r := &o.Refusals[Stale]
 		if r.Count == 0 {
-			r.Coin, r.Time, r.Stored = b.ids[mustAtoi(stale[i])-1], p.time, stored
+			r.Coin, r.Time, r.Stored = id, p.time, stored
 		}
 		r.Count++
 	}
 	for i := 0; i < len(aged); i += 3 {
-		t, _ := strconv.ParseInt(aged[i+1], 10, 64)
+		t, err := strconv.ParseInt(aged[i+1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("malformed reply from the quote merge script: coin %q aged at %q", aged[i], aged[i+1])
+		}
 		if o.Aged.Count == 0 {
 			o.Aged.Coin, o.Aged.Time = aged[i], t
 		}
 		o.Aged.Count++
 		if aged[i+2] != "0" {
-			p, ok := b.coinAt(aged[i+2])
+			p, _, ok := b.coinAt(aged[i+2])
 			if !ok {
 				return fmt.Errorf("malformed reply from the quote merge script: coin %q", aged[i+2])
 			}
@@ -129,18 +142,14 @@ func (b *Batch) outcome(o *Outcome, reply []interface{}, held []int32) error {
 	return nil
 }
 
-func mustAtoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-// coinAt returns the coin at a 1-based index of the script's batch.
-func (b *Batch) coinAt(index string) (*price, bool) {
+// coinAt returns the coin at a 1-based index of the script's batch, and
+// its id.
+func (b *Batch) coinAt(index string) (p *price, id string, ok bool) {
 	i, err := strconv.Atoi(index)
 	if err != nil || i < 1 || i > len(b.ids) {
-		return nil, false
+		return nil, "", false
 	}
-	return b.coins[b.ids[i-1]], true
+	return b.coins[b.ids[i-1]], b.ids[i-1], true
 }
 
 // account sorts the batch's metrics into written, superseded, refused and

@@ -171,7 +171,7 @@ func (d *chunker) newChunk() *chunk {
 }
 
 // decodeChunk decodes a chunk's lines into its batch, noting bad lines.
-func (u *run) decodeChunk(dec metricline.Decoder, label string, c *chunk) {
+func (*run) decodeChunk(dec metricline.Decoder, label string, c *chunk) {
 	var lineErr error
 	add := func(m *metricline.Metric) {
 		if err := c.batch.Add(m); err != nil {

@@ -46,6 +46,8 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 	// Until a stop, writes end with it (a write stalled on a dead network
 	// is given up at once); after it, they get the grace period.
 	writeCtx := ctx
+	cancelWrite := context.CancelFunc(func() {})
+	defer func() { cancelWrite() }()
 
 	for {
 		select {
@@ -57,9 +59,7 @@ func (u *run) flush(ctx context.Context, client *redisconn.Client) (left, unknow
 		case <-u.wake:
 		case <-stopped:
 			stopped = nil
-			var cancel context.CancelFunc
-			deadline, writeCtx, cancel = u.stop()
-			defer cancel()
+			deadline, writeCtx, cancelWrite = u.stop()
 			retry.stop() // one more try at once
 			inflight.RetryNow()
 		case <-deadline:
@@ -149,7 +149,8 @@ func (u *run) giveUp(inflight writer.Batch) (left, unknown int) {
 		u.log.Errorf("%d of the metrics left are for keys Redis refused (see the E! lines above)", held)
 	}
 	if unknown > 0 {
-		u.log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
+		u.log.Errorf("stopping with %d metrics not written to Redis and %d sent without a reply (Redis stalled: they may or may not be in it): "+
+			"the %s allowed after the stop signal ran out", left-unknown, unknown, grace)
 	} else {
 		u.log.Errorf("stopping with %d metrics not written to Redis: the %s allowed after the stop signal ran out", left, grace)
 	}

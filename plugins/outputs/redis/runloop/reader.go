@@ -60,7 +60,7 @@ type decoders interface {
 
 // readSource reads one source to its end; false means stop reading.
 func (u *run) readSource(src source) bool {
-	var in io.Reader = src.r
+	in := src.r
 	if u.lim.Gather {
 		in = &gatherReader{r: in}
 	}
@@ -142,7 +142,7 @@ func (u *run) newInline(src source) *inline {
 	return d
 }
 
-func (d *inline) stopped() bool { return false }
+func (*inline) stopped() bool { return false }
 
 // idle, with flush_interval = 0: what was written so far is read (a
 // Telegraf flush, usually): write it now rather than on a timer.
@@ -152,7 +152,7 @@ func (d *inline) idle() {
 	}
 }
 
-func (d *inline) refused(no int64, msg string, end int64) {
+func (d *inline) refused(_ int64, msg string, end int64) {
 	u := d.u
 	u.stats.Lines.Add(1)
 	u.stats.Rejected.Add(1)
@@ -193,7 +193,7 @@ func (d *inline) line(line []byte, no, end int64) bool {
 	return true
 }
 
-func (d *inline) finish(bool) bool { return true }
+func (*inline) finish(bool) bool { return true }
 
 // gatherReader pauses briefly after a short read. Telegraf's execd output
 // writes every metric with a write of its own; read as they come, each

@@ -186,12 +186,13 @@ func Run(ctx context.Context, in io.Reader, cfg *Config, stats *Stats) error {
 	if left > 0 {
 		if u.spool != nil {
 			if unknown > 0 {
-				u.log.Infof("%d metrics not yet in Redis are kept in the spool for the next start (%d of them were sent without a reply: they may be written twice)", left, unknown)
+				u.log.Infof("%d metrics not yet in Redis are kept in the spool for the next start "+
+					"(%d of them were sent without a reply: they may be written twice)", left, unknown)
 			} else {
 				u.log.Infof("%d metrics not yet in Redis are kept in the spool for the next start", left)
 			}
 			if readErr != nil {
-				return fmt.Errorf("%w: %v", ErrInput, readErr)
+				return fmt.Errorf("%w: %w", ErrInput, readErr)
 			}
 			return nil
 		}
@@ -200,7 +201,7 @@ func Run(ctx context.Context, in io.Reader, cfg *Config, stats *Stats) error {
 		return fmt.Errorf("%w: %d metrics read from stdin were not written to Redis, and %d were sent without a reply", ErrUnwritten, left-unknown, unknown)
 	}
 	if readErr != nil {
-		return fmt.Errorf("%w: %v", ErrInput, readErr)
+		return fmt.Errorf("%w: %w", ErrInput, readErr)
 	}
 	return nil
 }

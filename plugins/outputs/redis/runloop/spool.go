@@ -60,7 +60,8 @@ func (u *run) closeSpool() error {
 	u.spool.Close()
 	if lost := u.spool.Unspooled(); lost > 0 {
 		u.stats.Unspooled.Store(lost)
-		u.log.Errorf("stopping with %d lines read from stdin that are neither in Redis nor in spool_dir %s, which had no room for them: they are lost", lost, u.cfg.Spool.Dir)
+		u.log.Errorf("stopping with %d lines read from stdin that are neither in Redis nor in spool_dir %s, which had no room for them: they are lost",
+			lost, u.cfg.Spool.Dir)
 		return fmt.Errorf("%w: %d lines read from stdin were neither written to Redis nor spooled", ErrUnwritten, lost)
 	}
 	return nil
@@ -117,7 +118,8 @@ func (u *run) waitForSpool(ctx context.Context) (*spool.Spool, error) {
 		case errors.As(err, &busy):
 			err = fmt.Errorf("%w; two processes must not share a spool: give each its own spool_dir", err)
 		case errors.As(err, &foreign):
-			err = fmt.Errorf("%w. It is never replayed elsewhere: run with that destination until the spool is empty, or move the directory away to give its data up", err)
+			err = fmt.Errorf("%w. It is never replayed elsewhere: "+
+				"run with that destination until the spool is empty, or move the directory away to give its data up", err)
 		case spool.NoRoom(err):
 			// Only a spool not yet made can need room to be opened: it
 			// holds nothing to replay.

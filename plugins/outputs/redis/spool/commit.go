@@ -50,7 +50,8 @@ func (s *Spool) commitWritten(err error) {
 		if msg := err.Error(); msg != s.commitErr {
 			s.commitErr = msg
 			if s.Log != nil {
-				s.Log.Errorf("spool_dir %s: cannot write the commit file: %v; what is in Redis is deleted from the spool all the same, and until the commit file can be written a restart writes again all the spool holds (at least once)", s.dir, err)
+				s.Log.Errorf("spool_dir %s: cannot write the commit file: %v; what is in Redis is deleted from the spool all the same, "+
+					"and until the commit file can be written a restart writes again all the spool holds (at least once)", s.dir, err)
 			}
 		}
 	default:

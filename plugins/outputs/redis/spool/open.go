@@ -18,7 +18,7 @@ import (
 // Redis: past it, reading stdin waits. It returns a *BusyError when
 // another process has the directory, and a *ForeignError when the spool
 // holds data for another destination; in both cases nothing is changed.
-func Open(dir string, max int64, destination string) (*Spool, error) {
+func Open(dir string, maxSize int64, destination string) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -27,25 +27,28 @@ func Open(dir string, max int64, destination string) (*Spool, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := io.ReadAll(io.LimitReader(lock, 200))
+		holder, rerr := io.ReadAll(io.LimitReader(lock, 200))
 		lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			h := strings.TrimSpace(string(holder))
-			if h == "" {
+			if h == "" || rerr != nil {
 				h = "pid unknown"
 			}
 			return nil, &BusyError{Dir: dir, Holder: h}
 		}
 		return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
 	}
-	s := &Spool{dir: dir, max: max, lock: lock}
+	s := &Spool{dir: dir, max: maxSize, lock: lock}
 	s.room = sync.NewCond(&s.mu)
-	host, _ := os.Hostname()
+	host, err := os.Hostname()
+	if err != nil {
+		host = "an unknown host"
+	}
 	// Written over the old pid, then cut: on a full disk, a block the file
 	// already has takes it. Should it not fit, the lock holds all the same.
 	holder := []byte(fmt.Sprintf("pid %d on %s\n", os.Getpid(), host))
 	if _, err := lock.WriteAt(holder, 0); err == nil {
-		_ = lock.Truncate(int64(len(holder)))
+		lock.Truncate(int64(len(holder))) //nolint:errcheck // the text only tells who holds the lock; the lock holds all the same
 	}
 	if err := s.load(destination); err != nil {
 		s.Close()
@@ -94,14 +97,17 @@ func (s *Spool) load(destination string) error {
 	switch {
 	case !commitOK:
 		s.committed = first
-		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file is empty or torn: replaying all %d bytes held from their start (what was already in Redis is written again: at least once)", dir, s.end-first))
+		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file is empty or torn: "+
+			"replaying all %d bytes held from their start (what was already in Redis is written again: at least once)", dir, s.end-first))
 	case len(s.segs) == 0:
 		s.committed, s.end = committed, committed
 	case committed > s.end:
 		// Never written so by this program: the file is not to be
 		// trusted, and taking it would drop what is held.
 		s.committed = first
-		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file says %d, past the end of the data held (%d): taken as torn, replaying all %d bytes held from their start (what was already in Redis is written again: at least once)", dir, committed, s.end, s.end-first))
+		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s: the commit file says %d, past the end of the data held (%d): "+
+			"taken as torn, replaying all %d bytes held from their start (what was already in Redis is written again: at least once)",
+			dir, committed, s.end, s.end-first))
 	default:
 		// Before the first segment: the segments up to it were deleted
 		// once in Redis while the commit file could not be written (a
@@ -141,7 +147,7 @@ func (s *Spool) load(destination string) error {
 				}
 				// Ended in memory: replayed so, and written before the
 				// next bytes once there is room.
-				_ = f.Truncate(size)
+				f.Truncate(size) //nolint:errcheck // best effort: the next write is at the same offset
 				s.mem = []byte{'\n'}
 			}
 			s.end++
@@ -162,10 +168,10 @@ func readCommitted(path string) (offset int64, ok bool, err error) {
 		return 0, false, err
 	}
 	offset, perr := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if perr != nil || offset < 0 || !strings.HasSuffix(string(data), "\n") {
-		return 0, false, nil
+	if perr == nil && offset >= 0 && strings.HasSuffix(string(data), "\n") {
+		return offset, true, nil
 	}
-	return offset, true, nil
+	return 0, false, nil // torn: a state the caller reports, not an error
 }
 
 // claim checks the spool's destination against ours. Data held for
@@ -184,7 +190,8 @@ func (s *Spool) claim(destination string) error {
 	case err != nil && held > 0:
 		// A spool from before destinations were recorded: its data was
 		// read by this program with, most likely, this config.
-		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s records no destination (made by an older version): its %d bytes go to %s", s.dir, held, oneLine(destination)))
+		s.Notes = append(s.Notes, fmt.Sprintf("W! spool %s records no destination (made by an older version): its %d bytes go to %s",
+			s.dir, held, oneLine(destination)))
 	case err == nil && held > 0:
 		return &ForeignError{Dir: s.dir, Held: held, Theirs: oneLine(string(theirs)), Ours: oneLine(destination)}
 	case err == nil:

@@ -51,8 +51,9 @@ func (s *Spool) sayRoom(err error) {
 	if out && !s.saidFull && (len(s.mem) > 0 || time.Since(s.fullSince) >= roomRetry) {
 		s.saidFull = true
 		if s.Log != nil {
-			s.Log.Warnf("spool_dir %s is full (%v): stdin is read no faster than Redis takes it; what is read while there is no room is kept in memory, not on disk, "+
-				"until it is in Redis (a crash before then loses it), and a restart before the commit file is written again writes again all the spool holds (at least once)", s.dir, s.roomErr)
+			s.Log.Warnf("spool_dir %s is full (%v): stdin is read no faster than Redis takes it; "+
+				"what is read while there is no room is kept in memory, not on disk, until it is in Redis (a crash before then loses it), "+
+				"and a restart before the commit file is written again writes again all the spool holds (at least once)", s.dir, s.roomErr)
 		}
 	}
 }

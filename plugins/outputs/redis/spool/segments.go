@@ -187,7 +187,7 @@ func (s *Spool) writeAt(b []byte) (int, error) {
 		n = 0
 	}
 	if n < len(b) {
-		_ = s.file.Truncate(at + int64(n))
+		s.file.Truncate(at + int64(n)) //nolint:errcheck // best effort: the bytes past n are written again at the same offset
 	}
 	return n, err
 }
