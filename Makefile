@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
 	./plugins/common/metricpairs:FuzzTypedLinesAsBefore \
 	./plugins/common/metricpairs:FuzzValue \
-	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
+	./plugins/testutil/roundtrip:FuzzRoundTripIntegration:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
