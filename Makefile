@@ -139,7 +139,7 @@ bench-peers: deps build $(BENTHOS)
 # of every process (telegraf/cost_test.go).
 PIPELINE_COST ?= 200000
 bench-pipeline: deps build telegraf kafka-libs
-	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCost$$' -v -timeout 30m ./telegraf/
+	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCostIntegration$$' -v -timeout 30m ./telegraf/
 
 # Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
 # goroutines must stay flat. Not part of make test.
