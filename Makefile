@@ -43,7 +43,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-short check fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -51,6 +51,7 @@ help:
 	@echo "make build     bin/redis-output, bin/redis-input, bin/coingecko-replay"
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod, with our two plugins built in"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
+	@echo "make test-short  the unit tests alone (go test -short): no server needed, under a minute"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
@@ -101,6 +102,12 @@ check:
 test: deps build telegraf kafka-libs check
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
+
+# The unit tests alone: every test that needs a server (Redis, Kafka,
+# Telegraf or our commands as processes, a tmpfs) is Test...Integration
+# and skips itself under -short, as Telegraf's tests do.
+test-short:
+	$(GO) test -short -count=1 ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
