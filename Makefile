@@ -38,12 +38,12 @@ FUZZ_TARGETS := \
 	./plugins/inputs/redis_consumer:FuzzQuoteRoundTrip \
 	./plugins/common/metricpairs:FuzzTypedLinesAsBefore \
 	./plugins/common/metricpairs:FuzzValue \
-	./plugins/testutil/roundtrip:FuzzRoundTrip:2000x \
+	./plugins/testutil/roundtrip:FuzzRoundTripIntegration:2000x \
 	./plugins/inputs/redis_consumer:FuzzOutputVsTelegraf \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test check lint fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-short check lint fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -51,6 +51,7 @@ help:
 	@echo "make build     bin/redis-output, bin/redis-input, bin/coingecko-replay"
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod, with our two plugins built in"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
+	@echo "make test-short  the unit tests alone (go test -short): no server needed, under a minute"
 	@echo "make lint      Telegraf's linters with its configs: golangci-lint, readme_linter, markdownlint"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
@@ -145,6 +146,12 @@ test: deps build telegraf kafka-libs check
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
+# The unit tests alone: every test that needs a server (Redis, Kafka,
+# Telegraf or our commands as processes, a tmpfs) is Test...Integration
+# and skips itself under -short, as Telegraf's tests do.
+test-short:
+	$(GO) test -short -count=1 ./...
+
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; budget=$(FUZZTIME); \
@@ -182,7 +189,7 @@ bench-peers: deps build $(BENTHOS)
 # of every process (telegraf/cost_test.go).
 PIPELINE_COST ?= 200000
 bench-pipeline: deps build telegraf kafka-libs
-	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCost$$' -v -timeout 30m ./telegraf/
+	PIPELINE_COST=$(PIPELINE_COST) $(GO) test -count=1 -run '^TestPipelineCostIntegration$$' -v -timeout 30m ./telegraf/
 
 # Ten minutes of redis-output at a steady 20,000 metrics/s: memory and
 # goroutines must stay flat. Not part of make test.

@@ -25,16 +25,16 @@ const historyConf = `
   key = "prices:history"
 `
 
-// TestPipelineBuiltInSurvivesSIGKILLs runs the pipeline with our output
+// TestPipelineBuiltInSurvivesSIGKILLsIntegration runs the pipeline with our output
 // built into the consumer Telegraf (consumer-builtin.conf: no execd, no
 // spool) and SIGKILLs that Telegraf at random moments while it writes,
 // again and again, once with Redis going down as well. Telegraf holds each
 // metric until Redis has it and kafka_consumer commits an offset only
 // after that, so every served price reaches Redis (at least once) and the
 // quote ends with the last one, never having gone back in time.
-func TestPipelineBuiltInSurvivesSIGKILLs(t *testing.T) {
+func TestPipelineBuiltInSurvivesSIGKILLsIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	seed := time.Now().UnixNano()
 	t.Logf("kill times from seed %d", seed)

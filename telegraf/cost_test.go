@@ -19,7 +19,7 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
-// TestPipelineCost measures what redis-output costs the price pipeline
+// TestPipelineCostIntegration measures what redis-output costs the price pipeline
 // (make bench-pipeline; skipped unless PIPELINE_COST is the number of
 // messages): the same backlog of Telegraf JSON quote messages in Kafka is
 // consumed by the consumer Telegraf of consumer.conf twice, once with
@@ -39,7 +39,10 @@ import (
 // ours), for an A/B comparison in one run, and PIPELINE_BASE_CONF=<a
 // consumer.conf> the same for a consumer config; PIPELINE_PROFILE=<dir> writes
 // our redis-output's CPU profile there.
-func TestPipelineCost(t *testing.T) {
+func TestPipelineCostIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	n, _ := strconv.Atoi(os.Getenv("PIPELINE_COST"))
 	if n <= 0 {
 		t.Skip("PIPELINE_COST=<messages> runs it (make bench-pipeline)")

@@ -12,16 +12,16 @@ var errorLine = regexp.MustCompile(`(?m)^\S+ E! .*$`)
 
 func errorLines(log string) []string { return errorLine.FindAllString(log, -1) }
 
-// TestTelegrafLogsErrorsOnlyForRealProblems runs the consumer Telegraf
+// TestTelegrafLogsErrorsOnlyForRealProblemsIntegration runs the consumer Telegraf
 // with the configs of this directory (redis-output under
 // [[outputs.execd]], which logs every stderr line of ours as an error):
 // first a normal run, start, prices flowing, stop, which logs no error at
 // all; then a run through a Redis outage, which logs exactly one, the
 // outage's own line. The outage's end, the exit summary and the start are
 // logged at info level.
-func TestTelegrafLogsErrorsOnlyForRealProblems(t *testing.T) {
+func TestTelegrafLogsErrorsOnlyForRealProblemsIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	p := newPipeline(t, 1, "13")
 	defer p.watch.stop()

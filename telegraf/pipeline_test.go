@@ -64,9 +64,9 @@ type pipeline struct {
 	watch    *watcher
 }
 
-func TestPipelineEndToEnd(t *testing.T) {
+func TestPipelineEndToEndIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	p := newPipeline(t, 1, "42", "REDIS_SPOOL_DIR="+spoolDir)
@@ -493,15 +493,15 @@ func (w *watcher) states() int {
 	return len(w.seen)
 }
 
-// TestPipelineTwoConsumersSixPartitions: currency.rate has six partitions
+// TestPipelineTwoConsumersSixPartitionsIntegration: currency.rate has six partitions
 // and two consumer Telegrafs share the group, each with its own
 // redis-output writing the same quote key. One is SIGKILLed: the group
 // rebalances, the survivor reads the dead one's partitions (from their
 // last committed offsets, so some messages come again), and the quote
 // stays correct and never goes back in time.
-func TestPipelineTwoConsumersSixPartitions(t *testing.T) {
+func TestPipelineTwoConsumersSixPartitionsIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs Kafka, Telegraf and Redis; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	p := newPipeline(t, 6, "7", "KAFKA_CONSUMER_GROUP=currency_rate_metrics")
 	defer p.watch.stop()

@@ -38,9 +38,6 @@ type upRun struct {
 
 func startUp(t *testing.T) *upRun {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs make up (Kafka, Telegraf, Redis); skipped with -short")
-	}
 	root := telegraftest.RepoRoot(t)
 	run, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -441,6 +438,9 @@ func (p *pipeline) waitForPrices(s served, within time.Duration, why string) {
 // (checked: with spool_dir = "" in redis-output.conf each round, run
 // alone, fails at the last step).
 func TestUpSpoolIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	u := startUp(t)
 	u.up()
 	p := u.pipeline()
@@ -518,6 +518,9 @@ func TestUpSpoolIntegration(t *testing.T) {
 // each in their logs, and prices go on reaching Redis; make down stops
 // the supervisors and the components they restarted, and nothing is left.
 func TestUpSupervisorIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	u := startUp(t)
 	u.up()
 	p := u.pipeline()

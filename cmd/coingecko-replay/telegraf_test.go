@@ -31,9 +31,6 @@ var envModes = []string{"--non-strict-env-handling", "--strict-env-handling"}
 // telegrafBinary returns the real Telegraf (see telegraftest.Telegraf).
 func telegrafBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the real Telegraf; skipped with -short")
-	}
 	return telegraftest.Telegraf(t)
 }
 
@@ -174,7 +171,10 @@ func servedFields(t *testing.T, body []byte) map[string]float64 {
 	return fields
 }
 
-func TestTelegrafScraperEmitsServedPrices(t *testing.T) {
+func TestTelegrafScraperEmitsServedPricesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	bin := telegrafBinary(t)
 	tinyCoins := ",shiba-inu,pepe,baby-doge-coin"
 	sources := []struct {
@@ -243,7 +243,10 @@ func TestTelegrafScraperEmitsServedPrices(t *testing.T) {
 	}
 }
 
-func TestTelegrafScraperSendsAPIKey(t *testing.T) {
+func TestTelegrafScraperSendsAPIKeyIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	bin := telegrafBinary(t)
 	for _, mode := range envModes {
 		t.Run(mode, func(t *testing.T) {

@@ -21,6 +21,9 @@ import (
 // the measurement "disk,id=c") or dropped with a parse error after the
 // XACK. Telegraf's parser logs no error: every line it got was valid.
 func TestTelegrafStreamBackslashesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	out, tg := runTelegraf(t, fmt.Sprintf(`
 [[inputs.redis_consumer]]

@@ -43,7 +43,7 @@ func blockedRead(t *testing.T, srv *redistest.Server) bool {
 	return false
 }
 
-// TestTelegrafKilledBeforeTheLineIsWritten is the case the input's
+// TestTelegrafKilledBeforeTheLineIsWrittenIntegration is the case the input's
 // delivery guarantee covers: Telegraf dies (SIGKILL) while redis-input
 // waits for entries. redis-input lives on, reads the next entries, cannot
 // write their lines (the pipe to Telegraf is gone), so never XACKs them;
@@ -53,7 +53,10 @@ func blockedRead(t *testing.T, srv *redistest.Server) bool {
 // (What Telegraf had already read from the pipe and held in its buffer
 // when it died is lost: the README says so; no test can make Telegraf keep
 // it.)
-func TestTelegrafKilledBeforeTheLineIsWritten(t *testing.T) {
+func TestTelegrafKilledBeforeTheLineIsWrittenIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  flush_interval = \"20ms\"\n")
 	conf := `
@@ -110,12 +113,15 @@ func TestTelegrafKilledBeforeTheLineIsWritten(t *testing.T) {
 	t.Logf("%d entries read by the orphaned redis-input, claimed and delivered; 10 metrics after the kill, all whole", claimed)
 }
 
-// TestTelegrafKilledAfterTheLineIsWritten is the case the guarantee does
+// TestTelegrafKilledAfterTheLineIsWrittenIntegration is the case the guarantee does
 // not cover, pinned so that the README stays exact: once a line is written
 // to Telegraf's stdin its entry is XACKed, and what Telegraf holds in its
 // buffer (here: all of it, its flush_interval being an hour) dies with it.
 // [[inputs.execd]] acknowledges nothing, so redis-input cannot know.
-func TestTelegrafKilledAfterTheLineIsWritten(t *testing.T) {
+func TestTelegrafKilledAfterTheLineIsWrittenIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	w := startWriter(t, srv, "  mode = \"stream\"\n  key = \"metrics\"\n  flush_interval = \"20ms\"\n")
 	out, tg := runTelegrafFlushing(t, fmt.Sprintf(`

@@ -94,7 +94,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
+func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	cases := map[string]string{
 		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n":                            `line 3: unknown option "adress" in [[inputs.redis_consumer]]`,
 		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n":               `line 4: option "batch_size": cannot unmarshal TOML string into int`,
@@ -125,7 +128,10 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 
 // Telegraf stops an execd input by closing its stdin: exit 0, after the
 // gathers asked for are written.
-func TestStdinEOFExitsZero(t *testing.T) {
+func TestStdinEOFExitsZeroIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "coingecko:rate:usd", doc)
 	conf := writeConfig(t, "[[inputs.redis_consumer]]\n  address = \"${RI_REDIS}\"\n")
@@ -142,7 +148,10 @@ func TestStdinEOFExitsZero(t *testing.T) {
 }
 
 // `echo | redis-input`: the line before the end of stdin is still gathered.
-func TestLastLineBeforeTheEndIsGathered(t *testing.T) {
+func TestLastLineBeforeTheEndIsGatheredIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "coingecko:rate:usd", doc)
 	cmd := exec.Command(binary(t), "-config", writeConfig(t, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n", srv.Addr)))
@@ -155,7 +164,10 @@ func TestLastLineBeforeTheEndIsGathered(t *testing.T) {
 
 // SIGTERM in stream mode: the batch in hand is written and acknowledged,
 // then exit 0.
-func TestSIGTERMExitsZeroInStreamMode(t *testing.T) {
+func TestSIGTERMExitsZeroInStreamModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conf := writeConfig(t, fmt.Sprintf(`
 [[inputs.redis_consumer]]
@@ -187,7 +199,10 @@ func TestSIGTERMExitsZeroInStreamMode(t *testing.T) {
 	}
 }
 
-func TestSIGTERMExitsZeroInSubscribeMode(t *testing.T) {
+func TestSIGTERMExitsZeroInSubscribeModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conf := writeConfig(t, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"subscribe\"\n  channels = [\"m\"]\n", srv.Addr))
 	p := startProc(t, nil, "-config", conf)
@@ -205,7 +220,10 @@ func TestSIGTERMExitsZeroInSubscribeMode(t *testing.T) {
 
 // execd's other signal values (SIGHUP, SIGUSR1, SIGUSR2) ask for a gather
 // instead of killing the process.
-func TestSignalsAskForAGather(t *testing.T) {
+func TestSignalsAskForAGatherIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "coingecko:rate:usd", doc)
 	p := startProc(t, nil, "-config", writeConfig(t, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n", srv.Addr)))
@@ -222,7 +240,10 @@ func TestSignalsAskForAGather(t *testing.T) {
 	}
 }
 
-func TestOnceAndPollInterval(t *testing.T) {
+func TestOnceAndPollIntervalIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "coingecko:rate:usd", doc)
 	conf := writeConfig(t, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n", srv.Addr))
@@ -249,7 +270,10 @@ func TestOnceAndPollInterval(t *testing.T) {
 	}
 }
 
-func TestVersionAndSampleConfig(t *testing.T) {
+func TestVersionAndSampleConfigIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	out, err := exec.Command(binary(t), "-version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "redis-input ") || !strings.Contains(string(out), "telegraf v1.") {
 		t.Fatalf("%v: %s", err, out)

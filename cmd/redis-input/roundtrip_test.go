@@ -170,14 +170,17 @@ func pendingFor(t *testing.T, srv *redistest.Server, consumer string) int {
 	return len(reply)
 }
 
-// TestRoundTripStreamThroughFaults: redis-output XADDs, redis-input reads
+// TestRoundTripStreamThroughFaultsIntegration: redis-output XADDs, redis-input reads
 // through a consumer group. Entries left pending by a consumer that died
 // are claimed; redis-input is SIGKILLed mid-stream and Telegraf restarts
 // it; Redis is SIGKILLed (AOF, fsync always) and restarted mid-stream.
 // Every metric Redis acknowledged reaches Telegraf's output; a metric may
 // arrive twice only if it was pending (read, maybe written, not yet
 // acknowledged) when a fault struck: delivery is at least once.
-func TestRoundTripStreamThroughFaults(t *testing.T) {
+func TestRoundTripStreamThroughFaultsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const n = 3000
 	want := expected(t, 0, n)
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
@@ -249,9 +252,12 @@ func TestRoundTripStreamThroughFaults(t *testing.T) {
 		n, dups, pendingAtKill, pendingAtRedisKill)
 }
 
-// TestRoundTripPublishSubscribe: redis-output PUBLISHes each metric,
+// TestRoundTripPublishSubscribeIntegration: redis-output PUBLISHes each metric,
 // redis-input SUBSCRIBEs (PSUBSCRIBE) and Telegraf writes them out exactly.
-func TestRoundTripPublishSubscribe(t *testing.T) {
+func TestRoundTripPublishSubscribeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const n = 500
 	want := expected(t, 0, n)
 	srv := redistest.Start(t)

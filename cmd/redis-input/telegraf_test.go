@@ -28,9 +28,6 @@ func runTelegraf(t *testing.T, pluginConf, signal string) (string, *telegraftest
 // runTelegrafFlushing is runTelegraf with Telegraf's flush_interval.
 func runTelegrafFlushing(t *testing.T, pluginConf, signal, flush string) (string, *telegraftest.Process) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the real Telegraf; skipped with -short")
-	}
 	bin := telegraftest.Telegraf(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "redis-input.conf")
@@ -93,7 +90,10 @@ func stopTelegraf(t *testing.T, tg *telegraftest.Process) {
 	}
 }
 
-func TestTelegrafRunsQuoteMode(t *testing.T) {
+func TestTelegrafRunsQuoteModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	out, tg := runTelegraf(t, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n", srv.Addr), "STDIN")
 	srv.Do("SET", "coingecko:rate:usd", doc)
@@ -112,7 +112,10 @@ func TestTelegrafRunsQuoteMode(t *testing.T) {
 	stopTelegraf(t, tg)
 }
 
-func TestTelegrafRunsStreamMode(t *testing.T) {
+func TestTelegrafRunsStreamModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	out, tg := runTelegraf(t, fmt.Sprintf(`
 [[inputs.redis_consumer]]

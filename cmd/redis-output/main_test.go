@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,14 @@ var binary string
 
 // TestMain builds the command once; the tests run it as Telegraf would.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Each test here runs the command as a process: an integration test,
+	// skipped in short mode. Nothing is built then, and a test that forgot
+	// its skip fails on this name, which is no executable.
+	if testing.Short() {
+		binary = "redis-output-not-built-under-short"
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "redis-output-test")
 	if err != nil {
 		panic(err)
@@ -44,7 +53,10 @@ func writeConfig(t *testing.T, text string) string {
 	return p
 }
 
-func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
+func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	cases := map[string]string{
 		"[[outputs.redis]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" in [[outputs.redis]]`,
 		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": cannot unmarshal TOML string into int`,
@@ -83,7 +95,10 @@ func TestConfigErrorsNameTheOptionAndLine(t *testing.T) {
 	}
 }
 
-func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
+func TestEnvironmentSubstitutionAndSIGTERMFlushIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conf := writeConfig(t, `
 [[outputs.redis]]
@@ -130,7 +145,10 @@ func TestEnvironmentSubstitutionAndSIGTERMFlush(t *testing.T) {
 	}
 }
 
-func TestEndOfInputFlushesAndExitsZero(t *testing.T) {
+func TestEndOfInputFlushesAndExitsZeroIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n")
 	cmd := exec.Command(binary, "-config", conf)
@@ -146,7 +164,10 @@ func TestEndOfInputFlushesAndExitsZero(t *testing.T) {
 	}
 }
 
-func TestDryRunConnectsToNothing(t *testing.T) {
+func TestDryRunConnectsToNothingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \"127.0.0.1:1\"\n  password = \"s3cret-pw\"\n")
 	cmd := exec.Command(binary, "-config", conf, "-test")
 	cmd.Stdin = strings.NewReader(`{"fields":{"fields_bitcoin_usd":97234.12},"name":"kafka_consumer","tags":{},"timestamp":1795552004}` + "\n")
@@ -167,10 +188,13 @@ func TestDryRunConnectsToNothing(t *testing.T) {
 	}
 }
 
-// TestURLPasswordIsNeverPrinted: a password given in the address URL is
+// TestURLPasswordIsNeverPrintedIntegration: a password given in the address URL is
 // used, and shown nowhere: not by -test, not in a refused config, not in
 // the logs of a run whose password is wrong.
-func TestURLPasswordIsNeverPrinted(t *testing.T) {
+func TestURLPasswordIsNeverPrintedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const secret = "Url-S3cret-pw"
 	srv := redistest.Start(t, "--requirepass", "the-right-one")
 	line := `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}` + "\n"
@@ -230,17 +254,23 @@ func TestURLPasswordIsNeverPrinted(t *testing.T) {
 	}
 }
 
-func TestVersion(t *testing.T) {
+func TestVersionIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	out, err := exec.Command(binary, "-version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "redis-output ") || !strings.Contains(string(out), "telegraf v1.") {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
 
-// TestCommonFlags: what both programs share (plugins/common/execd): the
+// TestCommonFlagsIntegration: what both programs share (plugins/common/execd): the
 // sample config, stray arguments refused, a config error with its line,
 // and a CPU profile written by a run that ends.
-func TestCommonFlags(t *testing.T) {
+func TestCommonFlagsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	out, err := exec.Command(binary, "-sample-config").Output()
 	if err != nil || !strings.Contains(string(out), "[[outputs.redis]]") {
 		t.Fatalf("-sample-config: %v: %.200s", err, out)
@@ -267,9 +297,12 @@ func TestCommonFlags(t *testing.T) {
 	}
 }
 
-// TestWrongPasswordIsNeverPrinted: the password does not appear in any
+// TestWrongPasswordIsNeverPrintedIntegration: the password does not appear in any
 // log line, whatever fails.
-func TestWrongPasswordIsNeverPrinted(t *testing.T) {
+func TestWrongPasswordIsNeverPrintedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--requirepass", "the-right-one")
 	const secret = "Wr0ng-but-S3cret"
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  password = \"${TR_PW}\"\n  timeout = \"300ms\"\n")
@@ -295,10 +328,13 @@ func TestWrongPasswordIsNeverPrinted(t *testing.T) {
 	}
 }
 
-// TestRenamedOptionsAreRefusedWithTheNewName: a config written for an
+// TestRenamedOptionsAreRefusedWithTheNewNameIntegration: a config written for an
 // earlier version stops the plugin with one line that says what to write
 // instead (the upgrade note in README.md lists them).
-func TestRenamedOptionsAreRefusedWithTheNewName(t *testing.T) {
+func TestRenamedOptionsAreRefusedWithTheNewNameIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	cases := map[string]string{
 		// data_format_out is now data_format, the serializer.
 		"[[outputs.redis]]\n  mode = \"publish\"\n  data_format_out = \"json\"\n": `line 3: option data_format_out: renamed data_format`,

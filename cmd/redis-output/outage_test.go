@@ -33,7 +33,7 @@ func documentTime(srv *redistest.Server, key string) int64 {
 	return d.Timestamp
 }
 
-// TestOutageEndsWithinAProbe, with the real retry policy: Redis (AOF, fsync
+// TestOutageEndsWithinAProbeIntegration, with the real retry policy: Redis (AOF, fsync
 // always) is killed for 14 s under a price a tick (every 50 ms), then
 // restarted. A backoff doubling from 100 ms would by then wait 6.4 s to
 // 12.8 s between attempts (up to 30 s: the issue saw the document stale
@@ -41,7 +41,10 @@ func documentTime(srv *redistest.Server, key string) int64 {
 // while it is away, so the document is fresh again within two seconds of
 // Redis answering, and the recovery line states the outage within a probe
 // period. Nothing is lost: the last price is in the document at the end.
-func TestOutageEndsWithinAProbe(t *testing.T) {
+func TestOutageEndsWithinAProbeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const probe = time.Second // the real policy
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	conf := writeConfig(t, fmt.Sprintf(`

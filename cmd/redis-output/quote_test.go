@@ -69,12 +69,15 @@ func (f *feeder) end() string {
 	return f.stderr.String()
 }
 
-// TestPoisonedStateFromTheIssue is issue 10's first reproduction, through
+// TestPoisonedStateFromTheIssueIntegration is issue 10's first reproduction, through
 // the binary: a junk field in the state hash made every later merge fail
 // after its writes, the document stayed at a=1 for ever, and the summary
 // counted the metrics as written. Now the junk is dropped with a W! naming
 // key and coin, every merge reaches the document, and the summary says so.
-func TestPoisonedStateFromTheIssue(t *testing.T) {
+func TestPoisonedStateFromTheIssueIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  key = \"t:poison\"\n")
@@ -108,13 +111,16 @@ func TestPoisonedStateFromTheIssue(t *testing.T) {
 	}
 }
 
-// TestSilentDropsAreLoggedAndCounted is issue 10's third reproduction:
+// TestSilentDropsAreLoggedAndCountedIntegration is issue 10's third reproduction:
 // "n/a", true, the string "1e400", a price older than the stored one and
 // one dated 2262 were dropped with no word, and the summary said "wrote 3
 // metrics in 0 updates". Now each reason gets a W! naming a coin and the
 // count, and the summary counts them; a negative price (issue 19, stored
 // until then) is refused and counted under its own reason.
-func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
+func TestSilentDropsAreLoggedAndCountedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n")
@@ -153,8 +159,11 @@ func TestSilentDropsAreLoggedAndCounted(t *testing.T) {
 	}
 }
 
-// TestAgeOutOption drops a stray coin through the binary, with a W!.
-func TestAgeOutOption(t *testing.T) {
+// TestAgeOutOptionIntegration drops a stray coin through the binary, with a W!.
+func TestAgeOutOptionIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  age_out = \"1h\"\n")

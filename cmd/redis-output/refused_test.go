@@ -13,13 +13,16 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestRefusedKeySurvivesSIGKILLWithSpool: with spool_dir, a key of the
+// TestRefusedKeySurvivesSIGKILLWithSpoolIntegration: with spool_dir, a key of the
 // wrong type is held while the other keys are written; the spool is
 // committed no further than the first line of the held key, so a SIGKILL
 // then loses nothing: the next start replays from there, and once the key
 // is fixed its metrics arrive in order (the other keys' lines replayed
 // with them arrive again: at least once).
-func TestRefusedKeySurvivesSIGKILLWithSpool(t *testing.T) {
+func TestRefusedKeySurvivesSIGKILLWithSpoolIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	srv.Do("RPUSH", "t:bad", "someone else's list")
 	spoolDir := filepath.Join(t.TempDir(), "spool")

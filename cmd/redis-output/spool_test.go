@@ -56,12 +56,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestSpoolSurvivesSIGKILL: with spool_dir, what redis-output read is on
+// TestSpoolSurvivesSIGKILLIntegration: with spool_dir, what redis-output read is on
 // disk before it is decoded. Half the stream reaches Redis; Redis dies;
 // the other half is read and held; redis-output is SIGKILLed. The next
 // start replays exactly what was not yet in Redis: every metric arrives,
 // none twice.
-func TestSpoolSurvivesSIGKILL(t *testing.T) {
+func TestSpoolSurvivesSIGKILLIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	dir := t.TempDir()
 	spoolDir := filepath.Join(dir, "spool")
@@ -239,13 +242,16 @@ func listConfig(t *testing.T, addr, key, spoolDir string) string {
 `, addr, key, spoolDir))
 }
 
-// TestSpoolSharedByTwoProcesses is issue 11's reproduction. A writes list
+// TestSpoolSharedByTwoProcessesIntegration is issue 11's reproduction. A writes list
 // sp4a to a Redis that is down, B writes sp4b to a running one, both with
 // the same spool_dir. B used to replay A's 3,000 metrics into sp4b, and
 // A's were lost after a kill -9 of A. Now B waits without reading stdin
 // while A holds the spool, then while the spool holds A's data; A's
 // restart delivers them to sp4a; B goes on once the spool is empty.
-func TestSpoolSharedByTwoProcesses(t *testing.T) {
+func TestSpoolSharedByTwoProcessesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srvA := redistest.Start(t, "--appendonly", "yes")
 	srvA.Kill() // A's Redis is down
 	srvB := redistest.Start(t)
@@ -305,10 +311,13 @@ func TestSpoolSharedByTwoProcesses(t *testing.T) {
 	}
 }
 
-// TestStopWhileWaitingForTheSpool: Telegraf stops a process kept from its
+// TestStopWhileWaitingForTheSpoolIntegration: Telegraf stops a process kept from its
 // spool: stdin (closed by Telegraf first) is read to its end and written
 // to Redis without the spool; nothing Telegraf wrote is dropped.
-func TestStopWhileWaitingForTheSpool(t *testing.T) {
+func TestStopWhileWaitingForTheSpoolIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	hold, holdW, _ := os.Pipe()
@@ -336,10 +345,13 @@ func TestStopWhileWaitingForTheSpool(t *testing.T) {
 	}
 }
 
-// TestTornCommitFileIsReplayedFrom: a commit file left empty (as a machine
+// TestTornCommitFileIsReplayedFromIntegration: a commit file left empty (as a machine
 // crash can) used to stop redis-output at every start, a crash loop under
 // Telegraf; now it warns and replays all it holds: at least once.
-func TestTornCommitFileIsReplayedFrom(t *testing.T) {
+func TestTornCommitFileIsReplayedFromIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	conf := listConfig(t, srv.Addr, "torn", spoolDir)
@@ -379,7 +391,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-// TestSpoolSurvivesRandomSIGKILLs kills redis-output with SIGKILL at random
+// TestSpoolSurvivesRandomSIGKILLsIntegration kills redis-output with SIGKILL at random
 // moments of its read, spool, write and commit cycle, over and over, and
 // restarts it as Telegraf would. Each process gets its own pipe, and the
 // test, which keeps the pipe's read end too, takes back what a dead
@@ -389,7 +401,10 @@ func btoi(b bool) int {
 // every metric must arrive, and only the metrics of a write that reached
 // Redis before a kill and whose commit did not may arrive twice: at most
 // max_undelivered_metrics (+1 for the line that overfills it) per kill.
-func TestSpoolSurvivesRandomSIGKILLs(t *testing.T) {
+func TestSpoolSurvivesRandomSIGKILLsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	const maxUndelivered = 200

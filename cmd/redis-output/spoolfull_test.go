@@ -135,6 +135,9 @@ func roomAgain(dir string) string {
 // and once Redis is back every line is in it, once, and the process exits
 // 0 with a summary that counts them all (and one I!).
 func TestSpoolFullDiskIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=1m")
 	srv := redistest.Start(t)
 	srv.Kill()
@@ -181,6 +184,9 @@ func TestSpoolFullDiskIntegration(t *testing.T) {
 // would free the disk: a crash loop under Telegraf. Now the spool is
 // replayed, its room given back, and stdin spooled after it.
 func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=1m")
 	srv := redistest.Start(t)
 	srv.Kill()
@@ -247,6 +253,9 @@ func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
 // the commit stands in memory, the segments in Redis go, and the rest of
 // stdin is spooled and written.
 func TestSpoolCommitFileUnwritableIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=2m")
 	srv := redistest.Start(t)
 	srv.Kill()
@@ -284,6 +293,9 @@ var unspooledRE = regexp.MustCompile(`; not written (\d+) lines read from stdin 
 // exit line counts them. Exactly those are missing after a restart: the
 // rest is replayed from the spool or read from stdin.
 func TestSpoolFullDiskStopIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=1m")
 	srv := redistest.Start(t)
 	srv.Kill()
@@ -343,6 +355,9 @@ func TestSpoolFullDiskStopIntegration(t *testing.T) {
 // wrote into each pipe. Now it waits, not reading stdin, and goes on once
 // there is room.
 func TestSpoolDirCannotBeMadeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=1m", "nr_inodes=1") // the root only
 	srv := redistest.Start(t)
 	spoolDir := filepath.Join(fs, "spool")
@@ -365,6 +380,9 @@ func TestSpoolDirCannotBeMadeIntegration(t *testing.T) {
 // of the data, a start with Redis up. Nothing was replayed and nothing
 // said; now it is a W! and all 50 lines are replayed.
 func TestSpoolCommitPastTheEndIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	for _, offset := range []string{"99999999999", "9223372036854775807"} {
 		srv := redistest.Start(t)
 		srv.Kill()

@@ -13,11 +13,14 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestExitLineTellsUnknownFromLost: SIGTERM while Redis is stalled (up,
+// TestExitLineTellsUnknownFromLostIntegration: SIGTERM while Redis is stalled (up,
 // but answering nothing). The metrics of the write in flight were sent
 // and got no reply: they may be in Redis. The exit line used to count
 // them as lost with the rest; now it says which is which.
-func TestExitLineTellsUnknownFromLost(t *testing.T) {
+func TestExitLineTellsUnknownFromLostIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	conf := writeConfig(t, fmt.Sprintf(`

@@ -42,10 +42,13 @@ func whichDB(t *testing.T, srv *redistest.Server, c *Config) int {
 	return -1
 }
 
-// TestURLAddressesHonourEveryPart: every part of a redis:// or unix://
+// TestURLAddressesHonourEveryPartIntegration: every part of a redis:// or unix://
 // address is used: user, password and database. Before, redis://host/3
 // wrote to database 0 and redis://:pw@host sent no password.
-func TestURLAddressesHonourEveryPart(t *testing.T) {
+func TestURLAddressesHonourEveryPartIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const secret = "url-Pa55:w@rd/x"
 	sock := filepath.Join(t.TempDir(), "redis.sock")
 	srv := redistest.Start(t, "--requirepass", secret, "--unixsocket", sock, "--unixsocketperm", "700")
@@ -161,10 +164,13 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// TestDatabaseOutOfRange: a database the server does not have is an error
+// TestDatabaseOutOfRangeIntegration: a database the server does not have is an error
 // for an operator that says how many it has, at connect (the server may
 // have more than 16).
-func TestDatabaseOutOfRange(t *testing.T) {
+func TestDatabaseOutOfRangeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--databases", "20")
 	_, err := dial(t, &Config{Address: srv.Addr, Database: 20})
 	if err == nil || !NeedsOperator(err) || !strings.Contains(err.Error(), "option database: 20 does not exist on "+srv.Addr+" (it has 20: 0 to 19)") {

@@ -33,7 +33,10 @@ func TestAppendCommand(t *testing.T) {
 
 // Commands written with AppendCommand are what a real server reads: two
 // in one write, both replies back in order.
-func TestAppendCommandServer(t *testing.T) {
+func TestAppendCommandServerIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conn, err := dial(t, &Config{Address: srv.Addr})
 	if err != nil {

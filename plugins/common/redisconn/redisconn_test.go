@@ -47,7 +47,10 @@ func ping(t *testing.T, c *Config) error {
 	return err
 }
 
-func TestAddresses(t *testing.T) {
+func TestAddressesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for _, addr := range []string{srv.Addr, "tcp://" + srv.Addr, "redis://" + srv.Addr} {
 		if err := ping(t, &Config{Address: addr}); err != nil {
@@ -67,7 +70,10 @@ func TestAddresses(t *testing.T) {
 	}
 }
 
-func TestTLS(t *testing.T) {
+func TestTLSIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	certs := redistest.NewCerts(t)
 	t.Run("server TLS", func(t *testing.T) {
 		srv := redistest.StartTLS(t, certs, false)
@@ -112,7 +118,10 @@ func TestTLS(t *testing.T) {
 	})
 }
 
-func TestPasswordsAndFiles(t *testing.T) {
+func TestPasswordsAndFilesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	const secret = "s3cret-Pa55"
 	srv := redistest.Start(t, "--requirepass", secret)
 	file := filepath.Join(t.TempDir(), "password")

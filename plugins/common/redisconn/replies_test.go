@@ -20,7 +20,10 @@ func command(args ...string) []byte { return AppendCommand(nil, args[0], args[1:
 // one reply larger than the read buffer: each is skipped whole, the error
 // comes back as a redis.Error, and the connection is still in step for
 // redigo afterwards.
-func TestRepliesSkip(t *testing.T) {
+func TestRepliesSkipIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conn, err := dial(t, &Config{Address: srv.Addr})
 	if err != nil {
@@ -74,7 +77,10 @@ func TestRepliesSkip(t *testing.T) {
 // Hostile: Redis stops answering in the middle of a pipeline. A context
 // that ends interrupts the read at once (SIGTERM must not wait out the
 // timeout), and a connection cut mid-reply is an error, never a reply.
-func TestRepliesStalledAndCut(t *testing.T) {
+func TestRepliesStalledAndCutIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	cfg := &Config{Address: proxy.Addr, Timeout: config.Duration(time.Minute)}

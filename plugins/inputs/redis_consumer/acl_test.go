@@ -18,7 +18,10 @@ var minimalACL = map[string][]string{
 	"keys":      {"+client|setname", "+scan", "+type", "+get", "+hgetall", "+lrange", "~host:*"},
 }
 
-func TestMinimalACLPerMode(t *testing.T) {
+func TestMinimalACLPerModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	srv.Do("XADD", "metrics", "*", "v", "1")

@@ -21,6 +21,9 @@ import (
 // around it are written and acknowledged. Every line written reads back
 // with Telegraf's parser.
 func TestStreamBackslashesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	type entry struct {
 		id    string
 		pairs []string
@@ -186,6 +189,9 @@ func TestMeasurementOptionLineProtocolCannotCarry(t *testing.T) {
 // Keys mode reads the same bad hash at every gather: the metric is named
 // once with E!, not at every gather; the good keys are written each time.
 func TestKeysBackslashNamedOnceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", "h:good", "_measurement", "disk", "_time", "1", "#path", `C:\`, "v", "1")
 	srv.Do("HSET", "h:bad", "_measurement", "disk", "_time", "2", `dir\`, "2")

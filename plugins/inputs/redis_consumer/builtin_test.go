@@ -137,7 +137,10 @@ func lines(t *testing.T, ms []telegraf.Metric) []string {
 	return out
 }
 
-func TestBuiltInQuoteAndKeysGather(t *testing.T) {
+func TestBuiltInQuoteAndKeysGatherIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, acc, got := builtIn(t, srv.Addr, nil)
@@ -165,7 +168,10 @@ func TestBuiltInQuoteAndKeysGather(t *testing.T) {
 
 // Hostile: Redis away is an error of that Gather, which Telegraf logs;
 // the next Gather after Redis is back reads again.
-func TestBuiltInGatherRedisAway(t *testing.T) {
+func TestBuiltInGatherRedisAwayIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, acc, got := builtIn(t, srv.Addr, nil)
@@ -182,7 +188,10 @@ func TestBuiltInGatherRedisAway(t *testing.T) {
 	sameLines(t, lines(t, got.GetTelegrafMetrics()), docLines...)
 }
 
-func TestBuiltInSubscribe(t *testing.T) {
+func TestBuiltInSubscribeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	_, _, acc := builtIn(t, srv.Addr, func(p *RedisConsumer) { p.Mode, p.Channels, p.ChannelTag = "subscribe", []string{"cpu"}, "channel" })
 	waitSubscribed(t, srv, "cpu")
@@ -195,7 +204,10 @@ func TestBuiltInSubscribe(t *testing.T) {
 		"cpu,channel=cpu,host=b usage=2 1795552005000000000")
 }
 
-func TestBuiltInQuoteSubscribeGetsTheDocumentAtOnce(t *testing.T) {
+func TestBuiltInQuoteSubscribeGetsTheDocumentAtOnceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	_, _, acc := builtIn(t, srv.Addr, func(p *RedisConsumer) { p.Subscribe, p.Channel = true, "quotes" })
@@ -209,10 +221,13 @@ func TestBuiltInQuoteSubscribeGetsTheDocumentAtOnce(t *testing.T) {
 	}
 }
 
-// TestBuiltInStreamAcksOnlyWhatTelegrafDelivered: entries stay pending
+// TestBuiltInStreamAcksOnlyWhatTelegrafDeliveredIntegration: entries stay pending
 // while their metrics are in Telegraf's hands, and are acknowledged once
 // Telegraf reports them delivered.
-func TestBuiltInStreamAcksOnlyWhatTelegrafDelivered(t *testing.T) {
+func TestBuiltInStreamAcksOnlyWhatTelegrafDeliveredIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for _, id := range []string{"1795552004000-0", "1795552004000-1", "1795552004000-2"} {
 		srv.Do("XADD", "metrics", id, "price", "1.5")
@@ -240,7 +255,10 @@ func TestBuiltInStreamAcksOnlyWhatTelegrafDelivered(t *testing.T) {
 // Hostile: a group Telegraf could not deliver (rejected: its buffer was
 // full) is not acknowledged; its entries are read again from the pending
 // list and acknowledged once delivered.
-func TestBuiltInStreamRejectedIsReadAgain(t *testing.T) {
+func TestBuiltInStreamRejectedIsReadAgainIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "price", "1.5")
 	srv.Do("XADD", "metrics", "1795552004000-1", "price", "2.5")
@@ -267,7 +285,10 @@ func TestBuiltInStreamRejectedIsReadAgain(t *testing.T) {
 
 // Hostile: no more than max_undelivered_messages entries are in
 // Telegraf's hands; the reader waits for deliveries before reading more.
-func TestBuiltInStreamMaxUndelivered(t *testing.T) {
+func TestBuiltInStreamMaxUndeliveredIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for i := 0; i < 10; i++ {
 		srv.Do("XADD", "metrics", "*", "i", i)
@@ -323,6 +344,9 @@ func handedOver(ms []telegraf.Metric) map[int64]int {
 // delivers, they are acknowledged. One W! line says so, one I! line when
 // it is over.
 func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "i", "0")
 	srv.Do("XADD", "metrics", "1795552004000-1", "i", "1")
@@ -378,6 +402,9 @@ func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
 // handed over again; the ones it delivered are acknowledged and never
 // handed over twice.
 func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for i := 0; i < 6; i++ {
 		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
@@ -412,6 +439,9 @@ func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
 // rejected ones over again meanwhile would only drop them, or others,
 // again. Then they are handed over again, and delivered once.
 func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for i := 0; i < 6; i++ {
 		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
@@ -449,6 +479,9 @@ func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T
 // in the new group; rejected, they are handed over again, not lost.
 // Hostile: destroyed a second time, with nothing held.
 func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "i", 0)
 	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), nil)

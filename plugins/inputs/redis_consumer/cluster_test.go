@@ -15,14 +15,14 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestClusterPairThroughFailover: on a 3-master, 3-replica Redis Cluster,
+// TestClusterPairThroughFailoverIntegration: on a 3-master, 3-replica Redis Cluster,
 // redis-output writes a stream (wait_replicas = 1) while redis-input reads
 // it through a consumer group; the stream's master is SIGKILLed mid-way
 // and later restarted (it rejoins as a replica). Every entry is read at
 // least once, and both plugins recover without a restart.
-func TestClusterPairThroughFailover(t *testing.T) {
+func TestClusterPairThroughFailoverIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a Redis Cluster failover")
+		t.Skip("Skipping integration test in short mode")
 	}
 	const n = 2000
 	c := redistest.StartCluster(t, 3, 1)

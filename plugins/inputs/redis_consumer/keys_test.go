@@ -14,7 +14,10 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-func TestKeysStringsHashesAndLists(t *testing.T) {
+func TestKeysStringsHashesAndListsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "sensor:1", "climate,room=hall temp=19.5 1795552004000000000")
 	srv.Do("HSET", "sensor:2", "temp", "21.5", "room", "kitchen", "state", "on") // flat: another client's
@@ -53,7 +56,10 @@ func TestKeysStringsHashesAndLists(t *testing.T) {
 
 // With the defaults a typed hash and a list element come back as the
 // metric that was written: no tag is added.
-func TestKeysDefaultsAddNoTag(t *testing.T) {
+func TestKeysDefaultsAddNoTagIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", "m:1", "_measurement", "cpu", "_time", "5", "#host", "a", "usage", "1.5")
 	srv.Do("RPUSH", "m:2", "mem,host=a free=3u 6")
@@ -70,7 +76,10 @@ func TestKeysDefaultsAddNoTag(t *testing.T) {
 // A list longer than list_max_length gives its newest elements and one
 // warning, repeated only after it was short again; a bad element is left
 // out with one error, the others are read.
-func TestKeysListBoundAndBadElements(t *testing.T) {
+func TestKeysListBoundAndBadElementsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for i := 1; i <= 5; i++ {
 		srv.Do("RPUSH", "l:1", fmt.Sprintf("m v=%di %d", i, i))
@@ -101,7 +110,10 @@ func TestKeysListBoundAndBadElements(t *testing.T) {
 
 // A hash that claims the typed layout and breaks it is skipped with the
 // reason, never read with a part left out.
-func TestKeysBadTypedHash(t *testing.T) {
+func TestKeysBadTypedHashIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", "h:1", "_measurement", "cpu", "usage", "1.5x")
 	srv.Do("HSET", "h:2", "_time", "5", "usage", "1.5")
@@ -126,7 +138,10 @@ func TestKeysBadTypedHash(t *testing.T) {
 }
 
 // Thousands of keys take several SCAN pages; each is read once.
-func TestKeysAcrossScanPages(t *testing.T) {
+func TestKeysAcrossScanPagesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	const n = 2500
@@ -153,7 +168,10 @@ func TestKeysAcrossScanPages(t *testing.T) {
 
 // A value that cannot be parsed is one error line, and at the next gather
 // a debug line while it stays the same.
-func TestKeysBadValues(t *testing.T) {
+func TestKeysBadValuesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "v:good", "12.5")
 	srv.Do("SET", "v:bad", "twelve")
@@ -181,7 +199,10 @@ func TestKeysBadValues(t *testing.T) {
 	waitLines(t, r.stdout, 4)
 }
 
-func TestKeysWrongPasswordIsOneErrorWithoutThePassword(t *testing.T) {
+func TestKeysWrongPasswordIsOneErrorWithoutThePasswordIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t) // redistest's start-up PING has no password: set it after
 	srv.Do("CONFIG", "SET", "requirepass", "right-pw")
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {

@@ -20,7 +20,10 @@ var docLines = []string{
 	"currency_rate,id=shiba-inu,quote=usd price=0.000012345678901234 1795552004000000000",
 }
 
-func TestQuoteDocumentGivesExactMetrics(t *testing.T) {
+func TestQuoteDocumentGivesExactMetricsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, _ := newPlugin(t, srv.Addr, nil)
@@ -31,7 +34,10 @@ func TestQuoteDocumentGivesExactMetrics(t *testing.T) {
 	sameLines(t, out.Lines(), docLines...)
 }
 
-func TestQuoteGathersOnEachStdinLineAndStopsAtItsEnd(t *testing.T) {
+func TestQuoteGathersOnEachStdinLineAndStopsAtItsEndIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", "rates:eur", strings.ReplaceAll(doc, "usd", "eur"))
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
@@ -60,7 +66,10 @@ func TestQuoteGathersOnEachStdinLineAndStopsAtItsEnd(t *testing.T) {
 	}
 }
 
-func TestQuotePollInterval(t *testing.T) {
+func TestQuotePollIntervalIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, _ := newPlugin(t, srv.Addr, nil)
@@ -68,7 +77,10 @@ func TestQuotePollInterval(t *testing.T) {
 	waitLines(t, r.stdout, 9) // three gathers without a line on stdin
 }
 
-func TestQuoteMissingKeyWarnsOnceUntilItAppears(t *testing.T) {
+func TestQuoteMissingKeyWarnsOnceUntilItAppearsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, logs := newPlugin(t, srv.Addr, nil)
 	r := start(t, p, RunOptions{})
@@ -89,7 +101,10 @@ func TestQuoteMissingKeyWarnsOnceUntilItAppears(t *testing.T) {
 	waitFor(t, "a second warning", func() bool { return count(logs.String(), warning) == 2 })
 }
 
-func TestQuoteMalformedDocuments(t *testing.T) {
+func TestQuoteMalformedDocumentsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, logs := newPlugin(t, srv.Addr, nil)
 	for _, bad := range []struct{ doc, why string }{
@@ -125,7 +140,10 @@ func TestQuoteMalformedDocuments(t *testing.T) {
 	sameLines(t, out.Lines(), docLines[0])
 }
 
-func TestQuoteTimestampUnits(t *testing.T) {
+func TestQuoteTimestampUnitsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, `{"timestamp":1795552004123,"quote":"usd","prices":[{"id":"bitcoin","price":"1"}]}`)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) { p.TimestampUnits = config.Duration(time.Millisecond) })
@@ -138,7 +156,10 @@ func TestQuoteTimestampUnits(t *testing.T) {
 
 // With subscribe = true a document published on the channel is written at
 // once, without a gather; each (re)subscription is followed by a GET.
-func TestQuoteSubscribe(t *testing.T) {
+func TestQuoteSubscribeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
@@ -162,7 +183,10 @@ func TestQuoteSubscribe(t *testing.T) {
 // Pub/Sub connections fail together, which is one warning and one recovery
 // line; the GET that follows the new subscription shows the document
 // written meanwhile, without any gather asked for.
-func TestQuoteSubscribeRedisDownAndBack(t *testing.T) {
+func TestQuoteSubscribeRedisDownAndBackIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
@@ -189,7 +213,10 @@ func TestQuoteSubscribeRedisDownAndBack(t *testing.T) {
 
 // Redis goes away and comes back: one warning, one recovery line, and
 // gathers work again without a restart.
-func TestQuoteRedisDownAndBack(t *testing.T) {
+func TestQuoteRedisDownAndBackIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, doc)
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) { p.Timeout = config.Duration(300 * time.Millisecond) })

@@ -51,7 +51,10 @@ func streamPlugin(t *testing.T, srv *redistest.Server, tune func(*RedisConsumer)
 	})
 }
 
-func TestStreamFieldsBecomeMetricsAndAreAcked(t *testing.T) {
+func TestStreamFieldsBecomeMetricsAndAreAckedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "id", "bitcoin", "price", "97234.12", "volume", "12", "note", "a b")
 	srv.Do("XADD", "metrics", "1795552004123-1", "id", "ethereum", "price", "3391.45", "ok", "true", "big", "1e400")
@@ -78,7 +81,10 @@ func TestStreamFieldsBecomeMetricsAndAreAcked(t *testing.T) {
 // types and the time to the nanosecond, whatever the entry ID says. An
 // entry that claims the layout and breaks it is kept pending with one
 // error, never written with a part left out.
-func TestStreamTypedEntries(t *testing.T) {
+func TestStreamTypedEntriesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1-1", "_measurement", "cpu", "_time", "1795552004123456789", "#host", "web-01", "#dc", "eu",
 		"usage", "1.5", "n", "-9223372036854775808i", "u", "18446744073709551615u", "ok", "false",
@@ -107,7 +113,10 @@ func TestStreamTypedEntries(t *testing.T) {
 // them are written (keys that need escapes, tag_keys over a '#' tag, the
 // edges of each type), each bad one is left pending with one error line
 // naming what is wrong, and the rest of the batch is acknowledged.
-func TestStreamTypedHostileEntriesInABatch(t *testing.T) {
+func TestStreamTypedHostileEntriesInABatchIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1-1", "_measurement", "m, x=y", "_time", "-9223372036854775808", "#a b", `c,d=e\`,
 		`\#k`, `"q\"\\"`, "#host", "ignored", "host", `"h1"`, "n", "9223372036854775807i", "f", "-0", "e", "1e21")
@@ -158,7 +167,10 @@ func TestStreamTypedHostileEntriesInABatch(t *testing.T) {
 	}
 }
 
-func TestStreamPayloadField(t *testing.T) {
+func TestStreamPayloadFieldIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1795552004000-0", "lp", "cpu,host=a usage=0.5 1795552000000000000", "other", "ignored")
 	srv.Do("XADD", "metrics", "1795552004555-0", "lp", "cpu,host=b usage=0.25") // no timestamp: the entry ID's
@@ -173,7 +185,10 @@ func TestStreamPayloadField(t *testing.T) {
 	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
 }
 
-func TestStreamPayloadJSONTakesItsOwnTime(t *testing.T) {
+func TestStreamPayloadJSONTakesItsOwnTimeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "m", "1000-0", "json", `{"v":1,"t":1795552004}`)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
@@ -187,7 +202,10 @@ func TestStreamPayloadJSONTakesItsOwnTime(t *testing.T) {
 	sameLines(t, out.Lines(), "redis_consumer v=1 1795552004000000000")
 }
 
-func TestStreamStartIDDollarSkipsOlderEntries(t *testing.T) {
+func TestStreamStartIDDollarSkipsOlderEntriesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1-0", "v", "1")
 	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.StartID = "$" })
@@ -202,7 +220,10 @@ func TestStreamStartIDDollarSkipsOlderEntries(t *testing.T) {
 
 // Entries a consumer read and never acknowledged (it died) are claimed by
 // another after claim_idle, written and acknowledged.
-func TestStreamClaimsEntriesOfADeadConsumer(t *testing.T) {
+func TestStreamClaimsEntriesOfADeadConsumerIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
 	srv.Do("XADD", "metrics", "1000-0", "v", "1")
@@ -229,7 +250,10 @@ func TestStreamClaimsEntriesOfADeadConsumer(t *testing.T) {
 
 // A consumer restarted with the same name gets its own pending entries
 // back at once; under another name (claiming off) it does not.
-func TestStreamRestartWithTheSameNameGetsItsPendingBack(t *testing.T) {
+func TestStreamRestartWithTheSameNameGetsItsPendingBackIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
 	for _, id := range []string{"1000-0", "2000-0", "3000-0"} {
@@ -258,7 +282,10 @@ func TestStreamRestartWithTheSameNameGetsItsPendingBack(t *testing.T) {
 	}
 }
 
-func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
+func TestStreamParseErrorKeepLeavesTheEntryPendingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "lp", "cpu usage=")
 	srv.Do("XADD", "metrics", "2000-0", "other", "x")
@@ -285,7 +312,10 @@ func TestStreamParseErrorKeepLeavesTheEntryPending(t *testing.T) {
 	}
 }
 
-func TestStreamParseErrorAck(t *testing.T) {
+func TestStreamParseErrorAckIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "lp", "cpu usage=")
 	srv.Do("XADD", "metrics", "2000-0", "lp", "cpu usage=1 3")
@@ -306,7 +336,10 @@ func TestStreamParseErrorAck(t *testing.T) {
 // The stream is deleted under a running consumer: the group is created
 // again, at 0 of the new stream, and reading goes on. Hostile: the new
 // stream's first entry has an ID below the last one read from the old.
-func TestStreamGroupCreatedAgainAfterTheKeyWasDeleted(t *testing.T) {
+func TestStreamGroupCreatedAgainAfterTheKeyWasDeletedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "v", "1")
 	p, logs := streamPlugin(t, srv, nil)
@@ -327,6 +360,9 @@ func TestStreamGroupCreatedAgainAfterTheKeyWasDeleted(t *testing.T) {
 // key was deleted?"). Hostile: an entry added while the group is gone,
 // and the group destroyed a second time.
 func TestStreamGroupDestroyedReadsOnAfterTheLastEntryIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for i := 1; i <= 3; i++ {
 		srv.Do("XADD", "metrics", fmt.Sprintf("%d000-0", i), "v", i)
@@ -359,7 +395,10 @@ func TestStreamGroupDestroyedReadsOnAfterTheLastEntryIntegration(t *testing.T) {
 
 // Redis restarts (AOF on) while entries come in: all are written, none is
 // lost, and the group ends with nothing pending.
-func TestStreamRedisRestart(t *testing.T) {
+func TestStreamRedisRestartIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.Timeout = config.Duration(300 * time.Millisecond) })
 	r := start(t, p, RunOptions{})
@@ -380,7 +419,10 @@ func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 // What could not be written to stdout is not acknowledged: the run ends
 // and the entries stay pending, to be delivered again.
-func TestStreamNothingAckedThatWasNotWritten(t *testing.T) {
+func TestStreamNothingAckedThatWasNotWrittenIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "v", "1")
 	srv.Do("XADD", "metrics", "2000-0", "v", "2")

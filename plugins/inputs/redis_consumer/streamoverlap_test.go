@@ -187,7 +187,10 @@ func runOn(t *testing.T, p *RedisConsumer, w io.Writer) (cancel context.CancelFu
 
 // While a full batch is written, the next batch is already read (it is
 // pending for us), and the batch being written is not acknowledged.
-func TestStreamOverlapReadsTheNextBatchWhileWriting(t *testing.T) {
+func TestStreamOverlapReadsTheNextBatchWhileWritingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	addEntries(t, srv, 1, 1000, 0)
 	p, _ := overlapPlugin(t, srv.Addr, 100)
@@ -207,7 +210,10 @@ func TestStreamOverlapReadsTheNextBatchWhileWriting(t *testing.T) {
 // Hostile: a stop while the next read is in flight. Its entries are
 // delivered to us already: they are written and acknowledged before Run
 // returns, and no read goes out after the stop.
-func TestStreamOverlapStopWritesTheReadInFlight(t *testing.T) {
+func TestStreamOverlapStopWritesTheReadInFlightIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	addEntries(t, srv, 1, 1000, 0)
 	p, _ := overlapPlugin(t, srv.Addr, 100)
@@ -233,7 +239,10 @@ func TestStreamOverlapStopWritesTheReadInFlight(t *testing.T) {
 // acknowledged on the next connection, and the entries of the cut reply
 // come back from the pending list: every entry exactly once, none left
 // pending.
-func TestStreamOverlapReplyCutByAConnectionKill(t *testing.T) {
+func TestStreamOverlapReplyCutByAConnectionKillIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	addEntries(t, srv, 1, 3, 32<<20)
@@ -255,7 +264,10 @@ func TestStreamOverlapReplyCutByAConnectionKill(t *testing.T) {
 
 // Hostile: Redis is killed (and comes back from its AOF) while the next
 // read is in flight: nothing is lost, nothing acknowledged unwritten.
-func TestStreamOverlapRedisKilled(t *testing.T) {
+func TestStreamOverlapRedisKilledIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	addEntries(t, srv, 1, 500, 0)
 	p, _ := overlapPlugin(t, srv.Addr, 100)
@@ -277,7 +289,10 @@ func TestStreamOverlapRedisKilled(t *testing.T) {
 // Hostile: stdout fails at the write after the overlap began. Run ends
 // with the stdout error, and no entry it did not write is acknowledged,
 // though a read was in flight.
-func TestStreamOverlapStdoutClosed(t *testing.T) {
+func TestStreamOverlapStdoutClosedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	addEntries(t, srv, 1, 1000, 0)
 	p, _ := overlapPlugin(t, srv.Addr, 100)
@@ -300,7 +315,10 @@ func TestStreamOverlapStdoutClosed(t *testing.T) {
 // Hostile: the key is deleted while the next read is in flight. The
 // entries delivered before are written, the read after the deletion gets
 // NOGROUP, the group is created again, and reading goes on.
-func TestStreamOverlapKeyDeleted(t *testing.T) {
+func TestStreamOverlapKeyDeletedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	addEntries(t, srv, 1, 1000, 0)
 	p, logs := overlapPlugin(t, srv.Addr, 100)
@@ -331,6 +349,9 @@ func TestStreamOverlapKeyDeleted(t *testing.T) {
 // the group is created again after the last entry read, so every entry
 // comes out once, none a second time.
 func TestStreamOverlapGroupDestroyedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	addEntries(t, srv, 1, 1000, 0)
 	p, logs := overlapPlugin(t, srv.Addr, 100)

@@ -34,7 +34,10 @@ func dialRaw(t *testing.T, addr string) *redisconn.Conn {
 // entries built to break it: values with CR LF and every byte, empty
 // names and values, fields far larger than its buffer (read across many
 // refills), thousands of fields in one entry.
-func TestRawRepliesLikeRedigo(t *testing.T) {
+func TestRawRepliesLikeRedigoIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	huge := bytes.Repeat([]byte("0123456789\r\n"), 50000) // 600 KB
 	binary := make([]byte, 256)
@@ -115,7 +118,10 @@ func TestRawRepliesLikeRedigo(t *testing.T) {
 
 // Hostile: error replies, and an XACK pipelined with a read that fails,
 // leave the connection in step for the next command, through redigo too.
-func TestRawRepliesErrorsKeepTheConnectionInStep(t *testing.T) {
+func TestRawRepliesErrorsKeepTheConnectionInStepIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "s", "1-0", "a", "1")
 	c := dialRaw(t, srv.Addr)
@@ -152,7 +158,10 @@ func TestRawRepliesErrorsKeepTheConnectionInStep(t *testing.T) {
 
 // A connection cut in the middle of a reply is an error that is not a
 // Redis reply, so the client drops the connection.
-func TestRawRepliesCutShort(t *testing.T) {
+func TestRawRepliesCutShortIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	// Far more than socket buffers hold: most of it is still on the way
@@ -182,7 +191,10 @@ func TestRawRepliesCutShort(t *testing.T) {
 // twice on the way (with an XACK unconfirmed), and it is stopped while
 // reading. Every entry comes out (at least once), and nothing is left
 // pending once Run returns.
-func TestStreamPipelinedAckLosesNothing(t *testing.T) {
+func TestStreamPipelinedAckLosesNothingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	const n = 3000
 	add := func(from, to int) {

@@ -42,7 +42,10 @@ func waitPatterns(t *testing.T, srv *redistest.Server) {
 	})
 }
 
-func TestSubscribeInflux(t *testing.T) {
+func TestSubscribeInfluxIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels, p.Patterns = "subscribe", []string{"metrics"}, []string{"sensors:*"}
@@ -73,7 +76,10 @@ func lastField(line string) (string, int64) {
 	return line[:i], ts
 }
 
-func TestSubscribeJSONAndValue(t *testing.T) {
+func TestSubscribeJSONAndValueIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels, p.ChannelTag = "subscribe", []string{"json"}, "source"
@@ -101,7 +107,10 @@ func TestSubscribeJSONAndValue(t *testing.T) {
 	}
 }
 
-func TestSubscribeBadPayloadIsOneErrorLine(t *testing.T) {
+func TestSubscribeBadPayloadIsOneErrorLineIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels = "subscribe", []string{"metrics"}
@@ -124,7 +133,10 @@ func TestSubscribeBadPayloadIsOneErrorLine(t *testing.T) {
 	}
 }
 
-func TestSubscribeOnceReturnsAfterOneMessage(t *testing.T) {
+func TestSubscribeOnceReturnsAfterOneMessageIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) { p.Mode, p.Channels = "subscribe", []string{"m"} })
 	out := &syncBuffer{}
@@ -144,7 +156,10 @@ func TestSubscribeOnceReturnsAfterOneMessage(t *testing.T) {
 }
 
 // Redis restarts: the subscriber reconnects and subscribes again by itself.
-func TestSubscribeReconnects(t *testing.T) {
+func TestSubscribeReconnectsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels = "subscribe", []string{"m"}
@@ -166,7 +181,10 @@ func TestSubscribeReconnects(t *testing.T) {
 
 // A connection that goes silent without being closed (here the server is
 // frozen with SIGSTOP) is noticed through the PINGs within `timeout`.
-func TestSubscribeNoticesADeadConnection(t *testing.T) {
+func TestSubscribeNoticesADeadConnectionIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	info, _ := redis.String(srv.Conn().Do("INFO", "server"))
 	pid := 0

@@ -19,15 +19,15 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/telegraftest"
 )
 
-// TestBuiltIntoTelegraf runs both plugins built into the real Telegraf
+// TestBuiltIntoTelegrafIntegration runs both plugins built into the real Telegraf
 // (bin/telegraf, `make telegraf`): [[inputs.redis_consumer]] in quote mode
 // and in stream mode, into [[outputs.file]] and [[outputs.redis]] writing
 // a list on a second Redis, which is down at first. The stream's entries
 // stay pending until every output has them: the file has them at once,
 // the list only once its Redis is up, and only then are they acknowledged.
-func TestBuiltIntoTelegraf(t *testing.T) {
+func TestBuiltIntoTelegrafIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the real Telegraf; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	bin := telegraftest.Telegraf(t)
 	src := redistest.Start(t)
@@ -113,7 +113,7 @@ func TestBuiltIntoTelegraf(t *testing.T) {
 // is one page.
 func TestBuiltIntoTelegrafTestModeIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the real Telegraf; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	bin := telegraftest.Telegraf(t)
 	src := redistest.Start(t)
@@ -201,7 +201,7 @@ func dropped(log string) int {
 // acknowledged.
 func TestBuiltIntoTelegrafOutputDownIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the real Telegraf; skipped with -short")
+		t.Skip("Skipping integration test in short mode")
 	}
 	bin := telegraftest.Telegraf(t)
 	src := redistest.Start(t)

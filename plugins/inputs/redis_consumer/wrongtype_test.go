@@ -10,9 +10,12 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestWrongTypeNamesTheKeyAndItsType: Redis's WRONGTYPE reply names
+// TestWrongTypeNamesTheKeyAndItsTypeIntegration: Redis's WRONGTYPE reply names
 // neither; the error now says which key holds what.
-func TestWrongTypeNamesTheKeyAndItsType(t *testing.T) {
+func TestWrongTypeNamesTheKeyAndItsTypeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", DefaultQuoteKey, "a", "1")
 	p, _ := newPlugin(t, srv.Addr, nil)
@@ -34,11 +37,14 @@ func TestWrongTypeNamesTheKeyAndItsType(t *testing.T) {
 	waitFor(t, "the stream read", func() bool { return strings.Contains(logs.String(), "is back after") })
 }
 
-// TestCoinIdsLineProtocolCannotCarry: Telegraf's serializer strips a
+// TestCoinIdsLineProtocolCannotCarryIntegration: Telegraf's serializer strips a
 // trailing '\' from a tag value, so the coins "bs\" and "bs" reached
 // Telegraf as one series and one price overwrote the other, silently.
 // Now such a coin is left out with an error naming it; "bs" is exact.
-func TestCoinIdsLineProtocolCannotCarry(t *testing.T) {
+func TestCoinIdsLineProtocolCannotCarryIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("SET", DefaultQuoteKey, `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bs","price":"1"},{"id":"bs\\","price":"2"},{"id":"lone\\\\","price":"3"},{"id":"ok","price":"4"}]}`)
 	p, logs := newPlugin(t, srv.Addr, nil)

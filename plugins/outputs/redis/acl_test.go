@@ -27,7 +27,10 @@ var minimalACL = map[string][]string{
 	"string":  {"+client|setname", "+set", "~telegraf:*"},
 }
 
-func TestMinimalACLPerMode(t *testing.T) {
+func TestMinimalACLPerModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for mode, rules := range minimalACL {
 		t.Run(mode, func(t *testing.T) {
@@ -68,10 +71,13 @@ func TestMinimalACLPerMode(t *testing.T) {
 	}
 }
 
-// TestMissingPermissionIsReportedNotHammered: a user without the right to
+// TestMissingPermissionIsReportedNotHammeredIntegration: a user without the right to
 // write gets one clear error line, the data is kept, and attempts back
 // off instead of storming the server.
-func TestMissingPermissionIsReportedNotHammered(t *testing.T) {
+func TestMissingPermissionIsReportedNotHammeredIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("ACL", "SETUSER", "reader", "reset", "on", ">pw", "+client|setname", "+get", "~*")
 	logs := &syncBuffer{}
@@ -123,8 +129,11 @@ func commandCalls(info, name string) int {
 	return 0
 }
 
-// TestMutualTLS writes the quote over TLS with a client certificate.
-func TestMutualTLS(t *testing.T) {
+// TestMutualTLSIntegration writes the quote over TLS with a client certificate.
+func TestMutualTLSIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	certs := redistest.NewCerts(t)
 	srv := redistest.StartTLS(t, certs, true)
 	r := newPlugin(t, srv.Addr, nil, func(r *Redis) {

@@ -32,6 +32,9 @@ var backslashStored = []string{
 }
 
 func TestLineProtocolBackslashesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	for _, mode := range []string{"list", "string", "publish", "stream"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := redistest.Start(t)

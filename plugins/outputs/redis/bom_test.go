@@ -7,9 +7,12 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestByteOrderMarkIsNotABadLine: a stream saved by a Windows tool starts
+// TestByteOrderMarkIsNotABadLineIntegration: a stream saved by a Windows tool starts
 // with a UTF-8 byte-order mark; its first metric used to be rejected.
-func TestByteOrderMarkIsNotABadLine(t *testing.T) {
+func TestByteOrderMarkIsNotABadLineIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for _, format := range []string{"json", "influx"} {
 		srv.Do("FLUSHALL")

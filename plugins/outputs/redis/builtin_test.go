@@ -60,9 +60,12 @@ func parseLines(t *testing.T, text string) []telegraf.Metric {
 	return ms
 }
 
-// TestBuiltInWritesWhatExecdWrites: every mode, built in, leaves in Redis
+// TestBuiltInWritesWhatExecdWritesIntegration: every mode, built in, leaves in Redis
 // exactly what the execd program leaves for the same metrics.
-func TestBuiltInWritesWhatExecdWrites(t *testing.T) {
+func TestBuiltInWritesWhatExecdWritesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	modes := map[string]func(*Redis){
 		"quote":  nil,
@@ -196,12 +199,15 @@ func (s *subscription) drain(t *testing.T) string {
 	return ""
 }
 
-// TestBuiltInWriteFailsWhileRedisIsAway: Write returns an error (Telegraf
+// TestBuiltInWriteFailsWhileRedisIsAwayIntegration: Write returns an error (Telegraf
 // keeps the batch) until Redis is back; then the batch Telegraf writes
 // again arrives whole. While Redis is away each flush probes it (a dial
 // and a PING) rather than waiting out a backoff grown during the outage:
 // the first flush after Redis is back writes.
-func TestBuiltInWriteFailsWhileRedisIsAway(t *testing.T) {
+func TestBuiltInWriteFailsWhileRedisIsAwayIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes")
 	logs := &syncBuffer{}
 	r := newBuiltIn(t, srv.Addr, logs, nil)
@@ -229,7 +235,10 @@ func TestBuiltInWriteFailsWhileRedisIsAway(t *testing.T) {
 // Hostile: a metric that can never be written (a time before 1970 for a
 // price) is refused alone, with an error line; Write succeeds, so Telegraf
 // does not retry the whole batch forever.
-func TestBuiltInRefusesBadMetricsAlone(t *testing.T) {
+func TestBuiltInRefusesBadMetricsAloneIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newBuiltIn(t, srv.Addr, logs, nil)
@@ -248,7 +257,10 @@ func TestBuiltInRefusesBadMetricsAlone(t *testing.T) {
 	}
 }
 
-func TestBuiltInConnect(t *testing.T) {
+func TestBuiltInConnectIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--requirepass", "right")
 	// A wrong password stops Telegraf at start, with the reason.
 	r := NewBuiltIn()

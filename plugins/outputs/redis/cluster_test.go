@@ -60,7 +60,7 @@ func runningAddrs(c *redistest.Cluster) []string {
 	return a
 }
 
-// TestClusterFailover: a 3-master, 3-replica Redis Cluster. Stream mode
+// TestClusterFailoverIntegration: a 3-master, 3-replica Redis Cluster. Stream mode
 // spreads entries over keys in different slots (pipelined per node), quote
 // mode keeps one document; the master of one key is SIGKILLed mid-stream,
 // its replica takes over, and both keep going without a restart. With
@@ -68,9 +68,9 @@ func runningAddrs(c *redistest.Cluster) []string {
 // written is lost in the failover; the promoted replica has no replica of
 // its own until the dead node is restarted and rejoins, and until then
 // the plugin holds that shard's writes.
-func TestClusterFailover(t *testing.T) {
+func TestClusterFailoverIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a Redis Cluster failover")
+		t.Skip("Skipping integration test in short mode")
 	}
 	c := redistest.StartCluster(t, 3, 1)
 	const n, hosts = 3000, 10

@@ -14,11 +14,14 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestRedisErrorReplies: each error Redis can answer a write with gets
+// TestRedisErrorRepliesIntegration: each error Redis can answer a write with gets
 // one clear log line and the right action. OOM and READONLY (a replica
 // after a failover) are waited out; NOSCRIPT (the script cache emptied)
 // is answered by sending the script again; nothing is lost.
-func TestRedisErrorReplies(t *testing.T) {
+func TestRedisErrorRepliesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	cases := []struct {
 		name, log   string
 		level       string

@@ -43,12 +43,15 @@ func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[string]int 
 	return seen
 }
 
-// TestStalledNetwork: the network to Redis stops carrying bytes without
+// TestStalledNetworkIntegration: the network to Redis stops carrying bytes without
 // closing (a proxy that stalls). Reads time out after `timeout`, the
 // plugin reconnects with backoff (new connections stall too, and time
 // out as well), and when the network is back everything is written. Then
 // every connection is cut: the plugin redials and goes on.
-func TestStalledNetwork(t *testing.T) {
+func TestStalledNetworkIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	logs := &syncBuffer{}
@@ -93,9 +96,12 @@ func TestStalledNetwork(t *testing.T) {
 	}
 }
 
-// TestSIGTERMDuringSlowRedis: a stop while Redis does not answer ends
+// TestSIGTERMDuringSlowRedisIntegration: a stop while Redis does not answer ends
 // within `timeout`, saying how many metrics were not written.
-func TestSIGTERMDuringSlowRedis(t *testing.T) {
+func TestSIGTERMDuringSlowRedisIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
 	logs := &syncBuffer{}
@@ -135,13 +141,13 @@ func TestSIGTERMDuringSlowRedis(t *testing.T) {
 	}
 }
 
-// TestRedisKilledUnder100kMetrics: Redis (AOF, fsync always) is SIGKILLed
+// TestRedisKilledUnder100kMetricsIntegration: Redis (AOF, fsync always) is SIGKILLed
 // and restarted while 100,000 metrics stream in. Every metric arrives;
 // one may arrive twice only if Redis applied it and died before replying,
 // at most a pipeline chunk.
-func TestRedisKilledUnder100kMetrics(t *testing.T) {
+func TestRedisKilledUnder100kMetricsIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100k metrics through a Redis restart")
+		t.Skip("Skipping integration test in short mode")
 	}
 	const n = 100000
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")

@@ -16,7 +16,10 @@ import (
 // wrote is written to Redis as soon as it has all been read, so a price
 // waits for Telegraf's flush only, not for one of ours as well. Stdin stays
 // open all along: only the pause after each burst can cause the writes.
-func TestWritesFollowTelegrafsFlushes(t *testing.T) {
+func TestWritesFollowTelegrafsFlushesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	r := newPlugin(t, srv.Addr, nil, func(r *Redis) { r.FlushInterval = 0 })
 	in, feed := io.Pipe()
@@ -51,7 +54,10 @@ func TestWritesFollowTelegrafsFlushes(t *testing.T) {
 // Hostile: a line that has not yet arrived whole is not a pause. The first
 // half waits (nothing is written, nothing refused), the second completes
 // it, and then it is written.
-func TestAHalfLineIsNoPause(t *testing.T) {
+func TestAHalfLineIsNoPauseIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.FlushInterval = 0 })

@@ -10,10 +10,13 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestTemplateKeysStayInTheirKeySpace is issue 11's reproduction: a tag
+// TestTemplateKeysStayInTheirKeySpaceIntegration is issue 11's reproduction: a tag
 // key `}:{admin:secret*\r\n` reached the key raw through {{range .Tags}}.
 // Now every route from the metric into the key is escaped, in Redis.
-func TestTemplateKeysStayInTheirKeySpace(t *testing.T) {
+func TestTemplateKeysStayInTheirKeySpaceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	line := `{"fields":{"v":1},"name":"cpu","tags":{"}:{admin:secret*\r\n":"x"},"timestamp":1795552004}` + "\n"
 	const esc = "%7D%3A%7Badmin%3Asecret%2A%0D%0A"

@@ -20,7 +20,7 @@ import (
 // (a PING, on a new connection) and writes as soon as it answers, whatever
 // the outage's length; the line when it is back gives the outage as it
 // was. These tests shorten the probe period (policy.ProbeEvery);
-// cmd/redis-output's TestOutageEndsWithinAProbe runs the real one.
+// cmd/redis-output's TestOutageEndsWithinAProbeIntegration runs the real one.
 
 const testProbe = 250 * time.Millisecond
 
@@ -117,6 +117,9 @@ func backAfter(t *testing.T, logs fmt.Stringer) (time.Duration, int) {
 // probe periods. The recovery line states the outage within a probe
 // period, and nothing is lost.
 func TestWriteWithinAProbeOfRedisBackIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
@@ -171,6 +174,9 @@ func TestWriteWithinAProbeOfRedisBackIntegration(t *testing.T) {
 // probe that Redis answers, the recovery line gives the whole outage, and
 // nothing is lost.
 func TestRedisGoneAgainAfterTheProbeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	logs := &syncBuffer{}
 	var armed atomic.Bool
@@ -234,6 +240,9 @@ func TestRedisGoneAgainAfterTheProbeIntegration(t *testing.T) {
 // README gives it, has no +ping). Its probe gets NOPERM, which is an
 // answer all the same: Redis is there, and the write follows at once.
 func TestProbeAsAUserWithoutPingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always",
 		"--user", "writer", "on", ">pw", "+client|setname", "+rpush", "~outage")
 	logs := &syncBuffer{}
@@ -272,6 +281,9 @@ func TestProbeAsAUserWithoutPingIntegration(t *testing.T) {
 // The same built in: the first flush after Redis is back writes, though
 // the probe before it got NOPERM.
 func TestBuiltInProbeAsAUserWithoutPingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--user", "writer", "on", ">pw", "+client|setname", "+xadd", "~s:*")
 	r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) {
 		r.Mode, r.Key = "stream", "s:{{.Name}}"

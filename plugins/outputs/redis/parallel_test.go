@@ -21,7 +21,10 @@ import (
 // again, the stored price of every coin is the one of the last line that
 // carries it, every bad line is reported once with its number, in order,
 // and the counts add up.
-func TestParallelQuoteKeepsTheOrder(t *testing.T) {
+func TestParallelQuoteKeepsTheOrderIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one core: lines are decoded serially")
 	}
@@ -79,10 +82,13 @@ func TestParallelQuoteKeepsTheOrder(t *testing.T) {
 	}
 }
 
-// Hostile variant of TestAHalfLineIsNoPause, on a real pipe (stdin under
+// Hostile variant of TestAHalfLineIsNoPauseIntegration, on a real pipe (stdin under
 // Telegraf): a whole line followed by half of the next, in one write, then
 // silence. The whole line is written at once; the half waits for its end.
-func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
+func TestALineBeforeAHalfLineIsWrittenIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.FlushInterval = 0 })
@@ -123,7 +129,10 @@ func TestALineBeforeAHalfLineIsWritten(t *testing.T) {
 // the reader waits for the flusher again and again. Each list holds its
 // metrics in the order they were read, each exactly once; every bad line
 // is reported once, in order; the counts add up.
-func TestParallelListKeepsTheOrder(t *testing.T) {
+func TestParallelListKeepsTheOrderIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one core: lines are decoded serially")
 	}

@@ -35,7 +35,10 @@ func runLines(t *testing.T, srv *redistest.Server, input string, tune func(*Redi
 	return stats
 }
 
-func TestHashMode(t *testing.T) {
+func TestHashModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	t.Run("typed", func(t *testing.T) {
@@ -70,7 +73,10 @@ func TestHashMode(t *testing.T) {
 	})
 }
 
-func TestStreamMode(t *testing.T) {
+func TestStreamModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	firstEntry := func(t *testing.T, key string) map[string]string {
@@ -141,7 +147,10 @@ func TestStreamMode(t *testing.T) {
 	})
 }
 
-func TestPublishMode(t *testing.T) {
+func TestPublishModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	sub := redis.PubSubConn{Conn: srv.Conn()}
 	if err := sub.PSubscribe("telegraf:*"); err != nil {
@@ -162,7 +171,10 @@ func TestPublishMode(t *testing.T) {
 	}
 }
 
-func TestListMode(t *testing.T) {
+func TestListModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key, r.ListMaxLength = "list", "l", 2 })
 	got, _ := redis.Strings(srv.Conn().Do("LRANGE", "l", 0, -1))
@@ -172,7 +184,10 @@ func TestListMode(t *testing.T) {
 	}
 }
 
-func TestStringMode(t *testing.T) {
+func TestStringModeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	runLines(t, srv, cpuLines, func(r *Redis) {
 		r.Mode, r.Key, r.Expire = "string", `last:{{.Tag "host"}}`, config.Duration(time.Minute)
@@ -186,9 +201,12 @@ func TestStringMode(t *testing.T) {
 	}
 }
 
-// TestTagValuesCannotSteerTheKey: a tag value with separators, hash-tag
+// TestTagValuesCannotSteerTheKeyIntegration: a tag value with separators, hash-tag
 // braces and glob characters stays inside its key segment.
-func TestTagValuesCannotSteerTheKey(t *testing.T) {
+func TestTagValuesCannotSteerTheKeyIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	line := `{"fields":{"v":1},"name":"cpu","tags":{"host":"x}:{admin:secret*"},"timestamp":1795552004}`
 	runLines(t, srv, line, func(r *Redis) { r.Mode, r.Key = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}` })
@@ -198,10 +216,13 @@ func TestTagValuesCannotSteerTheKey(t *testing.T) {
 	}
 }
 
-// TestPipelineKeepsOnlyWhatFailed: one key of the wrong type refuses its
+// TestPipelineKeepsOnlyWhatFailedIntegration: one key of the wrong type refuses its
 // command; the others are written at once, the refused one is retried
 // until the key is fixed, and nothing is written twice.
-func TestPipelineKeepsOnlyWhatFailed(t *testing.T) {
+func TestPipelineKeepsOnlyWhatFailedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	if _, err := c.Do("SET", "telegraf:cpu:web-02", "not a hash"); err != nil {
@@ -264,11 +285,14 @@ PEXPIRE s:web-01 60000
 	}
 }
 
-// TestTypedLayoutRefusesWhatItCannotHold: a metric with an empty field or
+// TestTypedLayoutRefusesWhatItCannotHoldIntegration: a metric with an empty field or
 // tag key is refused with one error line naming it; the other metrics of
 // the input are written. (NaN cannot come in: neither JSON nor line
 // protocol has it.)
-func TestTypedLayoutRefusesWhatItCannotHold(t *testing.T) {
+func TestTypedLayoutRefusesWhatItCannotHoldIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key = "stream", "s" })
@@ -326,7 +350,10 @@ func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
 // chunks (two chunks are in flight at once). Everything else is written
 // once, in the first write; the refused ones stay, are retried until their
 // keys are fixed, and nothing is written twice.
-func TestPipelineChunksKeepOnlyWhatFailed(t *testing.T) {
+func TestPipelineChunksKeepOnlyWhatFailedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	n := 3*commands.PipelineChunk + 7

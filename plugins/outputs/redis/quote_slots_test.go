@@ -71,6 +71,9 @@ func TestQuoteKeysInTwoClusterSlots(t *testing.T) {
 // Init's verdict; a refused key does fail there with CROSSSLOT (what the
 // plugin retried for ever), and an accepted one, however odd, is written.
 func TestQuoteClusterSlotsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	cl := redistest.StartCluster(t, 3, 0)
 	for _, tc := range slotCases {
 		opts := &quote.Options{Key: tc.key, StateKey: tc.stateKey, Quote: "usd", TimestampUnits: time.Second}

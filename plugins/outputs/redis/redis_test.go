@@ -107,7 +107,10 @@ func expected(t *testing.T, name string) document {
 	return parseDoc(t, raw)
 }
 
-func TestExamples(t *testing.T) {
+func TestExamplesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	for _, name := range []string{"steady", "batches", "replay", "mixed", "influx"} {
 		t.Run(name, func(t *testing.T) {
@@ -144,7 +147,10 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-func TestBadLinesAreReportedOneEach(t *testing.T) {
+func TestBadLinesAreReportedOneEachIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.MaxLineSize = 200 })
@@ -193,10 +199,13 @@ func exampleLines(t *testing.T, name string) []string {
 	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 }
 
-// TestRestartKeepsCoinsAndReplayNeverRegresses runs the plugin as three
+// TestRestartKeepsCoinsAndReplayNeverRegressesIntegration runs the plugin as three
 // processes would: the first half, then the second, then the whole stream
 // again as a Kafka replay after a rebalance.
-func TestRestartKeepsCoinsAndReplayNeverRegresses(t *testing.T) {
+func TestRestartKeepsCoinsAndReplayNeverRegressesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	lines := exampleLines(t, "steady.jsonl")
 	half := len(lines) / 2
@@ -220,10 +229,13 @@ func TestRestartKeepsCoinsAndReplayNeverRegresses(t *testing.T) {
 	}
 }
 
-// TestTwoWritersAtOnce splits a stream between two processes writing the
+// TestTwoWritersAtOnceIntegration splits a stream between two processes writing the
 // same key concurrently, each at its own pace: the result is as if one
 // process had read it all.
-func TestTwoWritersAtOnce(t *testing.T) {
+func TestTwoWritersAtOnceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	lines := exampleLines(t, "steady.jsonl")
 	var parts [2][]string
@@ -281,10 +293,13 @@ func (f *lineFeeder) Read(p []byte) (int, error) {
 	return copy(p, f.lines[i]+"\n"), nil
 }
 
-// TestRedisDownAndBack stops Redis in the middle of a stream: the plugin
+// TestRedisDownAndBackIntegration stops Redis in the middle of a stream: the plugin
 // stops reading once its backlog is full, says so once, and when Redis is
 // back writes everything.
-func TestRedisDownAndBack(t *testing.T) {
+func TestRedisDownAndBackIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	lines := exampleLines(t, "steady.jsonl")
 	pr, pw := io.Pipe()
@@ -353,9 +368,12 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestStopFlushesWhatWasRead cancels the run (SIGTERM) while stdin is
+// TestStopFlushesWhatWasReadIntegration cancels the run (SIGTERM) while stdin is
 // still open: what was read is written before Run returns.
-func TestStopFlushesWhatWasRead(t *testing.T) {
+func TestStopFlushesWhatWasReadIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	pr, pw := io.Pipe()
 	r := newPlugin(t, srv.Addr, nil, func(r *Redis) { r.FlushInterval = config.Duration(time.Hour) })
@@ -376,9 +394,12 @@ func TestStopFlushesWhatWasRead(t *testing.T) {
 	sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, "steady"))
 }
 
-// TestStopWithRedisDownReportsTheLoss: after SIGTERM the plugin tries for
+// TestStopWithRedisDownReportsTheLossIntegration: after SIGTERM the plugin tries for
 // `timeout`, then says how many metrics it could not write.
-func TestStopWithRedisDownReportsTheLoss(t *testing.T) {
+func TestStopWithRedisDownReportsTheLossIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Kill()
 	pr, pw := io.Pipe()

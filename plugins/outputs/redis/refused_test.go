@@ -85,6 +85,9 @@ func logLines(logs fmt.Stringer, prefix string) []string {
 // fixed: its 100 metrics arrive, in the order they came, and one I! line
 // says so.
 func TestWrongTypeKeyDoesNotHoldOtherKeysIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("RPUSH", "t:bad", "someone else's list")
 	srv.Do("CONFIG", "RESETSTAT")
@@ -208,6 +211,9 @@ func okCalls(info, name string) int {
 // line and none when the first is written, and the other keys go on being
 // written meanwhile.
 func TestTwoWrongTypeKeysOneFixedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("RPUSH", "t:bad1", "a list")
 	srv.Do("HSET", "t:bad2", "a", "hash")
@@ -297,6 +303,9 @@ func TestTwoWrongTypeKeysOneFixedIntegration(t *testing.T) {
 // has its expiry (a PEXPIRE that Redis took on the wrong value before
 // counted for nothing).
 func TestWrongTypeFirstAndLastOfABatchIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	n := 3*commands.PipelineChunk + 7
 	var in strings.Builder
@@ -359,6 +368,9 @@ func TestWrongTypeFirstAndLastOfABatchIntegration(t *testing.T) {
 // line naming the key, however many retries; the other keys are written;
 // once the permission is granted the key's metrics arrive in order.
 func TestKeyPermissionRefusedOnceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("ACL", "SETUSER", "writer", "reset", "on", ">pw", "+client|setname", "+xadd", "~t:ok*")
 	logs := &syncBuffer{}
@@ -415,6 +427,9 @@ func TestKeyPermissionRefusedOnceIntegration(t *testing.T) {
 // consumers), not one per key or per retry, and an I! line when it is
 // over; nothing is lost.
 func TestOutOfMemoryIsOneLineForAllKeysIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key = "stream", "t:{{.Name}}" })
@@ -450,10 +465,13 @@ func TestOutOfMemoryIsOneLineForAllKeysIntegration(t *testing.T) {
 	}
 }
 
-// TestBuiltInRefusalNamesKeyAndType: built in, a command Redis refuses
+// TestBuiltInRefusalNamesKeyAndTypeIntegration: built in, a command Redis refuses
 // fails the write (Telegraf keeps the batch) with the key and what it
 // holds; once the key is fixed the batch is written.
-func TestBuiltInRefusalNamesKeyAndType(t *testing.T) {
+func TestBuiltInRefusalNamesKeyAndTypeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", "s:cpu", "a", "hash")
 	r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
@@ -474,6 +492,9 @@ func TestBuiltInRefusalNamesKeyAndType(t *testing.T) {
 // has no +type). The line still names the key, and says what was wanted
 // and why what it holds is not known.
 func TestWrongTypeWithoutTypePermissionIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	srv.Do("RPUSH", "t:bad", "a list")
 	srv.Do("ACL", "SETUSER", "writer", "reset", "on", ">pw", "+client|setname", "+xadd", "~t:*")
@@ -504,6 +525,9 @@ func TestWrongTypeWithoutTypePermissionIntegration(t *testing.T) {
 // held key is on one node, TYPE is asked of that node, the keys on every
 // node go on, and after the fix the key's metrics arrive in order.
 func TestWrongTypeKeyInAClusterIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	c := redistest.StartCluster(t, 3, 0)
 	clusterDo(t, c, "HSET", "t:bad", "a", "hash")
 	logs := &syncBuffer{}

@@ -15,16 +15,16 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestSentinelFailover: a master, a replica and three sentinels. The
+// TestSentinelFailoverIntegration: a master, a replica and three sentinels. The
 // plugin finds the master through the sentinels; the master is SIGKILLed
 // while prices stream in; the sentinels promote the replica and the plugin
 // follows without a restart. The quote ends with the newest prices. With
 // wait_replicas = 1, what counted as written was on the replica before
 // the master died. The promoted master has no replica until the old one
 // comes back, so it is restarted (and rejoins as a replica).
-func TestSentinelFailover(t *testing.T) {
+func TestSentinelFailoverIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a sentinel failover")
+		t.Skip("Skipping integration test in short mode")
 	}
 	master := redistest.Start(t)
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", fmt.Sprint(master.Port))

@@ -57,6 +57,12 @@ func WithPartitions(n int) Option { return func(o *options) { o.partitions = n }
 // (then) mvn must be installed.
 func Start(t testing.TB, opts ...Option) *Broker {
 	t.Helper()
+	// A test that needs a broker is an integration test, skipped in short
+	// mode: go test -short runs with no Java installed.
+	if testing.Short() {
+		t.Fatal("kafkatest.Start: no Kafka broker is started under -short; name this test ...Integration " +
+			"and begin it with if testing.Short() { t.Skip(...) }")
+	}
 	o := options{partitions: 1}
 	for _, opt := range opts {
 		opt(&o)

@@ -14,11 +14,11 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// TestBrokerRoundTrip starts a real broker, writes messages with sarama and
+// TestBrokerRoundTripIntegration starts a real broker, writes messages with sarama and
 // reads every one back; then restarts the broker and checks they survived.
-func TestBrokerRoundTrip(t *testing.T) {
+func TestBrokerRoundTripIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Kafka broker")
+		t.Skip("Skipping integration test in short mode")
 	}
 	b := Start(t, WithPartitions(2))
 
@@ -59,11 +59,11 @@ func TestBrokerRoundTrip(t *testing.T) {
 	assertSameMessages(t, b.ReadAll("currency.rate", len(sent)+1, 30*time.Second), append(slices.Clone(sent), []byte("after crash")))
 }
 
-// TestScriptTopicCreate checks `kafka.sh topic-create` and `status` against a
+// TestScriptTopicCreateIntegration checks `kafka.sh topic-create` and `status` against a
 // running broker: the CLI path the Makefile and humans use.
-func TestScriptTopicCreate(t *testing.T) {
+func TestScriptTopicCreateIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Kafka broker")
+		t.Skip("Skipping integration test in short mode")
 	}
 	b := Start(t)
 	if out, err := b.run("topic-create", "made.by.script", "4"); err != nil {
@@ -94,13 +94,13 @@ func TestScriptTopicCreate(t *testing.T) {
 	}
 }
 
-// TestProtocolVersions documents why Version matters: Kafka 4 no longer
+// TestProtocolVersionsIntegration documents why Version matters: Kafka 4 no longer
 // answers the 0.10.2 protocol that Telegraf's kafka_consumer uses by default,
 // while Version works for a consumer group as Telegraf runs it (join, consume
 // from the oldest offset, commit, resume after the commit).
-func TestProtocolVersions(t *testing.T) {
+func TestProtocolVersionsIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Kafka broker")
+		t.Skip("Skipping integration test in short mode")
 	}
 	b := Start(t)
 	b.CreateTopic("versions", 2)

@@ -22,6 +22,7 @@ type Cluster struct {
 // ok on every node.
 func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	t.Helper()
+	refuseShort(t, "redistest.StartCluster", "a Redis Cluster")
 	c := &Cluster{t: t}
 	var addrs []string
 	for i := 0; i < masters*(1+replicas); i++ {

@@ -58,8 +58,20 @@ func FreePort(t testing.TB) int {
 // "--appendonly", "yes"; it is stopped at the end of the test.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	refuseShort(t, "redistest.Start", "redis-server")
 	port := FreePort(t)
 	return start(t, port, nil, append([]string{"--port", strconv.Itoa(port)}, extra...))
+}
+
+// refuseShort fails a test that starts a server under go test -short: a
+// test that needs one is an integration test, named Test...Integration and
+// skipped in short mode, so that -short runs with no server installed.
+func refuseShort(t testing.TB, starter, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Fatalf("%s: %s is not started under -short; name this test ...Integration and begin it with "+
+			"if testing.Short() { t.Skip(...) }", starter, what)
+	}
 }
 
 func start(t testing.TB, port int, tlsConf *tls.Config, extra []string) *Server {

@@ -13,6 +13,7 @@ import (
 // act (down after 1 s, failover timeout 5 s), with quorum 2.
 func StartSentinel(t testing.TB, name string, master *Server) *Server {
 	t.Helper()
+	refuseShort(t, "redistest.StartSentinel", "redis-server --sentinel")
 	s := &Server{t: t, Port: FreePort(t), Dir: t.TempDir()}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 	host, port, _ := net.SplitHostPort(master.Addr)

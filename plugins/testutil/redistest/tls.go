@@ -95,6 +95,7 @@ func writePEM(t testing.TB, path, kind string, der []byte) {
 // clients must present a certificate signed by the CA.
 func StartTLS(t testing.TB, certs *Certs, mutual bool, extra ...string) *Server {
 	t.Helper()
+	refuseShort(t, "redistest.StartTLS", "redis-server")
 	port := FreePort(t)
 	auth := "no"
 	if mutual {

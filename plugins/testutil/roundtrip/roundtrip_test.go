@@ -318,14 +318,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // edges of the seed's type are among them.
 var fixedSeeds = []uint64{0, 1, 0x5eed, math.MaxUint64}
 
-// TestRoundTripProperty: random metrics through every pairing, in both
+// TestRoundTripPropertyIntegration: random metrics through every pairing, in both
 // formats, come back as they went in (what the format carries of them).
-func TestRoundTripProperty(t *testing.T) {
+func TestRoundTripPropertyIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	h := newHarness(t)
 	fixed, explored := 50, 100
-	if testing.Short() {
-		fixed, explored = 5, 5
-	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("ROUNDTRIP_SEED"); s != "" {
 		var err error
@@ -341,7 +341,7 @@ func TestRoundTripProperty(t *testing.T) {
 }
 
 // propertyCases checks n cases drawn from seed, and stops at the first
-// that fails, naming it and its bytes (a fuzz seed for FuzzRoundTrip).
+// that fails, naming it and its bytes (a fuzz seed for FuzzRoundTripIntegration).
 func propertyCases(t *testing.T, h *harness, seed uint64, n int) {
 	r := rand.New(rand.NewPCG(12, seed))
 	for i := 0; i < n; i++ {
@@ -358,9 +358,12 @@ func propertyCases(t *testing.T, h *harness, seed uint64, n int) {
 	}
 }
 
-// TestRoundTripEdges: one metric holding every edge at once, and one
+// TestRoundTripEdgesIntegration: one metric holding every edge at once, and one
 // without tags.
-func TestRoundTripEdges(t *testing.T) {
+func TestRoundTripEdgesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	h := newHarness(t)
 	ms := []telegraf.Metric{
 		metric.New(`cpu,"load" #1 日本`, map[string]string{"host": "web 01", "_dc": `e=u,"1"`, "#t": "😀"},
@@ -376,9 +379,12 @@ func TestRoundTripEdges(t *testing.T) {
 	h.check(t, ms)
 }
 
-// FuzzRoundTrip is TestRoundTripProperty driven by the fuzzer: its bytes
+// FuzzRoundTripIntegration is TestRoundTripPropertyIntegration driven by the fuzzer: its bytes
 // shape the metrics (see gen).
-func FuzzRoundTrip(f *testing.F) {
+func FuzzRoundTripIntegration(f *testing.F) {
+	if testing.Short() {
+		f.Skip("Skipping integration test in short mode")
+	}
 	f.Add([]byte{})
 	f.Add([]byte("\x03\x05\x11\x22\x07\x00\xff\x80\x01\x02\x03\x04\x05\x06\x07\x08\x09"))
 	f.Add([]byte(strings.Repeat("\x07\x01\x02", 40)))

@@ -58,11 +58,14 @@ func (h *harness) read(t *testing.T, tune func(*redis_consumer.RedisConsumer)) [
 
 const upgradeLine = `cpu,host=a n=3i,ok=true,s="x y",usage=1.5 1795552004123456789` + "\n"
 
-// TestUpgradeFlatStreamStillRead: a stream holding entries of the flat
+// TestUpgradeFlatStreamStillReadIntegration: a stream holding entries of the flat
 // layout (what redis-output wrote before the typed layout, and writes with
 // layout = "flat") followed by typed ones, as after an upgrade of the
 // writer, is read whole: each entry by its own layout.
-func TestUpgradeFlatStreamStillRead(t *testing.T) {
+func TestUpgradeFlatStreamStillReadIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	h := newHarness(t)
 	h.write(t, upgradeLine, func(r *redisout.Redis) {
 		r.Mode, r.Key, r.Layout, r.IncludeTags = "stream", "up", "flat", true
@@ -93,12 +96,15 @@ func TestUpgradeFlatStreamStillRead(t *testing.T) {
 	}
 }
 
-// TestHashMergesTheMetricsOfOneKey: HSET merges, so a hash read back is
+// TestHashMergesTheMetricsOfOneKeyIntegration: HSET merges, so a hash read back is
 // one metric: the name, time and tag values of the metric written last,
 // the tags and fields of all of them, each field's latest value. The
 // README says so; a key template that gives each series its own key
 // avoids it.
-func TestHashMergesTheMetricsOfOneKey(t *testing.T) {
+func TestHashMergesTheMetricsOfOneKeyIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	h := newHarness(t)
 	h.write(t, "cpu,host=a,dc=eu usage=1.5,n=1i 2000\ncpu,host=b usage=2.5,up=true 1000\n",
 		func(r *redisout.Redis) { r.Mode, r.Key = "hash", "merged" })

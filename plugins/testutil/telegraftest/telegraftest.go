@@ -37,6 +37,17 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// refuseShort fails a test that runs a program under go test -short: a test
+// that needs Telegraf or our commands as processes is an integration test,
+// named Test...Integration and skipped in short mode.
+func refuseShort(t testing.TB, runner, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Fatalf("%s: %s is not run under -short; name this test ...Integration and begin it with "+
+			"if testing.Short() { t.Skip(...) }", runner, what)
+	}
+}
+
 var buildMu sync.Mutex
 
 // Telegraf returns $TELEGRAF_BIN or bin/telegraf, building it with `make
@@ -44,6 +55,7 @@ var buildMu sync.Mutex
 // bin/telegraf that does not list outputs.redis).
 func Telegraf(t testing.TB) string {
 	t.Helper()
+	refuseShort(t, "telegraftest.Telegraf", "Telegraf")
 	if p := os.Getenv("TELEGRAF_BIN"); p != "" {
 		return p
 	}
@@ -73,6 +85,7 @@ var (
 // returns the path of the executable.
 func Command(t testing.TB, name string) string {
 	t.Helper()
+	refuseShort(t, "telegraftest.Command", "cmd/"+name)
 	builtMu.Lock()
 	defer builtMu.Unlock()
 	if p, ok := built[name]; ok {
@@ -125,6 +138,7 @@ type Process struct {
 // output logged when the test failed.
 func Start(t testing.TB, name, path string, env []string, args ...string) *Process {
 	t.Helper()
+	refuseShort(t, "telegraftest.Start", name)
 	p := &Process{Name: name, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = append(os.Environ(), env...)

@@ -17,6 +17,12 @@ import (
 // registered later, such as those that stop processes using it).
 func Mount(t testing.TB, options ...string) string {
 	t.Helper()
+	// A test that needs a mount is an integration test, skipped in short
+	// mode: go test -short needs no root.
+	if testing.Short() {
+		t.Fatal("tmpfs.Mount: no tmpfs is mounted under -short; name this test ...Integration " +
+			"and begin it with if testing.Short() { t.Skip(...) }")
+	}
 	dir := t.TempDir()
 	opts := strings.Join(append([]string{"mode=0700"}, options...), ",")
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {

@@ -14,10 +14,13 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestBadArgumentsAreRefusedBeforeTheScript: arguments the script could
+// TestBadArgumentsAreRefusedBeforeTheScriptIntegration: arguments the script could
 // not use are refused by checkArgs, naming the argument, and the script is
 // never called with them: nothing is read or written.
-func TestBadArgumentsAreRefusedBeforeTheScript(t *testing.T) {
+func TestBadArgumentsAreRefusedBeforeTheScriptIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

@@ -46,6 +46,9 @@ func decodeAll(t *testing.T, o *Options, lines ...string) *Batch {
 // every zero is written "0": from JSON and line protocol, as a number and
 // as a string.
 func TestNegativeAndZeroPricesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -81,6 +84,9 @@ func TestNegativeAndZeroPricesIntegration(t *testing.T) {
 // smallest negative normal, a tiny negative below the normal range); a
 // document taken over with a negative price and a "-0".
 func TestNegativeAndZeroPricesHostileIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -149,6 +155,9 @@ func TestNegativeAndZeroPricesHostileIntegration(t *testing.T) {
 // and the rest garbage; and the real first write with this layout (an
 // upgrade from the first one, no meta at all) still says so.
 func TestGarbageInTheMetaIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -210,6 +219,9 @@ func TestGarbageInTheMetaIntegration(t *testing.T) {
 // Hostile: what only looks alike ("uſd", whose ſ Unicode folds to s; a
 // trailing space; full-width letters) and other currencies are refused.
 func TestTakeoverQuoteCaseIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

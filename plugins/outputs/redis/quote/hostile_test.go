@@ -12,12 +12,15 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestPoisonedStateNeverFreezesTheDocument is the reproduction: a
+// TestPoisonedStateNeverFreezesTheDocumentIntegration is the reproduction: a
 // junk field in the state made every later merge fail after its writes,
 // so the document stayed at a=1 for ever while the hash moved on. Now the
 // junk is dropped with a line naming it, and every merge leaves the
 // document equal to the state.
-func TestPoisonedStateNeverFreezesTheDocument(t *testing.T) {
+func TestPoisonedStateNeverFreezesTheDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := &Options{Key: "t:poison", StateKey: StateKeyFor("t:poison"), Quote: "usd", TimestampUnits: 1e9, Now: opts().Now}
@@ -40,12 +43,15 @@ func TestPoisonedStateNeverFreezesTheDocument(t *testing.T) {
 	}
 }
 
-// TestPoisonedStateShapes puts junk of many shapes into the state and the
+// TestPoisonedStateShapesIntegration puts junk of many shapes into the state and the
 // indexes. Each merge after it succeeds, repairs a coin from the document
 // when it can (its entry there and its time in the index are still ours)
 // or drops it with a line naming it, and leaves the document equal to the
 // state.
-func TestPoisonedStateShapes(t *testing.T) {
+func TestPoisonedStateShapesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -126,10 +132,13 @@ func TestPoisonedStateShapes(t *testing.T) {
 
 func quoted(s string) string { return strconv.Quote(s) }
 
-// TestWrongTypesFailBeforeAnyWrite: a document or state key holding
+// TestWrongTypesFailBeforeAnyWriteIntegration: a document or state key holding
 // another type is for an operator to fix: the merge fails with a clear
 // error and writes nothing. Our own indexes of a wrong type are rebuilt.
-func TestWrongTypesFailBeforeAnyWrite(t *testing.T) {
+func TestWrongTypesFailBeforeAnyWriteIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -164,10 +173,13 @@ func TestWrongTypesFailBeforeAnyWrite(t *testing.T) {
 	}
 }
 
-// TestForeignDocumentIsRebuilt: another writer replaced the document
+// TestForeignDocumentIsRebuiltIntegration: another writer replaced the document
 // (the old shell consumer still running, say): it is noticed even when it
 // has the same length, and the document is rebuilt from the state.
-func TestForeignDocumentIsRebuilt(t *testing.T) {
+func TestForeignDocumentIsRebuiltIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -188,7 +200,7 @@ func TestForeignDocumentIsRebuilt(t *testing.T) {
 	}
 }
 
-// TestAuditFindsForgeriesInALargeDocument: a large document is not read
+// TestAuditFindsForgeriesInALargeDocumentIntegration: a large document is not read
 // whole (nor its SHA1 kept), so an entry forged byte for byte (same
 // length) in the document, or a valid-looking entry forged in the state,
 // is found by the audit window going round the document: within n/16
@@ -197,7 +209,10 @@ func TestForeignDocumentIsRebuilt(t *testing.T) {
 // audit is the script's AUDIT: entries compared per merge in a large document.
 const audit = 16
 
-func TestAuditFindsForgeriesInALargeDocument(t *testing.T) {
+func TestAuditFindsForgeriesInALargeDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -243,12 +258,15 @@ func TestAuditFindsForgeriesInALargeDocument(t *testing.T) {
 	}
 }
 
-// TestSmallDocumentItsSHA1DoesNotVouchFor: a small document whose SHA1 is
+// TestSmallDocumentItsSHA1DoesNotVouchForIntegration: a small document whose SHA1 is
 // not the one in the meta (an older script beside this one wrote it last,
 // or kept none) is compared whole with the state: spliced into when every
 // entry agrees, and the SHA1 kept again; rebuilt from the state when one
 // entry was forged, even with its length kept.
-func TestSmallDocumentItsSHA1DoesNotVouchFor(t *testing.T) {
+func TestSmallDocumentItsSHA1DoesNotVouchForIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -281,11 +299,14 @@ func TestSmallDocumentItsSHA1DoesNotVouchFor(t *testing.T) {
 	}
 }
 
-// TestIdsIndexOutOfStepWithTheCountKept: another program removed a coin
+// TestIdsIndexOutOfStepWithTheCountKeptIntegration: another program removed a coin
 // from the ids index and added a ghost, keeping its count. A new coin
 // that goes where the removed one stands must still land in byte order:
 // the merge notices and rebuilds, in a small document and a large one.
-func TestIdsIndexOutOfStepWithTheCountKept(t *testing.T) {
+func TestIdsIndexOutOfStepWithTheCountKeptIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

@@ -72,10 +72,13 @@ func randomID(r *rand.Rand, n int) string {
 	return b.String()
 }
 
-// TestSpliceMatchesTheState writes random batches (new coins, newer,
+// TestSpliceMatchesTheStateIntegration writes random batches (new coins, newer,
 // older and equal prices) and checks after every merge that the document
 // is byte for byte what the state says and holds what the rules say.
-func TestSpliceMatchesTheState(t *testing.T) {
+func TestSpliceMatchesTheStateIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	r := rand.New(rand.NewSource(1))
@@ -104,11 +107,14 @@ func TestSpliceMatchesTheState(t *testing.T) {
 	}
 }
 
-// TestSpliceUnderInterference is the hostile variant: between merges
+// TestSpliceUnderInterferenceIntegration is the hostile variant: between merges
 // another program changes the document, the state or the indexes. Every
 // merge must still leave the document equal to what the state says, and
 // never fail.
-func TestSpliceUnderInterference(t *testing.T) {
+func TestSpliceUnderInterferenceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	r := rand.New(rand.NewSource(2))
@@ -154,10 +160,13 @@ func TestSpliceUnderInterference(t *testing.T) {
 	}
 }
 
-// TestLargeDocumentMerge: a document of 20,000 coins takes one-coin
+// TestLargeDocumentMergeIntegration: a document of 20,000 coins takes one-coin
 // updates, new coins, removals by age and a batch of a thousand; the
 // document stays what the state says, and the updates are splices.
-func TestLargeDocumentMerge(t *testing.T) {
+func TestLargeDocumentMergeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -203,11 +212,14 @@ func TestLargeDocumentMerge(t *testing.T) {
 	m.check(t, must(readDoc(t, c, "q")))
 }
 
-// TestUpgradeFromTheFirstLayout: state and document written by the
+// TestUpgradeFromTheFirstLayoutIntegration: state and document written by the
 // previous script (testdata/merge-v1.lua: the hash alone, the document
 // rebuilt at every merge) are taken in place: the first merge builds the
 // indexes from the state, the next ones splice.
-func TestUpgradeFromTheFirstLayout(t *testing.T) {
+func TestUpgradeFromTheFirstLayoutIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	v1src, err := os.ReadFile("testdata/merge-v1.lua")
@@ -256,10 +268,13 @@ func TestUpgradeFromTheFirstLayout(t *testing.T) {
 	consistent(t, c, opts())
 }
 
-// TestTwoWritersKeepTheNewest: two batches writing the same coins at once,
+// TestTwoWritersKeepTheNewestIntegration: two batches writing the same coins at once,
 // on two connections, in random time order: every coin ends at its newest
 // price and the document is what the state says.
-func TestTwoWritersKeepTheNewest(t *testing.T) {
+func TestTwoWritersKeepTheNewestIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	o := opts()
 	m := model{}
@@ -310,9 +325,12 @@ func TestTwoWritersKeepTheNewest(t *testing.T) {
 	m.check(t, must(readDoc(t, c, "q")))
 }
 
-// TestAgeOut drops coins with no price for age_out, measured from the
+// TestAgeOutIntegration drops coins with no price for age_out, measured from the
 // newest price (a replay of old data ages nothing it should not).
-func TestAgeOut(t *testing.T) {
+func TestAgeOutIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -344,10 +362,13 @@ func TestAgeOut(t *testing.T) {
 	consistent(t, c, o)
 }
 
-// TestAgeOutIgnoresTheFuture is the hostile variant: a price dated far
+// TestAgeOutIgnoresTheFutureIntegration is the hostile variant: a price dated far
 // ahead (max_future off) must not age out every other coin; the age is
 // measured from the clock when that is earlier than the newest price.
-func TestAgeOutIgnoresTheFuture(t *testing.T) {
+func TestAgeOutIgnoresTheFutureIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -364,9 +385,12 @@ func TestAgeOutIgnoresTheFuture(t *testing.T) {
 	consistent(t, c, o)
 }
 
-// TestFutureStoredPriceDoesNotBlock: a price stored from the year 2262 (an
+// TestFutureStoredPriceDoesNotBlockIntegration: a price stored from the year 2262 (an
 // older version took it) no longer freezes the coin once max_future is on.
-func TestFutureStoredPriceDoesNotBlock(t *testing.T) {
+func TestFutureStoredPriceDoesNotBlockIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -383,7 +407,10 @@ func TestFutureStoredPriceDoesNotBlock(t *testing.T) {
 	consistent(t, c, o)
 }
 
-func TestMetricsAreAccountedOnce(t *testing.T) {
+func TestMetricsAreAccountedOnceIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -427,6 +454,9 @@ func TestMetricsAreAccountedOnce(t *testing.T) {
 // previous script still runs beside this one (a rolling upgrade): every
 // merge of either leaves a document this one can splice into.
 func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	src, err := os.ReadFile("testdata/merge-v2.lua")

@@ -40,6 +40,9 @@ const auditVouched = 2
 // taken. Now the coin is restored with its own time (from the times index
 // and the document), the older price is refused, and the warning names it.
 func TestPartialStateDeleteIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	for _, n := range []int{10, 2000} {
@@ -78,6 +81,9 @@ func TestPartialStateDeleteIntegration(t *testing.T) {
 // deleted too (dropped, and named), and a deleted coin met by a price of
 // its own time (the higher stays).
 func TestPartialStateDeleteHostileIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	for _, n := range []int{10, 2000} {

@@ -60,7 +60,10 @@ func TestStateKeyShareTheSlot(t *testing.T) {
 	}
 }
 
-func TestMergeIsMonotonicPerCoin(t *testing.T) {
+func TestMergeIsMonotonicPerCoinIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -101,7 +104,10 @@ func TestMergeIsMonotonicPerCoin(t *testing.T) {
 	}
 }
 
-func TestMergeSortsByBytesAndEscapes(t *testing.T) {
+func TestMergeSortsByBytesAndEscapesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	write(t, c, opts(), metricWith(1, map[string]interface{}{
@@ -123,7 +129,10 @@ func TestMergeSortsByBytesAndEscapes(t *testing.T) {
 	}
 }
 
-func TestSeedsFromAnExistingDocument(t *testing.T) {
+func TestSeedsFromAnExistingDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	// What the article's shell script left: pretty-printed, no state hash.
@@ -150,7 +159,10 @@ func TestSeedsFromAnExistingDocument(t *testing.T) {
 	}
 }
 
-func TestExpireAndPublish(t *testing.T) {
+func TestExpireAndPublishIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	sub := redis.PubSubConn{Conn: srv.Conn()}

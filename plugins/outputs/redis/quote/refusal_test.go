@@ -10,10 +10,13 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// TestRefusalsAreCountedByReason: every price that cannot be kept is
+// TestRefusalsAreCountedByReasonIntegration: every price that cannot be kept is
 // counted under its reason, with a coin named, and reported in one line per
 // reason; none is dropped without a word.
-func TestRefusalsAreCountedByReason(t *testing.T) {
+func TestRefusalsAreCountedByReasonIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -114,7 +117,10 @@ func TestMayBeTiny(t *testing.T) {
 
 // A flush whose every price is refused merges nothing, and still says
 // why: found when such lines arrived alone between two flushes.
-func TestAFlushOfRefusedPricesOnlyIsReported(t *testing.T) {
+func TestAFlushOfRefusedPricesOnlyIsReportedIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

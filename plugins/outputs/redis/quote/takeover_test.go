@@ -63,7 +63,10 @@ const theArticlesDocument = `{
   ]
 }`
 
-func TestTakeoverOfTheArticlesDocument(t *testing.T) {
+func TestTakeoverOfTheArticlesDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -103,7 +106,10 @@ func TestTakeoverOfTheArticlesDocument(t *testing.T) {
 	consistent(t, c, o)
 }
 
-func TestTakeoverTimestampUnits(t *testing.T) {
+func TestTakeoverTimestampUnitsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -140,10 +146,13 @@ func TestTakeoverTimestampUnits(t *testing.T) {
 	}
 }
 
-// TestOrphanedDocumentOfOurs: the state beside our document was deleted.
+// TestOrphanedDocumentOfOursIntegration: the state beside our document was deleted.
 // Each coin gets its own time back from the times index, so a price newer
 // than the coin's own (but older than the document's newest) is taken.
-func TestOrphanedDocumentOfOurs(t *testing.T) {
+func TestOrphanedDocumentOfOursIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	for _, large := range []bool{false, true} {
 		t.Run(fmt.Sprintf("large=%v", large), func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -179,7 +188,10 @@ func TestOrphanedDocumentOfOurs(t *testing.T) {
 	}
 }
 
-func TestTakeoverRefusesWhatIsNoQuote(t *testing.T) {
+func TestTakeoverRefusesWhatIsNoQuoteIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -202,10 +214,13 @@ func TestTakeoverRefusesWhatIsNoQuote(t *testing.T) {
 	}
 }
 
-// TestTakeoverOfAChangedDocument is the hostile variant: the coins sent
+// TestTakeoverOfAChangedDocumentIntegration is the hostile variant: the coins sent
 // back were read from a document that has changed since. The script takes
 // none of them, writes nothing and asks again.
-func TestTakeoverOfAChangedDocument(t *testing.T) {
+func TestTakeoverOfAChangedDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -223,9 +238,12 @@ func TestTakeoverOfAChangedDocument(t *testing.T) {
 	}
 }
 
-// TestTakeoverOfALargeDocument: 50,000 coins written by another program
+// TestTakeoverOfALargeDocumentIntegration: 50,000 coins written by another program
 // are taken in one merge, within the time Redis allows a script.
-func TestTakeoverOfALargeDocument(t *testing.T) {
+func TestTakeoverOfALargeDocumentIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

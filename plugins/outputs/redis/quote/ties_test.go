@@ -20,6 +20,9 @@ import (
 // documents. Now the higher price stays, whatever came first: in Redis
 // (the script) and in a batch that holds both (Batch.Add).
 func TestEqualTimesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -53,6 +56,9 @@ func TestEqualTimesIntegration(t *testing.T) {
 // a tie in a large document (read in windows); and the script's own order of
 // prices no client of ours sends, by exact value then by bytes.
 func TestEqualTimesHostileIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -174,6 +180,9 @@ func interleavings(a, b int) [][]bool {
 // of every coin, the higher of the same time. In a small document and a
 // large one.
 func TestAnyInterleavingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	conns := [2]redis.Conn{srv.Conn(), srv.Conn()}
 	c := conns[0]

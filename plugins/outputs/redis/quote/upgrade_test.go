@@ -56,6 +56,9 @@ func v3Seed(t *testing.T, c redis.Conn, o *Options, fillers int) {
 // script still runs beside this one (a rolling upgrade), and every merge
 // of either leaves a document this one splices into.
 func TestUpgradeFromTheLeanLayoutIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
@@ -98,6 +101,9 @@ func TestUpgradeFromTheLeanLayoutIntegration(t *testing.T) {
 // own time, a junk entry is repaired, a deleted state is restored; a coin
 // whose time went too is dropped. Each with its line.
 func TestUpgradeFromTheLeanLayoutHostileIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()

@@ -168,12 +168,15 @@ func stalls(t *testing.T, what string, cond func() bool) {
 
 const fullW = "W! spool_dir "
 
-// TestNoRoomFromAPipe: from a pipe (splice), a full disk is back-pressure.
+// TestNoRoomFromAPipeIntegration: from a pipe (splice), a full disk is back-pressure.
 // The disk fills in the middle of a line; nothing more leaves the pipe
 // while what was read is not in Redis; once it is, the spool gives its
 // room back and goes on, and every byte comes out once, in order. One W!,
 // one I!. It used to end the reading with "no space left on device".
-func TestNoRoomFromAPipe(t *testing.T) {
+func TestNoRoomFromAPipeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=256k")
 	dir := filepath.Join(fs, "spool")
 	s, err := Open(dir, 1<<30, dest)
@@ -216,11 +219,14 @@ func TestNoRoomFromAPipe(t *testing.T) {
 	s.Close()
 }
 
-// TestNoRoomReadThenWrite: from a reader that is not a pipe, the bytes of
+// TestNoRoomReadThenWriteIntegration: from a reader that is not a pipe, the bytes of
 // the read that found no room are in memory: they are handed on (counted
 // by Unspooled until in Redis) and nothing more is read until they are
 // in Redis; then the spool gives its room back and goes on.
-func TestNoRoomReadThenWrite(t *testing.T) {
+func TestNoRoomReadThenWriteIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=256k")
 	dir := filepath.Join(fs, "spool")
 	s, err := Open(dir, 1<<30, dest)
@@ -272,13 +278,16 @@ func btoi(b bool) int {
 	return 0
 }
 
-// TestOpenOnAFullDisk: a spool whose disk is full opens, replays all it
+// TestOpenOnAFullDiskIntegration: a spool whose disk is full opens, replays all it
 // holds and gives the room back, though each thing Open used to write
 // finds no room: the lock's pid (its file emptied), the destination
 // record (missing: an older version's spool), the newline ending a line
 // cut by a kill (at a page's end, so it needs a new page). It used to
 // fail at every start, a crash loop under Telegraf.
-func TestOpenOnAFullDisk(t *testing.T) {
+func TestOpenOnAFullDiskIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	smallSegments(t, 4096)
 	fs := tmpfs.Mount(t, "size=128k")
 	dir := filepath.Join(fs, "spool")
@@ -353,11 +362,14 @@ func TestOpenOnAFullDisk(t *testing.T) {
 	s.Close()
 }
 
-// TestNoRoomForAnyFile: a file system out of inodes: no segment can be
+// TestNoRoomForAnyFileIntegration: a file system out of inodes: no segment can be
 // made, at Open or later, and draining the spool gives no room back (the
 // disk full of something else). Stdin goes through memory, each read
 // once the last is in Redis, and nothing is lost; one W!, no I!.
-func TestNoRoomForAnyFile(t *testing.T) {
+func TestNoRoomForAnyFileIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Skipping integration test in short mode")
+	}
 	fs := tmpfs.Mount(t, "size=1m", "nr_inodes=4") // the root, the spool, its lock, its destination
 	dir := filepath.Join(fs, "spool")
 	s, err := Open(dir, 1<<30, dest)
