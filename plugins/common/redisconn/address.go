@@ -180,6 +180,16 @@ func cutScheme(s string) (scheme, rest string, ok bool) {
 	return scheme, rest, true
 }
 
+// knownScheme tells the schemes an address may have; any other "x://"
+// may be a user name and a password that begins with "//".
+func knownScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "unix", "tcp":
+		return true
+	}
+	return false
+}
+
 // widestUserinfoEnd is where the user name and password may end in rest
 // (the URL after "://"): at its last '@', wherever that is, or -1. A
 // unix:/// address has no user name or password, and its socket path may
@@ -301,6 +311,13 @@ func Redact(s string) string {
 				break
 			}
 			at += len(p) + 1
+		}
+	}
+	if !knownScheme(scheme) {
+		// "u://secret@host" may be user u's password "//secret" with no
+		// scheme at all: all before the last '@' may be the password.
+		if at := strings.LastIndexByte(rest, '@'); at > 0 {
+			mark(0, at)
 		}
 	}
 	var b strings.Builder

@@ -328,7 +328,9 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 // also where url.Parse would split the address elsewhere.
 func TestRedactHidesEveryShape(t *testing.T) {
 	for in, want := range map[string]string{
-		"redis://u:QZ1@KX2/WV3@127.0.0.1:6412/0":  "redis://u:xxxxx@127.0.0.1:6412/0",
+		"redis://u:QZ1@KX2/WV3@127.0.0.1:6412/0": "redis://u:xxxxx@127.0.0.1:6412/0",
+		// User u, password "//QZ1?/QZ1:" without a scheme, or scheme u.
+		"u://QZ1?/QZ1:@127.0.0.1:6379":            "u://xxxxx@127.0.0.1:6379",
 		"redis://u:QZ1?KX2@127.0.0.1/0?db=1":      "redis://u:xxxxx@127.0.0.1/0?db=xxxxx",
 		"redis://u:QZ1#KX2@127.0.0.1":             "redis://u:xxxxx@127.0.0.1",
 		"redis://QZ1?KX2@127.0.0.1":               "redis://xxxxx@127.0.0.1",
@@ -431,14 +433,15 @@ func TestAddressHidesPasswordProperty(t *testing.T) {
 }
 
 func FuzzAddressHidesPassword(f *testing.F) {
-	f.Add(byte(0), []byte{0, 4, 1, 5, 2})    // QZ1 @ KX2 / WV3
-	f.Add(byte(1), []byte{0, 5, 1, 4})       // QZ1 / KX2 @
-	f.Add(byte(2), []byte{0, 7, 1})          // QZ1 ? KX2
-	f.Add(byte(3), []byte{0, 8, 1, 12, 2})   // QZ1 # KX2 %zz WV3
-	f.Add(byte(4), []byte{0, 6, 1, 5, 3})    // QZ1 : KX2 / JP4
-	f.Add(byte(6), []byte{0, 4, 1, 14, 2})   // QZ1 @ KX2 & WV3
-	f.Add(byte(7), []byte{0, 9, 10, 1})      // QZ1 % %4 KX2
-	f.Add(byte(8), []byte{0, 16, 17, 1, 18}) // QZ1 space [ KX2 ]
+	f.Add(byte(0), []byte{0, 4, 1, 5, 2})                   // QZ1 @ KX2 / WV3
+	f.Add(byte(1), []byte{0, 5, 1, 4})                      // QZ1 / KX2 @
+	f.Add(byte(2), []byte{0, 7, 1})                         // QZ1 ? KX2
+	f.Add(byte(3), []byte{0, 8, 1, 12, 2})                  // QZ1 # KX2 %zz WV3
+	f.Add(byte(4), []byte{0, 6, 1, 5, 3})                   // QZ1 : KX2 / JP4
+	f.Add(byte(6), []byte{0, 4, 1, 14, 2})                  // QZ1 @ KX2 & WV3
+	f.Add(byte(7), []byte{0, 9, 10, 1})                     // QZ1 % %4 KX2
+	f.Add(byte(8), []byte{0, 16, 17, 1, 18})                // QZ1 space [ KX2 ]
+	f.Add(byte(178), []byte{225, 71, 198, 7, 247, 88, 138}) // QZ1 ? / QZ1 : @, found by the property test
 	f.Fuzz(func(t *testing.T, shape byte, picks []byte) {
 		checkHidesPassword(t, shape, picks)
 	})
