@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,6 +295,68 @@ func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
 			t.Fatalf("log:\n%s", log)
 		}
 	})
+}
+
+// TestStreamClaimIdleOnAServerWithoutXAUTOCLAIMIntegration: a server
+// without XAUTOCLAIM (older than Redis 6.2, or the command renamed away)
+// cannot take over a dead consumer's entries: one E! line names
+// claim_idle, and nothing is read meanwhile rather than read without the
+// claims the setting asks for. With claim_idle = "0s" the same server is
+// read. Hostile: entries of a dead consumer are pending all along.
+func TestStreamClaimIdleOnAServerWithoutXAUTOCLAIMIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server")
+	}
+	srv := redistest.Start(t, "--rename-command", "XAUTOCLAIM", "XAUTOCLAIM-OFF")
+	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+
+	p, logs := streamPlugin(t, srv, nil)
+	r := start(t, p, RunOptions{})
+	want := "E! [inputs.redis_consumer] Redis at " + srv.Addr + " refused the read: option claim_idle: this server has no XAUTOCLAIM " +
+		"(Redis 6.2 or newer has it, unless it is renamed away), which takes over the entries of consumers that died; " +
+		`set claim_idle = "0s" to read without, or use a server that has it; entries wait in the stream`
+	waitFor(t, "the E! line", func() bool { return strings.Contains(logs.String(), want) })
+	refused := errorReplies(t, srv)
+	waitFor(t, "two more refused claims", func() bool { return errorReplies(t, srv) >= refused+2 })
+	if got := r.stdout.Lines(); len(got) != 0 {
+		t.Fatalf("read without the claims claim_idle asks for: %q", got)
+	}
+	if log := logs.String(); count(log, "E! ") != 1 || strings.Contains(log, "W! ") {
+		t.Fatalf("log:\n%s", log)
+	}
+
+	p, logs = streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle, p.Consumer = 0, "c2" })
+	r = start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000000")
+	if log := logs.String(); strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
+		t.Fatalf("claim_idle = 0s: log:\n%s", log)
+	}
+}
+
+// errorReplies is how many ERR replies the server gave (INFO errorstats,
+// Redis 6.2+ and Valkey).
+func errorReplies(t *testing.T, srv *redistest.Server) int {
+	t.Helper()
+	info, err := redis.String(srv.Do("INFO", "errorstats"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "errorstat_ERR:count=")
+	if !ok {
+		return 0
+	}
+	end := strings.IndexAny(rest, "\r\n")
+	if end < 0 {
+		end = len(rest)
+	}
+	n, err := strconv.Atoi(rest[:end])
+	if err != nil {
+		t.Fatalf("INFO errorstats: %v", err)
+	}
+	return n
 }
 
 // A consumer restarted with the same name gets its own pending entries
