@@ -97,8 +97,17 @@ packages() {
 }
 
 run_tests() {
+  local want=("$@") pkgs name version dir failed=() s f known=" "
+  for s in "${SERVERS[@]}"; do
+    known+="${s%% *} "
+  done
+  for name in "${want[@]}"; do
+    if [[ $known != *" $name "* ]]; then
+      echo "servers.sh: no server named $name (there are:$known)" >&2
+      return 2
+    fi
+  done
   install
-  local want=("$@") pkgs name version dir failed=() s f
   mapfile -t pkgs < <(packages)
   for s in "${SERVERS[@]}"; do
     read -ra f <<<"$s"
