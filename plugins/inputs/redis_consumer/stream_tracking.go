@@ -35,6 +35,7 @@ type tracker struct {
 	inFlight map[string]bool                // those entries
 	done     []string                       // delivered, not yet acknowledged
 	rejected []string                       // not delivered, not yet taken
+	settled  map[string]bool                // the entries of done and rejected
 }
 
 // newTracker takes Telegraf's reports for at most maxEntries entries in
@@ -46,6 +47,7 @@ func newTracker(ctx context.Context, acc telegraf.Accumulator, maxEntries int) *
 		reported: make(chan struct{}, 1),
 		groups:   make(map[telegraf.TrackingID]string),
 		inFlight: make(map[string]bool),
+		settled:  make(map[string]bool),
 	}
 }
 
@@ -70,8 +72,10 @@ func (t *tracker) report(info telegraf.DeliveryInfo) {
 	case !ok:
 	case info.Delivered():
 		t.done = append(t.done, id)
+		t.settled[id] = true
 	default:
 		t.rejected = append(t.rejected, id)
+		t.settled[id] = true
 	}
 	t.mu.Unlock()
 	select {
@@ -96,10 +100,13 @@ func (t *tracker) held() int {
 	return len(t.inFlight)
 }
 
+// holds reports whether the entry is Telegraf's: in its hands, or
+// reported since the last take (the XACK of a delivered one is not sent
+// yet, a pass over the pending list may find it still there).
 func (t *tracker) holds(id string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.inFlight[id]
+	return t.inFlight[id] || t.settled[id]
 }
 
 // take returns the entries delivered and those rejected since the last
@@ -109,6 +116,7 @@ func (t *tracker) take() (done, rejected []string, held int) {
 	defer t.mu.Unlock()
 	done, rejected = t.done, t.rejected
 	t.done, t.rejected = nil, nil
+	clear(t.settled)
 	return done, rejected, len(t.inFlight)
 }
 

@@ -14,15 +14,16 @@ import (
 // minimalACL is the least each mode needs, as documented in README.md:
 // every mode names itself with CLIENT SETNAME; the rest is the mode's own
 // commands (quote's script runs its commands under the same user) on the
-// mode's keys and channels.
+// mode's keys and channels. Channel rules follow resetchannels: Redis 6.2
+// gives a new user every channel and refuses a channel pattern after that.
 var minimalACL = map[string][]string{
 	"quote": {"+client|setname", "+evalsha", "+eval", "+type", "+get", "+getrange", "+strlen", "+set", "+setrange", "+del",
 		"+hget", "+hmget", "+hset", "+hdel", "+hlen", "+hgetall", "+zadd", "+zrem", "+zcard", "+zscore", "+zmscore", "+zrank",
 		"+zrange", "+zrangebylex", "+zrevrangebylex", "+pexpire", "+publish",
-		"~coingecko:rate:usd", "~{coingecko:rate:usd}:prices*", "&coingecko:rate:usd"},
+		"~coingecko:rate:usd", "~{coingecko:rate:usd}:prices*", "resetchannels", "&coingecko:rate:usd"},
 	"hash":    {"+client|setname", "+hset", "+pexpire", "~telegraf:*"},
 	"stream":  {"+client|setname", "+xadd", "+pexpire", "~telegraf:*"},
-	"publish": {"+client|setname", "+publish", "&telegraf:*"},
+	"publish": {"+client|setname", "+publish", "resetchannels", "&telegraf:*"},
 	"list":    {"+client|setname", "+rpush", "+ltrim", "+pexpire", "~telegraf:*"},
 	"string":  {"+client|setname", "+set", "~telegraf:*"},
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +41,28 @@ func Binary(t testing.TB) string {
 	p, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found (apt-get install redis-server, or set REDIS_SERVER): %v", err)
+	}
+	return p
+}
+
+// CLI returns the redis-cli to drive the server under test with:
+// $REDIS_CLI, else the redis-cli (or valkey-cli) beside $REDIS_SERVER,
+// else the one on PATH.
+func CLI(t testing.TB) string {
+	if p := os.Getenv("REDIS_CLI"); p != "" {
+		return p
+	}
+	if srv := os.Getenv("REDIS_SERVER"); srv != "" {
+		for _, name := range []string{"redis-cli", "valkey-cli"} {
+			p := filepath.Join(filepath.Dir(srv), name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	p, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatalf("redis-cli not found (apt-get install redis-tools, or set REDIS_CLI): %v", err)
 	}
 	return p
 }
@@ -100,6 +123,14 @@ func (s *Server) start() {
 	s.t.Helper()
 	cmd := exec.Command(Binary(s.t), s.args...)
 	cmd.Dir = s.Dir
+	// A directive the server does not know is refused on stderr, before
+	// the log file is opened. A file, not a pipe: a child the server forks
+	// (BGSAVE) would hold a pipe open, and Wait with it.
+	outPath := filepath.Join(s.Dir, "redis.out")
+	if out, err := os.Create(outPath); err == nil {
+		cmd.Stdout, cmd.Stderr = out, out
+		defer out.Close()
+	}
 	// Should the test binary die without its cleanups (go test -timeout
 	// panics), the kernel stops the server with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -122,8 +153,11 @@ func (s *Server) start() {
 		}
 		select {
 		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
-			s.t.Fatalf("redis-server exited at start: %s", log)
+			text := readText(outPath) + readText(filepath.Join(s.Dir, "redis.log"))
+			if s.tls != nil && withoutTLS(text) {
+				s.t.Skipf("%s was built without TLS support: %s", Binary(s.t), strings.TrimSpace(text))
+			}
+			s.t.Fatalf("redis-server exited at start: %s", text)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -132,6 +166,23 @@ func (s *Server) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// readText is a file's text, or why it could not be read.
+func readText(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	return string(b)
+}
+
+// withoutTLS tells the server's start-up text of a build without TLS:
+// Redis 6 does not know the tls-* directives, Redis 7+ and Valkey know
+// them but have no TLS connection type built in.
+func withoutTLS(text string) bool {
+	return strings.Contains(text, "Failed finding TLS support") ||
+		strings.Contains(text, "'tls-port") && strings.Contains(text, "Bad directive")
 }
 
 // Kill stops the server at once with SIGKILL (no save, no AOF fsync beyond

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 )
 
 // Outcome is what one write did, for the counters and the log.
@@ -60,7 +62,9 @@ func (b *Batch) Write(ctx context.Context, c redis.Conn) (Outcome, error) {
 		}
 		reply, err := redis.Values(Script.DoContext(ctx, c, args...))
 		if err != nil {
-			return Outcome{}, err
+			// Redis 6.2 wraps a refusal (OOM, READONLY) in an ERR of its
+			// own; read as Redis 7 words it, it is classified the same.
+			return Outcome{}, redisconn.ScriptError(err)
 		}
 		status, err := redis.String(reply[0], nil)
 		if err != nil {
