@@ -36,8 +36,10 @@ type Config struct {
 	SentinelMaster   string        `toml:"sentinel_master"`
 	SentinelPassword config.Secret `toml:"sentinel_password"`
 
-	Address  string        `toml:"address"`
-	Username string        `toml:"username"`
+	Address string `toml:"address"`
+	// Username and Password are Telegraf secrets, as in Telegraf's own
+	// Redis plugins.
+	Username config.Secret `toml:"username"`
 	Password config.Secret `toml:"password"`
 	// PasswordFile holds the password instead (a mounted secret); a
 	// trailing newline is ignored.
@@ -48,6 +50,7 @@ type Config struct {
 
 	// The secrets, read once at Init: redigo takes them as strings.
 	password, sentinelPassword string
+	user                       string // of username
 
 	// File is the plugin's record of the options its config file set, so
 	// that database = 0 written out conflicts with an address URL's /3,
@@ -104,6 +107,9 @@ func (c *Config) Init() error {
 		return fmt.Errorf("option database: %d is negative", c.Database)
 	}
 	var err error
+	if c.user, err = secretString(&c.Username); err != nil {
+		return fmt.Errorf("option username: %w", err)
+	}
 	if c.password, err = secretString(&c.Password); err != nil {
 		return fmt.Errorf("option password: %w", err)
 	}
@@ -172,8 +178,8 @@ func (c *Config) newCluster() *redisc.Cluster {
 	}
 	if c.password != "" {
 		opts = append(opts, redis.DialPassword(c.password))
-		if c.Username != "" {
-			opts = append(opts, redis.DialUsername(c.Username))
+		if c.user != "" {
+			opts = append(opts, redis.DialUsername(c.user))
 		}
 	}
 	if c.tls != nil {
@@ -244,10 +250,12 @@ func (c *Config) merge(a *address) error {
 		// With a password option, the name can only be the user.
 	}
 	if a.username != "" {
-		if c.Username != "" && c.Username != a.username {
-			return fmt.Errorf("option username: %q, but the address names user %q", c.Username, a.username)
+		if c.user != "" && c.user != a.username {
+			// The option is a secret: only the address's part is shown,
+			// as the address itself is.
+			return fmt.Errorf("option username: set, and different from the user %q the address names; keep one", a.username)
 		}
-		c.Username = a.username
+		c.user = a.username
 	}
 	if a.hasPassword {
 		if c.password != "" && c.password != a.password {
@@ -444,8 +452,8 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 	}
 	if c.password != "" {
 		auth = append(auth, redis.DialPassword(c.password))
-		if c.Username != "" {
-			auth = append(auth, redis.DialUsername(c.Username))
+		if c.user != "" {
+			auth = append(auth, redis.DialUsername(c.user))
 		}
 	}
 	opts := append(auth[:len(auth):len(auth)], redis.DialDatabase(c.Database), redis.DialClientName(clientName))
