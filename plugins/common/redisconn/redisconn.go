@@ -10,10 +10,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/FZambia/sentinel"
@@ -462,7 +464,11 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		if re, ok := err.(redis.Error); ok && c.Database != 0 && strings.Contains(string(re), "DB index is out of range") {
 			return nil, c.databaseError(ctx, address, auth)
 		}
-		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
+		err = c.scrub(err)
+		if raw != nil && tlsConf != nil && closedByPeer(err) {
+			err = &tlsClosedError{err}
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), err)
 	}
 	if c.sentinel != nil && !sentinel.TestRole(conn, "master") {
 		// The sentinels have not yet noticed a failover.
@@ -470,6 +476,25 @@ func (c *Config) dialContext(ctx context.Context, clientName, bindKey string) (*
 		return nil, fmt.Errorf("connecting to %s: %s is not the master (yet)", c.Endpoint(), address)
 	}
 	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
+}
+
+// tlsClosedError is a connection the server closed right after a TLS
+// handshake that went through, before its first reply: what Redis does
+// with TLS 1.3 when it requires a client certificate and gets none, or
+// one it does not trust (the client learns of it only then).
+type tlsClosedError struct{ err error }
+
+func (e *tlsClosedError) Error() string {
+	return "the server closed the connection after the TLS handshake, as Redis does when a client " +
+		"certificate it requires is missing or not trusted (tls_cert, tls_key): " + e.err.Error()
+}
+
+func (e *tlsClosedError) Unwrap() error { return e.err }
+
+// closedByPeer tells an error of a connection the other end closed.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // ConfigError is an option the server turned out not to accept (say a
