@@ -175,8 +175,8 @@ func (p *RedisConsumer) Stop() {
 // document (a key of another type fails), keys mode SCANs one page,
 // subscribe mode (and quote mode with subscribe) subscribes to its
 // channels and patterns and closes the connection, and stream mode reads
-// its own pending entries after the highest ID there may be (none:
-// nothing is delivered or claimed) and acknowledges that ID (nothing). Each fails
+// its own pending entries after the highest ID but one (none: nothing is
+// delivered or claimed) and acknowledges that ID (nothing). Each fails
 // for a missing permission as the mode's own reads would. Telegraf calls
 // it after Start with startup_error_behavior = "probe", and runs without
 // this input when it fails.
