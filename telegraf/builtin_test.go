@@ -20,6 +20,7 @@ import (
 // Kafka message only once every output has delivered it.
 const historyConf = `
 [[outputs.redis]]
+  startup_error_behavior = "retry"
   address = "${REDIS_ADDRESS}"
   mode = "stream"
   key = "prices:history"

@@ -101,7 +101,8 @@ func TestURLConflictsAndMistakesAreRefused(t *testing.T) {
 		{&Config{Address: "redis://127.0.0.1:6379/3", Database: 4}, "option database: 4, but the address says database 3"},
 		{&Config{Address: "redis://127.0.0.1:6379/3", File: setDB0}, "option database: 0, but the address says database 3"},
 		{&Config{Address: "redis://:" + pw + "@127.0.0.1", Password: config.NewSecret([]byte("other"))}, "option password: set, and different"},
-		{&Config{Address: "redis://u1:" + pw + "@127.0.0.1", Username: "u2", Password: config.NewSecret([]byte(pw))}, `option username: "u2", but the address names user "u1"`},
+		{&Config{Address: "redis://u1:" + pw + "@127.0.0.1", Username: config.NewSecret([]byte("u2")), Password: config.NewSecret([]byte(pw))},
+			`option username: set, and different from the user "u1" the address names`},
 		{&Config{Address: "redis://" + pw + "@127.0.0.1"}, "is ambiguous"},
 		{&Config{Address: "redis://:" + pw + "@127.0.0.1", ClientConfig: tlsOpts("/nonexistent-ca.pem", "", "")}, ""},
 		{&Config{Address: "redis://:" + pw + "@127.0.0.1/x"}, `database "x" is not a number`},
@@ -242,8 +243,8 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 		{&Config{Address: "redis://u/x:QZ1@127.0.0.1"}, encode},
 		{&Config{Address: "redis://u?x:QZ1@127.0.0.1"}, encode},
 		{&Config{Address: "redis://u#x:QZ1@127.0.0.1"}, encode},
-		{&Config{Address: "redis://u:x:QZ1@127.0.0.1", Username: "u:x"}, "but the address names user"},
-		{&Config{Address: "redis://u@x:QZ1@127.0.0.1", Username: "other"}, "but the address names user"},
+		{&Config{Address: "redis://u:x:QZ1@127.0.0.1", Username: config.NewSecret([]byte("u:x"))}, "different from the user"},
+		{&Config{Address: "redis://u@x:QZ1@127.0.0.1", Username: config.NewSecret([]byte("other"))}, "different from the user"},
 		// '@' after the host: in the path, the query, the fragment.
 		{&Config{Address: "redis://:QZ1@127.0.0.1/WV3@x"}, encode},
 		{&Config{Address: "redis://:QZ1@127.0.0.1?db=1@x"}, encode},
@@ -307,7 +308,7 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 	// unix socket without user or password.
 	for addr, want := range map[string]*Config{
 		"redis://:QZ1@KX2@127.0.0.1:7000/2": {network: "tcp", addr: "127.0.0.1:7000", passwordText: "QZ1@KX2", Database: 2},
-		"redis://u@x:QZ1@127.0.0.1":         {network: "tcp", addr: "127.0.0.1:6379", Username: "u@x", passwordText: "QZ1"},
+		"redis://u@x:QZ1@127.0.0.1":         {network: "tcp", addr: "127.0.0.1:6379", userText: "u@x", passwordText: "QZ1"},
 		"redis://:QZ1%2FKX2%3F%23@[::1]:1":  {network: "tcp", addr: "[::1]:1", passwordText: "QZ1/KX2?#"},
 		"unix:///run/redis@6379.sock?db=3":  {network: "unix", addr: "/run/redis@6379.sock", Database: 3},
 	} {
@@ -316,10 +317,9 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 			t.Errorf("%q: %v", Redact(addr), err)
 			continue
 		}
-		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText ||
-			c.Username != want.Username || c.Database != want.Database {
+		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText || c.userText != want.userText || c.Database != want.Database {
 			t.Errorf("%q: %s %s user %q password %q database %d, want %s %s user %q password %q database %d", Redact(addr),
-				c.network, c.addr, c.Username, c.passwordText, c.Database, want.network, want.addr, want.Username, want.passwordText, want.Database)
+				c.network, c.addr, c.userText, c.passwordText, c.Database, want.network, want.addr, want.userText, want.passwordText, want.Database)
 		}
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/FZambia/sentinel"
@@ -37,8 +39,10 @@ type Config struct {
 	SentinelMaster   string        `toml:"sentinel_master"`
 	SentinelPassword config.Secret `toml:"sentinel_password"`
 
-	Address  string        `toml:"address"`
-	Username string        `toml:"username"`
+	Address string `toml:"address"`
+	// Username and Password are Telegraf secrets, as in Telegraf's own
+	// Redis plugins.
+	Username config.Secret `toml:"username"`
 	Password config.Secret `toml:"password"`
 	// PasswordFile holds the password instead (a mounted secret); a
 	// trailing newline is ignored.
@@ -49,6 +53,7 @@ type Config struct {
 
 	// The secrets, read once at Init: redigo takes them as strings.
 	passwordText, sentinelPasswordText string
+	userText                           string // of username
 
 	// File is the plugin's record of the options its config file set, so
 	// that database = 0 written out conflicts with an address URL's /3,
@@ -105,6 +110,9 @@ func (c *Config) Init() error {
 		return fmt.Errorf("option database: %d is negative", c.Database)
 	}
 	var err error
+	if c.userText, err = secretString(&c.Username); err != nil {
+		return fmt.Errorf("option username: %w", err)
+	}
 	if c.passwordText, err = secretString(&c.Password); err != nil {
 		return fmt.Errorf("option password: %w", err)
 	}
@@ -173,8 +181,8 @@ func (c *Config) newCluster() *redisc.Cluster {
 	}
 	if c.passwordText != "" {
 		opts = append(opts, redis.DialPassword(c.passwordText))
-		if c.Username != "" {
-			opts = append(opts, redis.DialUsername(c.Username))
+		if c.userText != "" {
+			opts = append(opts, redis.DialUsername(c.userText))
 		}
 	}
 	if c.tls != nil {
@@ -246,10 +254,12 @@ func (c *Config) merge(a *address) error {
 		// With a password option, the name can only be the user.
 	}
 	if a.username != "" {
-		if c.Username != "" && c.Username != a.username {
-			return fmt.Errorf("option username: %q, but the address names user %q", c.Username, a.username)
+		if c.userText != "" && c.userText != a.username {
+			// The option is a secret: only the address's part is shown,
+			// as the address itself is.
+			return fmt.Errorf("option username: set, and different from the user %q the address names; keep one", a.username)
 		}
-		c.Username = a.username
+		c.userText = a.username
 	}
 	if a.hasPassword {
 		if c.passwordText != "" && c.passwordText != a.password {
@@ -450,8 +460,8 @@ func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Co
 	}
 	if c.passwordText != "" {
 		auth = append(auth, redis.DialPassword(c.passwordText))
-		if c.Username != "" {
-			auth = append(auth, redis.DialUsername(c.Username))
+		if c.userText != "" {
+			auth = append(auth, redis.DialUsername(c.userText))
 		}
 	}
 	opts := append(auth[:len(auth):len(auth)], redis.DialDatabase(c.Database), redis.DialClientName(clientName))
@@ -461,7 +471,11 @@ func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Co
 		if errors.As(err, &re) && c.Database != 0 && strings.Contains(string(re), "DB index is out of range") {
 			return nil, c.databaseError(ctx, address, auth)
 		}
-		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), c.scrub(err))
+		err = c.scrub(err)
+		if raw != nil && tlsConf != nil && closedByPeer(err) {
+			err = &tlsClosedError{err}
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), err)
 	}
 	if c.sentinel != nil && !sentinel.TestRole(conn, "master") {
 		// The sentinels have not yet noticed a failover.
@@ -469,6 +483,25 @@ func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Co
 		return nil, fmt.Errorf("connecting to %s: %s is not the master (yet)", c.Endpoint(), address)
 	}
 	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
+}
+
+// tlsClosedError is a connection the server closed right after a TLS
+// handshake that went through, before its first reply: what Redis does
+// with TLS 1.3 when it requires a client certificate and gets none, or
+// one it does not trust (the client learns of it only then).
+type tlsClosedError struct{ err error }
+
+func (e *tlsClosedError) Error() string {
+	return "the server closed the connection after the TLS handshake, as Redis does when a client " +
+		"certificate it requires is missing or not trusted (tls_cert, tls_key): " + e.err.Error()
+}
+
+func (e *tlsClosedError) Unwrap() error { return e.err }
+
+// closedByPeer tells an error of a connection the other end closed.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // ConfigError is an option the server turned out not to accept (say a

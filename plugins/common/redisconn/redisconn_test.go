@@ -146,11 +146,11 @@ func TestPasswordsAndFilesIntegration(t *testing.T) {
 	}
 	// ACL user with a wrong password: the same.
 	srv.Do("ACL", "SETUSER", "writer", "on", ">right-one", "~*", "+@all")
-	err = ping(t, &Config{Address: srv.Addr, Username: "writer", Password: config.NewSecret([]byte(wrong))})
+	err = ping(t, &Config{Address: srv.Addr, Username: config.NewSecret([]byte("writer")), Password: config.NewSecret([]byte(wrong))})
 	if err == nil || strings.Contains(err.Error(), wrong) || !NeedsOperator(err) {
 		t.Fatalf("wrong ACL password: %v", err)
 	}
-	if err := ping(t, &Config{Address: srv.Addr, Username: "writer", Password: config.NewSecret([]byte("right-one"))}); err != nil {
+	if err := ping(t, &Config{Address: srv.Addr, Username: config.NewSecret([]byte("writer")), Password: config.NewSecret([]byte("right-one"))}); err != nil {
 		t.Fatalf("ACL user: %v", err)
 	}
 }

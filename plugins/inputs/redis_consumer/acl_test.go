@@ -38,7 +38,7 @@ func TestMinimalACLPerModeIntegration(t *testing.T) {
 			}
 			srv.Do("ACL", args...)
 			p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
-				p.Mode, p.Username, p.Password = mode, user, config.NewSecret([]byte("pw"))
+				p.Mode, p.Username, p.Password = mode, config.NewSecret([]byte(user)), config.NewSecret([]byte("pw"))
 				switch mode {
 				case "subscribe":
 					p.Channels = []string{"metrics"}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -33,13 +34,39 @@ func NewBuiltIn() *RedisConsumer {
 	return p
 }
 
-// Start starts the service modes, and quote mode's subscription.
+// Start connects to Redis once (AUTH, SELECT, CLIENT SETNAME), so that
+// Telegraf's startup_error_behavior can act on the outcome, and then
+// starts the service modes and quote mode's subscription. Redis not
+// reachable yet (or loading its data) is a retryable startup error: with
+// startup_error_behavior = "retry" Telegraf calls Start again at each
+// interval until it succeeds; with "ignore" or "probe" it runs without
+// this input; with "error", the default, it stops. A refusal an operator
+// must act on (a wrong password, a missing permission, a database the
+// server does not have, a certificate refused) is not retryable: Telegraf
+// stops with the reason unless the behavior is "ignore" or "probe". A
+// failed Start leaves nothing open or running, so it may be called again.
 func (p *RedisConsumer) Start(acc telegraf.Accumulator) error {
+	if p.starts == nil {
+		p.starts = &redisconn.Starts{Log: p.Log, Endpoint: p.Endpoint()}
+	}
+	client := redisconn.NewClient(&p.Config, clientName)
+	client.BindKey = p.Key // in a Redis Cluster: the node of the document or stream
+	dialCtx, dialed := context.WithTimeout(context.Background(), time.Duration(p.Timeout))
+	_, err := client.ConnContext(dialCtx)
+	dialed()
+	if err != nil {
+		client.Close()
+		return p.starts.Failed(err)
+	}
+	p.starts.Succeeded()
+	if p.Mode == "subscribe" || p.Mode == "stream" {
+		client.Close() // Gather reads nothing there: the loops have their own
+	}
+	p.client = client
+
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.outage = &redisconn.Outage{Log: p.Log, Endpoint: p.Endpoint(), Action: "read"}
-	p.client = redisconn.NewClient(&p.Config, clientName)
-	p.client.BindKey = p.Key // in a Redis Cluster: the node of the document or stream
 
 	switch p.Mode {
 	case "quote":
@@ -158,4 +185,91 @@ func (p *RedisConsumer) Stop() {
 	}
 }
 
-var _ telegraf.ServiceInput = (*RedisConsumer)(nil)
+// Probe tells whether the mode can read, without reading anything that
+// would be lost to it: on a connection of its own, quote mode GETs the
+// document (a key of another type fails), keys mode SCANs one page,
+// subscribe mode (and quote mode with subscribe) subscribes to its
+// channels and patterns and closes the connection, and stream mode reads
+// its own pending entries after the highest ID but one (none: nothing is
+// delivered or claimed) and acknowledges that ID (nothing). Each fails
+// for a missing permission as the mode's own reads would. Telegraf calls
+// it after Start with startup_error_behavior = "probe", and runs without
+// this input when it fails.
+func (p *RedisConsumer) Probe() error {
+	client := redisconn.NewClient(&p.Config, clientName)
+	client.BindKey = p.Key
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.Timeout))
+	defer cancel()
+	conn, err := client.ConnContext(ctx)
+	if err != nil {
+		return err
+	}
+	where := func(what string, err error) error {
+		return fmt.Errorf("probing %s at %s: %w", what, p.Endpoint(), err)
+	}
+	switch p.Mode {
+	case "quote":
+		if _, err := conn.DoContext(ctx, "GET", p.Key); err != nil {
+			return where(fmt.Sprintf("GET %q", p.Key), redisconn.WrongType(conn, err, p.Key, "string"))
+		}
+		if p.Subscribe {
+			return probeSubscribe(ctx, conn, []string{p.Channel}, nil, where)
+		}
+	case "keys":
+		if _, err := conn.DoContext(ctx, "SCAN", "0", "MATCH", p.Key, "COUNT", 1); err != nil {
+			return where(fmt.Sprintf("SCAN MATCH %q", p.Key), err)
+		}
+	case "subscribe":
+		return probeSubscribe(ctx, conn, p.Channels, p.Patterns, where)
+	case "stream":
+		// A group not there yet is created by the stream loop (Start
+		// has begun it): its absence is no failure.
+		_, err := conn.DoContext(ctx, "XREADGROUP", "GROUP", p.Group, p.Consumer, "COUNT", 1, "STREAMS", p.Key, maxEntryID)
+		if err != nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
+			return where(fmt.Sprintf("XREADGROUP on stream %q", p.Key), redisconn.WrongType(conn, err, p.Key, "stream"))
+		}
+		_, err = conn.DoContext(ctx, "XACK", p.Key, p.Group, maxEntryID)
+		if err != nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
+			return where(fmt.Sprintf("XACK on stream %q", p.Key), redisconn.WrongType(conn, err, p.Key, "stream"))
+		}
+	}
+	return nil
+}
+
+// maxEntryID is the highest stream entry ID but one: no entry comes
+// after it. (Redis reads the highest, 2^64-1 twice, as ">": new entries,
+// which XREADGROUP would deliver.)
+const maxEntryID = "18446744073709551615-18446744073709551614"
+
+// probeSubscribe subscribes conn to channels and patterns and waits for
+// Redis to confirm each (or refuse one). The caller closes conn, which
+// ends the subscriptions.
+func probeSubscribe(ctx context.Context, conn redis.Conn, channels, patterns []string, where func(string, error) error) error {
+	psc := redis.PubSubConn{Conn: conn}
+	if len(channels) > 0 {
+		if err := psc.Subscribe(redis.Args{}.AddFlat(channels)...); err != nil {
+			return where("SUBSCRIBE", err)
+		}
+	}
+	if len(patterns) > 0 {
+		if err := psc.PSubscribe(redis.Args{}.AddFlat(patterns)...); err != nil {
+			return where("PSUBSCRIBE", err)
+		}
+	}
+	for n := 0; n < len(channels)+len(patterns); n++ {
+		switch r := psc.ReceiveContext(ctx).(type) {
+		case error:
+			return where(fmt.Sprintf("subscribing to channels %q and patterns %q", channels, patterns), r)
+		case redis.Subscription:
+		default:
+			return where("SUBSCRIBE", fmt.Errorf("unexpected reply %v", r))
+		}
+	}
+	return nil
+}
+
+var (
+	_ telegraf.ServiceInput = (*RedisConsumer)(nil)
+	_ telegraf.ProbePlugin  = (*RedisConsumer)(nil)
+)

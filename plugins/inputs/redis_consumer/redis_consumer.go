@@ -274,6 +274,7 @@ type inProcess struct {
 	builtIn bool
 	gather  gatherFunc        // quote and keys modes
 	client  *redisconn.Client // Gather's connection
+	starts  *redisconn.Starts
 	outage  *redisconn.Outage
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

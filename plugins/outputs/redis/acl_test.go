@@ -48,7 +48,7 @@ func TestMinimalACLPerModeIntegration(t *testing.T) {
 			}
 			logs := &syncBuffer{}
 			r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
-				r.Mode, r.Username, r.Password = mode, user, config.NewSecret([]byte("pw-"+mode))
+				r.Mode, r.Username, r.Password = mode, config.NewSecret([]byte(user)), config.NewSecret([]byte("pw-"+mode))
 				if mode != "publish" { // a channel does not expire: refused there
 					r.Expire = config.Duration(time.Hour)
 				}
@@ -83,7 +83,7 @@ func TestMissingPermissionIsReportedNotHammeredIntegration(t *testing.T) {
 	srv.Do("ACL", "SETUSER", "reader", "reset", "on", ">pw", "+client|setname", "+get", "~*")
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
-		r.Mode, r.Username, r.Password = "hash", "reader", config.NewSecret([]byte("pw"))
+		r.Mode, r.Username, r.Password = "hash", config.NewSecret([]byte("reader")), config.NewSecret([]byte("pw"))
 		r.Timeout = config.Duration(500 * time.Millisecond)
 	})
 	srv.Do("CONFIG", "RESETSTAT")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/outputs"
 
@@ -49,21 +50,66 @@ func (r *Redis) refuseExecdOnly() error {
 	return nil
 }
 
-// Connect dials Redis once, so that a wrong password or a missing
-// permission stops Telegraf at start with the reason. Redis not (yet)
-// reachable is no error: writes wait for it, and Telegraf keeps the
-// metrics meanwhile.
+// Connect dials Redis once (AUTH, SELECT, CLIENT SETNAME), so that
+// Telegraf's startup_error_behavior can act on the outcome. Redis not
+// reachable yet (or loading its data) is a retryable startup error: with
+// startup_error_behavior = "retry", Telegraf keeps the metrics and calls
+// Connect again at each flush; with "ignore" it runs without this output;
+// with "error", the default, it stops. A refusal an operator must act on
+// (a wrong password, a missing permission, a database the server does not
+// have, a certificate refused) is not retryable: Telegraf stops with the
+// reason whatever the behavior. Connect may be called again after a
+// failure, and leaves nothing open then.
 func (r *Redis) Connect() error {
-	r.client = redisconn.NewClient(&r.Config, "telegraf-redis-output")
+	if r.client != nil {
+		r.client.Close()
+	}
+	if r.starts == nil {
+		r.starts = &redisconn.Starts{Log: r.Log, Endpoint: r.Endpoint()}
+	}
+	r.client = redisconn.NewClient(&r.Config, clientName)
 	r.client.BindKey = r.Key // in a Redis Cluster, the quote's node
 	_, r.backoff = r.policy.NewBackoffs()
 	r.writeMode = r.newMode()
 	r.batch = r.writeMode.NewBatch()
-	if _, err := r.client.Conn(); err != nil {
-		if redisconn.NeedsOperator(err) {
-			return err
-		}
-		r.Log.Warnf("Redis at %s is unavailable: %v; Telegraf keeps the metrics and writes them once it is back", r.Endpoint(), err)
+	r.retryAt, r.away = time.Time{}, false
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.Timeout))
+	defer cancel()
+	if _, err := r.client.ConnContext(ctx); err != nil {
+		r.client.Close()
+		return r.starts.Failed(err)
+	}
+	r.starts.Succeeded()
+	return nil
+}
+
+// clientName names the output's connections in CLIENT LIST.
+const clientName = "telegraf-redis-output"
+
+// Probe tells whether the output can write, without writing: Redis
+// answers as the configured user in the configured database, and in
+// quote mode the document's key holds a string or nothing. Telegraf's
+// startup_error_behavior = "probe" calls it where Telegraf supports
+// probing outputs (Telegraf 1.37 refuses "probe" for outputs).
+func (r *Redis) Probe() error {
+	client := redisconn.NewClient(&r.Config, clientName)
+	client.BindKey = r.Key
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.Timeout))
+	defer cancel()
+	conn, err := client.ConnContext(ctx)
+	if err != nil {
+		return err
+	}
+	if r.Mode != "quote" {
+		return nil // the keys come from each metric
+	}
+	typ, err := redis.String(conn.DoContext(ctx, "TYPE", r.Key))
+	switch {
+	case err != nil:
+		return fmt.Errorf("asking the type of the quote's key %q at %s: %w", r.Key, r.Endpoint(), err)
+	case typ != "string" && typ != "none":
+		return fmt.Errorf("the quote's key %q at %s holds a %s, not a string: quote mode cannot write it", r.Key, r.Endpoint(), typ)
 	}
 	return nil
 }
@@ -135,4 +181,7 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-var _ telegraf.Output = (*Redis)(nil)
+var (
+	_ telegraf.Output      = (*Redis)(nil)
+	_ telegraf.ProbePlugin = (*Redis)(nil)
+)

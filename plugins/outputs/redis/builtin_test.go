@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -268,14 +270,18 @@ func TestBuiltInConnectIntegration(t *testing.T) {
 	if err := r.Init(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Connect(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+	var se *redisconn.StartupError
+	if err := r.Connect(); !errors.As(err, &se) || se.Retry || !strings.Contains(err.Error(), "WRONGPASS") {
 		t.Fatalf("Connect: %v", err)
 	}
-	// Redis not there: no error, a warning; writes wait for it.
-	logs := &syncBuffer{}
-	r = newBuiltIn(t, fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), logs, nil)
-	if !strings.Contains(logs.String(), "W! [outputs.redis] Redis at ") {
-		t.Fatalf("log: %s", logs)
+	// Redis not there: a startup error Telegraf may retry.
+	r = NewBuiltIn()
+	r.Address, r.Log = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), logger.NewWriter(&syncBuffer{}, "")
+	if err := r.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Connect(); !errors.As(err, &se) || !se.Retry || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Connect: %v", err)
 	}
 }
 

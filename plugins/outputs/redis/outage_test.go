@@ -248,7 +248,7 @@ func TestProbeAsAUserWithoutPingIntegration(t *testing.T) {
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "list", "outage"
-		r.Username, r.Password = "writer", config.NewSecret([]byte("pw"))
+		r.Username, r.Password = config.NewSecret([]byte("writer")), config.NewSecret([]byte("pw"))
 		r.policy.ProbeEvery = testProbe
 	})
 	pr, pw := io.Pipe()
@@ -287,7 +287,7 @@ func TestBuiltInProbeAsAUserWithoutPingIntegration(t *testing.T) {
 	srv := redistest.Start(t, "--user", "writer", "on", ">pw", "+client|setname", "+xadd", "~s:*")
 	r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) {
 		r.Mode, r.Key = "stream", "s:{{.Name}}"
-		r.Username, r.Password = "writer", config.NewSecret([]byte("pw"))
+		r.Username, r.Password = config.NewSecret([]byte("writer")), config.NewSecret([]byte("pw"))
 	})
 	ms := parseLines(t, typedLines)
 	srv.Kill()

@@ -146,6 +146,7 @@ type inProcess struct {
 	backoff *redisconn.Backoff
 	retryAt time.Time
 	away    bool // the last write found Redis away: probe at the next
+	starts  *redisconn.Starts
 
 	// policy is the retry timings of both loops (tests shorten them).
 	policy runloop.Retry

@@ -376,7 +376,7 @@ func TestKeyPermissionRefusedOnceIntegration(t *testing.T) {
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "stream", "t:{{.Name}}"
-		r.Username, r.Password = "writer", config.NewSecret([]byte("pw"))
+		r.Username, r.Password = config.NewSecret([]byte("writer")), config.NewSecret([]byte("pw"))
 	})
 	pr, pw := io.Pipe()
 	stats := &Stats{}
@@ -501,7 +501,7 @@ func TestWrongTypeWithoutTypePermissionIntegration(t *testing.T) {
 	logs := &syncBuffer{}
 	r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
 		r.Mode, r.Key = "stream", "t:{{.Name}}"
-		r.Username, r.Password = "writer", config.NewSecret([]byte("pw"))
+		r.Username, r.Password = config.NewSecret([]byte("writer")), config.NewSecret([]byte("pw"))
 	})
 	pr, pw := io.Pipe()
 	stats := &Stats{}
