@@ -45,7 +45,7 @@ func TestRetryableIntegration(t *testing.T) {
 		"another server name": {&Config{Address: tlsSrv.Addr, ClientConfig: withServerName(tlsOpts(certs.CA, "", ""), "example.com")},
 			false, "not example.com"},
 		"no client certificate":   {&Config{Address: mutual.Addr, ClientConfig: tlsOpts(certs.CA, "", "")}, false, "certificate"},
-		"TLS to a plain port":     {&Config{Address: "rediss://" + plain.Addr}, true, "TLS handshake"},
+		"TLS to a plain port":     {&Config{Address: "rediss://" + plain.Addr}, true, "handshaking TLS"},
 		"plain to a TLS port":     {&Config{Address: tlsSrv.Addr}, true, ""},
 		"user and password wrong": {&Config{Address: plain.Addr, Username: pw("nobody"), Password: pw("right")}, false, "WRONGPASS"},
 	}
