@@ -90,7 +90,9 @@ func TestClusterFailoverIntegration(t *testing.T) {
 			for i := from; i < to; i++ {
 				fmt.Fprintf(&b, `{"fields":{"seq":%d},"name":"m","tags":{"host":"h%d"},"timestamp":%d}`+"\n", i, i%hosts, 1795552004+i)
 			}
-			_, _ = io.WriteString(pw, b.String())
+			if _, err := io.WriteString(pw, b.String()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		write(0, 1000)
 		deadline := time.Now().Add(20 * time.Second)
