@@ -384,7 +384,8 @@ func TestStreamOverlapGroupDestroyedIntegration(t *testing.T) {
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	stdout.open()
 	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 200-0`)
+		return strings.Contains(logs.String(), `consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the `+
+			`group again at 200-0`)
 	})
 	everyEntryOnce(t, &stdout.out, 1000)
 	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
