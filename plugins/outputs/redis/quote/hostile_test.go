@@ -230,8 +230,8 @@ func TestAuditFindsForgeriesInALargeDocumentIntegration(t *testing.T) {
 		t.Run(forge, func(t *testing.T) {
 			do(t, c, "FLUSHALL")
 			write(t, c, o, metricWith(1795552000, fields))
-			if meta, _ := redis.String(c.Do("HGET", o.Keys()[4], "ix")); meta != "1" {
-				t.Fatalf("layout %q", meta)
+			if meta, err := redis.String(c.Do("HGET", o.Keys()[4], "ix")); err != nil || meta != "1" {
+				t.Fatalf("layout %q (%v)", meta, err)
 			}
 			switch forge {
 			case "document":

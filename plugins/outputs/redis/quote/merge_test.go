@@ -2,6 +2,7 @@ package quote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -134,7 +135,10 @@ func TestSpliceUnderInterferenceIntegration(t *testing.T) {
 		func() { tamper(t, c, "SET", keys[2], "not a zset") },
 		func() {
 			// A same-length forgery: only the SHA1 tells.
-			doc, _ := redis.Bytes(c.Do("GET", keys[0]))
+			doc, err := redis.Bytes(c.Do("GET", keys[0]))
+			if err != nil && !errors.Is(err, redis.ErrNil) { // ErrNil: no document to forge
+				t.Fatal(err)
+			}
 			if i := strings.LastIndex(string(doc), `"price":"`); i >= 0 {
 				doc[i+9] ^= 1
 				tamper(t, c, "SET", keys[0], doc)
@@ -228,7 +232,7 @@ func TestUpgradeFromTheFirstLayoutIntegration(t *testing.T) {
 	}
 	v1 := redis.NewScript(2, string(v1src))
 	entry := func(id string, ts int64, price string) string {
-		return fmt.Sprintf("%020d %d {\"id\":%s,\"price\":\"%s\"}", ts*1e9, ts, appendJSONString(nil, id), price)
+		return fmt.Sprintf("%020d %d {\"id\":%s,\"price\":%q}", ts*1e9, ts, appendJSONString(nil, id), price)
 	}
 	if _, err := v1.Do(c, "q", "{q}:prices", `"usd"`, 0, "", 9,
 		"bitcoin", entry("bitcoin", 1795552004, "97234.12"), "ethereum", entry("ethereum", 1795552000, "3391.45")); err != nil {
@@ -470,7 +474,7 @@ func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
 	prev := redis.NewScript(5, string(src))
 	o := opts()
 	keys := o.Keys()
-	old := func(ts int64, triples ...string) {
+	old := func(_ int64, triples ...string) {
 		t.Helper()
 		args := []interface{}{keys[0], keys[1], keys[2], keys[3], keys[4], `"usd"`, "0", "", "9", order(clock.UnixNano()), "", "", "", "0"}
 		for _, s := range triples {
