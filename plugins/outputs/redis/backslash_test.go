@@ -128,8 +128,8 @@ func TestLineProtocolBackslashesIntegration(t *testing.T) {
 				`E! [outputs.redis] line 2: metric at 2000000000: serializing: measurement "disk\\" ends in a backslash, which line protocol cannot carry: `,
 				`E! [outputs.redis] line 3: metric at 3000000000: serializing: metric "disk": field key "dir\\" ends in a backslash, which line ` +
 					`protocol cannot carry: `,
-				`E! [outputs.redis] line 4: metric at 5000000000: serializing: metric "disk": field key "w\\" ends in a backslash, which line protocol cannot ` +
-					`carry: `,
+				`E! [outputs.redis] line 4: metric at 5000000000: serializing: metric "disk": field key "w\\" ends in a backslash, which line protocol ` +
+					`cannot carry: `,
 				`W! [outputs.redis] metric "disk": tag "path": value "C:\\" ends in a backslash, which line protocol cannot carry: written as "path"="C:", ` +
 					`as Telegraf's serializer does (named once per tag key)`,
 			} {
