@@ -91,7 +91,10 @@ func encodeQuote(q Quote, ids, currencies []string, precision int, expBelow floa
 
 // writeKey writes a JSON object key; json.Marshal escapes whatever the id holds.
 func writeKey(b *bytes.Buffer, k string) {
-	enc, _ := json.Marshal(k) // a string always marshals
+	enc, err := json.Marshal(k)
+	if err != nil { // never: a string always marshals
+		panic(err)
+	}
 	b.Write(enc)
 	b.WriteByte(':')
 }

@@ -90,9 +90,10 @@ type coinStart struct {
 
 // parseIDs reads "-ids": "id" (start from startPrices) or "id=price".
 func parseIDs(s string) ([]coinStart, error) {
-	var coins []coinStart
-	seen := map[string]bool{}
-	for _, item := range strings.Split(s, ",") {
+	items := strings.Split(s, ",")
+	coins := make([]coinStart, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for _, item := range items {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -141,7 +142,7 @@ func newWalk(seed int64, coins []coinStart, volatility float64) *walk {
 	for _, c := range coins {
 		h := fnv.New64a()
 		h.Write([]byte(c.id))
-		rng := rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
+		rng := rand.New(rand.NewPCG(uint64(seed), h.Sum64())) //nolint:gosec // a walk that -seed repeats, not a secret
 		w.coins = append(w.coins, &walkCoin{id: c.id, price: c.price, rng: rng})
 	}
 	return w

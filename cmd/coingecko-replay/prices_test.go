@@ -55,7 +55,7 @@ func TestLoadRecordedErrors(t *testing.T) {
 		t.Error("empty directory accepted")
 	}
 	bad := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bad, "001.json"), []byte(`{"bitcoin":{"usd":"97234.12"}}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bad, "001.json"), []byte(`{"bitcoin":{"usd":"97234.12"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := loadRecorded(bad, false); err == nil {
@@ -83,7 +83,7 @@ func walkPath(t *testing.T, seed int64, ids string, steps int) []Quote {
 		t.Fatal(err)
 	}
 	w := newWalk(seed, coins, 0.002)
-	var out []Quote
+	out := make([]Quote, 0, steps)
 	for range steps {
 		out = append(out, w.Next())
 	}

@@ -56,7 +56,7 @@ func marshalJSON(v any) ([]byte, error) {
 func (l *servedLog) since(seq int) []servedEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := []servedEntry{} // "[]", not "null", when there is nothing yet
+	out := make([]servedEntry, 0) // "[]", not "null", when there is nothing yet
 	for _, e := range l.entries {
 		if e.Seq > seq {
 			out = append(out, e)

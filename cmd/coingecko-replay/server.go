@@ -13,8 +13,9 @@ import (
 
 // Bodies as CoinGecko sends them (error shapes from its docs and client code).
 const (
-	pongBody         = `{"gecko_says":"(V3) To the Moon!"}`
-	rateLimitBody    = `{"status":{"error_code":429,"error_message":"You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."}}`
+	pongBody      = `{"gecko_says":"(V3) To the Moon!"}`
+	rateLimitBody = `{"status":{"error_code":429,"error_message":"You've exceeded the Rate Limit. ` +
+		`Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."}}`
 	missingKeyBody   = `{"status":{"error_code":10002,"error_message":"API Key Missing"}}`
 	invalidKeyBody   = `{"status":{"error_code":10010,"error_message":"Invalid API Key"}}`
 	internalBody     = `{"error":"Internal Server Error"}`
@@ -205,9 +206,10 @@ func (s *server) logf(format string, args ...any) {
 // splitList reads a comma list the way CoinGecko does: spaces trimmed, empty
 // items and repeats dropped; currencies are case-insensitive.
 func splitList(s string, lower bool) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, item := range strings.Split(s, ",") {
+	items := strings.Split(s, ",")
+	out := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for _, item := range items {
 		item = strings.TrimSpace(item)
 		if lower {
 			item = strings.ToLower(item)

@@ -28,7 +28,8 @@ func testServer(t *testing.T, opt options) (*server, http.Handler) {
 		t.Fatal(err)
 	}
 	s := newServer(src, &servedLog{}, opt)
-	return s, s.handler()
+	h := s.handler()
+	return s, h
 }
 
 type response struct {
@@ -89,8 +90,10 @@ func TestPricePrecisionAndTinyValues(t *testing.T) {
 	h := s.handler()
 	ids := "ids=bitcoin,pepe,babydoge&vs_currencies=usd"
 	expect(t, get(h, priceURL+ids, nil), 200, `{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012345678901234},"babydoge":{"usd":1.2345678e-08}}`)
-	expect(t, get(h, priceURL+ids+"&precision=full", nil), 200, `{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012345678901234},"babydoge":{"usd":1.2345678e-08}}`)
-	expect(t, get(h, priceURL+ids+"&precision=18", nil), 200, `{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012345678901234},"babydoge":{"usd":1.2345678e-08}}`)
+	expect(t, get(h, priceURL+ids+"&precision=full", nil), 200,
+		`{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012345678901234},"babydoge":{"usd":1.2345678e-08}}`)
+	expect(t, get(h, priceURL+ids+"&precision=18", nil), 200,
+		`{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012345678901234},"babydoge":{"usd":1.2345678e-08}}`)
 	expect(t, get(h, priceURL+ids+"&precision=9", nil), 200, `{"bitcoin":{"usd":97234.1234567},"pepe":{"usd":0.000012346},"babydoge":{"usd":1.2e-08}}`)
 	expect(t, get(h, priceURL+ids+"&precision=2", nil), 200, `{"bitcoin":{"usd":97234.12},"pepe":{"usd":0},"babydoge":{"usd":0}}`)
 	expect(t, get(h, priceURL+ids+"&precision=0", nil), 200, `{"bitcoin":{"usd":97234},"pepe":{"usd":0},"babydoge":{"usd":0}}`)
@@ -116,8 +119,9 @@ func TestPriceParameterErrorsConsumeNoStep(t *testing.T) {
 }
 
 func TestRecordedStepsAreServedInOrder(t *testing.T) {
-	var want []float64
-	for _, name := range []string{"001", "002", "003", "004", "005", "005", "005"} {
+	names := []string{"001", "002", "003", "004", "005", "005", "005"}
+	want := make([]float64, 0, len(names))
+	for _, name := range names {
 		data, err := os.ReadFile(filepath.Join(recordDir, name+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +146,7 @@ func TestRecordedStepsAreServedInOrder(t *testing.T) {
 
 func TestFailEvery(t *testing.T) {
 	s, h := testServer(t, options{failEvery: 3})
-	var statuses []int
+	statuses := make([]int, 0, 7)
 	for range 7 {
 		r := get(h, priceURL+"ids=bitcoin&vs_currencies=usd", nil)
 		statuses = append(statuses, r.status)
@@ -154,8 +158,9 @@ func TestFailEvery(t *testing.T) {
 	if !equalInts(statuses, want) {
 		t.Errorf("statuses %v, want %v", statuses, want)
 	}
-	var steps []int
-	for _, e := range s.served.since(0) {
+	served := s.served.since(0)
+	steps := make([]int, 0, len(served))
+	for _, e := range served {
 		steps = append(steps, e.Step)
 	}
 	if want := []int{1, 2, 0, 3, 4, 0, 5}; !equalInts(steps, want) {
@@ -216,7 +221,7 @@ func TestServedListAndLog(t *testing.T) {
 	h := newServer(src, &servedLog{w: &file}, options{now: clock.now}).handler()
 
 	queries := []string{"ids=bitcoin&vs_currencies=usd", "ids=bitcoin", "ids=ethereum,bitcoin&vs_currencies=usd,eur&precision=2"}
-	var bodies []string
+	bodies := make([]string, 0, len(queries))
 	for _, q := range queries {
 		bodies = append(bodies, get(h, priceURL+q, nil).body)
 		clock.t = clock.t.Add(time.Second)
@@ -285,14 +290,17 @@ func TestRun(t *testing.T) {
 	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("first line %q", line)
 	}
-	go io.Copy(io.Discard, stdoutR) // nothing else should come; keep the pipe drained
+	go io.Copy(io.Discard, stdoutR) //nolint:errcheck // nothing else should come; only keeps the pipe drained, past the test's end
 
 	resp, err := http.Get(base + priceURL + "ids=bitcoin,ethereum&vs_currencies=usd&precision=18")
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := `{"bitcoin":{"usd":97234.12},"ethereum":{"usd":3391.45}}`; string(body) != want {
 		t.Errorf("body %s, want %s", body, want)
 	}

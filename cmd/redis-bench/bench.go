@@ -4,8 +4,10 @@ package main
 // their table, and the config files a run writes.
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -51,7 +53,10 @@ type bench struct {
 // newBench starts what every run needs: a scratch directory and a
 // redis-server of its own; done removes both.
 func newBench(bin, only string) (*bench, func(), error) {
-	bin, _ = filepath.Abs(bin)
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, nil, err
+	}
 	dir, err := os.MkdirTemp("", "redis-bench")
 	if err != nil {
 		return nil, nil, err
@@ -114,4 +119,15 @@ func (b *bench) config(name, body string) (string, error) {
 }
 
 // remove deletes a spent input file: a million lines is half a gigabyte.
-func (b *bench) remove(path string) { _ = os.Remove(path) }
+func (*bench) remove(path string) { _ = os.Remove(path) }
+
+// stopProcess kills cmd and waits for it; that it was killed is no news.
+func stopProcess(cmd *exec.Cmd) {
+	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		fmt.Fprintf(os.Stderr, "redis-bench: killing %s: %v\n", cmd.Path, err)
+	}
+	var exit *exec.ExitError
+	if err := cmd.Wait(); err != nil && !errors.As(err, &exit) {
+		fmt.Fprintf(os.Stderr, "redis-bench: %s: %v\n", cmd.Path, err)
+	}
+}

@@ -35,7 +35,8 @@ func (b *bench) clusterRuns(n int) error {
 			quoted[i] = strconv.Quote(a)
 		}
 		conf := filepath.Join(b.dir, "cluster.conf")
-		err = writeFile(conf, fmt.Sprintf("[[outputs.redis]]\n  connection = \"cluster\"\n  addresses = [%s]\n  mode = \"hash\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n", strings.Join(quoted, ", ")))
+		err = writeFile(conf, fmt.Sprintf("[[outputs.redis]]\n  connection = \"cluster\"\n  addresses = [%s]\n"+
+			"  mode = \"hash\"\n  key = 'telegraf:{{.Name}}:{{.Tag \"host\"}}'\n", strings.Join(quoted, ", ")))
 		if err != nil {
 			stop()
 			return err
@@ -59,8 +60,7 @@ func startCluster(dir string, masters int) ([]string, func(), error) {
 	var cmds []*exec.Cmd
 	stop := func() {
 		for _, c := range cmds {
-			_ = c.Process.Kill()
-			_ = c.Wait()
+			stopProcess(c)
 		}
 	}
 	var addrs []string
@@ -110,7 +110,7 @@ func startCluster(dir string, masters int) ([]string, func(), error) {
 		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 		if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 			stop()
-			return nil, nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+			return nil, nil, fmt.Errorf("redis-cli --cluster create: %w: %s", err, out)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -118,9 +118,9 @@ func startCluster(dir string, masters int) ([]string, func(), error) {
 		for {
 			c, err := redis.Dial("tcp", a)
 			if err == nil {
-				info, _ := redis.String(c.Do("CLUSTER", "INFO"))
+				info, err := redis.String(c.Do("CLUSTER", "INFO"))
 				c.Close()
-				if strings.Contains(info, "cluster_state:ok") {
+				if err == nil && strings.Contains(info, "cluster_state:ok") {
 					break
 				}
 			}

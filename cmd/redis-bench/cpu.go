@@ -107,7 +107,10 @@ func (b *bench) profileArgs(args []string, name string) []string {
 		}
 		return r
 	}, filepath.Base(name))
-	_ = os.MkdirAll(b.profile, 0o755)
+	if err := os.MkdirAll(b.profile, 0o750); err != nil {
+		fmt.Fprintf(os.Stderr, "redis-bench: %v: no CPU profile\n", err)
+		return args
+	}
 	return append(args, "-cpuprofile", filepath.Join(b.profile, name+".pprof"))
 }
 
@@ -118,7 +121,10 @@ func rssMiB(pid int) float64 {
 	}
 	for _, l := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(l, "VmRSS:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			kb, err := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			if err != nil {
+				return 0
+			}
 			return kb / 1024
 		}
 	}

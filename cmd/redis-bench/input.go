@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -38,7 +37,8 @@ func (b *bench) input(n int) error {
 			return err
 		}
 		conf := filepath.Join(b.dir, "input.conf")
-		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.conf))
+		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n"+
+			"  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.conf))
 		if err != nil {
 			return err
 		}
@@ -67,12 +67,9 @@ func (b *bench) prefill(n int, payload string) error {
 	}
 	defer c.Close()
 	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
 	for i := 0; i < n; i++ {
 		buf.Reset()
-		w.Reset(&buf)
-		systemMetric(w, nil, i, true)
-		w.Flush()
+		systemMetric(&buf, nil, i, true)
 		args := []interface{}{"bench:in", "*"}
 		switch payload {
 		case typedLayout:
@@ -158,13 +155,12 @@ func (b *bench) runInput(conf string, n int, name string) (time.Duration, float6
 	select {
 	case end = <-done:
 	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		stopProcess(cmd)
 		return 0, 0, fmt.Errorf("only %d of %d lines after 2 minutes: %s", lines.Load(), n, stderr.String())
 	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
-		return 0, 0, fmt.Errorf("redis-input: %v: %s", err, stderr.String())
+		return 0, 0, fmt.Errorf("redis-input: %w: %s", err, stderr.String())
 	}
 	c, err := b.srv.conn()
 	if err != nil {
@@ -175,7 +171,11 @@ func (b *bench) runInput(conf string, n int, name string) (time.Duration, float6
 	if err != nil {
 		return 0, 0, err
 	}
-	if count, _ := redis.Int64(pending[0], nil); count != 0 || lines.Load() != int64(n) {
+	count, err := redis.Int64(pending[0], nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading XPENDING: %w", err)
+	}
+	if count != 0 || lines.Load() != int64(n) {
 		return 0, 0, fmt.Errorf("%d lines for %d entries, %d left pending", lines.Load(), n, count)
 	}
 	b.last = statsOf(cmd, end.Sub(start), peak)

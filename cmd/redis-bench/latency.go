@@ -108,13 +108,30 @@ func (b *bench) measureLatency(mode string) (p50, p99 float64, err error) {
 				return
 			}
 			at := time.Now()
-			streams, _ := redis.Values(reply[0], nil)
-			entries, _ := redis.Values(streams[1], nil)
+			streams, err := redis.Values(reply[0], nil)
+			if err != nil {
+				return
+			}
+			entries, err := redis.Values(streams[1], nil)
+			if err != nil {
+				return
+			}
 			for _, e := range entries {
-				fields, _ := redis.Values(e, nil)
-				last, _ = redis.String(fields[0], nil)
-				kv, _ := redis.StringMap(fields[1], nil)
-				i, _ := strconv.Atoi(kv["seq"])
+				fields, err := redis.Values(e, nil)
+				if err != nil {
+					return
+				}
+				if last, err = redis.String(fields[0], nil); err != nil {
+					return
+				}
+				kv, err := redis.StringMap(fields[1], nil)
+				if err != nil {
+					return
+				}
+				i, err := strconv.Atoi(kv["seq"])
+				if err != nil {
+					return
+				}
 				record(i, at)
 			}
 		}

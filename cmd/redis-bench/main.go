@@ -79,7 +79,8 @@ func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 		if err != nil {
 			return err
 		}
-		b.rows = append(b.rows, row{Name: "ceiling (not a divisor): the same on Redis's core", MetricsPerS: num(same), CeilingLabel: "itself, on one core with redis-server"})
+		b.rows = append(b.rows, row{Name: "ceiling (not a divisor): the same on Redis's core", MetricsPerS: num(same),
+			CeilingLabel: "itself, on one core with redis-server"})
 	}
 
 	if err := b.quote(quoteN); err != nil {
@@ -103,8 +104,11 @@ func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 
 	printTable(b.rows)
 	printQuoteScale(b.rows)
-	data, _ := json.MarshalIndent(b.rows, "", "  ")
-	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+	data, err := json.MarshalIndent(b.rows, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil { //nolint:gosec // results for every reader, as the repository's files
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "redis-bench: rows written to %s; whole run %s\n", out, time.Since(start).Round(time.Second))
@@ -112,7 +116,10 @@ func run(bin, out string, quoteN, perMetricN int, only, profile string) error {
 }
 
 func runSoak(bin string, d time.Duration, rate int) error {
-	bin, _ = filepath.Abs(bin)
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "redis-soak")
 	if err != nil {
 		return err

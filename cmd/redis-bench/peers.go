@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,7 +120,10 @@ output:
 // medians are kept, and the rows are merged into the JSON of make bench.
 func runPeers(bin, peer, out string, n, runs int, only string) error {
 	start := time.Now()
-	peer, _ = filepath.Abs(peer)
+	peer, err := filepath.Abs(peer)
+	if err != nil {
+		return err
+	}
 	b, done, err := newBench(bin, only)
 	if err != nil {
 		return err
@@ -136,7 +138,7 @@ func runPeers(bin, peer, out string, n, runs int, only string) error {
 	if lastByHost, err = lastFieldsByHost(input); err != nil {
 		return err
 	}
-	var rows []row
+	rows := make([]row, 0, len(peerCases))
 	for _, c := range peerCases {
 		if !b.wanted(c.name) {
 			continue
@@ -178,7 +180,8 @@ func runPeers(bin, peer, out string, n, runs int, only string) error {
 	fmt.Fprintf(os.Stderr, "redis-bench: rows merged into %s; whole run %s\n", out, time.Since(start).Round(time.Second))
 	for _, r := range rows {
 		if r.VsPeer.Speedup < 5 || r.VsPeer.RSS >= 1 {
-			fmt.Fprintf(os.Stderr, "redis-bench: %s: %.1fx the peer's throughput at %.2f of its peak RSS (target: 5x at less)\n", r.Name, r.VsPeer.Speedup, r.VsPeer.RSS)
+			fmt.Fprintf(os.Stderr, "redis-bench: %s: %.1fx the peer's throughput at %.2f of its peak RSS (target: 5x at less)\n",
+				r.Name, r.VsPeer.Speedup, r.VsPeer.RSS)
 		}
 	}
 	return nil
@@ -216,7 +219,8 @@ func (b *bench) runPeerCase(c peerCase, input string, n int, peer string) (procS
 		cmd = exec.Command(peer, "-c", conf)
 	} else if c.input {
 		conf := filepath.Join(b.dir, "input.conf")
-		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.ours))
+		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n"+
+			"  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.ours))
 		if err != nil {
 			return procStats{}, err
 		}
@@ -256,12 +260,16 @@ func (b *bench) runPeerCase(c peerCase, input string, n int, peer string) (procS
 	defer peak.end()
 	// A tool stuck retrying (a config it cannot honour) is stopped, not
 	// waited for.
-	timer := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
+	timer := time.AfterFunc(5*time.Minute, func() {
+		if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			fmt.Fprintf(os.Stderr, "redis-bench: killing %s: %v\n", cmd.Path, err)
+		}
+	})
 	err = cmd.Wait()
 	timer.Stop()
 	wall := time.Since(start)
 	if err != nil {
-		return procStats{}, fmt.Errorf("%v: %s", err, head(stderr.String()))
+		return procStats{}, fmt.Errorf("%w: %s", err, head(stderr.String()))
 	}
 	if bad := badLog(stderr.String()); bad != "" {
 		return procStats{}, fmt.Errorf("logged errors: %s", head(bad))
@@ -306,7 +314,7 @@ func lastFieldsByHost(path string) (map[string]map[string]float64, error) {
 		return nil, err
 	}
 	defer f.Close()
-	last := map[string]map[string]float64{}
+	last := make(map[string]map[string]float64)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -324,7 +332,7 @@ func lastFieldsByHost(path string) (map[string]map[string]float64, error) {
 
 // checkHashes: one hash per host, holding exactly the fields of the last
 // metric of that host in the input.
-func checkHashes(b *bench, n int) error {
+func checkHashes(b *bench, _ int) error {
 	if err := b.check("return redis.call('DBSIZE')", int64(len(lastByHost))); err != nil {
 		return err
 	}
@@ -400,8 +408,7 @@ func (b *bench) runStreamDrain(cmd *exec.Cmd, stderr *bytes.Buffer, n int, peer 
 	for {
 		drained, err := groupDrained(c)
 		if err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			stopProcess(cmd)
 			return procStats{}, err
 		}
 		if drained {
@@ -409,21 +416,22 @@ func (b *bench) runStreamDrain(cmd *exec.Cmd, stderr *bytes.Buffer, n int, peer 
 			break
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			stopProcess(cmd)
 			return procStats{}, fmt.Errorf("not drained after 3 minutes: %s", stderr.String())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	if peer {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			fmt.Fprintf(os.Stderr, "redis-bench: SIGTERM to %s: %v\n", cmd.Path, err)
+		}
 	}
 	stdin.Close()
 	<-copied
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	if err != nil && !(peer && errors.As(err, &exit)) {
-		return procStats{}, fmt.Errorf("%v: %s", err, stderr.String())
+		return procStats{}, fmt.Errorf("%w: %s", err, stderr.String())
 	}
 	log := stderr.String()
 	if peer {
@@ -449,10 +457,16 @@ func groupDrained(c redis.Conn) (bool, error) {
 	}
 	for _, g := range groups {
 		// Values are mixed: strings, integers, a nil lag.
-		vals, _ := redis.Values(g, nil)
-		m := map[string]string{}
+		vals, err := redis.Values(g, nil)
+		if err != nil {
+			return false, err
+		}
+		m := make(map[string]string, len(vals)/2)
 		for i := 0; i+1 < len(vals); i += 2 {
-			k, _ := redis.String(vals[i], nil)
+			k, err := redis.String(vals[i], nil)
+			if err != nil {
+				return false, err
+			}
 			switch v := vals[i+1].(type) {
 			case []byte:
 				m[k] = string(v)
@@ -489,8 +503,11 @@ func mergeRows(path string, rows []row) error {
 			all = append(all, r)
 		}
 	}
-	data, _ := json.MarshalIndent(all, "", "  ")
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	data, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644) //nolint:gosec // results for every reader, as the repository's files
 }
 
 func printPeers(rows []row) {

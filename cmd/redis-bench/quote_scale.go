@@ -91,11 +91,14 @@ func (b *bench) quoteScale() error {
 		runs := make([]*quoteRun, len(variants))
 		for i, v := range variants {
 			key := fmt.Sprintf("quote:%d:%d", n, i)
-			var script *redis.Script
+			var script, previous *redis.Script
 			if v.other {
 				script = other
 			}
-			r, err := b.newQuoteRun(key, n, v.length, v.all, v.v1, v1, script)
+			if v.v1 {
+				previous = v1
+			}
+			r, err := b.newQuoteRun(key, n, v.length, v.all, previous, script)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", name, v.label, err)
 			}
@@ -119,7 +122,7 @@ func (b *bench) quoteScale() error {
 			}
 			label := name + ", " + v.label
 			if v.all {
-				label = fmt.Sprintf("quote update: %s", v.label)
+				label = "quote update: " + v.label
 			}
 			b.rows = append(b.rows, row{Name: label, RedisMsPerUpdate: num(median(r.perUpdate)),
 				Note: fmt.Sprintf("first write of the %d coins: %.1f ms", n, r.build)})
@@ -159,16 +162,16 @@ type quoteRun struct {
 	perUpdate []float64
 }
 
-func (b *bench) newQuoteRun(key string, n int, length, all, useV1 bool, v1, script *redis.Script) (*quoteRun, error) {
+// newQuoteRun: v1, when not nil, is the previous script, run instead of
+// the plugin's.
+func (b *bench) newQuoteRun(key string, n int, length, all bool, v1, script *redis.Script) (*quoteRun, error) {
 	c, err := b.srv.conn()
 	if err != nil {
 		return nil, err
 	}
 	r := &quoteRun{c: c, script: script, length: length, all: all, ts: 1795552004,
 		opts: &quote.Options{Key: key, StateKey: quote.StateKeyFor(key), Quote: "usd", TimestampUnits: time.Second}}
-	if useV1 {
-		r.v1 = v1
-	}
+	r.v1 = v1
 	r.ids = make([]string, n)
 	for i := range r.ids {
 		if n == len(coins) {
@@ -242,7 +245,7 @@ func (r *quoteRun) flush(ids []string, value func(i int) float64) error {
 		args := []interface{}{r.opts.Key, r.opts.StateKey, `"usd"`, 0, "", 9}
 		for i, id := range ids {
 			p := quote.FormatPrice(nil, value(i))
-			args = append(args, id, fmt.Sprintf(`%020d %d {"id":"%s","price":"%s"}`, r.ts*1e9, r.ts, id, p))
+			args = append(args, id, fmt.Sprintf(`%020d %d {"id":%q,"price":%q}`, r.ts*1e9, r.ts, id, p))
 		}
 		_, err := r.v1.Do(r.c, args...)
 		return err
@@ -297,8 +300,14 @@ func scriptUsec(c redis.Conn) (float64, int64, error) {
 	var usec float64
 	var calls int64
 	for _, m := range cmdstat.FindAllStringSubmatch(info, -1) {
-		n, _ := strconv.ParseInt(m[2], 10, 64)
-		u, _ := strconv.ParseFloat(m[3], 64)
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		u, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			return 0, 0, err
+		}
 		calls += n
 		usec += u
 	}

@@ -105,11 +105,11 @@ func (s *server) pinned(fn func() error) error {
 	}
 	pid := strconv.Itoa(s.cmd.Process.Pid)
 	if out, err := exec.Command("taskset", "-pc", redisCPU[2], pid).CombinedOutput(); err != nil {
-		return fmt.Errorf("pinning redis-server: %v: %s", err, out)
+		return fmt.Errorf("pinning redis-server: %w: %s", err, out)
 	}
 	err := fn()
 	if out, perr := exec.Command("taskset", "-pc", allowedList, pid).CombinedOutput(); perr != nil && err == nil {
-		err = fmt.Errorf("unpinning redis-server: %v: %s", perr, out)
+		err = fmt.Errorf("unpinning redis-server: %w: %s", perr, out)
 	}
 	return err
 }
@@ -138,8 +138,12 @@ func startRedis(dir string) (*server, error) {
 	for i := 0; i < 100; i++ {
 		c, err := redis.Dial("tcp", s.addr)
 		if err == nil {
-			info, _ := redis.String(c.Do("INFO", "server"))
+			info, err := redis.String(c.Do("INFO", "server"))
 			c.Close()
+			if err != nil {
+				s.stop()
+				return nil, fmt.Errorf("redis-server on %s: INFO: %w", s.addr, err)
+			}
 			if m := regexp.MustCompile(`redis_version:(\S+)`).FindStringSubmatch(info); m != nil {
 				s.version = m[1]
 			}
@@ -153,8 +157,7 @@ func startRedis(dir string) (*server, error) {
 
 func (s *server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
+		stopProcess(s.cmd)
 	}
 }
 
@@ -218,16 +221,18 @@ func (s *server) ceilingOnce(pin []string, test string, args []string) (float64,
 	}
 	out, err := command(pin, "redis-benchmark", cmdArgs...).CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("redis-benchmark %s: %v: %s", test, err, out)
+		return 0, fmt.Errorf("redis-benchmark %s: %w: %s", test, err, out)
 	}
 	// -q prints progress lines ending in \r, then the result.
 	m := rpsLine.FindAllStringSubmatch(string(out), -1)
 	if m == nil {
 		return 0, fmt.Errorf("redis-benchmark %s: no rate in %q", test, out)
 	}
-	v, _ := strconv.ParseFloat(m[len(m)-1][1], 64)
-	_ = s.flush()
-	return v, nil
+	v, err := strconv.ParseFloat(m[len(m)-1][1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark %s: %w", test, err)
+	}
+	return v, s.flush()
 }
 
-func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }
+func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -52,8 +53,11 @@ func (b *bench) soak(d time.Duration, rate int) error {
 				}
 				continue
 			}
-			g, _ := strconv.Atoi(m[1])
-			h, _ := strconv.ParseFloat(m[2], 64)
+			g, gerr := strconv.Atoi(m[1])
+			h, herr := strconv.ParseFloat(m[2], 64)
+			if gerr != nil || herr != nil {
+				continue // the pattern holds only digits: never
+			}
 			mu.Lock()
 			samples = append(samples, sample{at: time.Since(start), goroutines: g, heap: h, rss: rssMiB(cmd.Process.Pid)})
 			mu.Unlock()
@@ -61,15 +65,20 @@ func (b *bench) soak(d time.Duration, rate int) error {
 	}()
 
 	w := bufio.NewWriterSize(stdin, 1<<20)
-	rng := rand.New(rand.NewPCG(3, 4))
+	var line bytes.Buffer
+	rng := rand.New(rand.NewPCG(3, 4)) //nolint:gosec // the same metrics every run, not a secret
 	tick := time.NewTicker(10 * time.Millisecond)
 	perTick := rate / 100
 	sent := 0
 	for time.Since(start) < d {
 		<-tick.C
 		for i := 0; i < perTick; i++ {
-			systemMetric(w, rng, sent, false)
-			w.WriteByte('\n')
+			line.Reset()
+			systemMetric(&line, rng, sent, false)
+			line.WriteByte('\n')
+			if _, err := w.Write(line.Bytes()); err != nil {
+				return err
+			}
 			sent++
 		}
 		if err := w.Flush(); err != nil {

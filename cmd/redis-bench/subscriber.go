@@ -30,7 +30,7 @@ func (b *bench) subscribe(channel string) (*subscriber, error) {
 	}
 	if _, ok := s.conn.Receive().(redis.Subscription); !ok {
 		c.Close()
-		return nil, errors.New("SUBSCRIBE not confirmed")
+		return nil, errors.New("the SUBSCRIBE was not confirmed")
 	}
 	go func() {
 		defer close(s.done)

@@ -18,24 +18,31 @@ type inputMetric struct {
 	time   int64 // seconds
 }
 
+// inputSummary is what readInput gives of an input file: its first and
+// last metric, and the last metric of each host.
+type inputSummary struct {
+	first, last inputMetric
+	byHost      map[string]inputMetric
+}
+
 // readInput reads back an input file of systemMetric lines (JSON, one per
 // line or in batch lines, or line protocol): the first and last metric and
 // the last metric of each host.
-func readInput(path string, influx bool) (first, last inputMetric, byHost map[string]inputMetric, err error) {
+func readInput(path string, influx bool) (*inputSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return first, last, nil, err
+		return nil, err
 	}
 	defer f.Close()
-	byHost = map[string]inputMetric{}
+	in := &inputSummary{byHost: make(map[string]inputMetric)}
 	n := 0
 	take := func(m inputMetric) {
 		if n == 0 {
-			first = m
+			in.first = m
 		}
 		n++
-		last = m
-		byHost[m.host] = m
+		in.last = m
+		in.byHost[m.host] = m
 	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -44,7 +51,7 @@ func readInput(path string, influx bool) (first, last inputMetric, byHost map[st
 		if influx {
 			m, err := parseLP(line)
 			if err != nil {
-				return first, last, nil, err
+				return nil, err
 			}
 			take(m)
 			continue
@@ -57,12 +64,12 @@ func readInput(path string, influx bool) (first, last inputMetric, byHost map[st
 		var batch struct{ Metrics []jm }
 		if strings.HasPrefix(line, `{"metrics":`) {
 			if err := json.Unmarshal([]byte(line), &batch); err != nil {
-				return first, last, nil, err
+				return nil, err
 			}
 		} else {
 			var m jm
 			if err := json.Unmarshal([]byte(line), &m); err != nil {
-				return first, last, nil, err
+				return nil, err
 			}
 			batch.Metrics = []jm{m}
 		}
@@ -70,7 +77,7 @@ func readInput(path string, influx bool) (first, last inputMetric, byHost map[st
 			take(inputMetric{host: m.Tags["host"], fields: m.Fields, time: m.Timestamp})
 		}
 	}
-	return first, last, byHost, sc.Err()
+	return in, sc.Err()
 }
 
 // parseLP reads the simple line protocol of systemMetric and of our
@@ -80,7 +87,7 @@ func parseLP(line string) (inputMetric, error) {
 	if len(parts) != 3 {
 		return inputMetric{}, fmt.Errorf("not a system metric: %q", line)
 	}
-	m := inputMetric{fields: map[string]float64{}}
+	m := inputMetric{fields: make(map[string]float64)}
 	for _, t := range strings.Split(parts[0], ",")[1:] {
 		if k, v, _ := strings.Cut(t, "="); k == "host" {
 			m.host = v
@@ -118,7 +125,7 @@ func sameFields(what string, got map[string]string, want map[string]float64) err
 // sameTyped checks a hash or stream entry in the typed layout (the
 // default): the metric's name, time and host tag, and its fields.
 func sameTyped(what string, got map[string]string, want inputMetric) error {
-	fields := map[string]string{}
+	fields := make(map[string]string, len(got))
 	for k, v := range got {
 		if !strings.HasPrefix(k, "_") && !strings.HasPrefix(k, "#") {
 			fields[k] = v
@@ -126,7 +133,8 @@ func sameTyped(what string, got map[string]string, want inputMetric) error {
 	}
 	ns, err := strconv.ParseInt(got["_time"], 10, 64)
 	if got["_measurement"] != "cpu" || got["#host"] != want.host || err != nil || ns/1e9 != want.time {
-		return fmt.Errorf("%s: name %q, host %q, time %q: not the metric of %s at %d", what, got["_measurement"], got["#host"], got["_time"], want.host, want.time)
+		return fmt.Errorf("%s: name %q, host %q, time %q: not the metric of %s at %d",
+			what, got["_measurement"], got["#host"], got["_time"], want.host, want.time)
 	}
 	return sameFields(what, fields, want.fields)
 }
@@ -134,9 +142,9 @@ func sameTyped(what string, got map[string]string, want inputMetric) error {
 func sameLine(what, got string, want inputMetric) error {
 	m, err := parseLP(got)
 	if err != nil {
-		return fmt.Errorf("%s: %v", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	str := map[string]string{}
+	str := make(map[string]string, len(m.fields))
 	for k, v := range m.fields {
 		str[k] = strconv.FormatFloat(v, 'g', -1, 64)
 	}
@@ -150,7 +158,7 @@ func sameLine(what, got string, want inputMetric) error {
 // hash and string keys hold each host's last metric, a stream and a list
 // hold the first and the last metric at their ends.
 func (b *bench) checkContent(mode, input string, influx bool) error {
-	first, last, byHost, err := readInput(input, influx)
+	in, err := readInput(input, influx)
 	if err != nil {
 		return err
 	}
@@ -161,7 +169,7 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 	defer c.Close()
 	switch mode {
 	case "hash":
-		for host, m := range byHost {
+		for host, m := range in.byHost {
 			got, err := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:"+host))
 			if err != nil {
 				return err
@@ -171,7 +179,7 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 			}
 		}
 	case "string":
-		for host, m := range byHost {
+		for host, m := range in.byHost {
 			got, err := redis.String(c.Do("GET", "last:"+host))
 			if err != nil {
 				return err
@@ -184,7 +192,7 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 		for _, end := range []struct {
 			i    int
 			want inputMetric
-		}{{0, first}, {-1, last}} {
+		}{{0, in.first}, {-1, in.last}} {
 			got, err := redis.String(c.Do("LINDEX", "telegraf:cpu", end.i))
 			if err != nil {
 				return err
@@ -197,16 +205,22 @@ func (b *bench) checkContent(mode, input string, influx bool) error {
 		for _, end := range []struct {
 			cmd  string
 			want inputMetric
-		}{{"XRANGE", first}, {"XREVRANGE", last}} {
+		}{{"XRANGE", in.first}, {"XREVRANGE", in.last}} {
 			from, to := "-", "+"
 			if end.cmd == "XREVRANGE" {
 				from, to = "+", "-"
 			}
 			entries, err := redis.Values(c.Do(end.cmd, "telegraf:cpu", from, to, "COUNT", 1))
-			if err != nil || len(entries) != 1 {
-				return fmt.Errorf("%s: %v", end.cmd, err)
+			if err != nil {
+				return fmt.Errorf("%s: %w", end.cmd, err)
 			}
-			parts, _ := redis.Values(entries[0], nil)
+			if len(entries) != 1 {
+				return fmt.Errorf("%s: %d entries", end.cmd, len(entries))
+			}
+			parts, err := redis.Values(entries[0], nil)
+			if err != nil {
+				return err
+			}
 			got, err := redis.StringMap(parts[1], nil)
 			if err != nil {
 				return err

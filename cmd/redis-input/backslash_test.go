@@ -71,7 +71,10 @@ func TestTelegrafStreamBackslashesIntegration(t *testing.T) {
 	if strings.Count(log, " E! ") != 2 || strings.Contains(log, "parse error") {
 		t.Errorf("Telegraf's log:\n%s", log)
 	}
-	data, _ := os.ReadFile(out)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := strings.TrimSpace(string(data)); got != strings.Join(good, "\n") {
 		t.Fatalf("Telegraf's output:\n%s\nwant:\n%s", got, strings.Join(good, "\n"))
 	}

@@ -104,7 +104,7 @@ func TestTelegrafKilledBeforeTheLineIsWrittenIntegration(t *testing.T) {
 	if missing, dups := count(t, out2, after); missing != 0 || dups != 0 {
 		t.Fatalf("%d missing, %d duplicates", missing, dups)
 	}
-	if left, _ := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); len(left) != 0 {
+	if left, err := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); err != nil || len(left) != 0 {
 		t.Fatalf("%d entries still pending", len(left))
 	}
 	if !strings.Contains(tg2.Output(), fmt.Sprintf("claimed %d entries pending for more than 1s", claimed)) {
@@ -135,27 +135,38 @@ func TestTelegrafKilledAfterTheLineIsWrittenIntegration(t *testing.T) {
 	w.write(t, 0, 10)
 	w.close(t)
 	waitFor(t, "every entry read and acknowledged", func() bool {
-		last, _ := redis.Values(srv.Conn().Do("XREVRANGE", "metrics", "+", "-", "COUNT", 1))
-		groups, _ := redis.Values(srv.Conn().Do("XINFO", "GROUPS", "metrics"))
-		if len(last) != 1 || len(groups) != 1 {
+		last, err := redis.Values(srv.Conn().Do("XREVRANGE", "metrics", "+", "-", "COUNT", 1))
+		if err != nil || len(last) != 1 {
 			return false
 		}
-		entry, _ := redis.Values(last[0], nil)
-		group, _ := redis.Values(groups[0], nil)
+		groups, err := redis.Values(srv.Conn().Do("XINFO", "GROUPS", "metrics"))
+		if err != nil || len(groups) != 1 {
+			return false
+		}
+		entry, err := redis.Values(last[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		group, err := redis.Values(groups[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		delivered := ""
 		for i := 0; i+1 < len(group); i += 2 {
-			if k, _ := redis.String(group[i], nil); k == "last-delivered-id" {
-				delivered, _ = redis.String(group[i+1], nil)
+			if k, ok := group[i].([]byte); ok && string(k) == "last-delivered-id" {
+				if delivered, err = redis.String(group[i+1], nil); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		n, _ := redis.Int(srv.Conn().Do("XLEN", "metrics"))
-		return n == 10 && delivered == string(entry[0].([]byte)) && pendingFor(t, srv, "first") == 0
+		n, err := redis.Int(srv.Conn().Do("XLEN", "metrics"))
+		return err == nil && n == 10 && delivered == string(entry[0].([]byte)) && pendingFor(t, srv, "first") == 0
 	})
 	tg.Kill()
 	if missing, _ := count(t, out, expected(t, 0, 10)); missing != 10 {
 		t.Fatalf("%d of 10 metrics missing; Telegraf had not flushed, all 10 should be", missing)
 	}
-	if left, _ := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); len(left) != 0 {
+	if left, err := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); err != nil || len(left) != 0 {
 		t.Fatalf("%d entries pending: they were written to Telegraf and acknowledged", len(left))
 	}
 }

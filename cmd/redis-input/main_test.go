@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,9 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
+		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Error(err)
+		}
 		<-p.done
 		p.done <- nil
 		if t.Failed() {
@@ -99,14 +102,19 @@ func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	cases := map[string]string{
-		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n":                            `line 3: unknown option "adress" in [[inputs.redis_consumer]]`,
-		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n":               `line 4: option "batch_size": cannot unmarshal TOML string into int`,
-		"[[inputs.redis_consumer]]\n  mode = \"zset\"\n":                                                        `line 2: option mode: "zset" is not supported`,
-		"[[inputs.redis_consumer]]\n  key = \"k\"\n\n  group = \"g\"\n":                                         `line 4: option group: only read in stream mode (mode is "quote")`,
-		"[[inputs.redis_consumer]]\n  mode = \"keys\"\n  key = \"k*\"\n  json_time_key = \"t\"\n":               `line 4: option json_time_key: only read with data_format = "json" (it is "influx")`,
+		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" ` +
+			`in [[inputs.redis_consumer]]`,
+		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n": `line 4: option "batch_size": cannot ` +
+			`unmarshal TOML string into int`,
+		"[[inputs.redis_consumer]]\n  mode = \"zset\"\n": `line 2: option mode: "zset" is not supported`,
+		"[[inputs.redis_consumer]]\n  key = \"k\"\n\n  group = \"g\"\n": `line 4: option group: only read in ` +
+			`stream mode (mode is "quote")`,
+		"[[inputs.redis_consumer]]\n  mode = \"keys\"\n  key = \"k*\"\n  json_time_key = \"t\"\n": `line 4: option json_time_key: only read with ` +
+			`data_format = "json" (it is "influx")`,
 		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  # block = \"1s\"\n  block = \"0s\"\n": `line 5: option block: must be longer than 0s`,
-		"[[inputs.redis_consumer]]\n  mode = \"subscribe\"\n":                                                   "option channels: subscribe mode needs channels or patterns",
-		"[[inputs.redis_consumer]]\n[[inputs.redis_consumer]]\n":                                                "2 [[inputs.redis_consumer]] tables",
+		"[[inputs.redis_consumer]]\n  mode = \"subscribe\"\n": "option channels: subscribe mode " +
+			"needs channels or patterns",
+		"[[inputs.redis_consumer]]\n[[inputs.redis_consumer]]\n": "2 [[inputs.redis_consumer]] tables",
 		"[[outputs.redis]]\n": "unexpected table [[outputs.redis]]",
 		"[[inputs.redis_consumer]]\n  address = \"${RI_MISSING_ADDR:?set it}\"\n": "line 2: required variable RI_MISSING_ADDR is missing a value: set it",
 	}
@@ -212,7 +220,9 @@ func TestSIGTERMExitsZeroInSubscribeModeIntegration(t *testing.T) {
 	})
 	srv.Do("PUBLISH", "m", "a x=1 1")
 	waitFor(t, "the message", func() bool { return p.stdout.String() == "a x=1 1\n" })
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.wait(t); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
@@ -231,7 +241,9 @@ func TestSignalsAskForAGatherIntegration(t *testing.T) {
 	fmt.Fprint(p.stdin, "\n")
 	waitFor(t, "the first gather", func() bool { return p.stdout.String() == docLines })
 	for i, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2} {
-		_ = p.cmd.Process.Signal(sig)
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
 		waitFor(t, sig.String(), func() bool { return p.stdout.String() == strings.Repeat(docLines, i+2) })
 	}
 	p.stdin.Close()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,7 +50,14 @@ func startWriter(t *testing.T, srv *redistest.Server, conf string) *writer {
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = w.cmd.Process.Kill(); _ = w.cmd.Wait() })
+	t.Cleanup(func() {
+		if err := w.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Error(err)
+		}
+		if err := w.cmd.Wait(); err != nil {
+			t.Logf("redis-output: %v", err) // killed
+		}
+	})
 	return w
 }
 
@@ -139,9 +148,12 @@ func expected(t *testing.T, from, n int) map[string]bool {
 // test.
 func count(t *testing.T, path string, want map[string]bool) (missing, dups int) {
 	t.Helper()
-	data, _ := os.ReadFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) { // not yet created: nothing written
+		t.Fatal(err)
+	}
 	// Telegraf may be writing: read whole lines only.
-	data = data[:strings.LastIndexByte(string(data), '\n')+1]
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
 	seen := map[string]int{}
 	for _, m := range parseLines(t, string(data)) {
 		c := canonical(m)
@@ -189,7 +201,10 @@ func TestRoundTripStreamThroughFaultsIntegration(t *testing.T) {
 	// A consumer that read 100 entries and died before acknowledging them.
 	srv.Do("XGROUP", "CREATE", "metrics", "telegraf", "0", "MKSTREAM")
 	w.write(t, 0, 300)
-	waitFor(t, "300 entries", func() bool { n, _ := redis.Int(srv.Conn().Do("XLEN", "metrics")); return n == 300 })
+	waitFor(t, "300 entries", func() bool {
+		n, err := redis.Int(srv.Conn().Do("XLEN", "metrics"))
+		return err == nil && n == 300
+	})
 	srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "COUNT", 100, "STREAMS", "metrics", ">")
 
 	out, tg := runTelegraf(t, fmt.Sprintf(`
@@ -245,7 +260,7 @@ func TestRoundTripStreamThroughFaultsIntegration(t *testing.T) {
 	if missing != 0 || dups > pendingAtKill+pendingAtRedisKill {
 		t.Fatalf("%d missing, %d duplicates; pending at the input's kill %d, at Redis's %d", missing, dups, pendingAtKill, pendingAtRedisKill)
 	}
-	if left, _ := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); len(left) != 0 {
+	if left, err := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 10)); err != nil || len(left) != 0 {
 		t.Fatalf("%d entries still pending", len(left))
 	}
 	t.Logf("%d metrics written and read back; %d duplicates (pending at the faults: %d and %d); 100 claimed from a dead consumer",
@@ -268,8 +283,8 @@ func TestRoundTripPublishSubscribeIntegration(t *testing.T) {
   patterns = ["telegraf:*"]
 `, srv.Addr), "none")
 	waitFor(t, "the subscription", func() bool {
-		n, _ := redis.Int(srv.Conn().Do("PUBSUB", "NUMPAT"))
-		return n == 1
+		n, err := redis.Int(srv.Conn().Do("PUBSUB", "NUMPAT"))
+		return err == nil && n == 1
 	})
 	w := startWriter(t, srv, "  mode = \"publish\"\n")
 	w.write(t, 0, n)

@@ -67,7 +67,10 @@ func runTelegrafFlushing(t *testing.T, pluginConf, signal, flush string) (string
 
 // fileHas reports whether the file holds every line of want.
 func fileHas(path string, want ...string) bool {
-	data, _ := os.ReadFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
 	for _, w := range want {
 		if !strings.Contains("\n"+string(data), "\n"+w+"\n") {
 			return false
@@ -103,7 +106,10 @@ func TestTelegrafRunsQuoteModeIntegration(t *testing.T) {
 			"currency_rate,id=ethereum,quote=usd price=3391.45 1795552004000000000")
 	})
 	// Every line is one of the two: nothing else reaches Telegraf.
-	data, _ := os.ReadFile(out)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		if l+"\n" != strings.SplitAfter(docLines, "\n")[0] && l+"\n" != strings.SplitAfter(docLines, "\n")[1] {
 			t.Fatalf("unexpected line %q", l)
@@ -138,7 +144,10 @@ func TestTelegrafRunsStreamModeIntegration(t *testing.T) {
 		return err == nil && v[0].(int64) == 0
 	})
 	stopTelegraf(t, tg)
-	data, _ := os.ReadFile(out)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := strings.Count(string(data), "\n"); n != 2 {
 		t.Fatalf("%d lines, want each entry once:\n%s", n, data)
 	}

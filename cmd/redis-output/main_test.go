@@ -66,18 +66,22 @@ func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
 		"[[inputs.redis]]\n":                                                 "unexpected table [[inputs.redis]]",
 		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "line 2: required variable TR_MISSING_ADDR is missing a value: set it",
 		// Values that used to be bent or ignored (issue 11) are refused.
-		"[[outputs.redis]]\n  timeout = \"-5s\"\n":                                 `line 2: option timeout: -5s is negative`,
-		"[[outputs.redis]]\n  mode = \"hash\"\n  timeout = \"0s\"\n":               `line 3: option timeout: must be longer than 0s`,
-		"[[outputs.redis]]\n  timestamp_units = \"7s\"\n":                          `line 2: option timestamp_units: 7s is not a power of ten from 1ns to 1s`,
-		"[[outputs.redis]]\n\n  timestamp_units = \"1h\"\n":                        `line 3: option timestamp_units: 1h0m0s is not a power of ten`,
-		"[[outputs.redis]]\n  json_timestamp_units = \"5ms\"\n":                    `line 2: option json_timestamp_units: 5ms is not a power of ten`,
-		"[[outputs.redis]]\n  address = \"127.0.0.1:70000\"\n":                     `line 2: option address: "127.0.0.1:70000": port "70000" is not a number from 1 to 65535`,
-		"[[outputs.redis]]\n  mode = \"hash\"\n  quote = \"usd\"\n":                `line 3: option quote: only read with mode = "quote"; here mode = "hash"`,
-		"[[outputs.redis]]\n  mode = \"hash\"\n  stream_maxlen = 100\n":            `line 3: option stream_maxlen: only read with mode = "stream"; here mode = "hash"`,
+		"[[outputs.redis]]\n  timeout = \"-5s\"\n":                   `line 2: option timeout: -5s is negative`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  timeout = \"0s\"\n": `line 3: option timeout: must be longer than 0s`,
+		"[[outputs.redis]]\n  timestamp_units = \"7s\"\n":            `line 2: option timestamp_units: 7s is not a power of ten from 1ns to 1s`,
+		"[[outputs.redis]]\n\n  timestamp_units = \"1h\"\n":          `line 3: option timestamp_units: 1h0m0s is not a power of ten`,
+		"[[outputs.redis]]\n  json_timestamp_units = \"5ms\"\n":      `line 2: option json_timestamp_units: 5ms is not a power of ten`,
+		"[[outputs.redis]]\n  address = \"127.0.0.1:70000\"\n": `line 2: option address: "127.0.0.1:70000": port "70000" is not a ` +
+			`number from 1 to 65535`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  quote = \"usd\"\n": `line 3: option quote: only read with mode = "quote"; here mode = "hash"`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  stream_maxlen = 100\n": `line 3: option stream_maxlen: only read with mode = "stream"; here ` +
+			`mode = "hash"`,
 		"[[outputs.redis]]\n  address = \"redis://127.0.0.1/3\"\n  database = 0\n": `line 3: option database: 0, but the address says database 3`,
 		"[[outputs.redis]]\n  mode = \"publish\"\n  expire = \"1h\"\n":             `line 3: option expire: only read with every mode but "publish"`,
-		"[[outputs.redis]]\n  mode = \"list\"\n  key = \"t:{{.Nope}}\"\n":          `line 3: option key: key template "t:{{.Nope}}": ".Nope" is not something a metric has`,
-		"[[outputs.redis]]\n  mode = \"hash\"\n  data_format = \"json\"\n":         `line 3: option data_format: names the serializer of publish, list, string and stream with payload_field, not read in hash mode`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  key = \"t:{{.Nope}}\"\n": `line 3: option key: key template "t:{{.Nope}}": ".Nope" is not ` +
+			`something a metric has`,
+		"[[outputs.redis]]\n  mode = \"hash\"\n  data_format = \"json\"\n": `line 3: option data_format: names the serializer of publish, list, ` +
+			`string and stream with payload_field, not read in hash mode`,
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))
@@ -120,7 +124,7 @@ func TestEnvironmentSubstitutionAndSIGTERMFlushIntegration(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer stop(t, cmd)
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":1.5e-5},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`)
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_eur":},"name":"kafka_consumer","tags":{},"timestamp":1795552005}`)
 	// Both lines read (the second is not JSON): the second one's error is out.
@@ -140,7 +144,9 @@ func TestEnvironmentSubstitutionAndSIGTERMFlushIntegration(t *testing.T) {
 	if log := stderr.String(); !strings.HasPrefix(log, "E! [outputs.redis] line 2: invalid JSON") || strings.Count(log, "\n") != 1 {
 		t.Fatalf("stderr:\n%s", log)
 	}
-	if info := stdout.String(); !strings.HasPrefix(info, "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines; quote: ") || strings.Count(info, "\n") != 1 {
+	info := stdout.String()
+	if !strings.HasPrefix(info, "[outputs.redis] read 2 lines, 1 metrics; wrote 1 metrics in 1 updates; rejected 1 lines; quote: ") ||
+		strings.Count(info, "\n") != 1 {
 		t.Fatalf("stdout:\n%s", info)
 	}
 }
@@ -152,12 +158,16 @@ func TestEndOfInputFlushesAndExitsZeroIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n")
 	cmd := exec.Command(binary, "-config", conf)
-	cmd.Stdin = strings.NewReader("kafka_consumer,topic_currency_rate=currency.rate fields_bitcoin_usd=97234.12,fields_ethereum_usd=3391.45 1795552004000000000\n")
+	cmd.Stdin = strings.NewReader("kafka_consumer,topic_currency_rate=currency.rate " +
+		"fields_bitcoin_usd=97234.12,fields_ethereum_usd=3391.45 1795552004000000000\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	got, _ := redis.String(srv.Conn().Do("GET", "coingecko:rate:usd"))
+	got, err := redis.String(srv.Conn().Do("GET", "coingecko:rate:usd"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"}]}`
 	if got != want {
 		t.Fatalf("got %s", got)
@@ -179,7 +189,8 @@ func TestDryRunConnectsToNothingIntegration(t *testing.T) {
 	// The keys, the options (the clock and the future limit vary), then
 	// each coin: id, time in ns, price.
 	want := regexp.MustCompile(`^EVALSHA [0-9a-f]{40} 5 coingecko:rate:usd \{coingecko:rate:usd\}:prices \{coingecko:rate:usd\}:prices:ids ` +
-		`\{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 bitcoin 01795552004000000000 97234.12\n$`)
+		`\{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 ` +
+		`bitcoin 01795552004000000000 97234.12\n$`)
 	if !want.MatchString(stdout.String()) {
 		t.Fatalf("stdout %q", stdout.String())
 	}
@@ -201,7 +212,7 @@ func TestURLPasswordIsNeverPrintedIntegration(t *testing.T) {
 	run := func(conf string, args ...string) string {
 		cmd := exec.Command(binary, append([]string{"-config", writeConfig(t, conf), "-debug"}, args...)...)
 		cmd.Stdin = strings.NewReader(line)
-		out, _ := cmd.CombinedOutput()
+		out := output(t, cmd)
 		if strings.Contains(string(out), secret) {
 			t.Fatalf("the password was printed:\n%s", out)
 		}
@@ -223,18 +234,19 @@ func TestURLPasswordIsNeverPrintedIntegration(t *testing.T) {
 	}
 	// A run with the wrong password: stdin ends, the write is retried
 	// until the SIGTERM.
-	cmd := exec.Command(binary, "-config", writeConfig(t, "[[outputs.redis]]\n  address = \"redis://:"+secret+"@"+srv.Addr+"/2\"\n  timeout = \"300ms\"\n"), "-debug")
-	stdin, _ := cmd.StdinPipe()
+	conf := writeConfig(t, "[[outputs.redis]]\n  address = \"redis://:"+secret+"@"+srv.Addr+"/2\"\n  timeout = \"300ms\"\n")
+	cmd := exec.Command(binary, "-config", conf, "-debug")
+	stdin := stdinPipe(t, cmd)
 	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer stop(t, cmd)
 	fmt.Fprint(stdin, line)
 	waitUntil(t, "the WRONGPASS error", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
+	signal(t, cmd, syscall.SIGTERM)
+	exited(t, cmd)
 	log := stderr.String()
 	if !strings.Contains(log, "E! [outputs.redis] Redis at "+srv.Addr+" database 2 refused the write") || strings.Contains(log, secret) {
 		t.Fatalf("log:\n%s", log)
@@ -249,7 +261,7 @@ func TestURLPasswordIsNeverPrintedIntegration(t *testing.T) {
 	if _, err := c.Do("SELECT", 2); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := redis.Int(c.Do("EXISTS", "coingecko:rate:usd")); n != 1 {
+	if n, err := redis.Int(c.Do("EXISTS", "coingecko:rate:usd")); err != nil || n != 1 {
 		t.Fatal("nothing in database 2")
 	}
 }
@@ -276,13 +288,13 @@ func TestCommonFlagsIntegration(t *testing.T) {
 		t.Fatalf("-sample-config: %v: %.200s", err, out)
 	}
 	cmd := exec.Command(binary, "stray")
-	out, _ = cmd.CombinedOutput()
+	out = output(t, cmd)
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), `E! [outputs.redis] unexpected arguments ["stray"]`) {
 		t.Fatalf("stray argument: rc %d: %s", cmd.ProcessState.ExitCode(), out)
 	}
 	conf := writeConfig(t, "[[outputs.redis]]\n  mode = \"quote\"\n  mode_typo = 1\n")
 	cmd = exec.Command(binary, "-config", conf)
-	out, _ = cmd.CombinedOutput()
+	out = output(t, cmd)
 	if cmd.ProcessState.ExitCode() != 1 || !strings.HasPrefix(string(out), "E! ") || !strings.Contains(string(out), "mode_typo") {
 		t.Fatalf("bad option: rc %d: %s", cmd.ProcessState.ExitCode(), out)
 	}
@@ -308,17 +320,17 @@ func TestWrongPasswordIsNeverPrintedIntegration(t *testing.T) {
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n  password = \"${TR_PW}\"\n  timeout = \"300ms\"\n")
 	cmd := exec.Command(binary, "-config", conf, "-debug")
 	cmd.Env = append(os.Environ(), "TR_PW="+secret)
-	stdin, _ := cmd.StdinPipe()
+	stdin := stdinPipe(t, cmd)
 	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill() // also when the wait below fails the test
+	defer stop(t, cmd) // also when the wait below fails the test
 	fmt.Fprintln(stdin, `{"fields":{"fields_bitcoin_usd":1},"name":"m","tags":{},"timestamp":1795552004}`)
 	waitUntil(t, "the refused write", func() bool { return strings.Contains(stderr.String(), "WRONGPASS") })
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
+	signal(t, cmd, syscall.SIGTERM)
+	exited(t, cmd)
 	log := stderr.String()
 	if !strings.Contains(log, "E! [outputs.redis] Redis at "+srv.Addr+" refused the write") || !strings.Contains(log, "WRONGPASS") {
 		t.Fatalf("no clear error:\n%s", log)
@@ -340,7 +352,8 @@ func TestRenamedOptionsAreRefusedWithTheNewNameIntegration(t *testing.T) {
 		"[[outputs.redis]]\n  mode = \"publish\"\n  data_format_out = \"json\"\n": `line 3: option data_format_out: renamed data_format`,
 		// data_format used to name what [[outputs.execd]] writes (the old
 		// telegraf/redis-output.conf): now detected on each line.
-		"[[outputs.redis]]\n  data_format = \"json\"\n": `line 2: option data_format: names the serializer of publish, list, string and stream with payload_field, not read in quote mode`,
+		"[[outputs.redis]]\n  data_format = \"json\"\n": `line 2: option data_format: names the serializer of publish, list, string and stream with ` +
+			`payload_field, not read in quote mode`,
 	}
 	for text, want := range cases {
 		cmd := exec.Command(binary, "-config", writeConfig(t, text))

@@ -12,15 +12,15 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// documentTime is the timestamp of the quote document, -1 when it cannot
-// be read.
-func documentTime(srv *redistest.Server, key string) int64 {
+// documentTime is the timestamp of the quote document in outage:doc, -1
+// when it cannot be read.
+func documentTime(srv *redistest.Server) int64 {
 	c, err := redis.Dial("tcp", srv.Addr, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
 	if err != nil {
 		return -1
 	}
 	defer c.Close()
-	doc, err := redis.Bytes(c.Do("GET", key))
+	doc, err := redis.Bytes(c.Do("GET", "outage:doc"))
 	if err != nil {
 		return -1
 	}
@@ -53,7 +53,7 @@ func TestOutageEndsWithinAProbeIntegration(t *testing.T) {
   key = "outage:doc"
   flush_interval = "10ms"
 `, srv.Addr))
-	stdinR, stdin, _ := osPipe(t)
+	stdinR, stdin := osPipe(t)
 	p := start(t, conf, stdinR)
 	stdinR.Close()
 	price := func(i int) string {
@@ -74,7 +74,7 @@ func TestOutageEndsWithinAProbeIntegration(t *testing.T) {
 			}
 		}
 	}()
-	waitUntil(t, "the document written", func() bool { return documentTime(srv, "outage:doc") > 1795552004+5 })
+	waitUntil(t, "the document written", func() bool { return documentTime(srv) > 1795552004+5 })
 
 	killed := time.Now()
 	srv.Kill()
@@ -82,8 +82,8 @@ func TestOutageEndsWithinAProbeIntegration(t *testing.T) {
 	time.Sleep(14 * time.Second)
 	srv.Restart()
 	back := time.Now()
-	stale := documentTime(srv, "outage:doc")
-	waitUntil(t, "a fresh document", func() bool { return documentTime(srv, "outage:doc") > stale })
+	stale := documentTime(srv)
+	waitUntil(t, "a fresh document", func() bool { return documentTime(srv) > stale })
 	took := time.Since(back)
 	outage := back.Sub(killed)
 	t.Logf("document fresh %s after Redis came back from a %s outage", took.Round(time.Millisecond), outage.Round(time.Millisecond))
@@ -96,7 +96,7 @@ func TestOutageEndsWithinAProbeIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("exit: %v\n%s", err, p.stderr)
 	}
-	if got := documentTime(srv, "outage:doc"); got != int64(1795552004+n-1) {
+	if got := documentTime(srv); got != int64(1795552004+n-1) {
 		t.Fatalf("document at %d, the last price was at %d\n%s", got, 1795552004+n-1, p.stderr)
 	}
 	m := regexp.MustCompile(`I! \[outputs\.redis\] Redis at \S+ is back after (\S+) and \d+ failed attempts`).FindAllStringSubmatch(p.stderr.String(), -1)

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/gomodule/redigo/redis"
@@ -41,19 +41,22 @@ func TestRefusedKeySurvivesSIGKILLWithSpoolIntegration(t *testing.T) {
 		name := fmt.Sprintf("m%d", i%3)
 		if i%100 == 50 {
 			name = "bad"
-			bad = append(bad, fmt.Sprint(i))
+			bad = append(bad, strconv.Itoa(i))
 			if firstBad < 0 {
 				firstBad = int64(in.Len())
 			}
 		}
 		fmt.Fprintf(&in, `{"fields":{"seq":%d},"name":"%s","tags":{},"timestamp":%d}`+"\n", i, name, 1795552004+i)
 	}
-	stdinR, stdin, _ := osPipe(t)
+	stdinR, stdin := osPipe(t)
 	p := start(t, conf, stdinR)
 	stdinR.Close()
 	fmt.Fprint(stdin, in.String())
 	xlen := func(key string) int {
-		n, _ := redis.Int(srv.Conn().Do("XLEN", key))
+		n, err := redis.Int(srv.Conn().Do("XLEN", key))
+		if err != nil {
+			return -1
+		}
 		return n
 	}
 	waitUntil(t, "the other keys written", func() bool { return xlen("t:m0")+xlen("t:m1")+xlen("t:m2") == 990 })
@@ -61,10 +64,7 @@ func TestRefusedKeySurvivesSIGKILLWithSpoolIntegration(t *testing.T) {
 	if c := committed(spoolDir); c > firstBad {
 		t.Fatalf("spool committed to %d, past the held key's first line at %d", c, firstBad)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.wait(t)
+	p.kill(t)
 
 	srv.Do("DEL", "t:bad")
 	out, err := exec.Command(binary, "-config", conf).CombinedOutput() // stdin: empty
@@ -75,9 +75,12 @@ func TestRefusedKeySurvivesSIGKILLWithSpoolIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	got := make([]string, 0, len(entries))
 	for _, e := range entries {
-		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		kv, err := redis.StringMap(e.([]interface{})[1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got = append(got, kv["seq"])
 	}
 	if strings.Join(got, ",") != strings.Join(bad, ",") {

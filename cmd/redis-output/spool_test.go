@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,7 +24,10 @@ import (
 
 func spooled(dir string) int64 {
 	var n int64
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	segs, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		return -1
+	}
 	for _, s := range segs {
 		if st, err := os.Stat(s); err == nil {
 			n += st.Size()
@@ -82,17 +86,17 @@ func TestSpoolSurvivesSIGKILLIntegration(t *testing.T) {
 	}
 
 	cmd := exec.Command(binary, "-config", conf)
-	stdin, _ := cmd.StdinPipe()
+	stdin := stdinPipe(t, cmd)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer stop(t, cmd)
 	fmt.Fprintln(stdin, strings.Join(lines[:500], "\n"))
 	waitUntil(t, "500 entries in Redis", func() bool {
-		n, _ := redis.Int(srv.Conn().Do("XLEN", "metrics"))
-		return n == 500
+		n, err := redis.Int(srv.Conn().Do("XLEN", "metrics"))
+		return err == nil && n == 500
 	})
 	half := int64(len(strings.Join(lines[:500], "\n")) + 1)
 	waitUntil(t, "the commit of the first half", func() bool { return committed(spoolDir) == half })
@@ -104,7 +108,7 @@ func TestSpoolSurvivesSIGKILLIntegration(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	exited(t, cmd)
 
 	srv.Restart()
 	again := exec.Command(binary, "-config", conf) // stdin: empty, at its end at once
@@ -115,15 +119,21 @@ func TestSpoolSurvivesSIGKILLIntegration(t *testing.T) {
 	if !strings.Contains(string(out), "[outputs.redis] replaying") {
 		t.Fatalf("no replay said:\n%s", out)
 	}
-	entries, _ := redis.Values(srv.Conn().Do("XRANGE", "metrics", "-", "+"))
+	entries, err := redis.Values(srv.Conn().Do("XRANGE", "metrics", "-", "+"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]int{}
 	for _, e := range entries {
-		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		kv, err := redis.StringMap(e.([]interface{})[1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[kv["seq"]]++
 	}
 	for i := 0; i < 1000; i++ {
-		if seen[fmt.Sprint(i)] != 1 {
-			t.Fatalf("seq %d arrived %d times (%d entries)\n%s", i, seen[fmt.Sprint(i)], len(entries), out)
+		if seen[strconv.Itoa(i)] != 1 {
+			t.Fatalf("seq %d arrived %d times (%d entries)\n%s", i, seen[strconv.Itoa(i)], len(entries), out)
 		}
 	}
 	// Everything is in Redis: the spool holds nothing more.
@@ -162,7 +172,10 @@ func listSeqs(t *testing.T, srv *redistest.Server, key string) map[int]int {
 		if m == nil {
 			t.Fatalf("list %s holds %q", key, it)
 		}
-		n, _ := strconv.Atoi(m[1])
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[n]++
 	}
 	return seen
@@ -174,7 +187,10 @@ func listLen(srv *redistest.Server, key string) int {
 		return -1
 	}
 	defer c.Close()
-	n, _ := redis.Int(c.Do("LLEN", key))
+	n, err := redis.Int(c.Do("LLEN", key))
+	if err != nil {
+		return -1
+	}
 	return n
 }
 
@@ -208,7 +224,7 @@ func start(t *testing.T, conf string, stdin io.Reader) *process {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	t.Cleanup(func() { stop(t, p.cmd); <-p.done })
 	return p
 }
 
@@ -226,8 +242,56 @@ func (p *process) wait(t *testing.T) error {
 
 func (p *process) kill(t *testing.T) {
 	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.wait(t)
+	signal(t, p.cmd, syscall.SIGKILL)
+	if err := p.wait(t); err != nil {
+		t.Logf("killed: %v", err)
+	}
+}
+
+// signal sends sig to cmd; a process that has ended already is no error.
+func signal(t *testing.T, cmd *exec.Cmd, sig os.Signal) {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatal(err)
+	}
+}
+
+// stop kills cmd if it still runs: deferred, also when the test fails
+// first.
+func stop(t *testing.T, cmd *exec.Cmd) {
+	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Error(err)
+	}
+}
+
+// exited waits for cmd, told to end: how it ended is in its log, which
+// the test reads.
+func exited(t *testing.T, cmd *exec.Cmd) {
+	if err := cmd.Wait(); err != nil {
+		t.Logf("exit: %v", err)
+	}
+}
+
+// output is cmd's combined output; an exit status other than 0 is the
+// test's to check.
+func output(t *testing.T, cmd *exec.Cmd) []byte {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// stdinPipe is cmd's stdin, to write to.
+func stdinPipe(t *testing.T, cmd *exec.Cmd) io.WriteCloser {
+	t.Helper()
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func listConfig(t *testing.T, addr, key, spoolDir string) string {
@@ -270,7 +334,7 @@ func TestSpoolSharedByTwoProcessesIntegration(t *testing.T) {
 	defer bW.Close()
 	b := start(t, confB, bIn)
 	bIn.Close()
-	if _, err := io.WriteString(bW, seqLines(10000, 10100)); err != nil { // fits in the pipe: nobody need read it
+	if _, err := bW.WriteString(seqLines(10000, 10100)); err != nil { // fits in the pipe: nobody need read it
 		t.Fatal(err)
 	}
 	busy := fmt.Sprintf("E! [outputs.redis] spool_dir %s is in use by another process (pid %d on ", spoolDir, a.cmd.Process.Pid)
@@ -280,7 +344,8 @@ func TestSpoolSharedByTwoProcessesIntegration(t *testing.T) {
 	}
 
 	a.kill(t)
-	foreign := fmt.Sprintf("E! [outputs.redis] spool_dir %s holds %d bytes read for another destination (redis %s; mode list; key sp4a;", spoolDir, len(inA), srvA.Addr)
+	foreign := fmt.Sprintf("E! [outputs.redis] spool_dir %s holds %d bytes read for another destination (redis %s; mode list; key sp4a;",
+		spoolDir, len(inA), srvA.Addr)
 	waitUntil(t, "B's error about A's data", func() bool { return strings.Contains(b.stderr.String(), foreign) })
 	if n := listLen(srvB, "sp4b"); n != 0 {
 		t.Fatalf("B wrote %d entries while the spool held A's data:\n%s", n, b.stderr)
@@ -306,7 +371,7 @@ func TestSpoolSharedByTwoProcessesIntegration(t *testing.T) {
 		!strings.Contains(log, "I! [outputs.redis] spool_dir "+spoolDir+" is ours now") {
 		t.Fatalf("B:\n%s", log)
 	}
-	if n, _ := redis.Int(srvA.Conn().Do("EXISTS", "sp4b")); n != 0 {
+	if n, err := redis.Int(srvA.Conn().Do("EXISTS", "sp4b")); err != nil || n != 0 {
 		t.Fatal("B wrote to A's Redis")
 	}
 }
@@ -320,22 +385,30 @@ func TestStopWhileWaitingForTheSpoolIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	spoolDir := filepath.Join(t.TempDir(), "spool")
-	hold, holdW, _ := os.Pipe()
+	hold, holdW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer holdW.Close() // the first process's stdin stays open: it keeps the spool
 	holder := start(t, listConfig(t, srv.Addr, "first", spoolDir), hold)
 	hold.Close()
 	waitUntil(t, "the first process holding the spool", func() bool {
-		b, _ := os.ReadFile(filepath.Join(spoolDir, "lock"))
-		return strings.HasPrefix(string(b), fmt.Sprintf("pid %d ", holder.cmd.Process.Pid))
+		b, err := os.ReadFile(filepath.Join(spoolDir, "lock"))
+		return err == nil && strings.HasPrefix(string(b), fmt.Sprintf("pid %d ", holder.cmd.Process.Pid))
 	})
-	in, w, _ := os.Pipe()
+	in, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer w.Close()
 	p := start(t, listConfig(t, srv.Addr, "second", spoolDir), in)
 	in.Close()
 	waitUntil(t, "the wait", func() bool { return strings.Contains(p.stderr.String(), "is in use by another process") })
-	_, _ = io.WriteString(w, seqLines(0, 50))
+	if _, err := w.WriteString(seqLines(0, 50)); err != nil {
+		t.Fatal(err)
+	}
 	w.Close() // Telegraf closes stdin, then signals
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	signal(t, p.cmd, syscall.SIGTERM)
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, p.stderr)
 	}
@@ -446,7 +519,7 @@ func TestSpoolSurvivesRandomSIGKILLsIntegration(t *testing.T) {
 				if stop.Load() {
 					return
 				}
-				if _, err := io.WriteString(pw, l); err != nil {
+				if _, err := pw.WriteString(l); err != nil {
 					return
 				}
 				written.Add(int64(len(l)))
@@ -457,7 +530,13 @@ func TestSpoolSurvivesRandomSIGKILLsIntegration(t *testing.T) {
 		kills++
 		stop.Store(true)
 		left := make(chan int)
-		go func() { b, _ := io.ReadAll(pr); left <- len(b) }()
+		go func() {
+			b, err := io.ReadAll(pr)
+			if err != nil {
+				t.Error(err)
+			}
+			left <- len(b)
+		}()
 		<-fed
 		pw.Close()
 		consumed := written.Load() - int64(<-left)

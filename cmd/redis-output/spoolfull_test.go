@@ -40,8 +40,9 @@ func paddedLines(from, to int) string {
 	return b.String()
 }
 
-// streamSeqs counts each seq in a stream.
-func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[int]int {
+// streamSeqs counts each seq in the stream full.
+func streamSeqs(t *testing.T, srv *redistest.Server) map[int]int {
+	const key = "full"
 	t.Helper()
 	entries, err := redis.Values(srv.Conn().Do("XRANGE", key, "-", "+"))
 	if err != nil {
@@ -49,7 +50,10 @@ func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[int]int {
 	}
 	seen := map[int]int{}
 	for _, e := range entries {
-		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		kv, err := redis.StringMap(e.([]interface{})[1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		n, err := strconv.Atoi(kv["seq"])
 		if err != nil {
 			t.Fatalf("stream %s holds %v", key, kv)
@@ -152,7 +156,8 @@ func TestSpoolFullDiskIntegration(t *testing.T) {
 	onDisk := spooled(spoolDir)
 	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if spooled(spoolDir) != onDisk || in.written.Load() == int64(total*257) {
-			t.Fatalf("stdin read on with a full disk: %d bytes spooled, then %d; %d of %d written to the pipe", onDisk, spooled(spoolDir), in.written.Load(), total*257)
+			t.Fatalf("stdin read on with a full disk: %d bytes spooled, then %d; %d of %d written to the pipe",
+				onDisk, spooled(spoolDir), in.written.Load(), total*257)
 		}
 	}
 	select {
@@ -165,7 +170,7 @@ func TestSpoolFullDiskIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, total)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, total)
 	log := p.stderr.String()
 	if count(log, "W! [outputs.redis] spool_dir") != 1 || count(log, fullWarning(spoolDir)) != 1 || count(log, roomAgain(spoolDir)) != 1 {
 		t.Fatalf("want one W! of the full disk and one I! of room again:\n%s", tail(log))
@@ -199,7 +204,10 @@ func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
 
 	// A line cut by the kill ends the last segment at a page's end: its
 	// newline needs a page of its own.
-	segs, _ := filepath.Glob(filepath.Join(spoolDir, "seg-*.log"))
+	segs, err := filepath.Glob(filepath.Join(spoolDir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := segs[len(segs)-1]
 	st, err := os.Stat(last)
 	if err != nil {
@@ -219,7 +227,7 @@ func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if st, _ := os.Stat(last); st.Size()%4096 != 0 {
+	if st, err := os.Stat(last); err != nil || st.Size()%4096 != 0 {
 		t.Fatalf("the cut line ends at %d, not at a page's end", st.Size())
 	}
 	if err := os.Truncate(filepath.Join(spoolDir, "lock"), 0); err != nil {
@@ -232,7 +240,7 @@ func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 4000)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 4000)
 	log := p.stderr.String()
 	if !strings.Contains(log, "I! [outputs.redis] replaying ") || count(log, "E! [outputs.redis] replayed line 2001: ") != 1 {
 		t.Fatalf("want the replay and one bad line, the cut one:\n%s", tail(log))
@@ -274,7 +282,7 @@ func TestSpoolCommitFileUnwritableIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, total)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, total)
 	log := p.stderr.String()
 	if count(log, fullWarning(spoolDir)) != count(log, roomAgain(spoolDir)) {
 		t.Fatalf("want an I! of room again for each W! of the full disk:\n%s", tail(log))
@@ -313,7 +321,7 @@ func TestSpoolFullDiskStopIntegration(t *testing.T) {
 	defer stdin.Close()
 	p := start(t, conf, stdin)
 	waitUntil(t, "the W! of the full disk", func() bool { return strings.Contains(p.stderr.String(), fullWarning(spoolDir)) })
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	signal(t, p.cmd, syscall.SIGTERM)
 	err = p.wait(t)
 	log := p.stderr.String()
 	var exit *exec.ExitError
@@ -324,7 +332,10 @@ func TestSpoolFullDiskStopIntegration(t *testing.T) {
 	if m == nil || !strings.Contains(log, "lines read from stdin that are neither in Redis nor in spool_dir "+spoolDir) {
 		t.Fatalf("no count of the lines lost:\n%s", tail(log))
 	}
-	lost, _ := strconv.Atoi(m[1])
+	lost, err := strconv.Atoi(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The rest of the file is stdin for the next start (the offset is
 	// shared with the process that read it).
@@ -333,7 +344,7 @@ func TestSpoolFullDiskStopIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	seen := streamSeqs(t, srv, "full")
+	seen := streamSeqs(t, srv)
 	missing := 0
 	for i := 0; i < total; i++ {
 		switch seen[i] {
@@ -364,7 +375,8 @@ func TestSpoolDirCannotBeMadeIntegration(t *testing.T) {
 	conf := streamConfig(t, srv.Addr, spoolDir, "")
 	p := start(t, conf, feedPipe(t, paddedLines(0, 100)).r)
 	waitUntil(t, "the wait for room", func() bool {
-		return strings.Contains(p.stderr.String(), "E! [outputs.redis] spool_dir "+spoolDir+" cannot be made: mkdir "+spoolDir+": no space left on device; not reading stdin until there is room")
+		return strings.Contains(p.stderr.String(), "E! [outputs.redis] spool_dir "+spoolDir+" cannot be made: mkdir "+spoolDir+
+			": no space left on device; not reading stdin until there is room")
 	})
 	if err := syscall.Mount("tmpfs", fs, "tmpfs", syscall.MS_REMOUNT, "nr_inodes=100"); err != nil {
 		t.Fatal(err)
@@ -372,7 +384,7 @@ func TestSpoolDirCannotBeMadeIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, p.stderr)
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 100)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 100)
 }
 
 // TestSpoolCommitPastTheEndIntegration is section 2's reproduction: 50
@@ -400,8 +412,9 @@ func TestSpoolCommitPastTheEndIntegration(t *testing.T) {
 		if err := p.wait(t); err != nil {
 			t.Fatalf("%s: %v\n%s", offset, err, p.stderr)
 		}
-		exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 50)
-		want := fmt.Sprintf("W! [outputs.redis] spool %s: the commit file says %s, past the end of the data held (%d): taken as torn, replaying all %d bytes", spoolDir, offset, len(in), len(in))
+		exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 50)
+		want := fmt.Sprintf("W! [outputs.redis] spool %s: the commit file says %s, past the end of the data held (%d): taken as torn, replaying all %d bytes",
+			spoolDir, offset, len(in), len(in))
 		if !strings.Contains(p.stderr.String(), want) {
 			t.Fatalf("%s: no W!:\n%s", offset, p.stderr)
 		}

@@ -31,7 +31,7 @@ func TestExitLineTellsUnknownFromLostIntegration(t *testing.T) {
   key = "stalled"
   flush_interval = "10ms"
 `, proxy.Addr))
-	stdinR, stdin, _ := osPipe(t)
+	stdinR, stdin := osPipe(t)
 	p := start(t, conf, stdinR)
 	stdinR.Close()
 	fmt.Fprint(stdin, seqLines(0, 10))
@@ -39,29 +39,39 @@ func TestExitLineTellsUnknownFromLostIntegration(t *testing.T) {
 	proxy.Stall()
 	fmt.Fprint(stdin, seqLines(10, 60))
 	waitUntil(t, "a write in flight", func() bool { return proxy.Held() > 0 })
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	signal(t, p.cmd, syscall.SIGTERM)
 	if err := p.wait(t); err == nil {
 		t.Fatalf("exit 0 with metrics left:\n%s", p.stderr)
 	}
 	log := p.stderr.String()
-	m := regexp.MustCompile(`I! \[outputs\.redis\] read \d+ lines, (\d+) metrics; wrote 10 metrics in \d+ updates; rejected 0 lines; not written (\d+) metrics, unknown (\d+) \(sent, no reply\)`).FindStringSubmatch(log)
+	m := regexp.MustCompile(`I! \[outputs\.redis\] read \d+ lines, (\d+) metrics; wrote 10 metrics in \d+ updates; rejected 0 lines; ` +
+		`not written (\d+) metrics, unknown (\d+) \(sent, no reply\)`).FindStringSubmatch(log)
 	if m == nil {
 		t.Fatalf("exit line:\n%s", log)
 	}
-	read, _ := strconv.Atoi(m[1]) // a stop ends reading: maybe not all 60
-	notWritten, _ := strconv.Atoi(m[2])
-	unknown, _ := strconv.Atoi(m[3])
+	read, err := strconv.Atoi(m[1]) // a stop ends reading: maybe not all 60
+	if err != nil {
+		t.Fatal(err)
+	}
+	notWritten, err := strconv.Atoi(m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := strconv.Atoi(m[3])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if unknown < 1 || notWritten+unknown != read-10 || !strings.Contains(log, "sent without a reply (Redis stalled") {
 		t.Fatalf("not written %d, unknown %d:\n%s", notWritten, unknown, log)
 	}
 }
 
-func osPipe(t *testing.T) (*os.File, *os.File, error) {
+func osPipe(t *testing.T) (r, w *os.File) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	return r, w, nil
+	return r, w
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/decodetest"
 )
 
-const benchLP = `cpu,cpu=cpu-total,dc=eu-west-1,env=production,host=host-01,rack=r12 usage_guest=0,usage_guest_nice=0,usage_idle=97.5,usage_iowait=0.125,usage_irq=0,usage_nice=0,usage_softirq=0.0625,usage_steal=0,usage_system=1.0625,usage_user=1.25 1795552004000000000`
+const benchLP = `cpu,cpu=cpu-total,dc=eu-west-1,env=production,host=host-01,rack=r12 usage_guest=0,usage_guest_nice=0,usage_idle=97.5,usage_iowait=` +
+	`0.125,usage_irq=0,usage_nice=0,usage_softirq=0.0625,usage_steal=0,usage_system=1.0625,usage_user=1.25 1795552004000000000`
 
 // Line protocol (lineprotocol.Influx).
 func BenchmarkInfluxLine(b *testing.B) {

@@ -59,7 +59,8 @@ func TestBackslashes(t *testing.T) {
 	}{
 		{m: metric("disk", []string{"path", `C:\`}, []string{"v"}),
 			line: `disk,path=C: v=4 1795552004000000000`,
-			warn: `metric "disk": tag "path": value "C:\\" ends in a backslash, which line protocol cannot carry: written as "path"="C:", as Telegraf's serializer does (named once per tag key)`},
+			warn: `metric "disk": tag "path": value "C:\\" ends in a backslash, which line protocol cannot carry: written as "path"="C:", as Telegraf's ` +
+				`serializer does (named once per tag key)`},
 		{m: metric(`disk\`, []string{"id", "c"}, []string{"v"}),
 			err: `measurement "disk\\" ends in a backslash, which line protocol cannot carry`},
 		{m: metric("disk", []string{"id", "b"}, []string{`dir\`}),
@@ -70,13 +71,16 @@ func TestBackslashes(t *testing.T) {
 		// leaves it out; a key cut to one the metric has is refused.
 		{m: metric("disk", []string{"id", `\\`, "x", "y"}, []string{"v"}),
 			line: `disk,x=y v=4 1795552004000000000`,
-			warn: `metric "disk": tag "id": value "\\\\" ends in a backslash, which line protocol cannot carry: the tag is left out, as Telegraf's serializer does (named once per tag key)`},
+			warn: `metric "disk": tag "id": value "\\\\" ends in a backslash, which line protocol cannot carry: the tag is left out, as Telegraf's ` +
+				`serializer does (named once per tag key)`},
 		{m: metric("disk", []string{`\`, "v"}, []string{"v"}),
 			line: `disk v=4 1795552004000000000`,
-			warn: `metric "disk": tag key "\\" ends in a backslash, which line protocol cannot carry: the tag is left out, as Telegraf's serializer does (named once per tag key)`},
+			warn: `metric "disk": tag key "\\" ends in a backslash, which line protocol cannot carry: the tag is left out, as Telegraf's serializer does ` +
+				`(named once per tag key)`},
 		{m: metric("disk", []string{`dir\`, `C:\`}, []string{"v"}),
 			line: `disk,dir=C: v=4 1795552004000000000`,
-			warn: `metric "disk": tag key "dir\\" ends in a backslash, which line protocol cannot carry: written as "dir"="C:", as Telegraf's serializer does (named once per tag key)`},
+			warn: `metric "disk": tag key "dir\\" ends in a backslash, which line protocol cannot carry: written as "dir"="C:", as Telegraf's serializer ` +
+				`does (named once per tag key)`},
 		{m: metric("disk", []string{`id\`, "1", "id", "2"}, []string{"v"}),
 			err: `metric "disk": tag key "id\\" ends in a backslash, which line protocol cannot carry, and cut it is "id", a tag key the metric has already`},
 		{m: metric("disk", []string{`id\`, "1", `id\\`, "2"}, []string{"v"}),

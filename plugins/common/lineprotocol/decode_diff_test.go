@@ -12,6 +12,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
@@ -34,7 +35,7 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 		p.SetTimePrecision(precision)
 	}
 	p.SetTimeFunc(fixedNow)
-	want, werr, panicked := parseRecover(p, line)
+	want, panicked, werr := parseRecover(p, line)
 
 	var got []string
 	gerr := d.Decode(line, func(m *metricline.Metric) { got = append(got, describe(m)) })
@@ -59,7 +60,7 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 		}
 		return
 	}
-	var wantText []string
+	wantText := make([]string, 0, len(want))
 	noFields := false
 	for _, m := range want {
 		if len(m.FieldList()) == 0 {
@@ -113,14 +114,14 @@ func sameAsTelegraf(t *testing.T, d *Influx, precision time.Duration, line []byt
 	}
 }
 
-func parseRecover(p *influx.Parser, line []byte) (ms []telegraf.Metric, err error, panicked bool) {
+func parseRecover(p *influx.Parser, line []byte) (ms []telegraf.Metric, panicked bool, err error) {
 	defer func() {
 		if recover() != nil {
 			panicked = true
 		}
 	}()
 	ms, err = p.Parse(line)
-	return ms, err, false
+	return ms, false, err
 }
 
 // describe writes everything a metric holds, types and float bits included.

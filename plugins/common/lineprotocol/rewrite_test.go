@@ -70,7 +70,7 @@ func FuzzRewriteVsTelegraf(f *testing.F) {
 			t.Fatal(err)
 		}
 		p.SetTimeFunc(func() time.Time { return def })
-		ms, perr, panicked := parseNoPanic(p, []byte(payload))
+		ms, panicked, perr := parseNoPanic(p, []byte(payload))
 		got, err := rewriters[seconds].Rewrite([]byte("x"), []byte(payload), def)
 		switch {
 		case err != nil && string(got) != "x":
@@ -104,14 +104,14 @@ func FuzzRewriteVsTelegraf(f *testing.F) {
 }
 
 // parseNoPanic: Telegraf's parser panics on a few malformed lines (`0\`).
-func parseNoPanic(p *influx.Parser, b []byte) (ms []telegraf.Metric, err error, panicked bool) {
+func parseNoPanic(p *influx.Parser, b []byte) (ms []telegraf.Metric, panicked bool, err error) {
 	defer func() {
 		if recover() != nil {
-			ms, err, panicked = nil, nil, true
+			ms, panicked, err = nil, true, nil
 		}
 	}()
 	ms, err = p.Parse(b)
-	return ms, err, false
+	return ms, false, err
 }
 
 // The copy is taken for what Telegraf writes (so the decoder's cost is
@@ -136,14 +136,17 @@ func TestCanonicalLinesAreCopied(t *testing.T) {
 	slow.NoCopy()
 	for _, payload := range append(copied, refused...) {
 		want, werr := slow.Rewrite(nil, []byte(payload), time.Unix(1, 0))
-		fast, _ := lineprotocol.NewRewriter(0)
+		fast, err := lineprotocol.NewRewriter(0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, gerr := fast.Rewrite(nil, []byte(payload), time.Unix(1, 0))
 		if !bytes.Equal(got, want) || (werr == nil) != (gerr == nil) {
 			t.Errorf("%q: copied %q (%v), decoded %q (%v)", payload, got, gerr, want, werr)
 		}
 	}
 	copies := func(p string) bool {
-		_, ok := slow.CopyCanonical(nil, []byte(p))
+		_, ok := slow.TryCopyCanonical(nil, []byte(p))
 		return ok
 	}
 	for _, p := range copied {
@@ -175,7 +178,10 @@ func TestCopiedLinesAsDecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow.NoCopy()
-	fast, _ := lineprotocol.NewRewriter(0)
+	fast, err := lineprotocol.NewRewriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	copiedN := 0
 	for n := 0; n < 50000; n++ {
 		var b strings.Builder
@@ -194,7 +200,7 @@ func TestCopiedLinesAsDecoded(t *testing.T) {
 			fmt.Fprintf(&b, " %s\n", times[rng.IntN(len(times))])
 		}
 		payload := []byte(b.String())
-		got, ok := fast.CopyCanonical([]byte("x"), payload)
+		got, ok := fast.TryCopyCanonical([]byte("x"), payload)
 		if !ok {
 			if string(got) != "x" {
 				t.Fatalf("%q: not copied, but %q left in the buffer", payload, got)

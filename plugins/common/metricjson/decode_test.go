@@ -19,7 +19,8 @@ import (
 // decodetest.Metric is a copy of a Metric that outlives the callback.
 func TestJSONSingleAndBatch(t *testing.T) {
 	d := NewJSON(time.Second, "")
-	line := `{"fields":{"fields_bitcoin_usd":97234.12,"n":-3,"big":18446744073709551615,"s":"x\"y\u00e9\ud83d\ude00","b":true,"f":false},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795552004}`
+	line := `{"fields":{"fields_bitcoin_usd":97234.12,"n":-3,"big":18446744073709551615,"s":"x\"y\u00e9\ud83d\ude00","b":true,"f":false},"name":"kafka` +
+		`_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795552004}`
 	got, err := decodetest.Collect(t, d, line)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,10 @@ func TestJSONWideMetricDuplicates(t *testing.T) {
 // TestJSONExamples reads every example stream and checks each accepted
 // line against encoding/json.
 func TestJSONExamples(t *testing.T) {
-	files, _ := filepath.Glob("../../../testdata/examples/*.jsonl")
+	files, err := filepath.Glob("../../../testdata/examples/*.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(files) == 0 {
 		t.Fatal("no example streams in testdata/examples")
 	}
@@ -282,9 +286,15 @@ func equalDecoded(a, b []decodetest.Metric) bool {
 // FuzzJSON checks that no line panics the decoder, that every error is one
 // line, and that whatever it accepts encoding/json reads the same way.
 func FuzzJSON(f *testing.F) {
-	files, _ := filepath.Glob("../../../testdata/examples/*.jsonl")
+	files, err := filepath.Glob("../../../testdata/examples/*.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, name := range files {
-		data, _ := os.ReadFile(name)
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
 		for i, line := range bytes.Split(data, []byte("\n")) {
 			if i%7 == 0 {
 				f.Add(string(line))

@@ -33,7 +33,7 @@ type pair struct {
 }
 
 func pairs(t testing.TB) []pair {
-	var ps []pair
+	ps := make([]pair, 0, len(options))
 	for _, o := range options {
 		s := &json.Serializer{TimestampUnits: config.Duration(o.units), TimestampFormat: o.format}
 		if err := s.Init(); err != nil {
@@ -67,7 +67,8 @@ func TestEncodeLikeTelegraf(t *testing.T) {
 	ps := pairs(t)
 	d := NewJSON(0, "")
 	for _, line := range []string{
-		`{"fields":{"usage_idle":97.5,"n":3,"big":1e21,"small":1e-7,"neg":-0.0,"s":"<a href=\"x\">&amp;</a>\u2028\u0001","b":true},"name":"cpu","tags":{"host":"h1","cpu":"total"},"timestamp":1795552004}`,
+		`{"fields":{"usage_idle":97.5,"n":3,"big":1e21,"small":1e-7,"neg":-0.0,"s":"<a href=\"x\">&amp;</a>\u2028\u0001","b":true},"name":"cpu","tags":{"` +
+			`host":"h1","cpu":"total"},"timestamp":1795552004}`,
 		`{"fields":{"a":1,"b":2.5,"e":1e308},"name":"odd\nname","tags":{"t":"1","s":"2"},"timestamp":-1795552004}`,
 		`{"fields":{},"name":"x","tags":{},"timestamp":0}`,
 	} {
@@ -108,7 +109,9 @@ func FuzzEncodeVsTelegraf(f *testing.F) {
 func BenchmarkAppendMetric(b *testing.B) {
 	d := NewJSON(0, "")
 	d.FloatNumbers = true
-	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`)
+	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq` +
+		`":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","hos` +
+		`t":"host-01","rack":"r12"},"timestamp":1795552004}`)
 	var m metricline.Metric
 	if err := d.Decode(line, func(got *metricline.Metric) { m = *got }); err != nil {
 		b.Fatal(err)

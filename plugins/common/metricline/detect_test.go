@@ -31,7 +31,10 @@ func TestDetectReadsEachLineInItsFormat(t *testing.T) {
 // Hostile: a line of neither format is refused by the decoder its first
 // byte chose, with that decoder's message; nothing is decoded from it.
 func TestDetectHostile(t *testing.T) {
-	in, _ := lineprotocol.NewInflux(0)
+	in, err := lineprotocol.NewInflux(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	for line, want := range map[string]string{
 		`{"fields":{"x":1.5},"name":"m"`: "JSON",
@@ -50,7 +53,10 @@ func TestDetectHostile(t *testing.T) {
 // A line protocol measurement may begin with '{': such a line is not
 // taken for bad JSON.
 func TestDetectBraceMeasurement(t *testing.T) {
-	in, _ := lineprotocol.NewInflux(0)
+	in, err := lineprotocol.NewInflux(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	for _, line := range []string{`{m x=1 1`, `{"m x=1i 1`, `{.m,\=0\=#={0*}a 0%}cpu#=6u 1`} {
 		var names []string
@@ -64,7 +70,10 @@ func TestDetectBraceMeasurement(t *testing.T) {
 // line, nor a line protocol line. (A '{' line that is line protocol after
 // all, rare, allocates the JSON decoder's error that is then dropped.)
 func TestDetectDoesNotAllocate(t *testing.T) {
-	in, _ := lineprotocol.NewInflux(0)
+	in, err := lineprotocol.NewInflux(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := &metricline.Detect{JSON: metricjson.NewJSON(time.Second, ""), Influx: in}
 	n := 0
 	count := func(*metricline.Metric) { n++ }
@@ -77,8 +86,9 @@ func TestDetectDoesNotAllocate(t *testing.T) {
 		if err := d.Decode(b, count); err != nil { // warm up the decoders' buffers
 			t.Fatalf("%s: %v", line, err)
 		}
-		if a := testing.AllocsPerRun(100, func() { _ = d.Decode(b, count) }); a != 0 {
-			t.Errorf("%s: %.1f allocations a line, want none", line, a)
+		var derr error
+		if a := testing.AllocsPerRun(100, func() { derr = d.Decode(b, count) }); a != 0 || derr != nil {
+			t.Errorf("%s: %.1f allocations a line, want none (%v)", line, a, derr)
 		}
 	}
 	if n != 4*102 { // a decode to warm up and AllocsPerRun's 101 runs, a metric a line (two in the batch)

@@ -22,7 +22,7 @@ var (
 		typedPairs[14:]...)
 )
 
-func benchPairs(b *testing.B, kv []string, tagKeys []string) {
+func benchPairs(b *testing.B, kv, tagKeys []string) {
 	c := newTypedCheck(b, tagKeys)
 	pairs := bytePairs(kv...)
 	var buf []byte

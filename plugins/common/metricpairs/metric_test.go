@@ -52,9 +52,10 @@ func TestDecodeRefusesBrokenLayouts(t *testing.T) {
 
 // BenchmarkDecode reads a hash in the typed layout as keys mode does.
 func BenchmarkDecode(b *testing.B) {
-	var in [][]byte
-	for _, s := range []string{"_measurement", "cpu", "_time", "1795552004000000000", "#host", "a", "#region", "eu-west",
-		"usage_user", "1.5", "usage_system", "0.25", "count", "12i", "up", "true", "note", `"ok"`} {
+	text := []string{"_measurement", "cpu", "_time", "1795552004000000000", "#host", "a", "#region", "eu-west",
+		"usage_user", "1.5", "usage_system", "0.25", "count", "12i", "up", "true", "note", `"ok"`}
+	in := make([][]byte, 0, len(text))
+	for _, s := range text {
 		in = append(in, []byte(s))
 	}
 	b.ReportAllocs()

@@ -130,7 +130,8 @@ func randomField(r *rand.Rand) metricline.Field {
 		}
 		return metricline.Field{Kind: metricline.Float, Float: v}
 	case 2:
-		ints := []int64{math.MinInt64, math.MaxInt64, 0, -1, r.Int64() - r.Int64()}
+		x, y := r.Int64(), r.Int64()
+		ints := []int64{math.MinInt64, math.MaxInt64, 0, -1, x - y}
 		return metricline.Field{Kind: metricline.Int, Int: ints[r.IntN(len(ints))]}
 	case 3:
 		uints := []uint64{math.MaxUint64, 0, 1 << 63, r.Uint64()}
@@ -243,8 +244,9 @@ func TestReadValueWithoutAllocating(t *testing.T) {
 	for _, text := range []string{"1.5", "0.1", "1.0", "1e-300", "+Inf", "-3i", "3u", "true", `"plain"`, `"a\"b"`} {
 		v := []byte(text)
 		var f metricline.Field
-		if a := testing.AllocsPerRun(100, func() { _, _ = ReadValue(&f, v, scratch[:0]) }); a != 0 {
-			t.Errorf("%s: %.1f allocations", text, a)
+		var rerr error
+		if a := testing.AllocsPerRun(100, func() { _, rerr = ReadValue(&f, v, scratch[:0]) }); a != 0 || rerr != nil {
+			t.Errorf("%s: %.1f allocations (%v)", text, a, rerr)
 		}
 	}
 	var first, refused, second metricline.Field

@@ -191,7 +191,8 @@ func TestTypedEntriesRefusedAsBefore(t *testing.T) {
 		{[]string{"_measurement", "m", "_time", "5", "_time", "5", "v", "1"}, "", "_time given twice"},
 		{[]string{"_measurement", "m", "_time", "9223372036854775808", "v", "1"}, "", `_time "9223372036854775808" is out of range (year 1678 to 2262)`},
 		{[]string{"_measurement", "m", "_time", "1.5", "v", "1"}, "", `_time "1.5" is not an integer number of nanoseconds`},
-		{[]string{"_measurement", "m", "_id", "1", "v", "1"}, "", `field "_id": names starting with '_' are reserved for the layout (write a field key "_x" as "\\_x")`},
+		{[]string{"_measurement", "m", "_id", "1", "v", "1"}, "", `field "_id": names starting with '_' are reserved for the layout (write a field key ` +
+			`"_x" as "\\_x")`},
 		{[]string{"_measurement", "m", "#", "a", "v", "1"}, "", `tag "#" has an empty key`},
 		{[]string{"_measurement", "m", "#a", "1", "#a", "1", "v", "1"}, "", `tag "a" given twice`},
 		{[]string{"_measurement", "m", "v", "1", `\v`, "2"}, "", `field "v" given twice`},

@@ -60,13 +60,22 @@ func (a *accumulated) NMetrics() int { return len(a.GetTelegrafMetrics()) }
 // builtIn is the plugin as Telegraf builds and starts it.
 func builtIn(t *testing.T, addr string, tune func(*RedisConsumer)) (*RedisConsumer, telegraf.Accumulator, *accumulated) {
 	t.Helper()
-	p, acc, got, _ := builtInSettled(t, addr, tune, nil)
-	return p, acc, got
+	s := builtInSettled(t, addr, tune, nil)
+	return s.p, s.acc, s.got
+}
+
+// settled is what builtInSettled gives: the plugin, the accumulator it
+// was started with, what it gathered, and its log.
+type settled struct {
+	p    *RedisConsumer
+	acc  telegraf.Accumulator
+	got  *accumulated
+	logs *syncBuffer
 }
 
 // builtInSettled is builtIn whose outputs' part is settle, called with
 // each metric as it comes (nil: the test settles them), and with its log.
-func builtInSettled(t *testing.T, addr string, tune func(*RedisConsumer), settle func(telegraf.Metric)) (*RedisConsumer, telegraf.Accumulator, *accumulated, *syncBuffer) {
+func builtInSettled(t *testing.T, addr string, tune func(*RedisConsumer), settle func(telegraf.Metric)) *settled {
 	t.Helper()
 	logs := &syncBuffer{}
 	p := NewBuiltIn()
@@ -115,7 +124,7 @@ func builtInSettled(t *testing.T, addr string, tune func(*RedisConsumer), settle
 			t.Logf("plugin log:\n%s", logs)
 		}
 	})
-	return p, acc, got, logs
+	return &settled{p: p, acc: acc, got: got, logs: logs}
 }
 
 // lines is line protocol of ms, sorted, as the execd program writes it.
@@ -125,7 +134,7 @@ func lines(t *testing.T, ms []telegraf.Metric) []string {
 	if err := s.Init(); err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	out := make([]string, 0, len(ms))
 	for _, m := range ms {
 		b, err := s.Serialize(m)
 		if err != nil {
@@ -363,7 +372,8 @@ func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
 			m.Reject()
 		}
 	}
-	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	s := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc, logs := s.got, s.logs
 	acc.Wait(t, 2)
 	reads := commandCalls(t, srv, "xreadgroup")
 	// Handed over again once, after the first backoff; not again within
@@ -423,7 +433,7 @@ func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
 		}
 		m.Accept()
 	}
-	_, _, acc, _ := builtInSettled(t, srv.Addr, streamTune(nil), settle)
+	acc := builtInSettled(t, srv.Addr, streamTune(nil), settle).got
 	acc.Wait(t, 9)
 	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
 	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 2, 5: 2}
@@ -446,7 +456,8 @@ func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T
 	for i := 0; i < 6; i++ {
 		srv.Do("XADD", "metrics", fmt.Sprintf("1795552004000-%d", i), "i", i)
 	}
-	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) { p.BatchSize = 2 }), nil)
+	s := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) { p.BatchSize = 2 }), nil)
+	acc, logs := s.got, s.logs
 	acc.Stays(t, 6, 100*time.Millisecond)
 	ms := acc.GetTelegrafMetrics()
 	ms[0].Reject()
@@ -484,7 +495,8 @@ func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *test
 	}
 	srv := redistest.Start(t)
 	srv.Do("XADD", "metrics", "1000-0", "i", 0)
-	_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(nil), nil)
+	s := builtInSettled(t, srv.Addr, streamTune(nil), nil)
+	acc, logs := s.got, s.logs
 	acc.Wait(t, 1)
 	acc.GetTelegrafMetrics()[0].Accept()
 	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
@@ -494,7 +506,8 @@ func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *test
 
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	waitFor(t, "the W! line", func() bool {
-		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 1999-18446744073709551615, just before 2000-0, the oldest entry Telegraf has not delivered`)
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not `+
+			`(XGROUP DESTROY?): created the group again at 1999-18446744073709551615, just before 2000-0, the oldest entry Telegraf has not delivered`)
 	})
 	srv.Do("XADD", "metrics", "4000-0", "i", 3)
 	acc.Wait(t, 4)

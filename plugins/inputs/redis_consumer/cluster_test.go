@@ -54,7 +54,9 @@ func TestClusterPairThroughFailoverIntegration(t *testing.T) {
 		for i := from; i < to; i++ {
 			fmt.Fprintf(&b, "pair seq=%di %d\n", i, 1795552004000000000+int64(i))
 		}
-		_, _ = io.WriteString(pw, b.String())
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	write(0, 500)
 	deadline := time.Now().Add(20 * time.Second)

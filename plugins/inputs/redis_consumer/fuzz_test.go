@@ -50,7 +50,7 @@ func FuzzQuoteRoundTrip(f *testing.F) {
 	f.Add(1.2345678901234e-05)
 	f.Add(5e-324)
 	f.Add(math.MaxFloat64)
-	f.Add(-0.0)
+	f.Add(math.Copysign(0, -1))
 	p := New()
 	p.Log = logger.NewWriter(io.Discard, "")
 	if err := p.Init(); err != nil {

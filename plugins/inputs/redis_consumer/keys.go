@@ -42,7 +42,7 @@ func (k *keyScan) gather(c redis.Conn) ([]telegraf.Metric, error) {
 		}
 		var page []string
 		if _, err := redis.Scan(reply, &cursor, &page); err != nil {
-			return nil, fmt.Errorf("SCAN reply: %w", err)
+			return nil, fmt.Errorf("reading the SCAN reply: %w", err)
 		}
 		fresh := page[:0]
 		for _, key := range page {
@@ -83,7 +83,11 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 	var wanted []int // indexes into page
 	var reads []string
 	for i, t := range types {
-		switch t, _ := redis.String(t, nil); t {
+		typ, err := redis.String(t, nil)
+		if err != nil {
+			typ = "" // not a type name: skipped as a type not read
+		}
+		switch typ {
 		case "string":
 			wanted, reads = append(wanted, i), append(reads, "GET")
 		case "hash":
@@ -92,7 +96,7 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 			wanted, reads = append(wanted, i), append(reads, "LRANGE")
 		case "none": // deleted since the SCAN
 		default:
-			k.p.Log.Debugf("key %q skipped: type %s is not read (only string, hash and list)", page[i], t)
+			k.p.Log.Debugf("key %q skipped: type %s is not read (only string, hash and list)", page[i], typ)
 		}
 	}
 	// One element more than list_max_length tells a longer list.

@@ -12,7 +12,8 @@ import (
 )
 
 // doc is a document as redis-output writes it.
-const doc = `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"},{"id":"shiba-inu","price":"0.000012345678901234"}]}`
+const doc = `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"},` +
+	`{"id":"shiba-inu","price":"0.000012345678901234"}]}`
 
 var docLines = []string{
 	"currency_rate,id=bitcoin,quote=usd price=97234.12 1795552004000000000",
@@ -113,7 +114,8 @@ func TestQuoteMalformedDocumentsIntegration(t *testing.T) {
 		{`{"timestamp":-1,"quote":"usd","prices":[]}`, `"timestamp" -1 is not a time`},
 		{`{"timestamp":1795552004,"prices":[]}`, `no "quote"`},
 		{`{"timestamp":1795552004,"quote":"usd"}`, `no "prices"`},
-		{`{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"x","price":"1,5"}]}`, `prices[1] (x): "price" "1,5" is not a decimal number`},
+		{`{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"},{"id":"x","price":"1,5"}]}`,
+			`prices[1] (x): "price" "1,5" is not a decimal number`},
 		{`{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"NaN"}]}`, "is not a decimal number"},
 		{`{"timestamp":1795552004,"quote":"usd","prices":[{"price":"1"}]}`, `prices[0]: no "id"`},
 		{`{"timestamp":1795552004,"quote":"usd","prices":[]} {}`, "data after the document"},

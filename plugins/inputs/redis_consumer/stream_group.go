@@ -1,6 +1,7 @@
 package redis_consumer
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -88,10 +89,11 @@ func (g *group) recreate(c redis.Conn, low entryID, lowOK bool) error {
 	_, err := c.Do("XGROUP", "CREATE", g.key, g.name, "0", "MKSTREAM")
 	switch {
 	case err == nil:
-		g.log.Warnf("stream %q is gone (the key was deleted, or Redis lost it), and consumer group %q with it: created both again, the group at 0, so that every entry the new stream gets is read",
-			g.key, g.name)
+		g.log.Warnf("stream %q is gone (the key was deleted, or Redis lost it), and consumer group %q with it: "+
+			"created both again, the group at 0, so that every entry the new stream gets is read", g.key, g.name)
 	case strings.HasPrefix(err.Error(), "BUSYGROUP"):
-		g.log.Infof("stream %q was gone (the key was deleted) and another consumer has created it again with consumer group %q: reading on from where the group is", g.key, g.name)
+		g.log.Infof("stream %q was gone (the key was deleted) and another consumer has created it again with consumer group %q: "+
+			"reading on from where the group is", g.key, g.name)
 	default:
 		return err
 	}
@@ -132,8 +134,8 @@ func (g *group) noteRead(entries []entry) {
 // in XREADGROUP (Redis 7). It says whether err was one of them; the group
 // is then created again at the next step (recreate says why and where).
 func (g *group) lostIn(err error) bool {
-	re, ok := err.(redis.Error)
-	if !ok {
+	var re redis.Error
+	if !errors.As(err, &re) {
 		return false
 	}
 	switch msg := string(re); {

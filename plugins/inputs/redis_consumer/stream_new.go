@@ -1,6 +1,7 @@
 package redis_consumer
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -143,7 +144,8 @@ func (n *newEntries) receive(rr *rawReplies, claimDue bool) (entries []entry, ac
 	if len(n.acks.acking) > 0 {
 		ackErr = rr.ack()
 		n.acks.settle(ackErr == nil)
-		if _, isReply := ackErr.(redis.Error); ackErr != nil && !isReply {
+		var re redis.Error
+		if ackErr != nil && !errors.As(ackErr, &re) {
 			return nil, nil, ackErr
 		}
 	}

@@ -116,18 +116,40 @@ func ackedOnlyIfWritten(t *testing.T, srv *redistest.Server, lines []string) {
 	if err != nil || len(groups) != 1 {
 		t.Fatalf("XINFO GROUPS: %v %v", groups, err)
 	}
-	info, _ := redis.StringMap(groups[0], nil)
-	ms, _, _ := strings.Cut(info["last-delivered-id"], "-")
-	last, _ := strconv.Atoi(ms)
+	// The group's fields are not all strings (consumers and pending are
+	// integers): read the one wanted by its name.
+	info, err := redis.Values(groups[0], nil)
+	if err != nil || len(info)%2 != 0 {
+		t.Fatalf("XINFO GROUPS entry: %v %v", info, err)
+	}
+	lastID := ""
+	for i := 0; i < len(info); i += 2 {
+		if name, _ := info[i].([]byte); string(name) == "last-delivered-id" {
+			if lastID, err = redis.String(info[i+1], nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ms, _, _ := strings.Cut(lastID, "-")
+	last, err := strconv.Atoi(ms)
+	if err != nil {
+		t.Fatalf("last-delivered-id %q: %v", lastID, err)
+	}
 	pend, err := redis.Values(c.Do("XPENDING", "metrics", "telegraf", "-", "+", 1000000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	isPending := map[int]bool{}
 	for _, e := range pend {
-		id, _ := redis.String(e.([]any)[0], nil)
+		id, err := redis.String(e.([]any)[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ms, _, _ := strings.Cut(id, "-")
-		i, _ := strconv.Atoi(ms)
+		i, err := strconv.Atoi(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
 		isPending[i] = true
 	}
 	out := entriesOut(t, lines)
@@ -362,7 +384,8 @@ func TestStreamOverlapGroupDestroyedIntegration(t *testing.T) {
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	stdout.open()
 	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 200-0`)
+		return strings.Contains(logs.String(), `consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the `+
+			`group again at 200-0`)
 	})
 	everyEntryOnce(t, &stdout.out, 1000)
 	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })

@@ -3,6 +3,7 @@ package redis_consumer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -135,7 +136,8 @@ func TestRawRepliesErrorsKeepTheConnectionInStepIntegration(t *testing.T) {
 		t.Fatalf("XACK on a missing group: %v", err) // Redis answers 0
 	}
 	_, err := rr.readGroup()
-	if re, ok := err.(redis.Error); !ok || !strings.HasPrefix(string(re), "NOGROUP") {
+	var re redis.Error
+	if !errors.As(err, &re) || !strings.HasPrefix(string(re), "NOGROUP") {
 		t.Fatalf("want NOGROUP, got %v", err)
 	}
 	if err := c.WriteRaw(redisconn.AppendCommand(nil, "XACK", "s")); err != nil {
@@ -181,7 +183,7 @@ func TestRawRepliesCutShortIntegration(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from a reply cut short")
 	}
-	if _, isReply := err.(redis.Error); isReply {
+	if re := redis.Error(""); errors.As(err, &re) {
 		t.Fatalf("a cut connection reported as a Redis reply: %v", err)
 	}
 }
@@ -201,7 +203,10 @@ func TestStreamPipelinedAckLosesNothingIntegration(t *testing.T) {
 		c := srv.Conn()
 		defer c.Close()
 		for i := from; i < to; i++ {
-			c.Send("XADD", "metrics", "*", "payload", fmt.Sprintf("m v=%di %d", i, i))
+			if err := c.Send("XADD", "metrics", "*", "payload", fmt.Sprintf("m v=%di %d", i, i)); err != nil {
+				t.Error(err)
+				return
+			}
 		}
 		if _, err := c.Do(""); err != nil {
 			t.Error(err)

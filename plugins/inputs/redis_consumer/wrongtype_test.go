@@ -28,7 +28,8 @@ func TestWrongTypeNamesTheKeyAndItsTypeIntegration(t *testing.T) {
 	s, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) { p.Mode, p.Key = "stream", "events" })
 	start(t, s, RunOptions{})
 	waitFor(t, "the error", func() bool { return strings.Contains(logs.String(), "WRONGTYPE") })
-	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] Redis at `+srv.Addr+` refused the read: WRONGTYPE key "events" holds a string, not a stream`) {
+	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] Redis at `+srv.Addr+` refused the read: WRONGTYPE key "events" holds a string, `+
+		`not a stream`) {
 		t.Fatalf("stream:\n%s", logs)
 	}
 	// Hostile: other errors are left as they are.
@@ -46,7 +47,8 @@ func TestCoinIdsLineProtocolCannotCarryIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	srv := redistest.Start(t)
-	srv.Do("SET", DefaultQuoteKey, `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bs","price":"1"},{"id":"bs\\","price":"2"},{"id":"lone\\\\","price":"3"},{"id":"ok","price":"4"}]}`)
+	srv.Do("SET", DefaultQuoteKey, `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bs","price":"1"},{"id":"bs\\","price":"2"},`+
+		`{"id":"lone\\\\","price":"3"},{"id":"ok","price":"4"}]}`)
 	p, logs := newPlugin(t, srv.Addr, nil)
 	out := &syncBuffer{}
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {
@@ -55,7 +57,8 @@ func TestCoinIdsLineProtocolCannotCarryIntegration(t *testing.T) {
 	sameLines(t, out.Lines(),
 		"currency_rate,id=bs,quote=usd price=1 1795552004000000000",
 		"currency_rate,id=ok,quote=usd price=4 1795552004000000000")
-	want := `E! [inputs.redis_consumer] quote document in key "coingecko:rate:usd": coin ids left out, line protocol cannot carry a tag value ending in '\': "bs\\" (it would reach Telegraf as "bs", merged with that coin), "lone\\\\" (it would reach Telegraf as "lone")`
+	want := `E! [inputs.redis_consumer] quote document in key "coingecko:rate:usd": coin ids left out, line protocol cannot carry a tag value ending ` +
+		`in '\': "bs\\" (it would reach Telegraf as "bs", merged with that coin), "lone\\\\" (it would reach Telegraf as "lone")`
 	if !strings.Contains(logs.String(), want) {
 		t.Fatalf("log:\n%s\nwant %s", logs, want)
 	}

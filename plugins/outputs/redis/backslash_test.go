@@ -22,7 +22,8 @@ import (
 const backslashLines = `{"fields":{"v":4},"name":"disk","tags":{"path":"C:\\"},"timestamp":1}
 {"fields":{"v":4},"name":"disk\\","tags":{"id":"c"},"timestamp":2}
 {"fields":{"dir\\":2},"name":"disk","tags":{"id":"b"},"timestamp":3}
-{"metrics":[{"fields":{"v":5},"name":"disk","tags":{"path":"D:\\"},"timestamp":4},{"fields":{"v":6,"w\\":1},"name":"disk","tags":{"id":"d"},"timestamp":5},{"fields":{"v":7},"name":"disk","tags":{"path":"\\\\"},"timestamp":6}]}
+` + `{"metrics":[{"fields":{"v":5},"name":"disk","tags":{"path":"D:\\"},"timestamp":4},` +
+	`{"fields":{"v":6,"w\\":1},"name":"disk","tags":{"id":"d"},"timestamp":5},{"fields":{"v":7},"name":"disk","tags":{"path":"\\\\"},"timestamp":6}]}
 `
 
 var backslashStored = []string{
@@ -70,13 +71,20 @@ func TestLineProtocolBackslashesIntegration(t *testing.T) {
 			c := srv.Conn()
 			switch mode {
 			case "list":
-				got, _ = redis.Strings(c.Do("LRANGE", "l", 0, -1))
+				var err error
+				got, err = redis.Strings(c.Do("LRANGE", "l", 0, -1))
+				if err != nil {
+					t.Fatal(err)
+				}
 			case "string":
 				for _, ts := range []string{"1000000000", "4000000000", "6000000000"} {
-					v, _ := redis.String(c.Do("GET", "s:"+ts))
+					v, err := redis.String(c.Do("GET", "s:"+ts))
+					if err != nil {
+						t.Fatal(err)
+					}
 					got = append(got, v)
 				}
-				if n, _ := redis.Int(c.Do("DBSIZE")); n != 3 {
+				if n, err := redis.Int(c.Do("DBSIZE")); err != nil || n != 3 {
 					t.Errorf("%d keys, want 3", n)
 				}
 			case "publish":
@@ -88,9 +96,15 @@ func TestLineProtocolBackslashesIntegration(t *testing.T) {
 					got = append(got, string(msg.Data))
 				}
 			case "stream":
-				entries, _ := redis.Values(c.Do("XRANGE", "x", "-", "+"))
+				entries, err := redis.Values(c.Do("XRANGE", "x", "-", "+"))
+				if err != nil {
+					t.Fatal(err)
+				}
 				for _, e := range entries {
-					kv, _ := redis.Strings(e.([]any)[1], nil)
+					kv, err := redis.Strings(e.([]any)[1], nil)
+					if err != nil {
+						t.Fatal(err)
+					}
 					got = append(got, kv[1])
 				}
 			}
@@ -112,9 +126,12 @@ func TestLineProtocolBackslashesIntegration(t *testing.T) {
 			log := logs.String()
 			for _, want := range []string{
 				`E! [outputs.redis] line 2: metric at 2000000000: serializing: measurement "disk\\" ends in a backslash, which line protocol cannot carry: `,
-				`E! [outputs.redis] line 3: metric at 3000000000: serializing: metric "disk": field key "dir\\" ends in a backslash, which line protocol cannot carry: `,
-				`E! [outputs.redis] line 4: metric at 5000000000: serializing: metric "disk": field key "w\\" ends in a backslash, which line protocol cannot carry: `,
-				`W! [outputs.redis] metric "disk": tag "path": value "C:\\" ends in a backslash, which line protocol cannot carry: written as "path"="C:", as Telegraf's serializer does (named once per tag key)`,
+				`E! [outputs.redis] line 3: metric at 3000000000: serializing: metric "disk": field key "dir\\" ends in a backslash, which line ` +
+					`protocol cannot carry: `,
+				`E! [outputs.redis] line 4: metric at 5000000000: serializing: metric "disk": field key "w\\" ends in a backslash, which line protocol ` +
+					`cannot carry: `,
+				`W! [outputs.redis] metric "disk": tag "path": value "C:\\" ends in a backslash, which line protocol cannot carry: written as "path"="C:", ` +
+					`as Telegraf's serializer does (named once per tag key)`,
 			} {
 				if logCount(log, want) != 1 {
 					t.Errorf("not once in the log: %s", want)

@@ -8,7 +8,9 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
-const benchLine = `{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`
+const benchLine = `{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,` +
+	`"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1",` +
+	`"env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`
 
 // benchMode decodes a system metric and builds its commands: the work per
 // metric of a per-metric mode before the network.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,9 @@ func TestClusterFailoverIntegration(t *testing.T) {
 			for i := from; i < to; i++ {
 				fmt.Fprintf(&b, `{"fields":{"seq":%d},"name":"m","tags":{"host":"h%d"},"timestamp":%d}`+"\n", i, i%hosts, 1795552004+i)
 			}
-			_, _ = io.WriteString(pw, b.String())
+			if _, err := io.WriteString(pw, b.String()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		write(0, 1000)
 		deadline := time.Now().Add(20 * time.Second)
@@ -122,18 +125,24 @@ func TestClusterFailoverIntegration(t *testing.T) {
 		c.WaitOK()
 		seen := map[string]int{}
 		for h := 0; h < hosts; h++ {
-			entries, _ := redis.Values(clusterDo(t, c, "XRANGE", fmt.Sprintf("s:h%d", h), "-", "+"), nil)
+			entries, err := redis.Values(clusterDo(t, c, "XRANGE", fmt.Sprintf("s:h%d", h), "-", "+"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, e := range entries {
-				kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+				kv, err := redis.StringMap(e.([]interface{})[1], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
 				seen[kv["seq"]]++
 			}
 		}
 		dups := 0
 		for i := 0; i < n; i++ {
-			if seen[fmt.Sprint(i)] == 0 {
+			if seen[strconv.Itoa(i)] == 0 {
 				t.Fatalf("seq %d lost in the failover\n%s", i, logs)
 			}
-			dups += seen[fmt.Sprint(i)] - 1
+			dups += seen[strconv.Itoa(i)] - 1
 		}
 		t.Logf("%d entries over %d slots through a master's SIGKILL: none lost, %d twice; %s", n, hosts, dups,
 			strings.TrimSpace(lastLine(logs.String(), "is back after")))
@@ -157,7 +166,10 @@ func TestClusterFailoverIntegration(t *testing.T) {
 			if mode == "publish" {
 				continue
 			}
-			typ, _ := redis.String(clusterDo(t, c, "TYPE", mode+":h7"), nil)
+			typ, err := redis.String(clusterDo(t, c, "TYPE", mode+":h7"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := map[string]string{"hash": "hash", "stream": "stream", "list": "list", "string": "string"}[mode]
 			if typ != want {
 				t.Fatalf("%s: %s:h7 is a %q", mode, mode, typ)
@@ -189,15 +201,16 @@ func TestClusterFailoverIntegration(t *testing.T) {
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				cl := &redisc.Cluster{StartupNodes: seeds, DialOptions: []redis.DialOption{redis.DialConnectTimeout(200 * time.Millisecond), redis.DialReadTimeout(200 * time.Millisecond)}}
+				cl := &redisc.Cluster{StartupNodes: seeds, DialOptions: []redis.DialOption{
+					redis.DialConnectTimeout(200 * time.Millisecond), redis.DialReadTimeout(200 * time.Millisecond),
+				}}
 				conn, err := redisc.RetryConn(cl.Get(), 3, 50*time.Millisecond)
 				if err == nil {
 					doc, err := redis.String(conn.Do("GET", "coingecko:rate:usd"))
 					if err == nil {
 						var ts int64
-						fmt.Sscanf(doc, `{"timestamp":%d`, &ts)
-						if ts < last {
-							watched <- fmt.Errorf("the quote went back from %d to %d", last, ts)
+						if _, err := fmt.Sscanf(doc, `{"timestamp":%d`, &ts); err != nil || ts < last {
+							watched <- fmt.Errorf("the quote went back from %d to %d (%s)", last, ts, doc)
 							conn.Close()
 							cl.Close()
 							return
@@ -233,7 +246,10 @@ func TestClusterFailoverIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.WaitOK()
-		got, _ := redis.String(clusterDo(t, c, "GET", "coingecko:rate:usd"), nil)
+		got, err := redis.String(clusterDo(t, c, "GET", "coingecko:rate:usd"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !strings.Contains(got, `"price":"59"`) {
 			t.Fatalf("stored %s\n%s", got, logs)
 		}

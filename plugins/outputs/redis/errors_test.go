@@ -38,8 +38,8 @@ func TestRedisErrorRepliesIntegration(t *testing.T) {
 				host, port, _ := strings.Cut(other.Addr, ":")
 				srv.Do("REPLICAOF", host, port)
 				waitFor(t, func() bool {
-					info, _ := redis.String(srv.Conn().Do("INFO", "replication"))
-					return strings.Contains(info, "master_link_status:up")
+					info, err := redis.String(srv.Conn().Do("INFO", "replication"))
+					return err == nil && strings.Contains(info, "master_link_status:up")
 				})
 			},
 			func(srv, _ *redistest.Server) { srv.Do("REPLICAOF", "NO", "ONE") }},
@@ -60,10 +60,14 @@ func TestRedisErrorRepliesIntegration(t *testing.T) {
 			line := func(ts int, price float64) string {
 				return fmt.Sprintf(`{"fields":{"fields_bitcoin_usd":%v},"name":"kafka_consumer","tags":{},"timestamp":%d}`+"\n", price, ts)
 			}
-			_, _ = pw.Write([]byte(line(1795552004, 1)))
+			if _, err := pw.Write([]byte(line(1795552004, 1))); err != nil {
+				t.Fatal(err)
+			}
 			waitFor(t, func() bool { return stats.Written.Load() == 1 })
 			c.fault(srv, other)
-			_, _ = pw.Write([]byte(line(1795552005, 2)))
+			if _, err := pw.Write([]byte(line(1795552005, 2))); err != nil {
+				t.Fatal(err)
+			}
 			if c.log != "" {
 				waitFor(t, func() bool { return strings.Contains(logs.String(), c.log) })
 				c.heal(srv, other)
@@ -77,7 +81,10 @@ func TestRedisErrorRepliesIntegration(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatalf("not written after the fault healed:\n%s", logs)
 			}
-			got, _ := redis.String(srv.Conn().Do("GET", "coingecko:rate:usd"))
+			got, err := redis.String(srv.Conn().Do("GET", "coingecko:rate:usd"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !strings.Contains(got, `"price":"2"`) {
 				t.Fatalf("stored %s\n%s", got, logs)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,10 @@ func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[string]int 
 	}
 	seen := map[string]int{}
 	for _, e := range entries {
-		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		kv, err := redis.StringMap(e.([]interface{})[1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[kv["seq"]]++
 	}
 	return seen
@@ -62,11 +66,15 @@ func TestStalledNetworkIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	_, _ = io.WriteString(pw, seqLines(0, 100))
+	if _, err := io.WriteString(pw, seqLines(0, 100)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return stats.Written.Load() == 100 })
 
 	proxy.Stall()
-	_, _ = io.WriteString(pw, seqLines(100, 200))
+	if _, err := io.WriteString(pw, seqLines(100, 200)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "i/o timeout") })
 	dialed := proxy.Accepted()
 	waitFor(t, func() bool { return proxy.Accepted() >= dialed+2 }) // reconnections that stall as well
@@ -75,7 +83,9 @@ func TestStalledNetworkIntegration(t *testing.T) {
 
 	// Cut: every connection closed under the plugin's feet.
 	proxy.Cut()
-	_, _ = io.WriteString(pw, seqLines(200, 300))
+	if _, err := io.WriteString(pw, seqLines(200, 300)); err != nil {
+		t.Fatal(err)
+	}
 	pw.Close()
 	select {
 	case err := <-done:
@@ -87,7 +97,7 @@ func TestStalledNetworkIntegration(t *testing.T) {
 	}
 	seen := streamSeqs(t, srv, "s")
 	for i := 0; i < 300; i++ {
-		if seen[fmt.Sprint(i)] == 0 {
+		if seen[strconv.Itoa(i)] == 0 {
 			t.Fatalf("seq %d lost\n%s", i, logs)
 		}
 	}
@@ -114,10 +124,14 @@ func TestSIGTERMDuringSlowRedisIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, pr, stats) }()
-	_, _ = io.WriteString(pw, seqLines(0, 10))
+	if _, err := io.WriteString(pw, seqLines(0, 10)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return stats.Written.Load() == 10 })
 	proxy.Stall()
-	_, _ = io.WriteString(pw, seqLines(10, 60))
+	if _, err := io.WriteString(pw, seqLines(10, 60)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return stats.Lines.Load() == 60 })
 	waitFor(t, func() bool { return proxy.Held() > 0 }) // a write is in flight, stalled
 	start := time.Now()
@@ -131,7 +145,8 @@ func TestSIGTERMDuringSlowRedisIntegration(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || unknown < 1 || notWritten+unknown != 50 {
 		t.Fatalf("error %v (not written %d, unknown %d)\n%s", err, notWritten, unknown, logs)
 	}
-	if !strings.Contains(logs.String(), fmt.Sprintf("E! [outputs.redis] stopping with %d metrics not written to Redis and %d sent without a reply", notWritten, unknown)) {
+	if !strings.Contains(logs.String(),
+		fmt.Sprintf("E! [outputs.redis] stopping with %d metrics not written to Redis and %d sent without a reply", notWritten, unknown)) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	// The grace is `timeout`; a write stalled at that moment adds at most
@@ -161,7 +176,10 @@ func TestRedisKilledUnder100kMetricsIntegration(t *testing.T) {
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
 	go func() {
 		for i := 0; i < n; i += 1000 {
-			_, _ = io.WriteString(pw, seqLines(i, i+1000))
+			if _, err := io.WriteString(pw, seqLines(i, i+1000)); err != nil {
+				t.Error(err)
+				break
+			}
 		}
 		pw.Close()
 	}()
@@ -180,7 +198,7 @@ func TestRedisKilledUnder100kMetricsIntegration(t *testing.T) {
 	seen := streamSeqs(t, srv, "s")
 	dups := 0
 	for i := 0; i < n; i++ {
-		c := seen[fmt.Sprint(i)]
+		c := seen[strconv.Itoa(i)]
 		if c == 0 {
 			t.Fatalf("seq %d lost\n%s", i, logs)
 		}

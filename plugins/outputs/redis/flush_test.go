@@ -71,15 +71,15 @@ func TestAHalfLineIsNoPauseIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return stats.Lines.Load() == 0 }) // read, not yet a line
-	if n, _ := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd")); n != 0 || logs.String() != "" {
+	if n, err := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd")); err != nil || n != 0 || logs.String() != "" {
 		t.Fatalf("half a line was written or refused: %s", logs)
 	}
 	if _, err := io.WriteString(feed, line[40:]+"\n"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
-		n, _ := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd"))
-		return n == 1
+		n, err := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd"))
+		return err == nil && n == 1
 	})
 	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 1 || d.Prices[0].Price != "97234.12" {
 		t.Fatalf("document %+v", d)

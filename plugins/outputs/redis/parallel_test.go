@@ -74,7 +74,7 @@ func TestParallelQuoteKeepsTheOrderIntegration(t *testing.T) {
 			t.Errorf("%s: price %s, want %s (the last line's)", p.ID, p.Price, want)
 		}
 	}
-	if reported := reportedLines(logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
+	if reported := reportedLines(t, logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
 		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
 	}
 	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(len(lines)-len(bad)) {
@@ -196,7 +196,7 @@ func TestParallelListKeepsTheOrderIntegration(t *testing.T) {
 			}
 		}
 	}
-	if reported := reportedLines(logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
+	if reported := reportedLines(t, logs.String()); fmt.Sprint(reported) != fmt.Sprint(bad) {
 		t.Fatalf("bad lines reported %v, want %v in order", reported, bad)
 	}
 	if stats.Lines.Load() != int64(len(lines)) || stats.Rejected.Load() != int64(len(bad)) || stats.Metrics.Load() != int64(metrics) {
@@ -206,10 +206,15 @@ func TestParallelListKeepsTheOrderIntegration(t *testing.T) {
 
 // reportedLines are the numbers of the input lines logged as bad, in the
 // order logged.
-func reportedLines(logs string) []int {
-	var lines []int
-	for _, m := range regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs, -1) {
-		n, _ := strconv.Atoi(m[1])
+func reportedLines(t *testing.T, logs string) []int {
+	t.Helper()
+	found := regexp.MustCompile(`E! \[outputs.redis\] line (\d+): `).FindAllStringSubmatch(logs, -1)
+	lines := make([]int, 0, len(found))
+	for _, m := range found {
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		lines = append(lines, n)
 	}
 	return lines

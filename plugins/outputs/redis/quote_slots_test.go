@@ -94,7 +94,10 @@ func TestQuoteClusterSlotsIntegration(t *testing.T) {
 		// The merge itself, on the node of the document's slot.
 		conn := cl.MasterFor(tc.key).Conn()
 		b := quote.NewBatch(opts)
-		_ = b.Add(&metricline.Metric{Time: 1795552004e9, Fields: []metricline.Field{{Key: []byte("bitcoin_usd"), Kind: metricline.Float, Float: 1}}})
+		m := &metricline.Metric{Time: 1795552004e9, Fields: []metricline.Field{{Key: []byte("bitcoin_usd"), Kind: metricline.Float, Float: 1}}}
+		if err := b.Add(m); err != nil {
+			t.Fatalf("%q: %v", tc.key, err)
+		}
 		_, err := b.Write(context.Background(), conn)
 		conn.Close()
 		if tc.refused != "" {
@@ -113,7 +116,10 @@ func TestQuoteClusterSlotsIntegration(t *testing.T) {
 		if err := r.Run(context.Background(), strings.NewReader(line), stats); err != nil || stats.Written.Load() != 1 {
 			t.Fatalf("%q: %v, wrote %d", tc.key, err, stats.Written.Load())
 		}
-		doc, _ := redis.String(clusterDo(t, cl, "GET", tc.key), nil)
+		doc, err := redis.String(clusterDo(t, cl, "GET", tc.key), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !strings.Contains(doc, `{"id":"bitcoin","price":"1"},{"id":"ethereum","price":"2"}`) {
 			t.Fatalf("%q: document %s", tc.key, doc)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,10 @@ func TestSentinelFailoverIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	master := redistest.Start(t)
-	replica := redistest.Start(t, "--replicaof", "127.0.0.1", fmt.Sprint(master.Port))
+	replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
 	waitFor(t, func() bool {
-		info, _ := redis.String(replica.Conn().Do("INFO", "replication"))
-		return strings.Contains(info, "master_link_status:up")
+		info, err := redis.String(replica.Conn().Do("INFO", "replication"))
+		return err == nil && strings.Contains(info, "master_link_status:up")
 	})
 	var sentinels []string
 	for i := 0; i < 3; i++ {
@@ -58,7 +59,7 @@ func TestSentinelFailoverIntegration(t *testing.T) {
 	}
 	waitFor(t, func() bool { return stats.Accounted() == 20 })
 	// wait_replicas: what counts as written is on the replica already.
-	if got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd")); !strings.Contains(got, `"price":"19"`) {
+	if got, err := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd")); err != nil || !strings.Contains(got, `"price":"19"`) {
 		t.Fatalf("written but not replicated: %s", got)
 	}
 	master.Kill()
@@ -79,7 +80,10 @@ func TestSentinelFailoverIntegration(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("not written after the failover:\n%s", logs)
 	}
-	got, _ := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd"))
+	got, err := redis.String(replica.Conn().Do("GET", "coingecko:rate:usd"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(got, `"price":"39"`) {
 		t.Fatalf("the new master holds %s\n%s", got, logs)
 	}
@@ -100,7 +104,7 @@ func TestSentinelFailoverIntegration(t *testing.T) {
 			t.Fatalf("%s through the sentinels: %v", mode, err)
 		}
 		if mode != "publish" {
-			if n, _ := redis.Int(replica.Conn().Do("EXISTS", mode+":a")); n != 1 {
+			if n, err := redis.Int(replica.Conn().Do("EXISTS", mode+":a")); err != nil || n != 1 {
 				t.Fatalf("%s: %s:a not on the new master", mode, mode)
 			}
 		}

@@ -21,7 +21,7 @@ func Collect(t testing.TB, d metricline.Decoder, line string) ([]Metric, error) 
 	t.Helper()
 	var out []Metric
 	err := d.Decode([]byte(line), func(m *metricline.Metric) {
-		c := Metric{Name: string(m.Name), Tags: map[string]string{}, Fields: map[string]interface{}{}, Time: m.Time}
+		c := Metric{Name: string(m.Name), Tags: make(map[string]string), Fields: make(map[string]interface{}), Time: m.Time}
 		for _, tg := range m.Tags {
 			c.Tags[string(tg.Key)] = string(tg.Value)
 		}

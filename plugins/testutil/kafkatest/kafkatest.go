@@ -156,7 +156,9 @@ func (b *Broker) Kill() {
 	if pid == 0 {
 		return
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) { // ESRCH: ended already
+		b.t.Fatalf("kafkatest: killing the broker: %v", err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
@@ -263,7 +265,7 @@ func (b *Broker) CreateTopic(name string, partitions int) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		err := b.leadersReady(c, name, partitions)
+		err := leadersReady(c, name, partitions)
 		if err == nil {
 			return
 		}
@@ -274,7 +276,7 @@ func (b *Broker) CreateTopic(name string, partitions int) {
 	}
 }
 
-func (b *Broker) leadersReady(c sarama.Client, topic string, partitions int) error {
+func leadersReady(c sarama.Client, topic string, partitions int) error {
 	if err := c.RefreshMetadata(topic); err != nil {
 		return err
 	}

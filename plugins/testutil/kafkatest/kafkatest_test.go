@@ -23,7 +23,7 @@ func TestBrokerRoundTripIntegration(t *testing.T) {
 	b := Start(t, WithPartitions(2))
 
 	b.CreateTopic("currency.rate", 3)
-	var sent [][]byte
+	sent := make([][]byte, 0, 9)
 	for i := range 9 {
 		sent = append(sent, fmt.Appendf(nil, `{"fields":{"bitcoin_usd":%d},"name":"http","tags":{},"timestamp":%d}`, 97000+i, 1795552004+i))
 	}

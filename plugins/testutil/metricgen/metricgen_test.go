@@ -1,6 +1,7 @@
 package metricgen
 
 import (
+	"bytes"
 	"math"
 	"testing"
 
@@ -23,17 +24,17 @@ func TestEncode(t *testing.T) {
 		Time: -5,
 	}
 	got := Metric(Encode(m))
-	if got.String() != m.String() || string(got.Name) != string(m.Name) {
+	if got.String() != m.String() || !bytes.Equal(got.Name, m.Name) {
 		t.Fatalf("%v, want %v", got, m)
 	}
 	for i, tg := range m.Tags {
-		if string(got.Tags[i].Key) != string(tg.Key) || string(got.Tags[i].Value) != string(tg.Value) {
+		if !bytes.Equal(got.Tags[i].Key, tg.Key) || !bytes.Equal(got.Tags[i].Value, tg.Value) {
 			t.Fatalf("tag %d: %q=%q", i, got.Tags[i].Key, got.Tags[i].Value)
 		}
 	}
 	for i := range m.Fields {
 		w, g := &m.Fields[i], &got.Fields[i]
-		if string(g.Key) != string(w.Key) || g.Kind != w.Kind || g.Text() != w.Text() ||
+		if !bytes.Equal(g.Key, w.Key) || g.Kind != w.Kind || g.Text() != w.Text() ||
 			(w.Kind == metricline.Float && math.Float64bits(g.Float) != math.Float64bits(w.Float)) {
 			t.Fatalf("field %d: %q %v %q, want %q %v %q", i, g.Key, g.Kind, g.Text(), w.Key, w.Kind, w.Text())
 		}

@@ -16,7 +16,10 @@ func StartSentinel(t testing.TB, name string, master *Server) *Server {
 	refuseShort(t, "redistest.StartSentinel", "redis-server --sentinel")
 	s := &Server{t: t, Port: FreePort(t), Dir: t.TempDir()}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-	host, port, _ := net.SplitHostPort(master.Addr)
+	host, port, err := net.SplitHostPort(master.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(s.Dir, "sentinel.conf")
 	text := fmt.Sprintf(`port %d
 bind 127.0.0.1

@@ -43,7 +43,10 @@ func NewCerts(t testing.TB) *Certs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &Certs{CA: filepath.Join(dir, "ca.pem"), pool: x509.NewCertPool()}
 	c.pool.AddCert(ca)
 	writePEM(t, c.CA, "CERTIFICATE", caDER)
@@ -66,7 +69,10 @@ func NewCerts(t testing.TB) *Certs {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
 		certPath, keyPath := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
 		writePEM(t, certPath, "CERTIFICATE", der)
 		writePEM(t, keyPath, "EC PRIVATE KEY", keyDER)

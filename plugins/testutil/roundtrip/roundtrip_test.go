@@ -214,13 +214,13 @@ func (h *harness) roundTrip(t *testing.T, format string, p pairing, lines string
 		}
 		defer stop() // also when a wait below fails
 		waitFor(t, "the subscription", func() bool {
-			n, _ := redis.Int(h.conn.Do("PUBSUB", "NUMPAT"))
-			return n == 1
+			n, err := redis.Int(h.conn.Do("PUBSUB", "NUMPAT"))
+			return err == nil && n == 1
 		})
 		write()
 		waitFor(t, fmt.Sprintf("%d metrics from redis-input", len(want)), func() bool {
-			got, _ := parse(stdout.String())
-			return len(got) >= len(want)
+			got, err := parse(stdout.String())
+			return err == nil && len(got) >= len(want)
 		})
 		stop()
 	} else {
@@ -351,7 +351,7 @@ func propertyCases(t *testing.T, h *harness, seed uint64, n int) {
 		}
 		g := &gen{data: data}
 		ms := g.metrics()
-		t.Run(fmt.Sprint(i), func(t *testing.T) { h.check(t, ms) })
+		t.Run(strconv.Itoa(i), func(t *testing.T) { h.check(t, ms) })
 		if t.Failed() {
 			t.Fatalf("case %d of seed %d failed; as a fuzz seed: %q", i, seed, data)
 		}
@@ -385,7 +385,7 @@ func FuzzRoundTripIntegration(f *testing.F) {
 	if testing.Short() {
 		f.Skip("Skipping integration test in short mode")
 	}
-	f.Add([]byte{})
+	f.Add(make([]byte, 0))
 	f.Add([]byte("\x03\x05\x11\x22\x07\x00\xff\x80\x01\x02\x03\x04\x05\x06\x07\x08\x09"))
 	f.Add([]byte(strings.Repeat("\x07\x01\x02", 40)))
 	h := newHarness(f)

@@ -75,9 +75,18 @@ func TestUpgradeFlatStreamStillReadIntegration(t *testing.T) {
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("%d entries: %v", len(entries), err)
 	}
-	first, _ := redis.Values(entries[0], nil)
-	id, _ := redis.String(first[0], nil)
-	ms, _ := strconv.ParseInt(strings.Split(id, "-")[0], 10, 64)
+	first, err := redis.Values(entries[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := redis.String(first[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := strconv.ParseInt(strings.Split(id, "-")[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	got := h.read(t, func(p *redis_consumer.RedisConsumer) {
 		p.Mode, p.Key, p.TagKeys = "stream", "up", []string{"host"}

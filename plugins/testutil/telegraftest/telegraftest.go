@@ -5,6 +5,7 @@
 package telegraftest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,7 +78,7 @@ func Telegraf(t testing.TB) string {
 
 var (
 	builtMu sync.Mutex
-	built   = map[string]string{}
+	built   = make(map[string]string)
 	tmpDir  string
 )
 
@@ -93,7 +94,7 @@ func Command(t testing.TB, name string) string {
 	}
 	if tmpDir == "" {
 		removeStale()
-		d, err := os.MkdirTemp("", fmt.Sprintf("telegraftest-%d-", os.Getpid()))
+		d, err := os.MkdirTemp("", fmt.Sprintf("telegraftest-%d-", os.Getpid())) //nolint:usetesting // shared by all the tests of the binary
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,10 @@ func Command(t testing.TB, name string) string {
 // removeStale deletes the build directories of test binaries that have
 // ended: a test binary has no hook to remove its own after the last test.
 func removeStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "telegraftest-*-*"))
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), "telegraftest-*-*"))
+	if err != nil {
+		return
+	}
 	for _, d := range dirs {
 		var pid int
 		if _, err := fmt.Sscanf(filepath.Base(d), "telegraftest-%d-", &pid); err != nil || pid == os.Getpid() {
@@ -165,7 +169,10 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Children are the pids of the processes it started (execd plugins).
 func (p *Process) Children() []int {
 	var pids []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil
+	}
 	for _, f := range stats {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -199,7 +206,12 @@ func (p *Process) Kill() {
 		return
 	default:
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) { // ESRCH: the group has ended
+		// Not a group of its own: the process alone, then.
+		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return // it cannot be killed: do not wait for it
+		}
+	}
 	<-p.done
 }
 
@@ -210,7 +222,10 @@ func (p *Process) Stop(timeout time.Duration) error {
 		return p.err
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.Kill()
+		return fmt.Errorf("%s: SIGTERM: %w", p.Name, err)
+	}
 	select {
 	case <-p.done:
 		return p.err

@@ -34,7 +34,9 @@ func Mount(t testing.TB, options ...string) string {
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, 0); err != nil {
 			// Still in use: detached now, gone once the last user is.
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+			if derr := syscall.Unmount(dir, syscall.MNT_DETACH); derr != nil {
+				t.Errorf("detaching the tmpfs on %s: %v", dir, derr)
+			}
 			t.Errorf("unmounting the tmpfs on %s: %v", dir, err)
 		}
 	})

@@ -1,6 +1,7 @@
 package keytemplate
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -21,7 +22,7 @@ func TestAppendValueDecimalAsFloat(t *testing.T) {
 		}
 		lazy := AppendValue(nil, &metricline.Field{Kind: metricline.Decimal, Str: []byte(text)})
 		parsed := AppendValue(nil, &metricline.Field{Kind: metricline.Float, Float: v})
-		if string(lazy) != string(parsed) {
+		if !bytes.Equal(lazy, parsed) {
 			t.Fatalf("%q: as text %q, as a float %q", text, lazy, parsed)
 		}
 	}
@@ -48,7 +49,7 @@ func FuzzAppendValueDecimalAsFloat(f *testing.F) {
 		}
 		lazy := AppendValue(nil, &metricline.Field{Kind: metricline.Decimal, Str: []byte(text)})
 		parsed := AppendValue(nil, &metricline.Field{Kind: metricline.Float, Float: v})
-		if string(lazy) != string(parsed) {
+		if !bytes.Equal(lazy, parsed) {
 			t.Fatalf("%q: as text %q, as a float %q", text, lazy, parsed)
 		}
 	})

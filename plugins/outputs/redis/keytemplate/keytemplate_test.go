@@ -1,6 +1,7 @@
 package keytemplate
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,10 @@ func TestRenderAndEscape(t *testing.T) {
 }
 
 func TestConstantAndErrors(t *testing.T) {
-	k, _ := Parse("telegraf:metrics")
+	k, err := Parse("telegraf:metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !k.Constant() {
 		t.Fatal("constant template not seen as constant")
 	}
@@ -114,10 +118,13 @@ func TestTemplatesThatCannotRenderAreRefusedAtStart(t *testing.T) {
 func TestEveryStringFromTheMetricIsEscaped(t *testing.T) {
 	const evil = "}:{admin:secret*\r\n"
 	m := &metricline.Metric{
-		Name:   []byte("n:{x}"),
-		Tags:   []metricline.Tag{{Key: []byte(evil), Value: []byte("v*1")}, {Key: []byte("host"), Value: []byte(evil)}},
-		Fields: []metricline.Field{{Key: []byte(evil), Kind: metricline.String, Str: []byte("s:{}")}, {Key: []byte("usage"), Kind: metricline.Float, Float: 2.5}},
-		Time:   1795552004000000000,
+		Name: []byte("n:{x}"),
+		Tags: []metricline.Tag{{Key: []byte(evil), Value: []byte("v*1")}, {Key: []byte("host"), Value: []byte(evil)}},
+		Fields: []metricline.Field{
+			{Key: []byte(evil), Kind: metricline.String, Str: []byte("s:{}")},
+			{Key: []byte("usage"), Kind: metricline.Float, Float: 2.5},
+		},
+		Time: 1795552004000000000,
 	}
 	const esc = "%7D%3A%7Badmin%3Asecret%2A%0D%0A"
 	for src, want := range map[string]string{
@@ -131,7 +138,8 @@ func TestEveryStringFromTheMetricIsEscaped(t *testing.T) {
 		`f:{{.Field "` + esc + `" | print}}`:                        "f:s%3A%7B%7D", // by the escaped key
 		`f:{{.Fields.usage}}:{{index .Fields "usage"}}`:             "f:2.5:2.5",
 		`n:{{.Name | print}}:{{.Tags.host}}:{{index .Tags "host"}}`: "n:n%3A%7Bx%7D:" + esc + ":" + esc,
-		`s:{{.String}}`:               "s:" + string(Escape(nil, []byte("n:{x} map[host:"+evil+" "+evil+":v*1] map[usage:2.5 "+evil+":s:{}] 1795552004000000000"))),
+		`s:{{.String}}`: "s:" + string(Escape(nil,
+			[]byte("n:{x} map[host:"+evil+" "+evil+":v*1] map[usage:2.5 "+evil+":s:{}] 1795552004000000000"))),
 		`n:{{.Name}}:{{.Tag "host"}}`: "n:n%3A%7Bx%7D:" + esc, // fast path
 	} {
 		k, err := Parse(src)
@@ -167,11 +175,17 @@ func TestSlowPathMatchesTheFastPath(t *testing.T) {
 		},
 	}
 	for _, f := range []string{"f", "tiny", "big", "i", "u", "b", "s", "missing"} {
-		fast, _ := Parse(`{{.Field "` + f + `"}}`)
-		slow, _ := Parse(`{{.Field "` + f + `" | print}}`)
+		fast, err := Parse(`{{.Field "` + f + `"}}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := Parse(`{{.Field "` + f + `" | print}}`)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a, err1 := fast.Append(nil, m)
 		b, err2 := slow.Append(nil, m)
-		if fast.parts == nil || slow.parts != nil || err1 != nil || err2 != nil || string(a) != string(b) {
+		if fast.parts == nil || slow.parts != nil || err1 != nil || err2 != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s: fast %q (%v), slow %q (%v)", f, a, err1, b, err2)
 		}
 	}
@@ -194,11 +208,17 @@ func TestSlowPathMatchesTheFastPath(t *testing.T) {
 }
 
 func BenchmarkFastPath(b *testing.B) {
-	k, _ := Parse(`telegraf:{{.Name}}:{{.Tag "host"}}`)
+	k, err := Parse(`telegraf:{{.Name}}:{{.Tag "host"}}`)
+	if err != nil {
+		b.Fatal(err)
+	}
 	m := metric()
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		buf, _ = k.Append(buf[:0], m)
+		buf, err = k.Append(buf[:0], m)
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -75,11 +75,16 @@ func TestPoisonedStateShapesIntegration(t *testing.T) {
 	shapes := []shape{
 		{"a new field with junk", [][]interface{}{{"HSET", keys[1], "junk", "x"}}, "junk", "dropped", true},
 		{"a coin's entry overwritten", [][]interface{}{{"HSET", keys[1], "bitcoin", "garbage"}}, "bitcoin", "repaired", true},
-		{"the entry of another coin", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"ethereum","price":"1"}`}}, "bitcoin", "repaired", true},
-		{"an exponent price", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"bitcoin","price":"1e-5"}`}}, "bitcoin", "repaired", true},
-		{"a number price", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"bitcoin","price":5}`}}, "bitcoin", "repaired", true},
-		{"a short order", [][]interface{}{{"HSET", keys[1], "bitcoin", `1795552000000000000 1795552000 {"id":"bitcoin","price":"5"}`}}, "bitcoin", "repaired", true},
-		{"letters in the order", [][]interface{}{{"HSET", keys[1], "bitcoin", `0179555200000000000x 1795552000 {"id":"bitcoin","price":"5"}`}}, "bitcoin", "repaired", true},
+		{"the entry of another coin", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"ethereum","price":"1"}`}},
+			"bitcoin", "repaired", true},
+		{"an exponent price", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"bitcoin","price":"1e-5"}`}},
+			"bitcoin", "repaired", true},
+		{"a number price", [][]interface{}{{"HSET", keys[1], "bitcoin", `01795552000000000000 1795552000 {"id":"bitcoin","price":5}`}},
+			"bitcoin", "repaired", true},
+		{"a short order", [][]interface{}{{"HSET", keys[1], "bitcoin", `1795552000000000000 1795552000 {"id":"bitcoin","price":"5"}`}},
+			"bitcoin", "repaired", true},
+		{"letters in the order", [][]interface{}{{"HSET", keys[1], "bitcoin", `0179555200000000000x 1795552000 {"id":"bitcoin","price":"5"}`}},
+			"bitcoin", "repaired", true},
 		{"a huge value", [][]interface{}{{"HSET", keys[1], "bitcoin", huge}}, "bitcoin", "repaired", true},
 		{"an empty value", [][]interface{}{{"HSET", keys[1], "bitcoin", ""}}, "bitcoin", "repaired", true},
 		{"an empty field", [][]interface{}{{"HSET", keys[1], "", "x"}}, "", "dropped", true},
@@ -116,7 +121,7 @@ func TestPoisonedStateShapesIntegration(t *testing.T) {
 	// The junk is in the batch's own coin: repaired, then replaced.
 	t.Run("junk in the coin written", func(t *testing.T) {
 		seed()
-		c.Do("HSET", keys[1], "bitcoin", "garbage")
+		do(t, c, "HSET", keys[1], "bitcoin", "garbage")
 		out := write(t, c, o, metricWith(1795551000, map[string]interface{}{"bitcoin_usd": 1.0}))
 		if !warned(out, `coin "bitcoin"`, "repaired") || out.Refusals[Stale].Count != 1 {
 			t.Fatalf("outcome %+v", out)
@@ -144,17 +149,17 @@ func TestWrongTypesFailBeforeAnyWriteIntegration(t *testing.T) {
 	o := opts()
 	keys := o.Keys()
 	for i, typ := range []string{"string", "hash"} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		write(t, c, o, metricWith(1795552000, map[string]interface{}{"bitcoin_usd": 1.0}))
-		c.Do("DEL", keys[i])
+		do(t, c, "DEL", keys[i])
 		if typ == "string" {
-			c.Do("RPUSH", keys[i], "x") // the document as a list
+			do(t, c, "RPUSH", keys[i], "x") // the document as a list
 		} else {
-			c.Do("SET", keys[i], "x") // the state as a string
+			do(t, c, "SET", keys[i], "x") // the state as a string
 		}
 		before := snapshot(t, c)
 		b := NewBatch(o)
-		_ = b.Add(metricWith(1795552001, map[string]interface{}{"bitcoin_usd": 2.0}))
+		add(t, b, metricWith(1795552001, map[string]interface{}{"bitcoin_usd": 2.0}))
 		_, err := b.Write(context.Background(), c)
 		if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") || !strings.Contains(err.Error(), keys[i]) {
 			t.Fatalf("%s of the wrong type: %v", keys[i], err)
@@ -164,10 +169,10 @@ func TestWrongTypesFailBeforeAnyWriteIntegration(t *testing.T) {
 		}
 	}
 	for _, k := range keys[2:] {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		write(t, c, o, metricWith(1795552000, map[string]interface{}{"bitcoin_usd": 1.0}))
-		c.Do("DEL", k)
-		c.Do("RPUSH", k, "x")
+		do(t, c, "DEL", k)
+		do(t, c, "RPUSH", k, "x")
 		write(t, c, o, metricWith(1795552001, map[string]interface{}{"bitcoin_usd": 2.0}))
 		consistent(t, c, o)
 	}
@@ -188,7 +193,7 @@ func TestForeignDocumentIsRebuiltIntegration(t *testing.T) {
 		`{"timestamp":1795552000,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.13"},{"id":"ethereum","price":"3391.45"}]}`,
 		"{\n  \"timestamp\": 1795552000,\n  \"quote\": \"usd\",\n  \"prices\": []\n}",
 	} {
-		c.Do("SET", "q", forged)
+		do(t, c, "SET", "q", forged)
 		out := write(t, c, o, metricWith(1795552010, map[string]interface{}{"solana_usd": 150.0}))
 		if out.Rebuilt == "" || !warned(out, "rebuilt from the state") {
 			t.Fatalf("outcome %+v", out)
@@ -223,18 +228,21 @@ func TestAuditFindsForgeriesInALargeDocumentIntegration(t *testing.T) {
 	}
 	for _, forge := range []string{"document", "state"} {
 		t.Run(forge, func(t *testing.T) {
-			c.Do("FLUSHALL")
+			do(t, c, "FLUSHALL")
 			write(t, c, o, metricWith(1795552000, fields))
-			if meta, _ := redis.String(c.Do("HGET", o.Keys()[4], "ix")); meta != "1" {
-				t.Fatalf("layout %q", meta)
+			if meta, err := redis.String(c.Do("HGET", o.Keys()[4], "ix")); err != nil || meta != "1" {
+				t.Fatalf("layout %q (%v)", meta, err)
 			}
 			switch forge {
 			case "document":
-				doc, _ := redis.String(c.Do("GET", "q"))
+				doc, err := redis.String(c.Do("GET", "q"))
+				if err != nil {
+					t.Fatal(err)
+				}
 				i := strings.Index(doc, `{"id":"coin-1500","price":"1000.25"}`)
-				c.Do("SETRANGE", "q", i+len(`{"id":"coin-1500","price":"`), "9999.25")
+				do(t, c, "SETRANGE", "q", i+len(`{"id":"coin-1500","price":"`), "9999.25")
 			case "state":
-				c.Do("HSET", o.StateKey, "coin-1500", `01795552000000000000 1795552000 {"id":"coin-1500","price":"9999.25"}`)
+				do(t, c, "HSET", o.StateKey, "coin-1500", `01795552000000000000 1795552000 {"id":"coin-1500","price":"9999.25"}`)
 			}
 			for merge := 1; ; merge++ {
 				out := write(t, c, o, metricWith(1795552000+int64(merge), map[string]interface{}{"coin-0001_usd": float64(merge)}))
@@ -275,19 +283,22 @@ func TestSmallDocumentItsSHA1DoesNotVouchForIntegration(t *testing.T) {
 		fields[fmt.Sprintf("coin-%02d_usd", i)] = 1000.25
 	}
 	for _, sha := range []string{"", "0000000000000000000000000000000000000000"} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		write(t, c, o, metricWith(t0, fields))
-		c.Do("HSET", o.Keys()[4], "sha", sha)
+		do(t, c, "HSET", o.Keys()[4], "sha", sha)
 		out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"coin-01_usd": 2.0}))
 		if out.Rebuilt != "" || len(out.Warnings) != 0 {
 			t.Fatalf("sha %q: %+v", sha, out)
 		}
 		consistent(t, c, o)
 
-		c.Do("HSET", o.Keys()[4], "sha", sha)
-		doc, _ := redis.String(c.Do("GET", "q"))
+		do(t, c, "HSET", o.Keys()[4], "sha", sha)
+		doc, err := redis.String(c.Do("GET", "q"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		i := strings.Index(doc, `{"id":"coin-05","price":"1000.25"}`)
-		c.Do("SETRANGE", "q", i+len(`{"id":"coin-05","price":"`), "9999.25")
+		do(t, c, "SETRANGE", "q", i+len(`{"id":"coin-05","price":"`), "9999.25")
 		out = write(t, c, o, metricWith(t0+2, map[string]interface{}{"coin-01_usd": 3.0}))
 		if out.Rebuilt == "" || !warned(out, "rebuilt from the state") {
 			t.Fatalf("sha %q, a forged entry: %+v", sha, out)
@@ -311,14 +322,14 @@ func TestIdsIndexOutOfStepWithTheCountKeptIntegration(t *testing.T) {
 	c := srv.Conn()
 	o := opts()
 	for _, fillers := range []int{0, 2000} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		fields := map[string]interface{}{"b_usd": 1.0, "c_usd": 2.0, "d_usd": 3.0}
 		for i := 0; i < fillers; i++ {
 			fields[fmt.Sprintf("filler-%04d_usd", i)] = 1.0
 		}
 		write(t, c, o, metricWith(t0, fields))
-		c.Do("ZREM", o.Keys()[2], "c")
-		c.Do("ZADD", o.Keys()[2], 0, "zz-ghost")
+		do(t, c, "ZREM", o.Keys()[2], "c")
+		do(t, c, "ZADD", o.Keys()[2], 0, "zz-ghost")
 		out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"bb_usd": 4.0}))
 		if out.Rebuilt == "" || out.Written != 1 {
 			t.Fatalf("%d fillers: %+v", fillers, out)

@@ -2,6 +2,7 @@ package quote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -121,23 +122,26 @@ func TestSpliceUnderInterferenceIntegration(t *testing.T) {
 	o := opts()
 	keys := o.Keys()
 	hostile := []func(){
-		func() { c.Do("SET", keys[0], `{"timestamp":1,"quote":"usd","prices":[]}`) },
-		func() { c.Do("APPEND", keys[0], " ") },
-		func() { c.Do("HSET", keys[1], "junk", "x") },
-		func() { c.Do("HSET", keys[1], randomID(r, 30), "00000000000000000001 0 {}") },
-		func() { c.Do("DEL", keys[2]) },
-		func() { c.Do("ZADD", keys[2], 0, "ghost") },
-		func() { c.Do("ZPOPMAX", keys[3]) },
-		func() { c.Do("ZADD", keys[3], 0, "99999999999999999999 ghost") },
-		func() { c.Do("HSET", keys[4], "n", "7") },
-		func() { c.Do("DEL", keys[4]) },
-		func() { c.Do("SET", keys[2], "not a zset") },
+		func() { tamper(t, c, "SET", keys[0], `{"timestamp":1,"quote":"usd","prices":[]}`) },
+		func() { tamper(t, c, "APPEND", keys[0], " ") },
+		func() { tamper(t, c, "HSET", keys[1], "junk", "x") },
+		func() { tamper(t, c, "HSET", keys[1], randomID(r, 30), "00000000000000000001 0 {}") },
+		func() { tamper(t, c, "DEL", keys[2]) },
+		func() { tamper(t, c, "ZADD", keys[2], 0, "ghost") },
+		func() { tamper(t, c, "ZPOPMAX", keys[3]) },
+		func() { tamper(t, c, "ZADD", keys[3], 0, "99999999999999999999 ghost") },
+		func() { tamper(t, c, "HSET", keys[4], "n", "7") },
+		func() { tamper(t, c, "DEL", keys[4]) },
+		func() { tamper(t, c, "SET", keys[2], "not a zset") },
 		func() {
 			// A same-length forgery: only the SHA1 tells.
-			doc, _ := redis.Bytes(c.Do("GET", keys[0]))
+			doc, err := redis.Bytes(c.Do("GET", keys[0]))
+			if err != nil && !errors.Is(err, redis.ErrNil) { // ErrNil: no document to forge
+				t.Fatal(err)
+			}
 			if i := strings.LastIndex(string(doc), `"price":"`); i >= 0 {
 				doc[i+9] ^= 1
-				c.Do("SET", keys[0], doc)
+				tamper(t, c, "SET", keys[0], doc)
 			}
 		},
 	}
@@ -176,7 +180,7 @@ func TestLargeDocumentMergeIntegration(t *testing.T) {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("coin-%05d", i*2)
 		v := 1 + float64(i)/7
-		_ = b.Add(metricWith(1795552000, map[string]interface{}{id + "_usd": v}))
+		add(t, b, metricWith(1795552000, map[string]interface{}{id + "_usd": v}))
 		m.add(id, 1795552000, v)
 	}
 	if _, err := b.Write(context.Background(), c); err != nil {
@@ -194,7 +198,7 @@ func TestLargeDocumentMergeIntegration(t *testing.T) {
 			id := fmt.Sprintf("coin-%05d", r.Intn(2*n+10)) // odd ids are new, past 2n as well
 			ts := int64(1795552001 + round)
 			v := float64(r.Intn(1e9)) / 1e6
-			_ = b.Add(metricWith(ts, map[string]interface{}{id + "_usd": v}))
+			add(t, b, metricWith(ts, map[string]interface{}{id + "_usd": v}))
 			m.add(id, ts, v)
 		}
 		out, err := b.Write(context.Background(), c)
@@ -228,7 +232,7 @@ func TestUpgradeFromTheFirstLayoutIntegration(t *testing.T) {
 	}
 	v1 := redis.NewScript(2, string(v1src))
 	entry := func(id string, ts int64, price string) string {
-		return fmt.Sprintf("%020d %d {\"id\":%s,\"price\":\"%s\"}", ts*1e9, ts, appendJSONString(nil, id), price)
+		return fmt.Sprintf("%020d %d {\"id\":%s,\"price\":%q}", ts*1e9, ts, appendJSONString(nil, id), price)
 	}
 	if _, err := v1.Do(c, "q", "{q}:prices", `"usd"`, 0, "", 9,
 		"bitcoin", entry("bitcoin", 1795552004, "97234.12"), "ethereum", entry("ethereum", 1795552000, "3391.45")); err != nil {
@@ -305,7 +309,10 @@ func TestTwoWritersKeepTheNewestIntegration(t *testing.T) {
 			for _, batch := range plan {
 				b := NewBatch(o)
 				for _, x := range batch {
-					_ = b.Add(metricWith(x.t, map[string]interface{}{x.id + "_usd": x.v}))
+					if err := b.Add(metricWith(x.t, map[string]interface{}{x.id + "_usd": x.v})); err != nil {
+						errs <- err
+						return
+					}
 				}
 				if _, err := b.Write(context.Background(), c); err != nil {
 					errs <- err
@@ -343,7 +350,8 @@ func TestAgeOutIntegration(t *testing.T) {
 	}
 	// An hour and a second after stray's last price: stray goes.
 	out = write(t, c, o, metricWith(1795543601, map[string]interface{}{"bitcoin_usd": 4.0}))
-	if out.Aged.Count != 1 || out.Aged.Coin != "stray" || !informed(out, `dropped 1 coin with no price for age_out 1h0m0s (e.g. coin "stray", last price at 2026-11-24T17:06:40Z)`) {
+	if out.Aged.Count != 1 || out.Aged.Coin != "stray" || !informed(out, `dropped 1 coin with no price for age_out 1h0m0s (e.g. coin "stray", last `+
+		`price at 2026-11-24T17:06:40Z)`) {
 		t.Fatalf("outcome %+v", out)
 	}
 	if out.Rebuilt != "" {
@@ -423,7 +431,7 @@ func TestMetricsAreAccountedOnceIntegration(t *testing.T) {
 		metricWith(100, map[string]interface{}{"cpu": 1.0}),                 // no price
 		metricWith(350, map[string]interface{}{"a_usd": 9.0}),               // older than the held a: superseded
 	} {
-		_ = b.Add(m)
+		add(t, b, m)
 	}
 	out, err := b.Write(context.Background(), c)
 	if err != nil {
@@ -434,8 +442,8 @@ func TestMetricsAreAccountedOnceIntegration(t *testing.T) {
 	}
 	// All stale: nothing written, and the metrics say so.
 	b.Reset()
-	_ = b.Add(metricWith(100, map[string]interface{}{"a_usd": 2.0}))
-	_ = b.Add(metricWith(150, map[string]interface{}{"a_usd": 2.5}))
+	add(t, b, metricWith(100, map[string]interface{}{"a_usd": 2.0}))
+	add(t, b, metricWith(150, map[string]interface{}{"a_usd": 2.5}))
 	out, err = b.Write(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +474,7 @@ func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
 	prev := redis.NewScript(5, string(src))
 	o := opts()
 	keys := o.Keys()
-	old := func(ts int64, triples ...string) {
+	old := func(_ int64, triples ...string) {
 		t.Helper()
 		args := []interface{}{keys[0], keys[1], keys[2], keys[3], keys[4], `"usd"`, "0", "", "9", order(clock.UnixNano()), "", "", "", "0"}
 		for _, s := range triples {
@@ -477,7 +485,7 @@ func TestUpgradeFromThePreviousScriptIntegration(t *testing.T) {
 		}
 	}
 	for _, large := range []bool{false, true} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		var seed []string
 		if large {
 			for i := 0; i < 2000; i++ {

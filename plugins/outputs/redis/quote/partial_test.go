@@ -94,7 +94,7 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 			for i := 0; i < del; i++ {
 				args = append(args, fmt.Sprintf("c%05d", i))
 			}
-			c.Do("HDEL", args...)
+			do(t, c, "HDEL", args...)
 			out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"new_usd": 1.0}))
 			names := `: "c00000", "c00001", "c00002", "c00003", "c00004", "c00005", "c00006", "c00007", "c00008"`
 			if n > 10 {
@@ -110,7 +110,7 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("%d coins, the coin written", n), func(t *testing.T) {
 			o := partialSeed(t, c, n)
-			c.Do("HDEL", o.StateKey, "c00005", "c00006")
+			do(t, c, "HDEL", o.StateKey, "c00005", "c00006")
 			out := write(t, c, o, metricWith(t0-3600, map[string]interface{}{"c00005_usd": 1.0}),
 				metricWith(t0+1, map[string]interface{}{"c00006_usd": 2.0}))
 			if out.Refusals[Stale].Count != 1 || out.Refusals[Stale].Coin != "c00005" || out.Written != 1 ||
@@ -124,10 +124,11 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("%d coins, its time deleted too", n), func(t *testing.T) {
 			o := partialSeed(t, c, n)
-			c.Do("HDEL", o.StateKey, "c00005", "c00006")
-			c.Do("ZREM", o.Keys()[3], order(t0*1e9)+" c00005")
+			do(t, c, "HDEL", o.StateKey, "c00005", "c00006")
+			do(t, c, "ZREM", o.Keys()[3], order(t0*1e9)+" c00005")
 			out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"new_usd": 1.0}))
-			if !warned(out, `the entries of 1 coin had been deleted from the state "{q16}:prices", and their times`, `dropped from the document`, `: "c00005"`) ||
+			if !warned(out, `the entries of 1 coin had been deleted from the state "{q16}:prices", and their times`,
+				`dropped from the document`, `: "c00005"`) ||
 				!warned(out, `the entries of 1 coin had been deleted`, `restored with their own times`, `: "c00006"`) {
 				t.Fatalf("outcome %q", out.Warnings)
 			}
@@ -138,7 +139,7 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("%d coins, and a tie", n), func(t *testing.T) {
 			o := partialSeed(t, c, n)
-			c.Do("HDEL", o.StateKey, "c00005", "c00006")
+			do(t, c, "HDEL", o.StateKey, "c00005", "c00006")
 			// Of its own time: c00005 lower (refused), c00006 higher (taken).
 			out := write(t, c, o, metricWith(t0, map[string]interface{}{"c00005_usd": 1.0, "c00006_usd": 9999.0}))
 			if out.Refusals[Stale].Count != 1 || out.Refusals[Stale].Coin != "c00005" || out.Written != 1 ||
@@ -158,8 +159,8 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 	// lines are given.
 	t.Run("deleted one, added another", func(t *testing.T) {
 		o := partialSeed(t, c, 10)
-		c.Do("HDEL", o.StateKey, "c00005")
-		c.Do("HSET", o.StateKey, "other", fmt.Sprintf(`%s %d {"id":"other","price":"3"}`, order(t0*1e9), t0))
+		do(t, c, "HDEL", o.StateKey, "c00005")
+		do(t, c, "HSET", o.StateKey, "other", fmt.Sprintf(`%s %d {"id":"other","price":"3"}`, order(t0*1e9), t0))
 		for merge := 1; ; merge++ {
 			out := write(t, c, o, metricWith(t0+int64(merge), map[string]interface{}{"c00001_usd": 7.0}))
 			if out.Rebuilt == "" {
@@ -182,9 +183,12 @@ func TestPartialStateDeleteHostileIntegration(t *testing.T) {
 	// is trusted, and the deleted coin is not brought back from it.
 	t.Run("and a foreign document", func(t *testing.T) {
 		o := partialSeed(t, c, 10)
-		c.Do("HDEL", o.StateKey, "c00005")
-		doc, _ := redis.String(c.Do("GET", "q16"))
-		c.Do("SET", "q16", strings.Replace(doc, `"price":"1005"`, `"price":"1"`, 1))
+		do(t, c, "HDEL", o.StateKey, "c00005")
+		doc, err := redis.String(c.Do("GET", "q16"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do(t, c, "SET", "q16", strings.Replace(doc, `"price":"1005"`, `"price":"1"`, 1))
 		out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"c00001_usd": 7.0}))
 		if warned(out, "restored") {
 			t.Fatalf("restored from a foreign document: %q", out.Warnings)

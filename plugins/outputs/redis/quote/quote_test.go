@@ -26,7 +26,7 @@ func TestFormatPrice(t *testing.T) {
 		if got != want {
 			t.Errorf("%v: got %q want %q", v, got, want)
 		}
-		if back, _ := strconv.ParseFloat(got, 64); back != v {
+		if back, err := strconv.ParseFloat(got, 64); err != nil || back != v {
 			t.Errorf("%q does not read back to %v", got, v)
 		}
 	}
@@ -43,7 +43,8 @@ func TestCoinIDAndDecimal(t *testing.T) {
 	}
 	for s, want := range map[string]bool{
 		"12.5": true, "-1": true, "+.5": true, "1e-7": true, "1.": true,
-		"": false, "NaN": false, "Inf": false, "0x10": false, "1_000": false, "1e": false, ".": false, " 1": false,
+		"": false, "NaN": false, "Inf": false, "0x10": false, "1_000": false, "1e": false, ".": false,
+		" 1": false, //nolint:gocritic // a leading space is a case under test
 	} {
 		if isDecimal([]byte(s)) != want {
 			t.Errorf("isDecimal(%q) != %v", s, want)
@@ -114,7 +115,7 @@ func TestMergeSortsByBytesAndEscapesIntegration(t *testing.T) {
 		"avalanche2_usd": 1.0, "avalanche-2_usd": 2.0, "Zed_usd": 3.0, `we"ird\id_usd`: 4.0, "é_usd": 5.0,
 	}))
 	d, raw := readDoc(t, c, "q")
-	var ids []string
+	ids := make([]string, 0, len(d.Prices))
 	for _, p := range d.Prices {
 		ids = append(ids, p.ID)
 	}
@@ -176,7 +177,10 @@ func TestExpireAndPublishIntegration(t *testing.T) {
 	o.Expire, o.Publish = time.Minute, "rates"
 	write(t, c, o, metricWith(5, map[string]interface{}{"x_usd": 1.0}))
 	for _, k := range []string{o.Keys()[0], o.Keys()[1], o.Keys()[4]} { // no indexes for a small document
-		ttl, _ := redis.Int(c.Do("PTTL", k))
+		ttl, err := redis.Int(c.Do("PTTL", k))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ttl <= 0 || ttl > 60000 {
 			t.Fatalf("PTTL %s = %d", k, ttl)
 		}
@@ -193,10 +197,10 @@ func TestExpireAndPublishIntegration(t *testing.T) {
 func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 	o := opts()
 	a, b := NewBatch(o), NewBatch(o)
-	_ = a.Add(metricWith(10, map[string]interface{}{"x_usd": 1.0, "y_usd": 1.0}))
-	_ = a.Add(metricWith(5, map[string]interface{}{"x_usd": 0.5}))
-	_ = b.Add(metricWith(10, map[string]interface{}{"x_usd": 2.0}))
-	_ = b.Add(metricWith(3, map[string]interface{}{"y_usd": 3.0}))
+	add(t, a, metricWith(10, map[string]interface{}{"x_usd": 1.0, "y_usd": 1.0}))
+	add(t, a, metricWith(5, map[string]interface{}{"x_usd": 0.5}))
+	add(t, b, metricWith(10, map[string]interface{}{"x_usd": 2.0}))
+	add(t, b, metricWith(3, map[string]interface{}{"y_usd": 3.0}))
 	a.Absorb(b)
 	if a.Metrics() != 4 || a.Coins() != 2 || b.Metrics() != 0 || b.Coins() != 0 {
 		t.Fatalf("metrics %d coins %d / %d %d", a.Metrics(), a.Coins(), b.Metrics(), b.Coins())
@@ -215,9 +219,16 @@ func TestBatchCoalescesAndAbsorbs(t *testing.T) {
 func BenchmarkBatchAdd(b *testing.B) {
 	d := metricjson.NewJSON(0, "")
 	d.LazyNumbers = true
-	line := []byte(`{"fields":{"fields_ripple_usd":189.354348,"fields_decentraland_usd":6.566662934148e-07,"fields_shiba-inu_usd":96417.34,"fields_ethereum_usd":1.073639508435e-08,"fields_binancecoin_usd":380.19386,"fields_avalanche-2_usd":497.797189,"fields_chainlink_usd":4.329439511155e-09,"fields_near_usd":12900.03,"fields_cardano_usd":806.070067,"fields_solana_usd":2.518797832928e-07},"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795553000}`)
+	line := []byte(`{"fields":{"fields_ripple_usd":189.354348,"fields_decentraland_usd":6.566662934148e-07,"fields_shiba-inu_usd":96417.34,` +
+		`"fields_ethereum_usd":1.073639508435e-08,"fields_binancecoin_usd":380.19386,"fields_avalanche-2_usd":497.797189,` +
+		`"fields_chainlink_usd":4.329439511155e-09,"fields_near_usd":12900.03,"fields_cardano_usd":806.070067,"fields_solana_usd":2.518797832928e-07},` +
+		`"name":"kafka_consumer","tags":{"topic_currency_rate":"currency.rate"},"timestamp":1795553000}`)
 	batch := NewBatch(opts())
-	add := func(m *metricline.Metric) { _ = batch.Add(m) }
+	add := func(m *metricline.Metric) {
+		if err := batch.Add(m); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -88,11 +88,11 @@ func TestFutureCheckFollowsTheClock(t *testing.T) {
 	o.MaxFuture = time.Minute
 	o.Now = func() time.Time { return now }
 	b := NewBatch(o)
-	_ = b.Add(metricWith(now.Unix()+30, map[string]interface{}{"a_usd": 1.0}))
-	_ = b.Add(metricWith(now.Unix()+120, map[string]interface{}{"b_usd": 1.0}))
+	add(t, b, metricWith(now.Unix()+30, map[string]interface{}{"a_usd": 1.0}))
+	add(t, b, metricWith(now.Unix()+120, map[string]interface{}{"b_usd": 1.0}))
 	now = now.Add(2 * time.Minute)
-	_ = b.Add(metricWith(now.Unix()-60+120, map[string]interface{}{"c_usd": 1.0}))
-	_ = b.Add(metricWith(now.Unix()+61, map[string]interface{}{"d_usd": 1.0}))
+	add(t, b, metricWith(now.Unix()-60+120, map[string]interface{}{"c_usd": 1.0}))
+	add(t, b, metricWith(now.Unix()+61, map[string]interface{}{"d_usd": 1.0}))
 	if b.refused[Future].Count != 2 || b.Coins() != 2 || b.refused[Future].Coin != "b" {
 		t.Fatalf("refused %+v, %d coins", b.refused[Future], b.Coins())
 	}

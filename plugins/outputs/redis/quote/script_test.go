@@ -23,7 +23,10 @@ func TestScriptJoinsEveryModule(t *testing.T) {
 			t.Errorf("%s is joined %d times", f, listed[f])
 		}
 		delete(listed, f)
-		src, _ := luaFiles.ReadFile(f)
+		src, err := luaFiles.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(src) == 0 || src[len(src)-1] != '\n' {
 			t.Errorf("%s does not end with a newline", f)
 		}

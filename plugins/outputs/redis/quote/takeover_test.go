@@ -70,7 +70,7 @@ func TestTakeoverOfTheArticlesDocumentIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
-	c.Do("SET", "q", theArticlesDocument)
+	do(t, c, "SET", "q", theArticlesDocument)
 	out := write(t, c, o, metricWith(1795552003, map[string]interface{}{"bitcoin_usd": 1.0}),
 		metricWith(1795552010, map[string]interface{}{"solana_usd": 150.0}))
 	if out.Rebuilt != "takeover" || out.Refusals[Stale].Count != 1 || out.Written != 1 {
@@ -127,13 +127,16 @@ func TestTakeoverTimestampUnitsIntegration(t *testing.T) {
 		{`"soon"`, "is not a number", 0},
 		{"null", "is not a number", 0},
 	} {
-		c.Do("FLUSHALL")
-		c.Do("SET", "q", `{"timestamp":`+tc.stamp+`,"quote":"usd","prices":[{"id":"bitcoin","price":"5"}]}`)
+		do(t, c, "FLUSHALL")
+		do(t, c, "SET", "q", `{"timestamp":`+tc.stamp+`,"quote":"usd","prices":[{"id":"bitcoin","price":"5"}]}`)
 		out := write(t, c, o, metricWith(1795552020, map[string]interface{}{"solana_usd": 1.0}))
 		if tc.line == "" && len(out.Warnings) != 0 || tc.line != "" && !warned(out, "the document's timestamp", tc.line) {
 			t.Errorf("%s: lines %q", tc.stamp, out.Warnings)
 		}
-		entry, _ := redis.String(c.Do("HGET", o.StateKey, "bitcoin"))
+		entry, err := redis.String(c.Do("HGET", o.StateKey, "bitcoin"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if entry[:20] != fmt.Sprintf("%020d", tc.at) {
 			t.Errorf("%s: bitcoin stored as %q", tc.stamp, entry)
 		}
@@ -166,7 +169,7 @@ func TestOrphanedDocumentOfOursIntegration(t *testing.T) {
 			}
 			write(t, c, o, metricWith(100, fields))
 			write(t, c, o, metricWith(500, map[string]interface{}{"b_usd": 5.0}))
-			c.Do("DEL", o.StateKey)
+			do(t, c, "DEL", o.StateKey)
 			out := write(t, c, o, metricWith(300, map[string]interface{}{"a_usd": 3.0}))
 			if out.Written != 1 || !warned(out, "had been deleted", "restored with their own times") {
 				t.Fatalf("outcome %+v", out)
@@ -178,7 +181,7 @@ func TestOrphanedDocumentOfOursIntegration(t *testing.T) {
 
 			// Hostile: the coins' times went with the state. The coins
 			// take the document's time, and the log says so.
-			c.Do("DEL", o.StateKey, o.Keys()[3])
+			do(t, c, "DEL", o.StateKey, o.Keys()[3])
 			out = write(t, c, o, metricWith(400, map[string]interface{}{"a_usd": 4.0}))
 			if out.Refusals[Stale].Count != 1 || !warned(out, "and its times index, had been deleted", "take the document's time") {
 				t.Fatalf("outcome %+v", out)
@@ -201,8 +204,8 @@ func TestTakeoverRefusesWhatIsNoQuoteIntegration(t *testing.T) {
 		`{"timestamp":1795552004,"quote":"eur","prices":[{"id":"bitcoin","price":"1"}]}`: `quotes "eur", not "usd"`,
 		`[1,2,3]`: "is not a quote document",
 	} {
-		c.Do("FLUSHALL")
-		c.Do("SET", "q", doc)
+		do(t, c, "FLUSHALL")
+		do(t, c, "SET", "q", doc)
 		out := write(t, c, o, metricWith(1795552020, map[string]interface{}{"solana_usd": 1.0}))
 		if !warned(out, line) {
 			t.Errorf("%s: lines %q", doc, out.Warnings)
@@ -224,7 +227,7 @@ func TestTakeoverOfAChangedDocumentIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Conn()
 	o := opts()
-	c.Do("SET", "q", theArticlesDocument)
+	do(t, c, "SET", "q", theArticlesDocument)
 	before := snapshot(t, c)
 	keys := o.Keys()
 	reply, err := redis.Values(Script.Do(c, keys[0], keys[1], keys[2], keys[3], keys[4], `"usd"`, "0", "", "9",
@@ -233,7 +236,7 @@ func TestTakeoverOfAChangedDocumentIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := redis.String(reply[0], nil); status != "takeover" || !sameSnapshot(before, snapshot(t, c)) {
+	if status, err := redis.String(reply[0], nil); err != nil || status != "takeover" || !sameSnapshot(before, snapshot(t, c)) {
 		t.Fatalf("reply %q; written: %v", status, !sameSnapshot(before, snapshot(t, c)))
 	}
 }
@@ -256,7 +259,7 @@ func TestTakeoverOfALargeDocumentIntegration(t *testing.T) {
 		fmt.Fprintf(&b, `{"id":"coin-%05d","price":"%d.5e-3"}`, i, i)
 	}
 	b.WriteString("]}")
-	c.Do("SET", "q", b.String())
+	do(t, c, "SET", "q", b.String())
 	start := time.Now()
 	out := write(t, c, o, metricWith(1795552010, map[string]interface{}{"coin-00007_usd": 7.0}))
 	if out.Rebuilt != "takeover" || out.Written != 1 {

@@ -35,14 +35,15 @@ func TestEqualTimesIntegration(t *testing.T) {
 		t.Fatalf("a replay of the same time flipped the price to %s", got["bitcoin"])
 	}
 	if out.Refusals[Stale].Count != 1 || out.Written != 0 ||
-		!informed(out, `refused 1 price: older than stored, or as old and lower (e.g. coin "bitcoin" at 2026-11-24T20:26:44Z, a higher price of that time stored)`) {
+		!informed(out, `refused 1 price: older than stored, or as old and lower (e.g. coin "bitcoin" at 2026-11-24T20:26:44Z, a higher price of that `+
+			`time stored)`) {
 		t.Fatalf("outcome %+v", out)
 	}
 	consistent(t, c, o)
 
 	// Both in one batch, in either order.
 	for _, vs := range [][]float64{{2, 1}, {1, 2}} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		out := write(t, c, o, one(vs[0]), one(vs[1]))
 		if got := prices(must(readDoc(t, c, "q"))); got["bitcoin"] != "2" || out.Written != 1 || out.Superseded != 1 {
 			t.Fatalf("batch %v: bitcoin %s, outcome %+v", vs, got["bitcoin"], out)
@@ -64,9 +65,9 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 	o := opts()
 	a := []*metricline.Metric{metricWith(t0, map[string]interface{}{"x_usd": 1.0, "y_usd": 5.0, "z_usd": decimal("3")})}
 	b := []*metricline.Metric{metricWith(t0, map[string]interface{}{"x_usd": 2.0, "y_usd": decimal("3.0"), "z_usd": "3.00"})}
-	var docs []string
+	docs := make([]string, 0, 2)
 	for _, order := range [][][]*metricline.Metric{{a, b}, {b, a}} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		write(t, c, o, order[0]...)
 		write(t, c, o, order[1]...)
 		docs = append(docs, consistent(t, c, o))
@@ -76,7 +77,7 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 	}
 
 	// Equal values of the same time: one price, the document untouched.
-	c.Do("FLUSHALL")
+	do(t, c, "FLUSHALL")
 	write(t, c, o, metricWith(t0, map[string]interface{}{"x_usd": decimal("1.0"), "zero_usd": 0.0}))
 	_, before := readDoc(t, c, "q")
 	for _, same := range []interface{}{decimal("1"), 1.0, int64(1), "1.000", decimal("1e0")} {
@@ -89,7 +90,7 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 	}
 
 	// A large document decides alike.
-	c.Do("FLUSHALL")
+	do(t, c, "FLUSHALL")
 	fields := map[string]interface{}{}
 	for i := 0; i < 2000; i++ {
 		fields[fmt.Sprintf("filler-%04d_usd", i)] = 1.0
@@ -122,7 +123,7 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 	} {
 		var got []string
 		for _, seq := range [][2]string{{pair[0], pair[1]}, {pair[1], pair[0]}} {
-			c.Do("FLUSHALL")
+			do(t, c, "FLUSHALL")
 			merge(seq[0])
 			merge(seq[1])
 			got = append(got, prices(must(readDoc(t, c, "q")))["x"])
@@ -135,9 +136,9 @@ func TestEqualTimesHostileIntegration(t *testing.T) {
 	// A negative price an older version stored loses to any price of its
 	// time, and "-0" to "0".
 	for _, stored := range []string{"-5", "-0"} {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		merge("7")
-		c.Do("HSET", keys[1], "x", fmt.Sprintf(`%s %d {"id":"x","price":"%s"}`, order(t0*1e9), t0, stored))
+		do(t, c, "HSET", keys[1], "x", fmt.Sprintf(`%s %d {"id":"x","price":%q}`, order(t0*1e9), t0, stored))
 		merge("0")
 		if got := prices(must(readDoc(t, c, "q")))["x"]; got != "0" {
 			t.Errorf("stored %s, then 0: %s", stored, got)
@@ -190,7 +191,7 @@ func TestAnyInterleavingIntegration(t *testing.T) {
 	coins := []string{"a", "b", "c", "d"}
 	for _, indexed := range []bool{false, true} {
 		// The starting state, restored before each interleaving.
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		if indexed {
 			fields := map[string]interface{}{}
 			for i := 0; i < 2000; i++ {
@@ -236,7 +237,7 @@ func TestAnyInterleavingIntegration(t *testing.T) {
 			}
 			var first string
 			for n, il := range interleavings(3, 3) {
-				c.Do("FLUSHALL")
+				do(t, c, "FLUSHALL")
 				for k, d := range start {
 					if _, err := c.Do("RESTORE", k, 0, d); err != nil {
 						t.Fatal(err)

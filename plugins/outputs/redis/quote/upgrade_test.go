@@ -35,7 +35,7 @@ func v3(t *testing.T, c redis.Conn, o *Options, triples ...string) {
 // a small document (its lean layout) or, with 2,000 fillers, a large one.
 func v3Seed(t *testing.T, c redis.Conn, o *Options, fillers int) {
 	t.Helper()
-	c.Do("FLUSHALL")
+	do(t, c, "FLUSHALL")
 	var seed []string
 	for i := 0; i < fillers; i++ {
 		seed = append(seed, fmt.Sprintf("filler-%04d", i), order(t0*1e9), "1")
@@ -43,7 +43,7 @@ func v3Seed(t *testing.T, c redis.Conn, o *Options, fillers int) {
 	seed = append(seed, "a", order(t0*1e9), "1", "b", order((t0-10)*1e9), "2", "c", order(t0*1e9), "3")
 	sortTriples(seed)
 	v3(t, c, o, seed...)
-	if ix, _ := redis.String(c.Do("HGET", o.Keys()[4], "ix")); ix != map[bool]string{true: "1", false: "0"}[fillers > 0] {
+	if ix, err := redis.String(c.Do("HGET", o.Keys()[4], "ix")); err != nil || ix != map[bool]string{true: "1", false: "0"}[fillers > 0] {
 		t.Fatalf("the previous script left layout %q", ix)
 	}
 }
@@ -113,10 +113,12 @@ func TestUpgradeFromTheLeanLayoutHostileIntegration(t *testing.T) {
 		damage [][]interface{}
 		line   string
 	}{
-		{"a coin deleted", [][]interface{}{{"HDEL", keys[1], "b"}}, `the entries of 1 coin had been deleted from the state "{q}:prices" (by another program?): restored with their own times`},
+		{"a coin deleted", [][]interface{}{{"HDEL", keys[1], "b"}},
+			`the entries of 1 coin had been deleted from the state "{q}:prices" (by another program?): restored with their own times`},
 		{"a junk entry", [][]interface{}{{"HSET", keys[1], "b", "junk"}}, `coin "b": the stored entry "junk" could not be read: repaired`},
 		{"the state deleted", [][]interface{}{{"DEL", keys[1]}}, "the state beside the document had been deleted: 3 coins restored"},
-		{"a coin and its time deleted", [][]interface{}{{"HDEL", keys[1], "b"}, {"HDEL", keys[4], "t:b"}}, "and their times from its times index: dropped from the document"},
+		{"a coin and its time deleted", [][]interface{}{{"HDEL", keys[1], "b"}, {"HDEL", keys[4], "t:b"}},
+			"and their times from its times index: dropped from the document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v3Seed(t, c, o, 0)

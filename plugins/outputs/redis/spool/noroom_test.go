@@ -92,7 +92,7 @@ func readLines(s *Spool, r io.Reader) *lineReader {
 			}
 			end := lr.end
 			lr.mu.Unlock()
-			for max := lr.backlog.Load(); max > 0 && end-s.Start() > max; max = lr.backlog.Load() {
+			for limit := lr.backlog.Load(); limit > 0 && end-s.Start() > limit; limit = lr.backlog.Load() {
 				time.Sleep(100 * time.Microsecond)
 			}
 			if err != nil {
@@ -141,7 +141,10 @@ func (lr *lineReader) commitAll(t *testing.T, s *Spool, want string) {
 // lastByte is the last byte of the spool's data on disk.
 func lastByte(t *testing.T, dir string) byte {
 	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	names, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := len(names) - 1; i >= 0; i-- {
 		b, err := os.ReadFile(names[i])
 		if err != nil {
@@ -187,9 +190,17 @@ func TestNoRoomFromAPipeIntegration(t *testing.T) {
 	log := &testLog{}
 	s.Log = log
 	want := hundred(0, 10000) // 1 MB through a 256 KiB disk
-	pr, pw, _ := os.Pipe()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer pr.Close()
-	go func() { _, _ = io.WriteString(pw, want); pw.Close() }()
+	go func() {
+		if _, err := pw.WriteString(want); err != nil {
+			t.Error(err)
+		}
+		pw.Close()
+	}()
 	r := s.Tee(pr)
 	if r.(*tee).pipe == nil {
 		t.Fatal("a pipe not seen as one")
@@ -258,7 +269,10 @@ func TestNoRoomReadThenWriteIntegration(t *testing.T) {
 
 func spooled(t *testing.T, dir string) int64 {
 	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	names, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(names) == 0 {
 		return 0
 	}
@@ -267,7 +281,9 @@ func spooled(t *testing.T, dir string) int64 {
 		t.Fatal(err)
 	}
 	var start int64
-	fmt.Sscanf(filepath.Base(names[len(names)-1]), "seg-%d.log", &start)
+	if _, err := fmt.Sscanf(filepath.Base(names[len(names)-1]), "seg-%d.log", &start); err != nil {
+		t.Fatal(err)
+	}
 	return start + st.Size()
 }
 
@@ -301,11 +317,20 @@ func TestOpenOnAFullDiskIntegration(t *testing.T) {
 	}
 	s.Close()
 	// The last segment ends with a line cut by a kill, at a page's end.
-	names, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	names, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := names[len(names)-1]
-	st, _ := os.Stat(last)
+	st, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cut := strings.Repeat("x", int(4096-st.Size()%4096))
-	f, _ := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.WriteString(cut); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +366,7 @@ func TestOpenOnAFullDiskIntegration(t *testing.T) {
 	// Stdin: the newline and the destination record are written first.
 	lr := readLines(s, s.Tee(strings.NewReader(numbered(1000, 1100))))
 	lr.commitAll(t, s, numbered(1000, 1100))
-	if got, _ := os.ReadFile(filepath.Join(dir, "destination")); string(got) != dest {
+	if got, err := os.ReadFile(filepath.Join(dir, "destination")); err != nil || string(got) != dest {
 		t.Fatalf("destination %q", got)
 	}
 	// The commit file is written once there is room: at the latest when
@@ -349,7 +374,7 @@ func TestOpenOnAFullDiskIntegration(t *testing.T) {
 	// was said to.
 	end := s.End()
 	s.Close()
-	if got, _ := os.ReadFile(filepath.Join(dir, "committed")); string(got) != fmt.Sprintf("%d\n", end) {
+	if got, err := os.ReadFile(filepath.Join(dir, "committed")); err != nil || string(got) != fmt.Sprintf("%d\n", end) {
 		t.Fatalf("committed %q", got)
 	}
 	if log.count("I! spool_dir "+dir+" has room again") != log.count("W! ") || log.count("E! ") != 0 {
@@ -419,7 +444,7 @@ func TestCommitFileUnwritable(t *testing.T) {
 	if s.Start() != 600 || s.Held() != 0 || len(segFiles(t, dir)) != 1 {
 		t.Fatalf("start %d held %d segments %v", s.Start(), s.Held(), segFiles(t, dir))
 	}
-	if got, _ := os.ReadFile(filepath.Join(dir, "committed")); string(got) != "100\n" {
+	if got, err := os.ReadFile(filepath.Join(dir, "committed")); err != nil || string(got) != "100\n" {
 		t.Fatalf("committed %q", got)
 	}
 	if log.count("E! spool_dir "+dir+": cannot write the commit file: ") != 1 || len(log.lines) != 1 {
@@ -441,7 +466,7 @@ func TestCommitFileUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if got, _ := os.ReadFile(filepath.Join(dir, "committed")); string(got) != "620\n" {
+	if got, err := os.ReadFile(filepath.Join(dir, "committed")); err != nil || string(got) != "620\n" {
 		t.Fatalf("committed %q", got)
 	}
 }

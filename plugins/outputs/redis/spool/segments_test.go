@@ -36,7 +36,10 @@ func fillLines(t *testing.T, s *Spool, from, to int) {
 // segFiles lists the segment files in dir: name -> size.
 func segFiles(t *testing.T, dir string) map[string]int64 {
 	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	names, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]int64{}
 	for _, n := range names {
 		st, err := os.Stat(n)
@@ -159,7 +162,8 @@ func TestCommitOutsideTheDataHeld(t *testing.T) {
 		if got := readAll(t, s); got != numbered(int(c.start/10), 50) {
 			t.Fatalf("%q: replayed %q", c.content, got)
 		}
-		warned := len(s.Notes) == 1 && strings.HasPrefix(s.Notes[0], "W! spool "+dir+": the commit file says "+strings.TrimSpace(c.content)+", past the end of the data held (500)")
+		warned := len(s.Notes) == 1 && strings.HasPrefix(s.Notes[0], "W! spool "+dir+": the commit file says "+strings.TrimSpace(c.content)+", past the "+
+			"end of the data held (500)")
 		if warned != c.warn || (!c.warn && len(s.Notes) != 0) {
 			t.Fatalf("%q: notes %q", c.content, s.Notes)
 		}
@@ -167,7 +171,7 @@ func TestCommitOutsideTheDataHeld(t *testing.T) {
 		if err := s.Commit(1 << 40); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := os.ReadFile(filepath.Join(dir, "committed")); s.Start() != 500 || string(got) != "500\n" {
+		if got, err := os.ReadFile(filepath.Join(dir, "committed")); err != nil || s.Start() != 500 || string(got) != "500\n" {
 			t.Fatalf("%q: a commit past the end: start %d, file %q", c.content, s.Start(), got)
 		}
 		s.Close()

@@ -55,7 +55,10 @@ func TestAppendCommitReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, _ = Open(dir, 1<<20, dest)
+	s, err = Open(dir, 1<<20, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := readAll(t, s); got != "bb\nccc\ndd\n" {
 		t.Fatalf("replay after a cut line %q", got)
 	}
@@ -64,21 +67,30 @@ func TestAppendCommitReplay(t *testing.T) {
 
 func TestSegmentsAreDeletedOnceCommitted(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(dir, 1<<30, dest)
+	s, err := Open(dir, 1<<30, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	line := strings.Repeat("x", 1<<20) + "\n"
 	for i := 0; i < 40; i++ { // 40 MiB: three segments
 		if _, err := io.ReadAll(s.Tee(strings.NewReader(line))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	segs, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(segs) != 3 {
 		t.Fatalf("%d segments", len(segs))
 	}
 	if err := s.Commit(s.End()); err != nil {
 		t.Fatal(err)
 	}
-	segs, _ = filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	segs, err = filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(segs) != 1 || s.Held() != 0 {
 		t.Fatalf("%d segments, %d held after committing all", len(segs), s.Held())
 	}
@@ -86,20 +98,30 @@ func TestSegmentsAreDeletedOnceCommitted(t *testing.T) {
 }
 
 func TestFullSpoolWaits(t *testing.T) {
-	s, _ := Open(t.TempDir(), 10, dest)
+	s, err := Open(t.TempDir(), 10, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := s.Tee(strings.NewReader(strings.Repeat("y", 30)))
 	buf := make([]byte, 10)
-	if n, _ := r.Read(buf); n != 10 {
+	if n, err := r.Read(buf); err != nil || n != 10 {
 		t.Fatalf("read %d", n)
 	}
 	done := make(chan struct{})
-	go func() { _, _ = r.Read(buf); close(done) }()
+	go func() {
+		if _, err := r.Read(buf); err != nil {
+			t.Error(err)
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 		t.Fatal("read past the bound")
 	case <-time.After(100 * time.Millisecond):
 	}
-	_ = s.Commit(10)
+	if err := s.Commit(10); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
@@ -147,11 +169,14 @@ func TestOneProcessPerSpool(t *testing.T) {
 // spool is taken over.
 func TestNeverReplayedToAnotherDestination(t *testing.T) {
 	dir := t.TempDir()
-	a, _ := Open(dir, 1<<20, dest)
+	a, err := Open(dir, 1<<20, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fill(t, a, "x\ny\n")
 	a.Close()
 	other := "address 127.0.0.1:6379\nmode list\nkey b\n"
-	_, err := Open(dir, 1<<20, other)
+	_, err = Open(dir, 1<<20, other)
 	var foreign *ForeignError
 	if !errors.As(err, &foreign) || foreign.Held != 4 || foreign.Theirs != "address 127.0.0.1:6379; mode list; key a" {
 		t.Fatalf("other destination: %v", err)
@@ -171,7 +196,7 @@ func TestNeverReplayedToAnotherDestination(t *testing.T) {
 		t.Fatalf("taking over an empty spool: %v %q", err, b.Notes)
 	}
 	b.Close()
-	if got, _ := os.ReadFile(filepath.Join(dir, "destination")); string(got) != other {
+	if got, err := os.ReadFile(filepath.Join(dir, "destination")); err != nil || string(got) != other {
 		t.Fatalf("destination %q", got)
 	}
 }
@@ -182,7 +207,10 @@ func TestNeverReplayedToAnotherDestination(t *testing.T) {
 func TestTornCommitFileIsRecoveredFrom(t *testing.T) {
 	for _, content := range []string{"", "12", "garbage\n", "-5\n", "\x00\x00\x00\x00"} {
 		dir := t.TempDir()
-		s, _ := Open(dir, 1<<20, dest)
+		s, err := Open(dir, 1<<20, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
 		fill(t, s, "a\nbb\nccc\n")
 		if err := s.Commit(5); err != nil {
 			t.Fatal(err)
@@ -191,7 +219,7 @@ func TestTornCommitFileIsRecoveredFrom(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "committed"), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, err := Open(dir, 1<<20, dest)
+		s, err = Open(dir, 1<<20, dest)
 		if err != nil {
 			t.Fatalf("%q: %v", content, err)
 		}
@@ -207,13 +235,16 @@ func TestTornCommitFileIsRecoveredFrom(t *testing.T) {
 // is the one committed.
 func TestCommitIsDurable(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(dir, 1<<20, dest)
+	s, err := Open(dir, 1<<20, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fill(t, s, "a\nbb\n")
 	if err := s.Commit(2); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if got, _ := os.ReadFile(filepath.Join(dir, "committed")); string(got) != "2\n" {
+	if got, err := os.ReadFile(filepath.Join(dir, "committed")); err != nil || string(got) != "2\n" {
 		t.Fatalf("committed %q", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "committed.tmp")); !errors.Is(err, os.ErrNotExist) {
@@ -222,11 +253,18 @@ func TestCommitIsDurable(t *testing.T) {
 	// A commit that cannot be written stands all the same (it is logged;
 	// TestCommitFileUnwritable has the rest): the room it gives back is
 	// what the reader may be waiting for.
-	s, _ = Open(dir, 3, dest)
-	if err := os.Chmod(dir, 0o500); err != nil {
+	s, err = Open(dir, 3, dest)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chmod(dir, 0o700)
+	if err := os.Chmod(dir, 0o500); err != nil { //nolint:gosec // the test needs a directory it cannot write in, that it can still list
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // the directory as t.TempDir made it, so that it can be removed
+			t.Error(err)
+		}
+	}()
 	if os.Geteuid() != 0 { // root writes anyway
 		if err := s.Commit(5); err != nil || s.Start() != 5 {
 			t.Fatalf("commit in a read-only directory: %v, start %d", err, s.Start())
@@ -239,7 +277,10 @@ func TestCommitIsDurable(t *testing.T) {
 // spool file by splice(2) and come back out of the reader the same.
 func TestSpliceFromAPipe(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(dir, 1<<30, dest)
+	s, err := Open(dir, 1<<30, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +290,9 @@ func TestSpliceFromAPipe(t *testing.T) {
 		fmt.Fprintf(&want, "line %d\n", i)
 	}
 	go func() {
-		_, _ = io.WriteString(pw, want.String())
+		if _, err := pw.WriteString(want.String()); err != nil {
+			t.Error(err)
+		}
 		pw.Close()
 	}()
 	r := s.Tee(pr)
@@ -261,7 +304,10 @@ func TestSpliceFromAPipe(t *testing.T) {
 		t.Fatalf("read %d bytes (%v), want %d; end %d", len(got), err, want.Len(), s.End())
 	}
 	s.Close()
-	s, _ = Open(dir, 1<<30, dest)
+	s, err = Open(dir, 1<<30, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if replay := readAll(t, s); replay != want.String() {
 		t.Fatalf("replayed %d bytes", len(replay))
 	}
@@ -285,8 +331,16 @@ func BenchmarkTee(b *testing.B) {
 				}
 				var in io.Reader = strings.NewReader(data)
 				if from != "reader" {
-					pr, pw, _ := os.Pipe()
-					go func() { _, _ = io.WriteString(pw, data); pw.Close() }()
+					pr, pw, err := os.Pipe()
+					if err != nil {
+						b.Fatal(err)
+					}
+					go func() {
+						if _, err := pw.WriteString(data); err != nil {
+							b.Error(err)
+						}
+						pw.Close()
+					}()
 					in = pr
 				}
 				t := s.Tee(in)
