@@ -97,16 +97,63 @@ var decoder = &itoml.Config{
 }
 
 // decodeTable decodes the options one by one, in the order of the file,
-// so that an error names its option and the first one is reported.
+// so that an error names its option and the first one is reported. A
+// plugin with a data format (see Format) has each option decoded into the
+// format too, as Telegraf's loader does: an option either reads is taken.
 func decodeTable(table *ast.Table, plugin string, v any) error {
 	keys := sortedKeys(table.Fields)
 	sort.SliceStable(keys, func(i, j int) bool {
 		return lineOfField(table.Fields[keys[i]]) < lineOfField(table.Fields[keys[j]])
 	})
+	var (
+		format     *Format
+		kind       formatKind
+		target     any
+		formatName string
+	)
+	if h, ok := v.(formatHolder); ok {
+		format, kind = h.dataFormat(), serializerKind
+		var pf *ParserFormat
+		if ph, ok := v.(parserHolder); ok {
+			pf, kind = ph.parserFormat(), parserKind
+		}
+		var err error
+		if target, formatName, err = formatTarget(table, kind, pf); err != nil {
+			if errors.Is(err, errFormatUnknown) {
+				return fmt.Errorf("line %d: option %q: %s", lineOfField(table.Fields["data_format"]), "data_format",
+					strings.TrimPrefix(err.Error(), errFormatUnknown.Error()+": "))
+			}
+			return err
+		}
+		*format = Format{name: formatName, table: &ast.Table{Name: table.Name, Fields: make(map[string]any), Line: table.Line}}
+	}
 	for _, key := range keys {
 		field := table.Fields[key]
 		one := &ast.Table{Name: table.Name, Fields: map[string]any{key: field}, Line: table.Line}
+		if format != nil && kind == parserKind && key == "influx_parser_type" {
+			// Telegraf's loader reads it to choose the parser (formatTarget
+			// has checked it); no struct has it.
+			format.set = append(format.set, key)
+			continue
+		}
 		err := decoder.UnmarshalTable(one, v)
+		if format != nil {
+			ferr := decoder.UnmarshalTable(one, target)
+			switch {
+			case ferr == nil:
+				format.table.Fields[key] = field
+				format.set = append(format.set, key)
+				if unknown(err) {
+					err = nil // the format's alone
+				}
+			case !unknown(ferr):
+				err = ferr // the format's, of the wrong type
+			case unknown(err):
+				if others := formatsReading(kind, formatName, key, field); len(others) > 0 {
+					return fmt.Errorf("line %d: option %q: an option of data_format %s, not of %q", lineOfField(field), key, quoted(others), formatName)
+				}
+			}
+		}
 		if err == nil {
 			continue
 		}
@@ -115,7 +162,7 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 		if errors.As(err, &le) {
 			line, err = le.Line, le.Err
 		}
-		if errors.Is(err, errUnknown) {
+		if unknown(err) {
 			return fmt.Errorf("line %d: unknown option %q in [[%s]]", line, key, plugin)
 		}
 		return fmt.Errorf("line %d: option %q: %s", line, key, oneLine(err.Error()))
@@ -128,6 +175,17 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 		p.options().record(v, lines)
 	}
 	return nil
+}
+
+// unknown tells whether err says that the struct has no option key: none
+// at all, or a field that the file cannot set (`toml:"-"`, such as a
+// parser's MetricName).
+func unknown(err error) bool {
+	var le *itoml.LineError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	return err != nil && (errors.Is(err, errUnknown) || strings.Contains(err.Error(), "cannot be set through TOML"))
 }
 
 // parseError reports a TOML syntax error. Telegraf's parser only says
