@@ -96,9 +96,9 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-// SerializerName is data_format as Telegraf's loader reads it for an
-// output: "influx" when unset.
-func SerializerName(dataFormat string) string {
+// DataFormatName is data_format as Telegraf's loader reads it, for an
+// output or an input: "influx" when unset.
+func DataFormatName(dataFormat string) string {
 	if dataFormat == "" {
 		return "influx"
 	}
@@ -122,7 +122,7 @@ func (p *ParserFormat) ParserName(dataFormat string) string {
 // options (Telegraf's defaults without a file), its Log set to log, and
 // initialised: what Telegraf's loader hands SetSerializer.
 func (s *SerializerFormat) NewSerializer(dataFormat string, log telegraf.Logger) (telegraf.Serializer, error) {
-	name := SerializerName(dataFormat)
+	name := DataFormatName(dataFormat)
 	creator, ok := serializers.Serializers[name]
 	if !ok {
 		return nil, fmt.Errorf("option data_format: %q is not a serializer of this program (want one of %q)", name, SerializerNames())
@@ -243,7 +243,7 @@ func formatTarget(table *ast.Table, kind formatKind, p *ParserFormat) (any, stri
 	}
 	switch kind {
 	case serializerKind:
-		name := SerializerName(dataFormat)
+		name := DataFormatName(dataFormat)
 		creator, ok := serializers.Serializers[name]
 		if !ok {
 			return nil, name, fmt.Errorf("%w: %q is not a serializer of this program (want one of %q)", errFormatUnknown, name, SerializerNames())

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/keytemplate"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
@@ -61,29 +59,6 @@ func (r *Redis) initPerMetric() error {
 		return m
 	}
 	return nil
-}
-
-// newSerializer returns our own serializers, byte for byte what Telegraf's
-// json (json_timestamp_units, json_timestamp_format) and influx
-// (influx_sort_fields, influx_uint_support) serializers write, without a
-// telegraf.Metric or an allocation per metric. The influx one refuses a
-// metric Telegraf's parser would not read back from that line
-// (lineprotocol.CarryError), and names the tags it cuts to trims.
-func (r *Redis) newSerializer(trims *lineprotocol.Trims) (commands.Serializer, error) {
-	switch r.DataFormat {
-	case "json":
-		return jsonSerializer{metricjson.New(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)}, nil
-	case "", "influx":
-		return &lineprotocol.Encoder{Trims: trims}, nil
-	}
-	return nil, fmt.Errorf(`option data_format: %q is not supported (want "influx" or "json")`, r.DataFormat)
-}
-
-// jsonSerializer is metricjson's encoder as a commands.Serializer.
-type jsonSerializer struct{ e *metricjson.Encoder }
-
-func (s jsonSerializer) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error) {
-	return s.e.AppendMetric(dst, m), nil
 }
 
 // checkLayout refuses layout and include_tags where they mean nothing:
