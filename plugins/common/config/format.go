@@ -12,6 +12,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers"
 	"github.com/influxdata/telegraf/plugins/serializers"
 	"github.com/influxdata/toml/ast"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 )
 
 // Format is the data format of a plugin's table: one of Telegraf's
@@ -158,9 +160,11 @@ func (p *ParserFormat) NewParser(dataFormat, metricName string, log telegraf.Log
 }
 
 func initFormat(made any, name string, log telegraf.Logger) error {
-	if log != nil {
-		models.SetLoggerOnPlugin(made, log)
+	if log == nil {
+		// Some log their errors (the template serializer): never to nil.
+		log = logger.New("")
 	}
+	models.SetLoggerOnPlugin(made, log)
 	if i, ok := made.(telegraf.Initializer); ok {
 		if err := i.Init(); err != nil {
 			return fmt.Errorf("data_format %q: %s", name, oneLine(err.Error()))
