@@ -74,6 +74,20 @@ func (r *Redis) fastSerializer(s any, trims *lineprotocol.Trims) commands.Serial
 	return nil
 }
 
+// checkSerializer makes the serializer once, so that Init reports what
+// is wrong with its options, and notes whether it is one of Telegraf's.
+func (r *Redis) checkSerializer() error {
+	if !r.serializes() {
+		return nil
+	}
+	s, err := r.newSerializer(nil)
+	if err != nil {
+		return err
+	}
+	_, r.telegrafFormat = s.(*telegrafSerializer)
+	return nil
+}
+
 // jsonSerializer is metricjson's encoder as a commands.Serializer.
 type jsonSerializer struct{ e *metricjson.Encoder }
 

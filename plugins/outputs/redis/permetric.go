@@ -25,6 +25,9 @@ func (r *Redis) initPerMetric() error {
 	if err := r.checkLayout(); err != nil {
 		return err
 	}
+	if err := r.checkSerializer(); err != nil {
+		return err
+	}
 	// trims names the tags cut of trailing backslashes by the line
 	// protocol serializers of every batch, once per tag key.
 	var trims *lineprotocol.Trims

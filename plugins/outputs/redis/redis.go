@@ -83,6 +83,9 @@ type Redis struct {
 
 	// serializer is the one Telegraf's loader made, built in.
 	serializer telegraf.Serializer
+	// telegrafFormat: the serializer is Telegraf's code, not our encoder
+	// (format.go).
+	telegrafFormat bool
 
 	decoder metricline.Decoder
 	// newMode returns the write mode of a run (or of the plugin built
