@@ -88,12 +88,19 @@ func Decode(text, kind, name string, plugin any) error {
 // errUnknown marks an option the plugin has no field for.
 var errUnknown = errors.New("unknown option")
 
+// unknownOptionError is errUnknown for the option key, which may be one of a
+// sub-table's.
+type unknownOptionError struct{ key string }
+
+func (e *unknownOptionError) Error() string { return fmt.Sprintf("unknown option %q", e.key) }
+func (*unknownOptionError) Unwrap() error   { return errUnknown }
+
 // decoder decodes as Telegraf's config does (its toml.Config), except that
 // an unknown option is an error rather than a warning after the fact.
 var decoder = &itoml.Config{
 	NormFieldName: itoml.DefaultConfig.NormFieldName,
 	FieldToKey:    itoml.DefaultConfig.FieldToKey,
-	MissingField:  func(reflect.Type, string) error { return errUnknown },
+	MissingField:  func(_ reflect.Type, key string) error { return &unknownOptionError{key} },
 }
 
 // decodeTable decodes the options one by one, in the order of the file,
@@ -152,6 +159,19 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 				if others := formatsReading(kind, formatName, key, field); len(others) > 0 {
 					return fmt.Errorf("line %d: option %q: an option of data_format %s, not of %q", lineOfField(field), key, quoted(others), formatName)
 				}
+				var uo *unknownOptionError
+				if errors.As(unwrapLine(ferr), &uo) && uo.key != key {
+					// The format reads the table key, but not one of its
+					// options (an option of the plugin written after the
+					// table, say, which TOML puts in it).
+					line := lineOfField(field)
+					var le *itoml.LineError
+					if errors.As(ferr, &le) {
+						line = le.Line
+					}
+					return fmt.Errorf("line %d: unknown option %q in %s of data_format %q (options after a [[...%s]] table belong to it)",
+						line, uo.key, key, formatName, key)
+				}
 			}
 		}
 		if err == nil {
@@ -181,11 +201,17 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 // at all, or a field that the file cannot set (`toml:"-"`, such as a
 // parser's MetricName).
 func unknown(err error) bool {
+	err = unwrapLine(err)
+	return err != nil && (errors.Is(err, errUnknown) || strings.Contains(err.Error(), "cannot be set through TOML"))
+}
+
+// unwrapLine is the error a *itoml.LineError holds, or err.
+func unwrapLine(err error) error {
 	var le *itoml.LineError
 	if errors.As(err, &le) {
-		err = le.Err
+		return le.Err
 	}
-	return err != nil && (errors.Is(err, errUnknown) || strings.Contains(err.Error(), "cannot be set through TOML"))
+	return err
 }
 
 // parseError reports a TOML syntax error. Telegraf's parser only says

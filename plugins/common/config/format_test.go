@@ -11,6 +11,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/csv"
 	"github.com/influxdata/telegraf/plugins/parsers/influx/influx_upstream"
 	_ "github.com/influxdata/telegraf/plugins/parsers/json"
+	_ "github.com/influxdata/telegraf/plugins/parsers/json_v2"
 	_ "github.com/influxdata/telegraf/plugins/parsers/value"
 	"github.com/influxdata/telegraf/plugins/serializers/carbon2"
 	_ "github.com/influxdata/telegraf/plugins/serializers/graphite"
@@ -217,5 +218,35 @@ func TestChangedOptions(t *testing.T) {
 	}
 	if names := ChangedOptions(got, other); names != nil {
 		t.Fatalf("another format: %q", names)
+	}
+}
+
+// TestFormatSubTableOptions: a format's sub-tables are decoded into it;
+// an option of the plugin written after one (TOML puts it in the table)
+// is named with the table, not taken for an unknown table.
+func TestFormatSubTableOptions(t *testing.T) {
+	text := `[[inputs.redis]]
+  data_format = "json_v2"
+  [[inputs.redis.json_v2]]
+    measurement_name = "weather"
+    [[inputs.redis.json_v2.field]]
+      path = "temp"
+`
+	var in input
+	if err := Decode(text, "inputs", "redis", &in); err != nil {
+		t.Fatal(err)
+	}
+	p, err := in.NewParser(in.DataFormat, "m", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Parse([]byte(`{"temp":21.5}`))
+	if err != nil || len(ms) != 1 || ms[0].Name() != "weather" || ms[0].Fields()["temp"] != 21.5 {
+		t.Fatalf("parsed %v (%v)", ms, err)
+	}
+	err = Decode(text+"  address = \"x\"\n", "inputs", "redis", &input{})
+	want := `line 7: unknown option "address" in json_v2 of data_format "json_v2" (options after a [[...json_v2]] table belong to it)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
