@@ -15,10 +15,12 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/serializers"
 	"github.com/influxdata/telegraf/plugins/serializers/binary"
 	"github.com/influxdata/telegraf/plugins/serializers/carbon2"
 	"github.com/influxdata/telegraf/plugins/serializers/graphite"
+	"github.com/influxdata/telegraf/plugins/serializers/json"
 	"github.com/influxdata/telegraf/plugins/serializers/msgpack"
 	"github.com/influxdata/telegraf/plugins/serializers/prometheus"
 
@@ -438,6 +440,7 @@ func TestDataFormatOptions(t *testing.T) {
 		"mode = \"list\"\ndata_format = \"json\"\njson_transformation = \"$\"":    true,
 		"mode = \"list\"\ndata_format = \"carbon2\"":                              true,
 		"mode = \"publish\"\ndata_format = \"msgpack\"":                           true,
+		"mode = \"list\"\nuse_batch_format = true":                                true,
 	} {
 		r, err := load(options)
 		if err != nil {
@@ -454,9 +457,153 @@ func TestDataFormatOptions(t *testing.T) {
 		"mode = \"list\"\ndata_format = \"json\"\ninflux_sort_fields = true":      `"influx_sort_fields": an option of data_format "influx", not of "json"`,
 		"mode = \"list\"\ncarbon2_format = \"x\"":                                 `"carbon2_format": an option of data_format "carbon2", not of "influx"`,
 		"mode = \"list\"\ndata_format = \"json\"\njson_timestamp_units = \"7ms\"": "option json_timestamp_units: 7ms is not a power of ten",
+		"mode = \"hash\"\nuse_batch_format = true":                                `option use_batch_format: only read with modes "publish", "list", "string"`,
 	} {
 		if _, err := load(options); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: want %q, got %v", options, want, err)
 		}
+	}
+}
+
+// batchLines: two hosts, so two keys; web-01's metrics are not adjacent.
+const batchLines = `cpu,host=web-01 usage=1.25 1795552004000000000
+cpu,host=web-02 usage=2.5 1795552004000000000
+mem,host=web-01 free=1024i,used=61.25 1795552005000000000
+cpu,host=web-01 usage=3 1795552006000000000
+`
+
+// sameBatches holds the values of one key, written with use_batch_format,
+// to Telegraf's serializer: each is what SerializeBatch gives a run of
+// the key's metrics, and the runs are all of them, in order (how many
+// batches a flush makes depends on when the lines were read).
+func sameBatches(t *testing.T, s telegraf.Serializer, values []string, ms []telegraf.Metric) {
+	t.Helper()
+	pos := 0
+	for _, v := range values {
+		n := 0
+		for j := pos + 1; j <= len(ms) && n == 0; j++ {
+			if b, err := s.SerializeBatch(ms[pos:j]); err == nil && string(b) == v {
+				n = j - pos
+			}
+		}
+		if n == 0 {
+			t.Fatalf("value %q is no batch of the metrics from %d of %v", v, pos, ms)
+		}
+		pos += n
+	}
+	if pos != len(ms) {
+		t.Fatalf("values %q hold %d of the %d metrics", values, pos, len(ms))
+	}
+}
+
+// metricsOf are the metrics of lines whose host tag is host.
+func metricsOf(t *testing.T, lines, host string) []telegraf.Metric {
+	t.Helper()
+	var out []telegraf.Metric
+	for _, m := range parseLines(t, lines) {
+		if m.Tags()["host"] == host {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestDataFormatBatchIntegration: with use_batch_format, the metrics of a
+// batch for one key are one value, what Telegraf's serializer's
+// SerializeBatch gives them (json: {"metrics":[...]}; prometheus: one
+// exposition); under execd and built in. Hostile: a metric the
+// serializer refuses is left out of its key's value with a line, and the
+// rest of the batch written.
+func TestDataFormatBatchIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server and bin/telegraf")
+	}
+	srv := redistest.Start(t)
+	lines := batchLines + "disk,host=web-02 free=3i 1795552007000000000\n"
+	cases := []struct {
+		name, options, refused string
+		ref                    func(telegraf.Serializer)
+	}{
+		{"json", "data_format = \"json\"\njson_timestamp_units = \"1ms\"", "", func(s telegraf.Serializer) {
+			s.(*json.Serializer).TimestampUnits = config.Duration(time.Millisecond)
+		}},
+		{"prometheus", "data_format = \"prometheus\"\nprometheus_sort_metrics = true", "", func(s telegraf.Serializer) {
+			s.(*prometheus.Serializer).SortMetrics = true
+		}},
+		// mem and disk have no usage: the binary serializer fails them.
+		{"binary", strings.Replace(binaryOptions, "usage_idle", "usage", 1), `not written: data_format "binary": field usage not found`,
+			func(s telegraf.Serializer) {
+				b := s.(*binary.Serializer)
+				b.Endianness = "little"
+				b.Entries = []*binary.Entry{
+					{ReadFrom: "field", Name: "usage", DataFormat: "float64"},
+					{ReadFrom: "time", TimeFormat: "unix_ms", DataFormat: "int64"},
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := serializers.Serializers[c.name]()
+			c.ref(s)
+			if err := s.(telegraf.Initializer).Init(); err != nil {
+				t.Fatal(err)
+			}
+			check := func(prefix string, logs func() string) {
+				for _, host := range []string{"web-01", "web-02"} {
+					ms := metricsOf(t, lines, host)
+					if c.refused != "" {
+						ms = slices.DeleteFunc(ms, func(m telegraf.Metric) bool { return m.Fields()["usage"] == nil })
+					}
+					values := waitForBatches(t, srv, prefix+host, s, ms, logs)
+					sameBatches(t, s, values, ms)
+				}
+			}
+			options := fmt.Sprintf("address = %q\nmode = \"list\"\nuse_batch_format = true\n%s", srv.Addr, c.options)
+			logs, code := runExecd(t, "key = 'execd:"+c.name+":{{.Tag \"host\"}}'\n"+options, lines)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, logs)
+			}
+			check("execd:"+c.name+":", func() string { return logs })
+			if c.refused != "" && (strings.Count(logs, "E! ") != 2 || strings.Count(logs, c.refused) != 2 ||
+				!strings.Contains(logs, "E! [outputs.redis] metric mem at 2026-11-24T20:26:45Z not written") ||
+				!strings.Contains(logs, "E! [outputs.redis] metric disk at 2026-11-24T20:26:47Z not written")) {
+				t.Fatalf("want an E! line with %q for mem and for disk:\n%s", c.refused, logs)
+			}
+			if c.refused == "" && strings.Contains(logs, "E! ") {
+				t.Fatalf("errors:\n%s", logs)
+			}
+
+			tg := startTelegraf(t, "key = 'builtin:"+c.name+":{{.Tag \"host\"}}'\n"+options, lines)
+			check("builtin:"+c.name+":", tg.Output)
+			if c.refused != "" && !strings.Contains(tg.Output(), c.refused) {
+				t.Fatalf("want %q:\n%s", c.refused, tg.Output())
+			}
+		})
+	}
+}
+
+// waitForBatches waits until the values of key hold every metric of ms.
+func waitForBatches(t *testing.T, srv *redistest.Server, key string, s telegraf.Serializer, ms []telegraf.Metric, logs func() string) []string {
+	t.Helper()
+	all, err := s.SerializeBatch(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		values, err := redis.Strings(srv.Conn().Do("LRANGE", key, 0, -1))
+		size := 0
+		for _, v := range values {
+			size += len(v)
+		}
+		// Batches of a run of metrics are at least as long as one batch
+		// of them all, but for a shared header (prometheus's HELP lines).
+		if err == nil && len(values) > 0 && (size >= len(all) || len(values) == len(ms)) {
+			return values
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("values of %s: %q; log:\n%s", key, values, logs())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -75,7 +75,8 @@ func (r *Redis) fastSerializer(s any, trims *lineprotocol.Trims) commands.Serial
 }
 
 // checkSerializer makes the serializer once, so that Init reports what
-// is wrong with its options, and notes whether it is one of Telegraf's.
+// is wrong with its options, and notes whether it is one of Telegraf's
+// (always, with use_batch_format: our encoders write one metric).
 func (r *Redis) checkSerializer() error {
 	if !r.serializes() {
 		return nil
@@ -85,7 +86,28 @@ func (r *Redis) checkSerializer() error {
 		return err
 	}
 	_, r.telegrafFormat = s.(*telegrafSerializer)
+	r.telegrafFormat = r.telegrafFormat || r.UseBatchFormat
 	return nil
+}
+
+// batchSerializer returns, with use_batch_format, what makes the
+// serializer of a batch: Telegraf's serializer of data_format, whose
+// SerializeBatch writes the metrics of one key as one value (json's
+// {"metrics":[...]}, prometheus's one exposition, influx's lines, ...).
+func (r *Redis) batchSerializer() func() (commands.BatchSerializer, error) {
+	if !r.UseBatchFormat {
+		return nil
+	}
+	return func() (commands.BatchSerializer, error) {
+		s := r.serializer
+		if s == nil {
+			var err error
+			if s, err = r.NewSerializer(r.DataFormat, r.Log); err != nil {
+				return nil, err
+			}
+		}
+		return &telegrafSerializer{s: s, name: r.formatName()}, nil
+	}
 }
 
 // jsonSerializer is metricjson's encoder as a commands.Serializer.
@@ -104,17 +126,38 @@ type telegrafSerializer struct {
 }
 
 func (t *telegrafSerializer) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error) {
-	b, err := t.s.Serialize(m.ToTelegraf())
+	b, err := t.Serialize(m.ToTelegraf())
 	if err != nil {
-		return dst, fmt.Errorf("data_format %q: %w", t.name, err)
-	}
-	if len(b) == 0 {
-		// Telegraf's serializers skip what they cannot write (a graphite
-		// metric of string fields only, say): nothing to store, and not
-		// silently dropped.
-		return dst, fmt.Errorf("data_format %q writes nothing for this metric", t.name)
+		return dst, err
 	}
 	return append(dst, b...), nil
+}
+
+// Serialize is the serializer's, its error naming the format. Telegraf's
+// serializers skip what they cannot write (a graphite metric of string
+// fields only, say): nothing to store, and not silently dropped, so an
+// error too.
+func (t *telegrafSerializer) Serialize(m telegraf.Metric) ([]byte, error) {
+	b, err := t.s.Serialize(m)
+	if err != nil {
+		return nil, fmt.Errorf("data_format %q: %w", t.name, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("data_format %q writes nothing for this metric", t.name)
+	}
+	return b, nil
+}
+
+// SerializeBatch is the serializer's, as Serialize.
+func (t *telegrafSerializer) SerializeBatch(ms []telegraf.Metric) ([]byte, error) {
+	b, err := t.s.SerializeBatch(ms)
+	if err != nil {
+		return nil, fmt.Errorf("data_format %q: %w", t.name, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("data_format %q writes nothing for these metrics", t.name)
+	}
+	return b, nil
 }
 
 // refuseUnusedFormat refuses, in the modes that write no serialized

@@ -44,6 +44,7 @@ func (r *Redis) initPerMetric() error {
 		Layout:        r.Layout,
 		IncludeTags:   r.IncludeTags,
 		Serializer:    func() (commands.Serializer, error) { return r.newSerializer(trims) },
+		Batch:         r.batchSerializer(),
 		WaitReplicas:  int64(r.WaitReplicas),
 		WaitMs:        r.waitMs(),
 		Log:           r.Log,

@@ -66,6 +66,9 @@ type Redis struct {
 	StreamMaxlen  int    `toml:"stream_maxlen"`
 	PayloadField  string `toml:"payload_field"`
 	ListMaxLength int    `toml:"list_max_length"`
+	// UseBatchFormat writes the metrics of a batch for one key as one
+	// value, serialized as a batch (format.go).
+	UseBatchFormat bool `toml:"use_batch_format"`
 
 	FlushInterval         config.Duration `toml:"flush_interval"`
 	MetricBatchSize       int             `toml:"metric_batch_size"`
