@@ -18,7 +18,23 @@ TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdat
 
 # Only the Telegraf plugins our configs and tests use (Telegraf's "custom"
 # build): a smaller binary, built in about a minute from a cold cache.
-TELEGRAF_TAGS := custom,inputs.http,inputs.kafka_consumer,inputs.execd,outputs.kafka,outputs.execd,outputs.file,parsers.json,parsers.influx,serializers.json,serializers.influx
+# Every parser and serializer of the pinned Telegraf is in, for the
+# data_format of our two plugins built in (cmd/telegraf/tags_test.go
+# holds the list to Telegraf's).
+TELEGRAF_FORMATS := \
+	parsers.avro parsers.binary parsers.collectd parsers.csv parsers.dropwizard \
+	parsers.form_urlencoded parsers.graphite parsers.grok parsers.influx parsers.json \
+	parsers.json_v2 parsers.logfmt parsers.nagios parsers.openmetrics parsers.opentsdb \
+	parsers.parquet parsers.prometheus parsers.prometheusremotewrite parsers.value \
+	parsers.wavefront parsers.xpath \
+	serializers.binary serializers.carbon2 serializers.cloudevents serializers.csv \
+	serializers.graphite serializers.influx serializers.json serializers.msgpack \
+	serializers.nowmetric serializers.prometheus serializers.prometheusremotewrite \
+	serializers.splunkmetric serializers.template serializers.wavefront
+comma := ,
+empty :=
+space := $(empty) $(empty)
+TELEGRAF_TAGS := custom,inputs.http,inputs.kafka_consumer,inputs.execd,outputs.kafka,outputs.execd,outputs.file,$(subst $(space),$(comma),$(strip $(TELEGRAF_FORMATS)))
 
 # Every fuzz target, as package:Target, or package:Target:budget where an
 # input costs far more than most (a run through Redis and both plugins).

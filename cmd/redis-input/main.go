@@ -15,6 +15,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Every parser of Telegraf, for data_format, as in Telegraf's full
+	// build.
+	_ "github.com/influxdata/telegraf/plugins/parsers/all"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
 	"github.com/telegraf-redis/telegraf-redis/plugins/inputs/redis_consumer"
 )

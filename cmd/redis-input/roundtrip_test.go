@@ -286,7 +286,9 @@ func TestRoundTripPublishSubscribeIntegration(t *testing.T) {
 		n, err := redis.Int(srv.Conn().Do("PUBSUB", "NUMPAT"))
 		return err == nil && n == 1
 	})
-	w := startWriter(t, srv, "  mode = \"publish\"\n")
+	// Unsigned integers come back as such with the influx serializer's
+	// influx_uint_support (Telegraf's default writes them as integers).
+	w := startWriter(t, srv, "  mode = \"publish\"\n  influx_uint_support = true\n")
 	w.write(t, 0, n)
 	w.close(t)
 	waitFor(t, "every message in Telegraf's output", func() bool { missing, _ := count(t, out, want); return missing == 0 })

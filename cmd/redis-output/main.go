@@ -16,6 +16,10 @@ import (
 	"runtime"
 	"time"
 
+	// Every serializer of Telegraf, for data_format, as in Telegraf's
+	// full build.
+	_ "github.com/influxdata/telegraf/plugins/serializers/all"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/execd"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"

@@ -61,7 +61,7 @@ func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
 		"[[outputs.redis]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" in [[outputs.redis]]`,
 		"[[outputs.redis]]\n\n  database = \"zero\"\n":                       `line 3: option "database": cannot unmarshal TOML string into int`,
 		"[[outputs.redis]]\n  timeout = \"5 parsecs\"\n":                     `line 2: option "timeout"`,
-		"[[outputs.redis]]\n  mode = \"list\"\n  data_format = \"csv\"\n":    `line 3: option data_format: "csv" is not supported`,
+		"[[outputs.redis]]\n  mode = \"list\"\n  data_format = \"yaml\"\n":   `line 3: option "data_format": "yaml" is not a serializer of this program`,
 		"[[outputs.redis]]\n[[outputs.redis]]\n":                             "2 [[outputs.redis]] tables",
 		"[[inputs.redis]]\n":                                                 "unexpected table [[inputs.redis]]",
 		"[[outputs.redis]]\n  address = \"${TR_MISSING_ADDR:?set it}\"\n":    "line 2: required variable TR_MISSING_ADDR is missing a value: set it",

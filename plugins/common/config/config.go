@@ -88,25 +88,92 @@ func Decode(text, kind, name string, plugin any) error {
 // errUnknown marks an option the plugin has no field for.
 var errUnknown = errors.New("unknown option")
 
+// unknownOptionError is errUnknown for the option key, which may be one of a
+// sub-table's.
+type unknownOptionError struct{ key string }
+
+func (e *unknownOptionError) Error() string { return fmt.Sprintf("unknown option %q", e.key) }
+func (*unknownOptionError) Unwrap() error   { return errUnknown }
+
 // decoder decodes as Telegraf's config does (its toml.Config), except that
 // an unknown option is an error rather than a warning after the fact.
 var decoder = &itoml.Config{
 	NormFieldName: itoml.DefaultConfig.NormFieldName,
 	FieldToKey:    itoml.DefaultConfig.FieldToKey,
-	MissingField:  func(reflect.Type, string) error { return errUnknown },
+	MissingField:  func(_ reflect.Type, key string) error { return &unknownOptionError{key} },
 }
 
 // decodeTable decodes the options one by one, in the order of the file,
-// so that an error names its option and the first one is reported.
+// so that an error names its option and the first one is reported. A
+// plugin with a data format (see Format) has each option decoded into the
+// format too, as Telegraf's loader does: an option either reads is taken.
 func decodeTable(table *ast.Table, plugin string, v any) error {
 	keys := sortedKeys(table.Fields)
 	sort.SliceStable(keys, func(i, j int) bool {
 		return lineOfField(table.Fields[keys[i]]) < lineOfField(table.Fields[keys[j]])
 	})
+	var (
+		format     *Format
+		kind       formatKind
+		target     any
+		formatName string
+	)
+	if h, ok := v.(formatHolder); ok {
+		format, kind = h.dataFormat(), serializerKind
+		var pf *ParserFormat
+		if ph, ok := v.(parserHolder); ok {
+			pf, kind = ph.parserFormat(), parserKind
+		}
+		var err error
+		if target, formatName, err = formatTarget(table, kind, pf); err != nil {
+			if errors.Is(err, errFormatUnknown) {
+				return fmt.Errorf("line %d: option %q: %s", lineOfField(table.Fields["data_format"]), "data_format",
+					strings.TrimPrefix(err.Error(), errFormatUnknown.Error()+": "))
+			}
+			return err
+		}
+		*format = Format{name: formatName, table: &ast.Table{Name: table.Name, Fields: make(map[string]any), Line: table.Line}}
+	}
 	for _, key := range keys {
 		field := table.Fields[key]
 		one := &ast.Table{Name: table.Name, Fields: map[string]any{key: field}, Line: table.Line}
+		if format != nil && kind == parserKind && key == "influx_parser_type" {
+			// Telegraf's loader reads it to choose the parser (formatTarget
+			// has checked it); no struct has it.
+			format.set = append(format.set, key)
+			continue
+		}
 		err := decoder.UnmarshalTable(one, v)
+		if format != nil {
+			ferr := decoder.UnmarshalTable(one, target)
+			switch {
+			case ferr == nil:
+				format.table.Fields[key] = field
+				format.set = append(format.set, key)
+				if unknown(err) {
+					err = nil // the format's alone
+				}
+			case !unknown(ferr):
+				err = ferr // the format's, of the wrong type
+			case unknown(err):
+				if others := formatsReading(kind, formatName, key, field); len(others) > 0 {
+					return fmt.Errorf("line %d: option %q: an option of data_format %s, not of %q", lineOfField(field), key, quoted(others), formatName)
+				}
+				var uo *unknownOptionError
+				if errors.As(unwrapLine(ferr), &uo) && uo.key != key {
+					// The format reads the table key, but not one of its
+					// options (an option of the plugin written after the
+					// table, say, which TOML puts in it).
+					line := lineOfField(field)
+					var le *itoml.LineError
+					if errors.As(ferr, &le) {
+						line = le.Line
+					}
+					return fmt.Errorf("line %d: unknown option %q in %s of data_format %q (options after a [[...%s]] table belong to it)",
+						line, uo.key, key, formatName, key)
+				}
+			}
+		}
 		if err == nil {
 			continue
 		}
@@ -115,7 +182,7 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 		if errors.As(err, &le) {
 			line, err = le.Line, le.Err
 		}
-		if errors.Is(err, errUnknown) {
+		if unknown(err) {
 			return fmt.Errorf("line %d: unknown option %q in [[%s]]", line, key, plugin)
 		}
 		return fmt.Errorf("line %d: option %q: %s", line, key, oneLine(err.Error()))
@@ -128,6 +195,23 @@ func decodeTable(table *ast.Table, plugin string, v any) error {
 		p.options().record(v, lines)
 	}
 	return nil
+}
+
+// unknown tells whether err says that the struct has no option key: none
+// at all, or a field that the file cannot set (`toml:"-"`, such as a
+// parser's MetricName).
+func unknown(err error) bool {
+	err = unwrapLine(err)
+	return err != nil && (errors.Is(err, errUnknown) || strings.Contains(err.Error(), "cannot be set through TOML"))
+}
+
+// unwrapLine is the error a *itoml.LineError holds, or err.
+func unwrapLine(err error) error {
+	var le *itoml.LineError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // parseError reports a TOML syntax error. Telegraf's parser only says

@@ -135,10 +135,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add("[[outputs.redis]]\n  tags = [1, \"a\"]\n")
 	f.Add("[[outputs.redis]]\naddress=\"$$\"")
 	f.Add("[[outputs.redis]]\naddress='''a#${X:?b}\n'''# c\n")
+	f.Add("[[outputs.redis]]\n  data_format = \"graphite\"\n  carbon2_format = 1\n")
+	f.Add("[[inputs.redis]]\n  data_format = \"json_v2\"\n  [[inputs.redis.json_v2]]\n    x = 1\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		err := Decode(text, "outputs", "redis", &plugin{})
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Fatalf("multi-line error %q", err)
+		}
+		// With a data format's options beside the plugin's (format.go).
+		for _, kind := range []string{"outputs", "inputs"} {
+			var v any = &output{}
+			if kind == "inputs" {
+				v = &input{}
+			}
+			if err := Decode(text, kind, "redis", v); err != nil && strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
 		}
 	})
 }

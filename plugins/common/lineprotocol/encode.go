@@ -11,11 +11,22 @@ import (
 
 // Encoder appends metrics as line protocol. It is not safe for concurrent
 // use: it keeps the canonical order of the metric being written.
+//
+// Its zero value writes what Telegraf's influx serializer writes with
+// influx_sort_fields and influx_uint_support; FieldsInOrder and UintAsInt
+// are the serializer without them (its defaults).
 type Encoder struct {
 	order metricline.Canonical
 	// Trims, if set, is told of the tags written without their trailing
 	// backslashes (or left out for them), and names each key once.
 	Trims *Trims
+	// FieldsInOrder writes the fields in the metric's order (see
+	// metricline.Canonical.InOrder), not sorted by key.
+	FieldsInOrder bool
+	// UintAsInt writes unsigned integers as integers ("5i"), and those
+	// above the largest int64 as it, as the serializer does without
+	// influx_uint_support.
+	UintAsInt bool
 }
 
 // MetricError is why a whole metric cannot be written, worded as
@@ -49,7 +60,11 @@ func (e *Encoder) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error)
 	if len(m.Name) == 0 {
 		return dst, &MetricError{Reason: "invalid name"}
 	}
-	e.order.Of(m)
+	if e.FieldsInOrder {
+		e.order.InOrder(m)
+	} else {
+		e.order.Of(m)
+	}
 	// The bytes are Telegraf's whatever the verdict, so that a refusal of
 	// Telegraf's own (no field left) names the same series.
 	var bad *CarryError
@@ -90,7 +105,12 @@ func (e *Encoder) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error)
 		dst, look = appendToken(dst, f.Key, &keyEscapes)
 		dst = append(dst, '=')
 		var ok bool
-		if dst, ok = AppendFieldValue(dst, f); !ok {
+		if e.UintAsInt && f.Kind == metricline.Uint {
+			dst, ok = append(strconv.AppendInt(dst, int64(min(f.Uint, math.MaxInt64)), 10), 'i'), true
+		} else {
+			dst, ok = AppendFieldValue(dst, f)
+		}
+		if !ok {
 			dst = dst[:mark]
 		} else if look {
 			bad = check(bad, m, "field key", nil, f.Key)

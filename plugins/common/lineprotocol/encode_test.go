@@ -21,7 +21,8 @@ import (
 func checkSame(t *testing.T, e *lineprotocol.Encoder, m *metricline.Metric) {
 	t.Helper()
 	tm := m.ToTelegraf()
-	want := lpcheck.Expect(t, tm)
+	o := lpcheck.Options{SortFields: !e.FieldsInOrder, UintSupport: !e.UintAsInt}
+	want := o.Expect(t, tm)
 	prefix := []byte("prefix ")
 	got, err := e.AppendMetric(prefix, m)
 	if !bytes.HasPrefix(got, prefix) {
@@ -31,7 +32,14 @@ func checkSame(t *testing.T, e *lineprotocol.Encoder, m *metricline.Metric) {
 	if err != nil && len(got) != 0 {
 		t.Fatalf("refused (%v) but wrote %q", err, got)
 	}
-	lpcheck.Check(t, tm, want, got, err)
+	o.Check(t, tm, want, got, err)
+}
+
+// encoders are the encoder with each of the options of Telegraf's influx
+// serializer it follows: influx_sort_fields and influx_uint_support (the
+// zero value), and without either or both (the serializer's defaults).
+func encoders() []*lineprotocol.Encoder {
+	return []*lineprotocol.Encoder{{}, {FieldsInOrder: true, UintAsInt: true}, {FieldsInOrder: true}, {UintAsInt: true}}
 }
 
 func TestEncodeLikeTelegraf(t *testing.T) {
@@ -62,8 +70,35 @@ func TestEncodeLikeTelegraf(t *testing.T) {
 		{Name: []byte("no_fields"), Tags: []metricline.Tag{{Key: []byte("t"), Value: []byte("v ")}}},
 		{Name: []byte(""), Fields: []metricline.Field{fl}},
 	}
-	e := &lineprotocol.Encoder{}
-	for _, m := range cases {
+	for _, e := range encoders() {
+		for _, m := range cases {
+			checkSame(t, e, m)
+		}
+	}
+}
+
+// TestEncodeFieldsInOrder: without influx_sort_fields the fields keep the
+// metric's order; a key given twice keeps its first place and its last
+// value, as Telegraf's metric does; uints above int64 are the largest int.
+func TestEncodeFieldsInOrder(t *testing.T) {
+	m := &metricline.Metric{Name: []byte("m"), Time: 5, Fields: []metricline.Field{
+		{Key: []byte("z"), Kind: metricline.Int, Int: 1},
+		{Key: []byte("a"), Kind: metricline.Uint, Uint: 1<<64 - 1},
+		{Key: []byte("z"), Kind: metricline.Bool, Bool: true},
+		{Key: []byte("b"), Kind: metricline.Uint, Uint: 7},
+	}}
+	type opts struct{ inOrder, asInt bool }
+	want := map[opts]string{
+		{}:                           "m a=18446744073709551615u,b=7u,z=true 5",
+		{inOrder: true}:              "m z=true,a=18446744073709551615u,b=7u 5",
+		{asInt: true}:                "m a=9223372036854775807i,b=7i,z=true 5",
+		{inOrder: true, asInt: true}: "m z=true,a=9223372036854775807i,b=7i 5",
+	}
+	for _, e := range encoders() {
+		got, err := e.AppendMetric(nil, m)
+		if err != nil || string(got) != want[opts{e.FieldsInOrder, e.UintAsInt}] {
+			t.Errorf("%+v: %q (%v)", e, got, err)
+		}
 		checkSame(t, e, m)
 	}
 }
@@ -72,16 +107,16 @@ func TestEncodeLikeTelegraf(t *testing.T) {
 // destination already holds data; neither leaks into the next line.
 func TestEncodeReuse(t *testing.T) {
 	log.SetOutput(io.Discard)
-	e := &lineprotocol.Encoder{}
+	es := encoders()
 	for i := 0; i < 2000; i++ {
 		data := []byte(strings.Repeat(string(rune('a'+i%26)), i%97) + string(rune(i)))
-		checkSame(t, e, metricgen.Metric(data))
+		checkSame(t, es[i%len(es)], metricgen.Metric(data))
 	}
 }
 
 // FuzzEncodeVsTelegraf: for every metric, the same bytes as Telegraf's
-// influx serializer (influx_sort_fields, influx_uint_support), or the same
-// refusal.
+// influx serializer, or the same refusal: with influx_sort_fields and
+// influx_uint_support, and without them (see encoders).
 func FuzzEncodeVsTelegraf(f *testing.F) {
 	log.SetOutput(io.Discard)
 	f.Add([]byte("\x06cpu\x02\x04ho\x04h1\x05\x02ab\x00\x01\x02\x03\x04\x05\x06\x07\x08"))
@@ -90,9 +125,11 @@ func FuzzEncodeVsTelegraf(f *testing.F) {
 	for _, m := range lpcheck.Seeds() {
 		f.Add(metricgen.Encode(m))
 	}
-	e := &lineprotocol.Encoder{}
+	es := encoders()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkSame(t, e, metricgen.Metric(data))
+		for _, e := range es {
+			checkSame(t, e, metricgen.Metric(data))
+		}
 	})
 }
 

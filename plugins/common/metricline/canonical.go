@@ -31,6 +31,38 @@ func (c *Canonical) Of(m *Metric) {
 	}
 }
 
+// InOrder fills c for m with the tags as Of lists them and the fields in
+// m's order, as Telegraf holds the fields of a metric its parsers built
+// field by field (telegraf.Metric's AddField): of a key given twice, the
+// last value at the place of the first. Telegraf's influx serializer
+// writes them so without influx_sort_fields.
+func (c *Canonical) InOrder(m *Metric) {
+	c.Of(m)
+	n := len(m.Fields)
+	if len(c.Fields) == n {
+		// No key twice: m's own order.
+		c.Fields = c.Fields[:0]
+		for i := range m.Fields {
+			c.Fields = append(c.Fields, int32(i))
+		}
+		return
+	}
+	// c.Fields holds the last index of each key, sorted by key; put each
+	// at the place of its key's first index.
+	last := make(map[string]int32, len(c.Fields))
+	for _, i := range c.Fields {
+		last[string(m.Fields[i].Key)] = i
+	}
+	c.Fields = c.Fields[:0]
+	for i := range m.Fields {
+		k := string(m.Fields[i].Key)
+		if j, ok := last[k]; ok {
+			c.Fields = append(c.Fields, j)
+			delete(last, k)
+		}
+	}
+}
+
 // canonical sorts idx by key, stably, and keeps only the last index of
 // each run of equal keys. Keys already in strictly ascending order (what
 // Telegraf's JSON and sorted line protocol give) cost one pass.

@@ -121,7 +121,10 @@ func (m *Metric) Reset() {
 	m.TagsSorted, m.FieldsSorted = false, false
 }
 
-// ToTelegraf returns the metric as a telegraf.Metric, copying it.
+// ToTelegraf returns the metric as a telegraf.Metric, copying it. The
+// fields keep their order, as when Telegraf's parsers add them one by
+// one: of a key given twice, the last value, at the place of the first
+// (telegraf.Metric's AddField). Tags are sorted, as Telegraf holds them.
 func (m *Metric) ToTelegraf() telegraf.Metric {
 	if m.telegraf != nil {
 		return m.telegraf
@@ -130,11 +133,11 @@ func (m *Metric) ToTelegraf() telegraf.Metric {
 	for _, t := range m.Tags {
 		tags[string(t.Key)] = string(t.Value)
 	}
-	fields := make(map[string]interface{}, len(m.Fields))
+	tm := metric.New(string(m.Name), tags, nil, time.Unix(0, m.Time))
 	for i := range m.Fields {
-		fields[string(m.Fields[i].Key)] = m.Fields[i].Value()
+		tm.AddField(string(m.Fields[i].Key), m.Fields[i].Value())
 	}
-	return metric.New(string(m.Name), tags, fields, time.Unix(0, m.Time))
+	return tm
 }
 
 func (m *Metric) String() string {

@@ -69,7 +69,8 @@ func TestStreamBackslashesIntegration(t *testing.T) {
 		// The pipeline's default path: JSON documents.
 		name: "json payload",
 		tune: func(p *RedisConsumer) {
-			p.PayloadField, p.DataFormat, p.NameKey, p.TagKeys = "json", "json", "name", []string{"path", "id"}
+			p.PayloadField = "json"
+			withFormat(p, "data_format = \"json\"\njson_name_key = \"name\"\ntag_keys = [\"path\", \"id\"]")
 		},
 		entries: []entry{
 			{"1-0", []string{"json", `{"name":"disk","path":"C:\\","v":4}`}},

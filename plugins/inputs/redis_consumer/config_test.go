@@ -11,8 +11,8 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 )
 
-// The parser options are Telegraf's own structs embedded in ours: they
-// must be read from the plugin's table, and typos still refused.
+// The parser options are read from the plugin's table into the parser
+// data_format names, as Telegraf's loader does, and typos still refused.
 func TestParserOptionsAreReadFromTheTable(t *testing.T) {
 	p := New()
 	err := config.Decode(`
@@ -31,11 +31,6 @@ func TestParserOptionsAreReadFromTheTable(t *testing.T) {
 	}
 	if err := p.Init(); err != nil {
 		t.Fatal(err)
-	}
-	j := p.jsonParser
-	if j.TimeKey != "ts" || j.TimeFormat != "unix_ms" || j.NameKey != "name" ||
-		len(j.StringFields) != 1 || len(j.TagKeys) != 1 || j.TagKeys[0] != "room" || !j.Strict {
-		t.Fatalf("json parser got %+v", j)
 	}
 	ms, err := p.parser.Parse([]byte(`{"name":"climate","ts":1795552004123,"room":"kitchen","temp":21.5,"note":"ok"}`), time.Time{})
 	if err != nil || len(ms) != 1 {
@@ -77,40 +72,54 @@ func TestInitRefusesBadOptions(t *testing.T) {
 		"option channels: subscribe mode needs":      func(p *RedisConsumer) { p.Mode = "subscribe" },
 		"option key: required in stream mode":        func(p *RedisConsumer) { p.Mode = "stream" },
 		"option key: required in keys mode":          func(p *RedisConsumer) { p.Mode = "keys" },
-		`option data_format: "csv" is not supported`: func(p *RedisConsumer) { p.Mode, p.Key, p.DataFormat = "keys", "k*", "csv" },
+		`option data_format: "yaml" is not a parser`: func(p *RedisConsumer) { p.Mode, p.Key, p.DataFormat = "keys", "k*", "yaml" },
 		`option start_id: "now"`:                     func(p *RedisConsumer) { p.Mode, p.Key, p.StartID = "stream", "s", "now" },
 		"option block: must be at least 1ms":         func(p *RedisConsumer) { p.Mode, p.Key, p.Block = "stream", "s", 0 },
 		"option batch_size":                          func(p *RedisConsumer) { p.Mode, p.Key, p.BatchSize = "stream", "s", 0 },
 		"option block: 5s must be shorter than timeout (5s)": func(p *RedisConsumer) {
 			p.Mode, p.Key, p.Block = "stream", "s", tgconfig.Duration(5*time.Second)
 		},
-		`option on_parse_error: "drop"`:     func(p *RedisConsumer) { p.Mode, p.Key, p.OnParseError = "stream", "s", "drop" },
-		"option json_time_format: required": func(p *RedisConsumer) { p.Mode, p.Key, p.DataFormat, p.TimeKey = "keys", "k*", "json", "t" },
-		"option metric_name: use measurement": func(p *RedisConsumer) {
-			p.Mode, p.Key, p.DataFormat, p.jsonParser.MetricName = "keys", "k*", "json", "m"
-		},
-		`option data_type: unknown datatype "x"`: func(p *RedisConsumer) { p.Mode, p.Key, p.DataFormat, p.DataType = "keys", "k*", "value", "x" },
+		`option on_parse_error: "drop"`: func(p *RedisConsumer) { p.Mode, p.Key, p.OnParseError = "stream", "s", "drop" },
 		// Options of another mode or another format would be ignored.
-		`option group: only read in stream mode (mode is "quote")`:  func(p *RedisConsumer) { p.Group = "g" },
-		`option channels: only read in subscribe mode`:              func(p *RedisConsumer) { p.Mode, p.Key, p.Channels = "keys", "k*", []string{"c"} },
-		`option subscribe: only read in quote mode`:                 func(p *RedisConsumer) { p.Mode, p.Key, p.Subscribe = "stream", "s", true },
-		`option data_format: not read in quote mode`:                func(p *RedisConsumer) { p.DataFormat = "json" },
-		`option json_time_key: not read in stream mode without`:     func(p *RedisConsumer) { p.Mode, p.Key, p.TimeKey = "stream", "s", "t" },
-		`option data_type: only read with data_format = "value"`:    func(p *RedisConsumer) { p.Mode, p.Key, p.DataType = "keys", "k*", "float" },
-		`option json_name_key: only read with data_format = "json"`: func(p *RedisConsumer) { p.Mode, p.Key, p.NameKey = "keys", "k*", "n" },
-		`option influx_timestamp_precision: only read with`: func(p *RedisConsumer) {
-			p.Mode, p.Key, p.DataFormat, p.InfluxTimestampPrecision = "keys", "k*", "json", 1
-		},
-		"option tag_keys: not read in quote mode":                   func(p *RedisConsumer) { p.TagKeys = []string{"a"} },
-		"option key: not read in subscribe mode":                    func(p *RedisConsumer) { p.Mode, p.Channels, p.Key = "subscribe", []string{"c"}, "k" },
-		"option timestamp_units: only read in quote mode":           func(p *RedisConsumer) { p.Mode, p.Key, p.TimestampUnits = "keys", "k*", 1 },
-		`option influx_timestamp_precision: invalid time precision`: func(p *RedisConsumer) { p.Mode, p.Key, p.InfluxTimestampPrecision = "keys", "k*", 7 },
+		`option group: only read in stream mode (mode is "quote")`: func(p *RedisConsumer) { p.Group = "g" },
+		`option channels: only read in subscribe mode`:             func(p *RedisConsumer) { p.Mode, p.Key, p.Channels = "keys", "k*", []string{"c"} },
+		`option subscribe: only read in quote mode`:                func(p *RedisConsumer) { p.Mode, p.Key, p.Subscribe = "stream", "s", true },
+		`option data_format: not read in quote mode`:               func(p *RedisConsumer) { p.DataFormat = "json" },
+		"option tag_keys: not read in quote mode":                  func(p *RedisConsumer) { p.TagKeys = []string{"a"} },
+		"option key: not read in subscribe mode":                   func(p *RedisConsumer) { p.Mode, p.Channels, p.Key = "subscribe", []string{"c"}, "k" },
+		"option timestamp_units: only read in quote mode":          func(p *RedisConsumer) { p.Mode, p.Key, p.TimestampUnits = "keys", "k*", 1 },
 	} {
 		p := New()
 		tune(p)
 		err := p.Init()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	// The parser's options, as the config file gives them: refused by the
+	// loader (another format's) or by Init (where nothing is parsed, or a
+	// value the parser refuses).
+	for _, c := range []struct{ options, want string }{
+		{"mode = \"keys\"\nkey = \"k*\"\ndata_format = \"json\"\njson_time_key = \"t\"", "option json_time_format: required"},
+		{"mode = \"keys\"\nkey = \"k*\"\ndata_format = \"value\"\ndata_type = \"x\"", `data_format "value": unknown datatype "x"`},
+		{"mode = \"stream\"\nkey = \"s\"\njson_time_key = \"t\"", `option "json_time_key": an option of data_format "json", not of "influx"`},
+		{"mode = \"stream\"\nkey = \"s\"\ninflux_timestamp_precision = \"1s\"",
+			`option influx_timestamp_precision: an option of data_format "influx", not read in stream mode without payload_field`},
+		{"mode = \"stream\"\nkey = \"s\"\ninflux_parser_type = \"upstream\"",
+			`option influx_parser_type: an option of data_format "influx", not read in stream mode`},
+		{"mode = \"keys\"\nkey = \"k*\"\ndata_type = \"float\"", `option "data_type": an option of data_format "value", not of "influx"`},
+		{"mode = \"keys\"\nkey = \"k*\"\njson_name_key = \"n\"", `option "json_name_key": an option of data_format "json", not of "influx"`},
+		{"mode = \"keys\"\nkey = \"k*\"\ndata_format = \"json\"\ninflux_timestamp_precision = \"1s\"",
+			`option "influx_timestamp_precision": an option of data_format "influx" or "influx_upstream", not of "json"`},
+		{"mode = \"keys\"\nkey = \"k*\"\ninflux_timestamp_precision = \"7ns\"", "invalid time precision"},
+	} {
+		p := New()
+		err := config.Decode("[[inputs.redis_consumer]]\n"+c.options+"\n", "inputs", "redis_consumer", p)
+		if err == nil {
+			err = p.Init()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: want %q, got %v", c.options, c.want, err)
 		}
 	}
 }

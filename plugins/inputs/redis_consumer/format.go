@@ -1,19 +1,22 @@
 package redis_consumer
 
 // The data formats of the input: what a Redis value is read as
-// (data_format, with Telegraf's own parsers: payloadParser) and what is
+// (data_format, any of Telegraf's parsers: payloadParser) and what is
 // written to stdout (Telegraf's line protocol: output).
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/csv"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/influxdata/telegraf/plugins/parsers/influx/influx_upstream"
 	"github.com/influxdata/telegraf/plugins/parsers/json"
 	"github.com/influxdata/telegraf/plugins/parsers/value"
 
@@ -22,28 +25,29 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 )
 
-// Telegraf's own parser structs, given names of their own so that the three
-// can be embedded side by side. Embedded, their fields are options of our
-// table under Telegraf's names (json_time_key, data_type,
-// influx_timestamp_precision, ...), BurntSushi decodes them as it decodes
-// ours, unknown options are still refused, and the decoded struct is the
-// very parser we run: no copy of Telegraf's option list to keep in step.
-type (
-	jsonParser   = json.Parser
-	valueParser  = value.Parser
-	influxParser = influx.Parser
-)
-
-// parserOptions is data_format and the options of the three parsers.
+// parserOptions is data_format and the options of its parser. Built in,
+// Telegraf's loader makes the parser with them and hands it to SetParser,
+// as it does for [[inputs.kafka_consumer]]; under execd our loader decodes
+// the same options into the same parser (pluginconfig.ParserFormat).
 type parserOptions struct {
 	DataFormat string `toml:"data_format"`
-	jsonParser
-	valueParser
-	influxParser
+	pluginconfig.ParserFormat
+
+	// parser is the one Telegraf's loader made, built in.
+	parser telegraf.Parser
 }
 
-// formats are the supported values of data_format.
-var formats = []string{"influx", "json", "value"}
+// SetParser takes the parser Telegraf's loader made of data_format and its
+// options (telegraf.ParserPlugin). One loop of the mode parses (the
+// subscription's, the stream's, Gather in keys mode), so one parser
+// serves it, as in kafka_consumer.
+func (o *parserOptions) SetParser(p telegraf.Parser) { o.parser = p }
+
+var _ telegraf.ParserPlugin = (*RedisConsumer)(nil)
+
+// builtInMetricName is the name Telegraf's loader gives the parser for the
+// metrics the data does not name: the plugin's.
+const builtInMetricName = "redis_consumer"
 
 // payloadParser turns one Redis value (a message, a stream field, a string
 // key) into metrics with the configured Telegraf parser.
@@ -51,63 +55,87 @@ type payloadParser struct {
 	parse func([]byte) ([]telegraf.Metric, error)
 	// setTime gives the parser the time of metrics whose payload has none.
 	setTime func([]telegraf.Metric, time.Time)
-	influx  *influx.Parser
+	// timeFunc, for parsers that take a clock, sets it.
+	timeFunc func(time.Time)
+	// influx is Telegraf's own line protocol parser, when it is the one:
+	// stream mode rewrites its payloads without it (lineprotocol.Rewriter).
+	influx *influx.Parser
+	// rename, built in, is measurement, for the metrics the parser named
+	// builtInMetricName.
+	rename string
 }
 
-// initParser checks the parser options and prepares the parser for
-// data_format; measurement names the metrics of formats without names, and
-// tagKeys is the plugin's tag_keys (which shadows the JSON parser's).
-// Options of the other formats must not be set.
-func (o *parserOptions) initParser(set *pluginconfig.Options, defaults *parserOptions, measurement string, tagKeys []string) (*payloadParser, error) {
-	// tag_keys (the JSON parser's field) is the plugin's own option too:
-	// refuseOtherModes checks it.
-	others := map[string]string{
-		"influx": set.FirstUsed(&o.influxParser, &defaults.influxParser),
-		"json":   set.FirstUsed(&o.jsonParser, &defaults.jsonParser, "tag_keys"),
-		"value":  set.FirstUsed(&o.valueParser, &defaults.valueParser),
-	}
-	if _, ok := others[o.DataFormat]; !ok {
-		return nil, fmt.Errorf("option data_format: %q is not supported (want one of %q)", o.DataFormat, formats)
-	}
-	for _, f := range formats {
-		if name := others[f]; f != o.DataFormat && name != "" {
-			return nil, fmt.Errorf("option %s: only read with data_format = %q (it is %q)", name, f, o.DataFormat)
-		}
-	}
-
+// initParser prepares the parser of data_format: built in, the one
+// Telegraf made (SetParser); under execd or configured in code, one of the
+// file's options, measurement naming the metrics the data does not name.
+func (o *parserOptions) initParser(measurement string, log telegraf.Logger) (*payloadParser, error) {
+	parser := o.parser
 	pp := &payloadParser{}
-	switch o.DataFormat {
-	case "influx":
-		p := &o.influxParser
-		if err := p.Init(); err != nil {
-			return nil, fmt.Errorf("option influx_timestamp_precision: %w", err)
+	if parser == nil {
+		var err error
+		if parser, err = o.NewParser(o.DataFormat, measurement, log); err != nil {
+			return nil, err
 		}
-		pp.parse, pp.influx = p.Parse, p
-	case "json":
-		p := &o.jsonParser
-		if p.MetricName != "" {
-			return nil, errors.New("option metric_name: use measurement")
-		}
-		p.MetricName, p.TagKeys = measurement, tagKeys
-		if err := p.Init(); err != nil {
-			return nil, fmt.Errorf("json options: %w", err)
-		}
+	} else if measurement != builtInMetricName {
+		pp.rename = measurement
+	}
+	pp.parse = parser.Parse
+	switch p := pluginconfig.Unwrap(parser).(type) {
+	case *influx.Parser:
+		// Line protocol without a timestamp takes the parser's clock.
+		pp.influx = p
+		pp.timeFunc = func(t time.Time) { p.SetTimeFunc(func() time.Time { return t }) }
+	case *influx_upstream.Parser:
+		pp.timeFunc = func(t time.Time) { p.SetTimeFunc(func() time.Time { return t }) }
+	case *csv.Parser:
+		// Rows without csv_timestamp_column take the parser's clock.
+		pp.timeFunc = func(t time.Time) { p.SetTimeFunc(func() time.Time { return t }) }
+	case *json.Parser:
 		if p.TimeKey != "" && p.TimeFormat == "" {
 			return nil, errors.New("option json_time_format: required with json_time_key")
 		}
-		pp.parse = p.Parse
 		if p.TimeKey == "" {
 			pp.setTime = setTimes
 		}
-	case "value":
-		p := &o.valueParser
-		p.MetricName = measurement
-		if err := p.Init(); err != nil {
-			return nil, fmt.Errorf("option data_type: %w", err)
-		}
-		pp.parse, pp.setTime = p.Parse, setTimes
+	case *value.Parser:
+		pp.setTime = setTimes
 	}
 	return pp, nil
+}
+
+// precision is the influx parser's influx_timestamp_precision (0 for
+// another parser, or none).
+func (pp *payloadParser) precision() time.Duration {
+	if pp == nil || pp.influx == nil {
+		return 0
+	}
+	return time.Duration(pp.influx.InfluxTimestampPrecision)
+}
+
+// refuseUnusedFormat refuses, in the modes that parse nothing, the options
+// of the parser: under execd the file names them; built in, Telegraf's
+// loader has decoded them into the parser it made, and they are told from
+// a new one with its defaults. data_format itself is refused with the
+// plugin's own options.
+func (o *parserOptions) refuseUnusedFormat(mode, hint string) error {
+	names := o.FormatOptions()
+	if o.parser != nil {
+		name := o.ParserName(o.DataFormat)
+		fresh, err := pluginconfig.FreshParser(name, builtInMetricName)
+		if err != nil {
+			return err
+		}
+		got := pluginconfig.Unwrap(o.parser)
+		if reflect.TypeOf(got) != reflect.TypeOf(fresh) {
+			names = []string{"influx_parser_type"}
+		} else {
+			names = pluginconfig.ChangedOptions(got, fresh)
+		}
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("option %s: an option of data_format %q, not read in %s mode%s", names[0], pluginconfig.DataFormatName(o.DataFormat), mode, hint)
+	}
+	return nil
 }
 
 // setTimes is for parsers that stamp every metric with the time of parsing.
@@ -117,13 +145,14 @@ func setTimes(ms []telegraf.Metric, t time.Time) {
 	}
 }
 
-// Parse parses data; metrics whose payload carries no time get def. Data
-// that holds no metric is an error, so that it is reported like bad data.
-// Not safe for concurrent use; one loop per process parses.
+// Parse parses data; metrics whose payload carries no time get def (with
+// the parsers that tell: influx, csv, json, value; the others stamp the
+// time of parsing, as in Telegraf). Data that holds no metric is an error,
+// so that it is reported like bad data. Not safe for concurrent use; one
+// loop per process parses.
 func (pp *payloadParser) Parse(data []byte, def time.Time) ([]telegraf.Metric, error) {
-	if pp.influx != nil {
-		// Line protocol without a timestamp takes the parser's clock.
-		pp.influx.SetTimeFunc(func() time.Time { return def })
+	if pp.timeFunc != nil {
+		pp.timeFunc(def)
 	}
 	ms, err := pp.parse(data)
 	if err != nil {
@@ -134,6 +163,13 @@ func (pp *payloadParser) Parse(data []byte, def time.Time) ([]telegraf.Metric, e
 	}
 	if pp.setTime != nil {
 		pp.setTime(ms, def)
+	}
+	if pp.rename != "" {
+		for _, m := range ms {
+			if m.Name() == builtInMetricName {
+				m.SetName(pp.rename)
+			}
+		}
 	}
 	return ms, nil
 }

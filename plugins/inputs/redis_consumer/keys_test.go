@@ -176,8 +176,8 @@ func TestKeysBadValuesIntegration(t *testing.T) {
 	srv.Do("SET", "v:good", "12.5")
 	srv.Do("SET", "v:bad", "twelve")
 	p, logs := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
-		p.Mode, p.Key, p.DataFormat, p.DataType = "keys", "v:*", "value", "float"
-		p.FieldName = "reading"
+		p.Mode, p.Key = "keys", "v:*"
+		withFormat(p, "data_format = \"value\"\ndata_type = \"float\"\nvalue_field_name = \"reading\"")
 	})
 	r := start(t, p, RunOptions{})
 	r.gather(t)

@@ -45,10 +45,10 @@ type RedisConsumer struct {
 	Mode        string `toml:"mode"`
 	Key         string `toml:"key"`
 	Measurement string `toml:"measurement"`
-	// tag_keys is the JSON parser's option (p.TagKeys, from the embedded
-	// parser): one field, because Telegraf's TOML decoder refuses to set an
-	// option two embedded fields claim. It also picks the tags among stream
-	// entry and hash fields.
+	// TagKeys picks the tags among stream entry and hash fields; with
+	// data_format = "json" it is the JSON parser's option too (decoded
+	// into both, as Telegraf's loader does).
+	TagKeys []string `toml:"tag_keys"`
 
 	quoteOptions
 	subscribeOptions
@@ -83,7 +83,6 @@ func New() *RedisConsumer {
 	p.Block = config.Duration(time.Second)
 	p.OnParseError = "keep"
 	p.DataFormat = "influx"
-	p.jsonParser.Strict = true // Telegraf's default for the JSON parser
 	return p
 }
 
@@ -158,8 +157,11 @@ func (p *RedisConsumer) refuseOtherModes() error {
 	parsed := p.Mode == "subscribe" || p.Mode == "keys" || (p.Mode == "stream" && p.PayloadField != "")
 	if !parsed {
 		// tag_keys is checked on its own, below.
-		if name := p.FirstUsed(&p.parserOptions, &def.parserOptions, "tag_keys"); name != "" {
+		if name := p.FirstUsed(&p.parserOptions, &def.parserOptions); name != "" {
 			return fmt.Errorf("option %s: not read in %s mode%s", name, p.Mode, parsedHint(p.Mode))
+		}
+		if err := p.parserOptions.refuseUnusedFormat(p.Mode, parsedHint(p.Mode)); err != nil {
+			return err
 		}
 	}
 	// tag_keys picks tags among stream entry and hash fields, and is the
@@ -261,7 +263,7 @@ func (p *RedisConsumer) initKeys() error {
 }
 
 func (p *RedisConsumer) initPayload() error {
-	pp, err := p.parserOptions.initParser(&p.Options, &New().parserOptions, p.Measurement, p.TagKeys)
+	pp, err := p.parserOptions.initParser(p.Measurement, p.Log)
 	if err != nil {
 		return err
 	}

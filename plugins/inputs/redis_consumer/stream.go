@@ -67,8 +67,8 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		measurement:  p.Measurement,
 		tagFilter:    p.tagFilter,
 		parser:       p.parser,
-		lineProtocol: p.DataFormat == "influx",
-		precision:    time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision),
+		precision:    p.parser.precision(),
+		lineProtocol: p.parser != nil && p.parser.influx != nil,
 	}, out)
 	return s
 }

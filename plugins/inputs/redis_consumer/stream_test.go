@@ -195,7 +195,7 @@ func TestStreamPayloadJSONTakesItsOwnTimeIntegration(t *testing.T) {
 	srv.Do("XADD", "m", "1000-0", "json", `{"v":1,"t":1795552004}`)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Key, p.PayloadField = "stream", "m", "json"
-		p.DataFormat, p.TimeKey, p.TimeFormat = "json", "t", "unix"
+		withFormat(p, "data_format = \"json\"\njson_time_key = \"t\"\njson_time_format = \"unix\"")
 	})
 	out := &syncBuffer{}
 	if err := p.Run(context.Background(), nil, out, RunOptions{Once: true}); err != nil {

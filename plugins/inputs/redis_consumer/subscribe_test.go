@@ -83,7 +83,10 @@ func TestSubscribeJSONAndValueIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	p, _ := newPlugin(t, srv.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels, p.ChannelTag = "subscribe", []string{"json"}, "source"
-		p.DataFormat, p.TimeKey, p.TimeFormat, p.TagKeys = "json", "ts", "unix", []string{"id"}
+		withFormat(p, `data_format = "json"
+json_time_key = "ts"
+json_time_format = "unix"
+tag_keys = ["id"]`)
 		p.Measurement = "price"
 	})
 	r := start(t, p, RunOptions{})
@@ -96,7 +99,7 @@ func TestSubscribeJSONAndValueIntegration(t *testing.T) {
 	srv2 := redistest.Start(t)
 	p2, _ := newPlugin(t, srv2.Addr, func(p *RedisConsumer) {
 		p.Mode, p.Channels, p.ChannelTag = "subscribe", []string{"v"}, ""
-		p.DataFormat, p.DataType = "value", "float"
+		withFormat(p, "data_format = \"value\"\ndata_type = \"float\"")
 	})
 	r2 := start(t, p2, RunOptions{})
 	waitSubscribed(t, srv2, "v")

@@ -80,8 +80,11 @@ func (r *Redis) runConfig() *runloop.Config {
 // than the plugin decoding and serializing it. hash and stream write many
 // pairs per metric, Redis is the bound there, and a second decoder only
 // competes with it for the other core (see BENCHMARKS.md).
+//
+// Telegraf's serializers are used one at a time, as Telegraf uses one: some
+// keep state between metrics (csv's header, written once).
 func (r *Redis) decodesInParallel() bool {
-	if runtime.GOMAXPROCS(0) < 2 {
+	if runtime.GOMAXPROCS(0) < 2 || (r.serializes() && r.telegrafFormat) {
 		return false
 	}
 	switch r.Mode {

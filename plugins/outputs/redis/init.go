@@ -56,6 +56,9 @@ func (r *Redis) Init() error {
 	if err := r.refuseUnread(); err != nil {
 		return err
 	}
+	if err := r.refuseUnusedFormat(); err != nil {
+		return err
+	}
 	r.Config.File = &r.Options
 	if err := r.Config.Init(); err != nil {
 		return err

@@ -10,17 +10,18 @@ var readBy = map[string]struct {
 	where string // said in the error
 	reads func(r *Redis) bool
 }{
-	"quote":           {`mode = "quote"`, modeIs("quote")},
-	"timestamp_units": {`mode = "quote"`, modeIs("quote")},
-	"state_key":       {`mode = "quote"`, modeIs("quote")},
-	"max_future":      {`mode = "quote"`, modeIs("quote")},
-	"age_out":         {`mode = "quote"`, modeIs("quote")},
-	"publish":         {`mode = "quote" (it names the channel the document is published on)`, modeIs("quote")},
-	"expire":          {`every mode but "publish"`, func(r *Redis) bool { return r.Mode != "publish" }},
-	"include_tags":    {`modes "hash" and "stream" (without payload_field)`, (*Redis).laysOut},
-	"stream_maxlen":   {`mode = "stream"`, modeIs("stream")},
-	"payload_field":   {`mode = "stream"`, modeIs("stream")},
-	"list_max_length": {`mode = "list"`, modeIs("list")},
+	"quote":            {`mode = "quote"`, modeIs("quote")},
+	"timestamp_units":  {`mode = "quote"`, modeIs("quote")},
+	"state_key":        {`mode = "quote"`, modeIs("quote")},
+	"max_future":       {`mode = "quote"`, modeIs("quote")},
+	"age_out":          {`mode = "quote"`, modeIs("quote")},
+	"publish":          {`mode = "quote" (it names the channel the document is published on)`, modeIs("quote")},
+	"expire":           {`every mode but "publish"`, func(r *Redis) bool { return r.Mode != "publish" }},
+	"include_tags":     {`modes "hash" and "stream" (without payload_field)`, (*Redis).laysOut},
+	"stream_maxlen":    {`mode = "stream"`, modeIs("stream")},
+	"payload_field":    {`mode = "stream"`, modeIs("stream")},
+	"list_max_length":  {`mode = "list"`, modeIs("list")},
+	"use_batch_format": {`modes "publish", "list", "string" and "stream" with payload_field`, (*Redis).serializes},
 	// Under execd, what [[outputs.execd]] writes may be JSON on any line;
 	// built in, only the JSON serializer reads them.
 	"json_timestamp_units":  {`data_format = "json", or under execd`, readsJSON},

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricjson"
-	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/commands"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/keytemplate"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
@@ -28,6 +26,9 @@ func (r *Redis) initPerMetric() error {
 	if err := r.checkLayout(); err != nil {
 		return err
 	}
+	if err := r.checkSerializer(); err != nil {
+		return err
+	}
 	// trims names the tags cut of trailing backslashes by the line
 	// protocol serializers of every batch, once per tag key.
 	var trims *lineprotocol.Trims
@@ -44,6 +45,7 @@ func (r *Redis) initPerMetric() error {
 		Layout:        r.Layout,
 		IncludeTags:   r.IncludeTags,
 		Serializer:    func() (commands.Serializer, error) { return r.newSerializer(trims) },
+		Batch:         r.batchSerializer(),
 		WaitReplicas:  int64(r.WaitReplicas),
 		WaitMs:        r.waitMs(),
 		Log:           r.Log,
@@ -66,29 +68,6 @@ func (r *Redis) initPerMetric() error {
 		return m
 	}
 	return nil
-}
-
-// newSerializer returns our own serializers, byte for byte what Telegraf's
-// json (json_timestamp_units, json_timestamp_format) and influx
-// (influx_sort_fields, influx_uint_support) serializers write, without a
-// telegraf.Metric or an allocation per metric. The influx one refuses a
-// metric Telegraf's parser would not read back from that line
-// (lineprotocol.CarryError), and names the tags it cuts to trims.
-func (r *Redis) newSerializer(trims *lineprotocol.Trims) (commands.Serializer, error) {
-	switch r.DataFormat {
-	case "json":
-		return jsonSerializer{metricjson.New(time.Duration(r.JSONTimestampUnits), r.JSONTimestampFormat)}, nil
-	case "", "influx":
-		return &lineprotocol.Encoder{Trims: trims}, nil
-	}
-	return nil, fmt.Errorf(`option data_format: %q is not supported (want "influx" or "json")`, r.DataFormat)
-}
-
-// jsonSerializer is metricjson's encoder as a commands.Serializer.
-type jsonSerializer struct{ e *metricjson.Encoder }
-
-func (s jsonSerializer) AppendMetric(dst []byte, m *metricline.Metric) ([]byte, error) {
-	return s.e.AppendMetric(dst, m), nil
 }
 
 // checkLayout refuses layout and include_tags where they mean nothing:

@@ -123,7 +123,9 @@ func TestStreamModeIntegration(t *testing.T) {
 		entries, _ := redis.Values(c.Do("XRANGE", "p:cpu", "-", "+"))
 		first, _ := redis.Values(entries[0], nil)
 		kv, _ := redis.StringMap(first[1], nil)
-		if kv["payload"] != `cpu,host=web-01 n=3,ok=true,s="x y",usage=1.5 1795552004000000000` {
+		// Telegraf's influx serializer by default: the fields in the
+		// metric's order.
+		if kv["payload"] != `cpu,host=web-01 usage=1.5,n=3,ok=true,s="x y" 1795552004000000000` {
 			t.Fatalf("payload %q", kv["payload"])
 		}
 	})

@@ -37,11 +37,15 @@ type Redis struct {
 	pluginconfig.Options
 
 	// DataFormat is the serializer of publish, list, string and stream
-	// with payload_field: Telegraf's meaning of data_format in an output.
-	// What [[outputs.execd]] writes to stdin is detected on each line.
+	// with payload_field: Telegraf's meaning of data_format in an output,
+	// any of its serializers, with their options (format.go). What
+	// [[outputs.execd]] writes to stdin is detected on each line.
 	DataFormat string `toml:"data_format"`
-	// The JSON serializer's options; under execd also how the JSON on
-	// stdin writes its timestamps.
+	// The serializer's options, under execd (built in, Telegraf's loader
+	// hands SetSerializer the serializer it made).
+	pluginconfig.SerializerFormat
+	// The JSON serializer's options, the plugin's too: under execd they
+	// also say how the JSON on stdin writes its timestamps.
 	JSONTimestampUnits  config.Duration `toml:"json_timestamp_units"`
 	JSONTimestampFormat string          `toml:"json_timestamp_format"`
 	// Execd only: the unit of line protocol timestamps on stdin.
@@ -62,6 +66,9 @@ type Redis struct {
 	StreamMaxlen  int    `toml:"stream_maxlen"`
 	PayloadField  string `toml:"payload_field"`
 	ListMaxLength int    `toml:"list_max_length"`
+	// UseBatchFormat writes the metrics of a batch for one key as one
+	// value, serialized as a batch (format.go).
+	UseBatchFormat bool `toml:"use_batch_format"`
 
 	FlushInterval         config.Duration `toml:"flush_interval"`
 	MetricBatchSize       int             `toml:"metric_batch_size"`
@@ -76,6 +83,12 @@ type Redis struct {
 	Log telegraf.Logger `toml:"-"`
 
 	inProcess
+
+	// serializer is the one Telegraf's loader made, built in.
+	serializer telegraf.Serializer
+	// telegrafFormat: the serializer is Telegraf's code, not our encoder
+	// (format.go).
+	telegrafFormat bool
 
 	decoder metricline.Decoder
 	// newMode returns the write mode of a run (or of the plugin built

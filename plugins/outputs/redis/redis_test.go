@@ -461,7 +461,7 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 
 func TestInitRefusesBadOptions(t *testing.T) {
 	for name, tune := range map[string]func(*Redis){
-		"data_format":                     func(r *Redis) { r.Mode, r.DataFormat = "list", "csv" },
+		"data_format":                     func(r *Redis) { r.Mode, r.DataFormat = "list", "yaml" },
 		"mode":                            func(r *Redis) { r.Mode = "zset" },
 		"address":                         func(r *Redis) { r.Address = "ftp://x" },
 		"max_undelivered_metrics":         func(r *Redis) { r.MaxUndeliveredMetrics = 5 },

@@ -40,10 +40,25 @@ type Want struct {
 // Write says whether our encoder must write Line.
 func (w Want) Write() bool { return !w.Refused && w.ReadBack == "" }
 
-// Expect returns what our encoder must do with m.
+// Options are the options of Telegraf's influx serializer an encoder is
+// held to: Sorted (influx_sort_fields, influx_uint_support), which the
+// package's functions use, or the serializer's defaults (both false), with
+// an encoder's FieldsInOrder and UintAsInt.
+type Options struct{ SortFields, UintSupport bool }
+
+// Sorted is the serializer with influx_sort_fields and influx_uint_support.
+var Sorted = Options{SortFields: true, UintSupport: true}
+
+// Expect returns what our encoder must do with m: Sorted.Expect.
 func Expect(t testing.TB, m telegraf.Metric) Want {
 	t.Helper()
-	s := &serializer.Serializer{SortFields: true, UintSupport: true}
+	return Sorted.Expect(t, m)
+}
+
+// Expect returns what our encoder must do with m, with o.
+func (o Options) Expect(t testing.TB, m telegraf.Metric) Want {
+	t.Helper()
+	s := &serializer.Serializer{SortFields: o.SortFields, UintSupport: o.UintSupport}
 	if err := s.Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +67,7 @@ func Expect(t testing.TB, m telegraf.Metric) Want {
 		return Want{Line: err.Error(), Refused: true}
 	}
 	line := strings.TrimSuffix(string(out), "\n")
-	return Want{Line: line, ReadBack: ReadsBack([]byte(line), m)}
+	return Want{Line: line, ReadBack: o.ReadsBack([]byte(line), m)}
 }
 
 // ReadsBack returns "" when Telegraf's parser reads line as m, but for
@@ -60,7 +75,12 @@ func Expect(t testing.TB, m telegraf.Metric) Want {
 // cut of their trailing backslashes, tags then empty, fields with an
 // empty key or a NaN or infinite value. Otherwise it says what the parser
 // read instead.
-func ReadsBack(line []byte, m telegraf.Metric) string {
+func ReadsBack(line []byte, m telegraf.Metric) string { return Sorted.ReadsBack(line, m) }
+
+// ReadsBack is the package's ReadsBack for a line written with o: without
+// influx_uint_support, an unsigned integer reads back as the integer the
+// serializer writes for it.
+func (o Options) ReadsBack(line []byte, m telegraf.Metric) string {
 	p := &influx.Parser{}
 	if err := p.Init(); err != nil {
 		return err.Error()
@@ -72,7 +92,7 @@ func ReadsBack(line []byte, m telegraf.Metric) string {
 	case len(ms) != 1:
 		return fmt.Sprintf("%d metrics", len(ms))
 	}
-	want, got := describe(expected(m)), describe(ms[0])
+	want, got := describe(o.expected(m)), describe(ms[0])
 	if got != want {
 		return fmt.Sprintf("%s, not %s", got, want)
 	}
@@ -97,7 +117,7 @@ type metric struct {
 }
 
 // expected is m as Telegraf's serializer means to write it.
-func expected(m telegraf.Metric) metric {
+func (o Options) expected(m telegraf.Metric) metric {
 	e := metric{name: m.Name(), time: m.Time().UnixNano()}
 	for _, t := range m.TagList() {
 		k, v := strings.TrimRight(t.Key, `\`), strings.TrimRight(t.Value, `\`)
@@ -109,7 +129,11 @@ func expected(m telegraf.Metric) metric {
 		if x, ok := f.Value.(float64); f.Key == "" || (ok && (math.IsNaN(x) || math.IsInf(x, 0))) {
 			continue
 		}
-		e.fields = append(e.fields, telegraf.Field{Key: f.Key, Value: f.Value})
+		v := f.Value
+		if u, ok := v.(uint64); ok && !o.UintSupport {
+			v = int64(min(u, math.MaxInt64))
+		}
+		e.fields = append(e.fields, telegraf.Field{Key: f.Key, Value: v})
 	}
 	return e
 }
@@ -157,6 +181,12 @@ func describe(x any) string {
 // does not read back.
 func Check(t testing.TB, m telegraf.Metric, w Want, got []byte, err error) {
 	t.Helper()
+	Sorted.Check(t, m, w, got, err)
+}
+
+// Check is the package's Check for an encoder held to o.
+func (o Options) Check(t testing.TB, m telegraf.Metric, w Want, got []byte, err error) {
+	t.Helper()
 	var carry *lineprotocol.CarryError
 	switch {
 	case w.Refused && err == nil:
@@ -177,7 +207,7 @@ func Check(t testing.TB, m telegraf.Metric, w Want, got []byte, err error) {
 	case !bytes.Equal(got, []byte(w.Line)):
 		t.Fatalf("%v:\n got %q\nwant %q", m, got, w.Line)
 	default:
-		if r := ReadsBack(got, m); r != "" { // the property itself, again on our bytes
+		if r := o.ReadsBack(got, m); r != "" { // the property itself, again on our bytes
 			t.Fatalf("%v: our line %q reads as %s", m, got, r)
 		}
 	}

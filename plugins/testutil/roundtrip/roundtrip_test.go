@@ -22,6 +22,7 @@ import (
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	serializers_json "github.com/influxdata/telegraf/plugins/serializers/json"
 
+	pluginconfig "github.com/telegraf-redis/telegraf-redis/plugins/common/config"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/inputs/redis_consumer"
 	redisout "github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis"
@@ -176,6 +177,14 @@ func (h *harness) roundTrip(t *testing.T, format string, p pairing, lines string
 		out.Key, in.Patterns = prefix+"{{.Name}}", []string{prefix + "*"}
 	default: // one key per metric
 		out.Key, in.Key = prefix+"{{.Name}}", prefix+"*"
+	}
+	if p.out == "publish" || p.out == "list" || p.out == "string" {
+		// Unsigned integers come back as such with the influx
+		// serializer's influx_uint_support (Telegraf's default writes
+		// them as integers); an option only a file sets.
+		if err := pluginconfig.Decode("[[outputs.redis]]\n  influx_uint_support = true\n", "outputs", "redis", out); err != nil {
+			fail("redis-output options: %v", err)
+		}
 	}
 	if err := out.Init(); err != nil {
 		fail("redis-output Init: %v", err)

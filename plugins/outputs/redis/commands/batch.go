@@ -12,6 +12,9 @@ type command struct {
 	name     string
 	from, to int // its args: spans[from:to]
 	metrics  int // metrics this command completes (1 on a metric's first command, else 0)
+	// extra counts the metrics beyond that one whose value the command
+	// writes too (use_batch_format: one value for a key's metrics).
+	extra int
 	// follows is set on a later command of a metric (LTRIM, PEXPIRE)
 	// whose first command is still in the batch: it counts as written
 	// only with that one, so that a refused RPUSH is followed by its
@@ -54,6 +57,12 @@ type batch struct {
 	round round // what the write in progress found
 	// stamped counts the leading commands whose spool offset is set.
 	stamped int
+
+	// grouping, with use_batch_format, holds the metrics by key until
+	// seal builds their commands (batchformat.go); refusedAtSeal counts
+	// those the serializer refused, for the next Write's Result.
+	grouping      *grouping
+	refusedAtSeal int
 }
 
 func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds) *batch {
@@ -107,10 +116,15 @@ func (b *batch) Metrics() int { return b.metrics }
 
 func (b *batch) Reset() {
 	b.arena, b.spans, b.cmds, b.metrics, b.stamped = b.arena[:0], b.spans[:0], b.cmds[:0], 0, 0
+	b.grouping.reset()
 }
 
 func (b *batch) Absorb(newer writer.Batch) {
 	n := newer.(*batch)
+	b.seal()
+	n.seal()
+	b.refusedAtSeal += n.refusedAtSeal
+	n.refusedAtSeal = 0
 	arena, spans := len(b.arena), len(b.spans)
 	b.arena = append(b.arena, n.arena...)
 	for _, s := range n.spans {
@@ -152,7 +166,7 @@ func (b *batch) keep(done []bool) {
 			c.follows = false // its metric's first command is written
 		}
 		kept = append(kept, c)
-		metrics += c.metrics
+		metrics += c.metrics + c.extra
 	}
 	// A metric whose first command went through but whose later ones did
 	// not is still counted, so the backlog does not undercount.
@@ -213,6 +227,7 @@ func (b *batch) key(i int) []byte {
 
 // Stamp sets the spool offset of the commands added since the last Stamp.
 func (b *batch) Stamp(offset int64) {
+	b.seal()
 	for j := b.stamped; j < len(b.cmds); j++ {
 		b.cmds[j].since = offset
 	}
@@ -222,6 +237,7 @@ func (b *batch) Stamp(offset int64) {
 // Since is the spool offset up to which every line is in Redis while
 // commands are left: the earliest of theirs.
 func (b *batch) Since(end int64) int64 {
+	b.seal()
 	for _, c := range b.cmds {
 		end = min(end, c.since)
 	}
@@ -229,6 +245,7 @@ func (b *batch) Since(end int64) int64 {
 }
 
 func (b *batch) Commands() []string {
+	b.seal()
 	out := make([]string, 0, len(b.cmds))
 	for _, c := range b.cmds {
 		words := append([]interface{}{c.name}, b.args(c)...)

@@ -16,6 +16,7 @@ type perMetric struct {
 	opts       *Options
 	key        *keytemplate.Template
 	serializer Serializer
+	batch      BatchSerializer // use_batch_format
 	expireMs   string
 	maxlen     string
 	listMax    string
@@ -25,7 +26,14 @@ type perMetric struct {
 func (p *perMetric) fork() (*perMetric, error) {
 	q := *p
 	q.key = p.key.Clone()
-	if p.opts.serializes() {
+	switch {
+	case p.opts.serializes() && p.opts.Batch != nil:
+		s, err := p.opts.Batch()
+		if err != nil {
+			return nil, err
+		}
+		q.batch, q.serializer = s, &presetSerializer{}
+	case p.opts.serializes():
 		s, err := p.opts.Serializer()
 		if err != nil {
 			return nil, err

@@ -52,6 +52,10 @@ type Options struct {
 	// modes that serialize (publish, list, string, stream with
 	// PayloadField).
 	Serializer func() (Serializer, error)
+	// Batch, when set (use_batch_format), replaces Serializer: the
+	// metrics of a batch for one key are written as one value (see
+	// batchformat.go).
+	Batch func() (BatchSerializer, error)
 
 	// WaitReplicas, when > 0, makes a write count only once that many
 	// replicas acknowledged it (WAIT); WaitMs is WAIT's own timeout.
@@ -115,7 +119,12 @@ func (m *Mode) NewBatch() writer.Batch {
 		// NewMode forked with the same options and succeeded.
 		panic(fmt.Sprintf("forking the command builder: %v", err))
 	}
-	return newBatch(q.builder(), m.wait, m.waitMs, m.holds)
+	b := newBatch(q.builder(), m.wait, m.waitMs, m.holds)
+	if q.batch != nil {
+		b.grouping = &grouping{ser: q.batch, build: b.build, preset: q.serializer.(*presetSerializer), log: q.opts.Log, byKey: make(map[string]int)}
+		b.build = q.collect
+	}
+	return b
 }
 
 // Summary is empty: the per-metric modes count nothing of their own.

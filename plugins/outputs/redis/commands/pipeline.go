@@ -28,9 +28,11 @@ const PipelineChunk = 1024
 // loop), commands for keys Redis refused wait for their own retry, and a
 // refusal is no error (see refusals.go).
 func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, error) {
+	b.seal()
 	b.progress = to.Progress
 	before := b.metrics
-	var res writer.Result
+	res := writer.Result{Settled: b.refusedAtSeal}
+	b.refusedAtSeal = 0
 	var err error
 	if to.Config != nil && to.Config.IsCluster() {
 		res.Handed = true
@@ -108,7 +110,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			n := 0
 			for _, i := range sel[start:end] {
 				if b.round.done[i] {
-					n += b.cmds[i].metrics
+					n += b.cmds[i].metrics + b.cmds[i].extra
 				}
 			}
 			b.progress(n)

@@ -329,7 +329,7 @@ func (h *holds) logReleased(b *batch, keys []string, now time.Time) {
 	for i, c := range b.cmds {
 		if c.metrics == 1 {
 			if n, ok := waiting[string(b.key(i))]; ok {
-				waiting[string(b.key(i))] = n + 1
+				waiting[string(b.key(i))] = n + 1 + c.extra
 			}
 		}
 	}
@@ -351,6 +351,7 @@ func (h *holds) logReleased(b *batch, keys []string, now time.Time) {
 
 // RetryNow makes every held key due for its next attempt (at a stop).
 func (b *batch) RetryNow() {
+	b.seal()
 	if b.holds == nil {
 		return
 	}
@@ -363,6 +364,7 @@ func (b *batch) RetryNow() {
 // may go at once, the earliest retry of a held key otherwise, and the
 // zero time for an empty batch.
 func (b *batch) Next(now time.Time) time.Time {
+	b.seal()
 	if len(b.cmds) == 0 {
 		return time.Time{}
 	}
@@ -388,6 +390,7 @@ func (b *batch) Next(now time.Time) time.Time {
 
 // Held counts the metrics of the batch that wait for their keys.
 func (b *batch) Held() int {
+	b.seal()
 	h := b.holds
 	if h == nil || len(h.keys) == 0 {
 		return 0
@@ -395,7 +398,7 @@ func (b *batch) Held() int {
 	n := 0
 	for i, c := range b.cmds {
 		if c.metrics == 1 && h.keys[string(b.key(i))] != nil {
-			n++
+			n += 1 + c.extra
 		}
 	}
 	return n
