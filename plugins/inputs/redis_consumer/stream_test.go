@@ -304,9 +304,10 @@ func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
 		srv.Do("XADD", "metrics", "2000-0", "v", "2")
 		srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
 		srv.Do("XDEL", "metrics", "2000-0")
-		_, _, acc, logs := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) {
+		s := builtInSettled(t, srv.Addr, streamTune(func(p *RedisConsumer) {
 			p.ClaimIdle = config.Duration(200 * time.Millisecond)
 		}), func(m telegraf.Metric) { m.Accept() })
+		acc, logs := s.got, s.logs
 		acc.Wait(t, 1)
 		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
 		if got := lines(t, acc.GetTelegrafMetrics()); len(got) != 1 || got[0] != "redis_consumer v=1 1000000000" {
