@@ -304,6 +304,7 @@ func peersChart(rows []row) (*plot.Plot, error) {
 		top = max(top, *r.MetricsPerS)
 	}
 	p.X.Max = top * 1.2
+	p.X.Tick.Marker = wholeTicks{}
 	w := vg.Points(12)
 	ours, err := bars(p, barValues(rows, func(r row) float64 { return *r.MetricsPerS }), colorOutput, w, w/2, "%.0f")
 	if err != nil {
@@ -321,6 +322,20 @@ func peersChart(rows []row) (*plot.Plot, error) {
 		return fmt.Sprintf("%s: %.1fx", job, r.VsPeer.Speedup)
 	})
 	return p, nil
+}
+
+// wholeTicks labels an axis of rates in whole numbers: the default
+// gives 250000.00 where a tick falls on a large round number.
+type wholeTicks struct{}
+
+func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = fmt.Sprintf("%.0f", t.Value)
+		}
+	}
+	return ticks
 }
 
 // sansFallback is the font list the SVG gets for Liberation Sans: where

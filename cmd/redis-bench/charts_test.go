@@ -76,10 +76,11 @@ func TestDrawCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for file, want := range map[string][]string{
-		chartRatio:   {"redis-output quote json (SET)", "1.57", "redis-output hash json (HSET)", "0.93", "redis-input stream typed (XRANGE)", "0.88", "the ceiling (1.0)"},
+		chartRatio: {"redis-output quote json (SET)", "1.57", "redis-output hash json (HSET)", "0.93",
+			"redis-input stream typed (XRANGE)", "0.88", "the ceiling (1.0)"},
 		chartCPU:     {"redis-output quote json", "1.39", "cluster of 3 master(s)", "6.80", "redis-input stream typed", "2.43"},
 		chartLatency: {"redis-output stream latency at 1000 metrics/s", "0.17", "0.32", "p50", "p99"},
-		chartPeers:   {"hash: redis-output: 11.7x", "294000", "25128", "Benthos v4.24.0"},
+		chartPeers:   {"hash: redis-output: 11.7x", "294000", "25128", "Benthos v4.24.0", "300000"},
 	} {
 		text := svgText(t, filepath.Join(dir, file))
 		for _, w := range want {
