@@ -69,6 +69,8 @@ install_packages() {
 	for p in podman runc netavark aardvark-dns debootstrap conmon catatonit; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
 	done
+	command -v jq >/dev/null || need+=(jq)
+	command -v curl >/dev/null || need+=(curl)
 	if [[ $COMPOSE_TOOL == podman-compose ]] && ! command -v podman-compose >/dev/null; then
 		need+=(podman-compose)
 	fi
@@ -120,11 +122,12 @@ start_service() {
 # and no systemd nothing runs them, every container stays "starting", and a
 # depends_on with condition service_healthy waits for ever. This loop stands
 # in for that scheduler: each running container of a compose project that
-# has a health check gets `podman healthcheck run` every interval it sets.
+# has a health check gets `podman healthcheck run` an interval (its own)
+# after the last check ended, one check at a time, as Docker does.
 health_pid=
 start_health_scheduler() {
 	(
-		declare -A every next
+		declare -A every next running
 		while :; do
 			now=$(date +%s)
 			for id in $(command podman ps -q --filter label=com.docker.compose.project 2>/dev/null); do
@@ -133,9 +136,16 @@ start_health_scheduler() {
 					every[$id]=$(awk -v d="${iv:-0}" 'BEGIN { s = 0; if (d ~ /m/) { split(d, a, "m"); s = a[1] * 60; d = a[2] } sub(/s$/, "", d); s += d + 0; print (s > 0 ? int(s + 0.5) : 0) }')
 					next[$id]=$((now + every[$id]))
 				fi
-				((every[$id] > 0 && now >= next[$id])) || continue
-				next[$id]=$((now + every[$id]))
+				((every[$id] > 0)) || continue
+				if [[ -n ${running[$id]:-} ]]; then
+					kill -0 "${running[$id]}" 2>/dev/null && continue
+					wait "${running[$id]}" 2>/dev/null
+					running[$id]=
+					next[$id]=$((now + every[$id]))
+				fi
+				((now >= next[$id])) || continue
 				command podman healthcheck run "$id" >/dev/null 2>&1 &
+				running[$id]=$!
 			done
 			sleep 1
 		done
@@ -624,7 +634,15 @@ scenario_cluster() {
 
 	# A consumer stops: the other takes its partitions.
 	log "cluster: stopping consumer-1"
+	local t_stop code
+	t_stop=$(date +%s.%N)
 	compose "${CLUSTER_FILES[@]}" stop consumer-1 >/dev/null 2>&1 || die "cluster: stop consumer-1 failed"
+	code=$(podman inspect --format '{{.State.ExitCode}}' "$project-consumer-1-1")
+	log "cluster: consumer-1 stopped in $(elapsed "$t_stop" "$(date +%s.%N)") s, exit code $code"
+	if [[ $code != 0 ]]; then
+		podman logs --tail 20 "$project-consumer-1-1" >&2
+		die "cluster: consumer-1 did not finish its stop by itself (exit code $code): killed at the end of the stop timeout"
+	fi
 	since=$(date +%s)
 	wait_newer "after consumer-1 stopped" "$since"
 	log "cluster: quotes go on with consumer-2 alone"
@@ -656,4 +674,6 @@ scenario_cluster() {
 	projects=("${projects[@]/cluster/}")
 }
 
-main "$@"
+# One line, read whole before it runs: an edit of this file during a run
+# cannot change what the run does next.
+main "$@"; exit
