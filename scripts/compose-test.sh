@@ -654,11 +654,19 @@ scenario_cluster() {
 	# The worst moment for the last consumer: SIGKILL while the quote's slot
 	# has no master, with what it read and could not write only in its spool
 	# (Kafka has its offsets already). Started again, it must replay that.
+	# Two more scrapes first, so that it holds prices it could not write.
+	local served0 deadline
+	served0=$(grep -c '"status":200' "$RUN/served-$project.jsonl" || true)
+	deadline=$((SECONDS + 60))
+	until (($(grep -c '"status":200' "$RUN/served-$project.jsonl" || true) >= served0 + 2)); do
+		((SECONDS < deadline)) || die "cluster: no scrapes after $master stopped"
+		sleep 0.2
+	done
 	log "cluster: SIGKILL of consumer-2 while $master is down"
 	compose "${CLUSTER_FILES[@]}" kill -s SIGKILL consumer-2 >/dev/null 2>&1 || die "cluster: kill consumer-2 failed"
 	compose "${CLUSTER_FILES[@]}" start consumer-2 >/dev/null 2>&1 || die "cluster: start consumer-2 failed"
 	wait_newer "after $master stopped and consumer-2 was killed" "$since"
-	log "cluster: consumer-2 after the SIGKILL: $(podman logs "$project-consumer-2-1" 2>&1 | grep -o 'replaying [0-9]* bytes[^"]*' | tail -n1 || echo 'spool was empty')"
+	log "cluster: consumer-2 after the SIGKILL: $(podman logs "$project-consumer-2-1" 2>&1 | grep -o 'replaying.*' | tail -n1 || echo 'nothing to replay (its spool was empty)')"
 	log "cluster: quotes go on after the failover (master now $(key_master || echo '?'))"
 
 	# Both come back.
