@@ -59,7 +59,7 @@ FUZZ_TARGETS := \
 	./plugins/common/lineprotocol:FuzzRewriteVsTelegraf \
 	./plugins/outputs/redis/quote:FuzzArgsOfABatch
 
-.PHONY: help up down build telegraf kafka-libs deps test test-short test-servers check lint fuzz bench bench-charts bench-peers bench-pipeline soak demo clean
+.PHONY: help up down build telegraf kafka-libs deps test test-short test-servers check lint fuzz bench bench-charts bench-peers bench-pipeline soak demo compose-test clean
 
 help:
 	@echo "make up        set up and run the whole pipeline on this host (Redis, Kafka, two Telegrafs); prints the quote"
@@ -77,6 +77,7 @@ help:
 	@echo "make bench-pipeline  what redis-output costs the Kafka -> Telegraf pipeline (PIPELINE_COST messages)"
 	@echo "make soak      redis-output for SOAK ($(SOAK)) at 20k metrics/s: memory and goroutines stay flat"
 	@echo "make demo      feed an example stream through bin/redis-output into a local redis-server"
+	@echo "make compose-test  docker compose up of compose/ for real (podman, stand-in images; root): time to the first quote"
 
 up:
 	scripts/up.sh
@@ -236,6 +237,12 @@ soak: deps build
 
 demo: deps build
 	scripts/demo.sh
+
+# The compose files run for real: Docker Compose against podman, with locally
+# built stand-ins of the images they name (scripts/compose-test.sh). Needs
+# root; COMPOSE_TEST_KEEP_IMAGES=1 keeps the images for the next run.
+compose-test: build
+	TELEGRAF_TAGS="$(TELEGRAF_TAGS)" scripts/compose-test.sh $(or $(COMPOSE_TEST),all)
 
 clean:
 	rm -rf $(BIN) run

@@ -1,8 +1,8 @@
-// Package compose holds the Docker Compose files of the price pipeline. No
-// Docker engine runs in CI, so this test checks them statically: they parse,
-// use only Compose keys, pin their images to the versions the rest of the
-// repository uses, reference files that exist, and work one by one as well as
-// together.
+// Package compose holds the Docker Compose files of the price pipeline. This
+// test checks them statically (make compose-test runs them, on podman): they
+// parse, use only Compose keys, pin their images to the versions the rest of
+// the repository uses, reference files that exist, and work one by one as
+// well as together.
 package compose
 
 import (
