@@ -239,10 +239,10 @@ func TestProbeIntegration(t *testing.T) {
 		want  string
 	}{
 		"quote without GET": {[]string{"+client|setname", "~*"}, nil, `probing GET "coingecko:rate:usd" at ` + srv.Addr + ": NOPERM"},
-		"quote, a channel not allowed": {[]string{"+client|setname", "+get", "+subscribe", "~*", "&other"},
+		"quote, a channel not allowed": {[]string{"+client|setname", "+get", "+subscribe", "~*", "resetchannels", "&other"},
 			func(p *RedisConsumer) { p.Subscribe, p.Channel = true, "quotes" }, "NOPERM"},
 		"keys without SCAN":      {[]string{"+client|setname", "~*"}, modeTunes["keys"], "SCAN MATCH \"host:*\" at " + srv.Addr + ": NOPERM"},
-		"subscribe, not allowed": {[]string{"+client|setname", "+subscribe", "+psubscribe", "&other"}, modeTunes["subscribe"], "NOPERM"},
+		"subscribe, not allowed": {[]string{"+client|setname", "+subscribe", "+psubscribe", "resetchannels", "&other"}, modeTunes["subscribe"], "NOPERM"},
 		"stream without XREADGROUP": {[]string{"+client|setname", "+xack", "~metrics"}, modeTunes["stream"],
 			`probing XREADGROUP on stream "metrics" at ` + srv.Addr + ": NOPERM"},
 		"stream without XACK": {[]string{"+client|setname", "+xreadgroup", "~metrics"}, modeTunes["stream"], `XACK on stream "metrics"`},
@@ -254,12 +254,12 @@ func TestProbeIntegration(t *testing.T) {
 		}
 	}
 	srv.Do("SET", "notastream", "x")
-	if err := probe("all", []string{"+@all", "~*", "&*"}, func(p *RedisConsumer) { modeTunes["stream"](p); p.Key = "notastream" }); err == nil ||
+	if err := probe("all", []string{"+@all", "~*", "allchannels"}, func(p *RedisConsumer) { modeTunes["stream"](p); p.Key = "notastream" }); err == nil ||
 		!strings.Contains(err.Error(), `WRONGTYPE key "notastream" holds a string, not a stream`) {
 		t.Errorf("stream key of another type: %v", err)
 	}
 	srv.Do("HSET", "hashdoc", "x", "1")
-	if err := probe("all", []string{"+@all", "~*", "&*"}, func(p *RedisConsumer) { p.Key = "hashdoc" }); err == nil ||
+	if err := probe("all", []string{"+@all", "~*", "allchannels"}, func(p *RedisConsumer) { p.Key = "hashdoc" }); err == nil ||
 		!strings.Contains(err.Error(), `WRONGTYPE key "hashdoc" holds a hash, not a string`) {
 		t.Errorf("quote key of another type: %v", err)
 	}
