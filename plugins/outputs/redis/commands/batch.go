@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"encoding/hex"
+	"time"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
@@ -21,6 +24,10 @@ type command struct {
 	// line (set by the flusher): the spool is committed no further while
 	// the command waits for its key.
 	since int64
+	// idem marks a write made idempotent (option deduplicate): sent as
+	// the script of idem.go, with the metric's id.
+	idem bool
+	id   [16]byte
 }
 
 type span struct{ from, to int }
@@ -54,10 +61,27 @@ type batch struct {
 	round round // what the write in progress found
 	// stamped counts the leading commands whose spool offset is set.
 	stamped int
+
+	// idem, when set, makes stream and list writes idempotent (idem.go).
+	idem    *idemState
+	ids     idHasher
+	idArgs  idemArgs
+	scratch []byte
+	skipped int // writes of this Write skipped as already applied
 }
 
-func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds) *batch {
-	return &batch{build: build, wait: wait, waitMs: waitMs, holds: h}
+func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds, idem *idemState) *batch {
+	return &batch{build: build, wait: wait, waitMs: waitMs, holds: h, idem: idem}
+}
+
+// markIdem makes the command just begun idempotent, with m's id, when
+// the batch writes idempotently.
+func (b *batch) markIdem(m *metricline.Metric) {
+	if b.idem == nil {
+		return
+	}
+	c := &b.cmds[len(b.cmds)-1]
+	c.idem, c.id = true, b.ids.id(m)
 }
 
 func (b *batch) Add(m *metricline.Metric) error {
@@ -131,6 +155,40 @@ func (b *batch) args(c command) []interface{} {
 		b.argv = append(b.argv, b.arena[s.from:s.to])
 	}
 	return b.argv
+}
+
+// command is c as sent: its own name and arguments, or, for an
+// idempotent write, the script call that makes it (see idem.go).
+func (b *batch) command(c command) (string, []interface{}) {
+	args := b.args(c)
+	if !c.idem || len(args) == 0 {
+		return c.name, args
+	}
+	key := args[0].([]byte)
+	argv := make([]interface{}, 0, len(args)+idemKeyArgs)
+	argv = append(argv, idemSHA, 2, key, b.idem.appendMemKey(nil, key), hex.EncodeToString(c.id[:]),
+		b.idArgs.now, b.idArgs.oldest, b.idem.window, b.idem.maxIDs, c.name)
+	argv = append(argv, args[1:]...)
+	return "EVALSHA", argv
+}
+
+// startIdem prepares the script's per-write arguments.
+func (b *batch) startIdem(now time.Time) {
+	if b.idem != nil {
+		b.idem.args(now, &b.idArgs)
+	}
+}
+
+// endIdem counts and tells the writes skipped as already applied.
+func (b *batch) endIdem() {
+	if b.idem == nil || b.skipped == 0 {
+		return
+	}
+	b.idem.skipped.Add(int64(b.skipped))
+	if b.idem.log != nil {
+		b.idem.log.Infof("skipped %d writes already in Redis (sent before without a reply, or replayed from the spool)", b.skipped)
+	}
+	b.skipped = 0
 }
 
 // keep drops the commands marked done, compacting the batch.

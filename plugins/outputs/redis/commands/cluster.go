@@ -28,6 +28,7 @@ func (b *batch) writeCluster(ctx context.Context, cfg *redisconn.Config) (int, e
 	if len(sel) == 0 {
 		return 0, nil // every command waits for its key's next attempt
 	}
+	b.startIdem(now)
 	bySlot := map[int][]int{}
 	var slots []int
 	for _, i := range sel {
@@ -79,8 +80,16 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 		return 0, err
 	}
 	defer conn.Close()
+	if b.idem != nil {
+		// Loaded on the node in every write: see writeConn.
+		if err := conn.Send("SCRIPT", "LOAD", idemScript); err != nil {
+			cfg.RefreshCluster()
+			return 0, err
+		}
+	}
 	for _, i := range idx {
-		if err := conn.Send(b.cmds[i].name, b.args(b.cmds[i])...); err != nil {
+		name, args := b.command(b.cmds[i])
+		if err := conn.Send(name, args...); err != nil {
 			cfg.RefreshCluster()
 			return 0, err
 		}
@@ -96,12 +105,25 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 	}
 	written := 0
 	released := len(b.round.released)
+	if b.idem != nil {
+		if _, err := conn.Receive(); err != nil {
+			if _, reply := err.(redis.Error); !reply {
+				cfg.RefreshCluster()
+			}
+			return 0, err
+		}
+	}
+	skipped := b.skipped
 	for _, i := range idx {
-		_, err := conn.Receive()
+		v, err := conn.Receive()
+		if n, ok := v.(int64); ok && err == nil && n == 0 && b.cmds[i].idem {
+			b.skipped++
+		}
 		var reply redis.Error
 		if err != nil && !errors.As(err, &reply) {
 			cfg.RefreshCluster()
 			b.undo(idx, released)
+			b.skipped = skipped
 			return 0, err
 		}
 		if err != nil {

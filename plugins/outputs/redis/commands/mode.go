@@ -65,6 +65,9 @@ type Options struct {
 	Log         telegraf.Logger
 	Endpoint    string
 	HoldMax     time.Duration
+
+	// Idem, when set, makes stream and list writes idempotent (idem.go).
+	Idem *Idem
 }
 
 // serializes tells whether the mode writes serialized metrics.
@@ -81,6 +84,7 @@ type Mode struct {
 	p            *perMetric
 	wait, waitMs int64
 	holds        *holds // the keys Redis refused (HoldRefused only)
+	idem         *idemState
 }
 
 // NewMode returns the mode opts describe, or why the key template or the
@@ -100,6 +104,9 @@ func NewMode(opts *Options) (*Mode, error) {
 		return nil, err
 	}
 	m := &Mode{p: p, wait: opts.WaitReplicas, waitMs: opts.WaitMs}
+	if opts.Mode == "stream" || opts.Mode == "list" {
+		m.idem = newIdemState(opts.Idem, opts.Log)
+	}
 	if opts.HoldRefused {
 		m.holds = newHolds(opts.Log, opts.Endpoint, opts.HoldMax)
 	}
@@ -111,8 +118,21 @@ func NewMode(opts *Options) (*Mode, error) {
 // filled on several goroutines at once when decoding is parallel.
 func (m *Mode) NewBatch() writer.Batch {
 	q, _ := m.p.fork() // it worked once, with the same options
-	return newBatch(q.builder(), m.wait, m.waitMs, m.holds)
+	return newBatch(q.builder(), m.wait, m.waitMs, m.holds, m.idem)
 }
 
-// Summary is empty: the per-metric modes count nothing of their own.
-func (m *Mode) Summary() string { return "" }
+// Summary counts, with deduplicate, the writes skipped as already applied.
+func (m *Mode) Summary() string {
+	if m.idem == nil {
+		return ""
+	}
+	return fmt.Sprintf("; skipped %d writes already in Redis (deduplicate)", m.idem.skipped.Load())
+}
+
+// Skipped counts the writes skipped as already applied (deduplicate).
+func (m *Mode) Skipped() int64 {
+	if m.idem == nil {
+		return 0
+	}
+	return m.idem.skipped.Load()
+}

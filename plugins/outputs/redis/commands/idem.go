@@ -1,0 +1,234 @@
+package commands
+
+import (
+	"crypto/sha1" //nolint:gosec // Redis names a script by its SHA-1: not a security use
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/gomodule/redigo/redis"
+	"github.com/influxdata/telegraf"
+	"github.com/mna/redisc"
+
+	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
+)
+
+// Idempotent writes (option deduplicate). Every metric written to a stream
+// or a list carries an id derived from the metric itself (name, tags,
+// fields and time, in Telegraf's canonical order: two metrics equal in all
+// of these are one point), so that a retry or a replay of the same metric
+// gives the same id. A script writes the metric only if its id is not in
+// the memory of ids applied by this producer to this key, and records it
+// there, atomically with the write: a write whose reply was lost (Redis
+// killed, a failover, a timeout, our process killed) is skipped when it
+// is sent again.
+//
+// The memory is a sorted set per producer and key, of ids scored by the
+// time they were applied, trimmed on every write to the ids of the last
+// Window and to at most MaxIDs of them, and expiring after Window without
+// writes. Its key carries a hash tag of the written key's slot, so that on
+// a Redis Cluster both are in one slot (a script may only touch one).
+// A replay of a metric whose id has left the memory (older than the
+// window, or more than MaxIDs writes ago to the key) is written again.
+
+// Idem configures idempotent writes; the zero value (nil) turns them off.
+type Idem struct {
+	// Producer names this writer: the same for every run of the same
+	// configuration, so that a replay after a restart finds its ids.
+	Producer string
+	Window   time.Duration // how long an applied id is remembered
+	MaxIDs   int           // how many applied ids are remembered per key
+}
+
+// idemScript writes one metric unless its id is already applied. The
+// write's own error is returned as Redis gave it (pcall), before anything
+// is recorded, so a refused write is not remembered as applied.
+//
+// KEYS[1] the key written, KEYS[2] its memory of applied ids.
+// ARGV: id, now (ms), oldest score kept ("(" ms), window (ms), max ids,
+// the command, its arguments after the key.
+const idemScript = `local mem = KEYS[2]
+if redis.call('ZSCORE', mem, ARGV[1]) then return 0 end
+local r = redis.pcall(ARGV[6], KEYS[1], unpack(ARGV, 7))
+if type(r) == 'table' and r.err then return r end
+redis.call('ZADD', mem, ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', mem, '-inf', ARGV[3])
+local n = redis.call('ZCARD', mem)
+local keep = tonumber(ARGV[5])
+if n > keep then redis.call('ZREMRANGEBYRANK', mem, 0, n - keep - 1) end
+redis.call('PEXPIRE', mem, ARGV[4])
+return 1
+`
+
+// idemSHA is the script's SHA-1, as EVALSHA names it.
+var idemSHA = func() string {
+	sum := sha1.Sum([]byte(idemScript)) //nolint:gosec // see the import
+	return hex.EncodeToString(sum[:])
+}()
+
+// idemPrefix starts every memory key.
+const idemPrefix = "telegraf-redis:idem:{"
+
+// idemKeyArgs is the number of arguments an idempotent write adds before
+// the command's own: EVALSHA's sha and key count, the key, its memory, and
+// the script's ARGV up to the command name.
+const idemKeyArgs = 9
+
+// idemState is what the batches of one Mode share for idempotent writes.
+type idemState struct {
+	Idem
+	log            telegraf.Logger
+	window, maxIDs string
+	skipped        atomic.Int64 // writes skipped as already applied
+}
+
+func newIdemState(c *Idem, log telegraf.Logger) *idemState {
+	if c == nil {
+		return nil
+	}
+	return &idemState{
+		Idem:   *c,
+		log:    log,
+		window: strconv.FormatInt(max(1, c.Window.Milliseconds()), 10),
+		maxIDs: strconv.Itoa(c.MaxIDs),
+	}
+}
+
+// idemArgs are the per-write arguments of the script: now and the oldest
+// score kept, formatted once per write.
+type idemArgs struct {
+	now, oldest []byte
+}
+
+func (s *idemState) args(now time.Time, a *idemArgs) {
+	ms := now.UnixMilli()
+	a.now = strconv.AppendInt(a.now[:0], ms, 10)
+	a.oldest = append(a.oldest[:0], '(')
+	a.oldest = strconv.AppendInt(a.oldest, ms-s.Window.Milliseconds(), 10)
+}
+
+// appendMemKey appends the key of key's memory of applied ids:
+// telegraf-redis:idem:{<a tag of key's slot>}:<producer>:<key>.
+func (s *idemState) appendMemKey(dst, key []byte) []byte {
+	dst = append(dst, idemPrefix...)
+	dst = append(dst, slotTag(key)...)
+	dst = append(dst, "}:"...)
+	dst = append(dst, s.Producer...)
+	dst = append(dst, ':')
+	return append(dst, key...)
+}
+
+// slotTags holds, for every cluster slot, a short string that hashes to it.
+var (
+	slotTagsOnce sync.Once
+	slotTags     []string
+)
+
+// slotTag is a hash tag that puts a key in key's slot: the memory of a
+// key is in the key's slot whatever the key's own braces say.
+func slotTag(key []byte) string {
+	slotTagsOnce.Do(func() {
+		tags := make([]string, redisc.HashSlots)
+		left := len(tags)
+		for n := uint64(0); left > 0; n++ {
+			t := strconv.FormatUint(n, 36)
+			if s := redisc.Slot(t); tags[s] == "" {
+				tags[s] = t
+				left--
+			}
+		}
+		slotTags = tags
+	})
+	return slotTags[redisc.Slot(string(key))]
+}
+
+// idHasher computes metric ids; each batch has its own.
+type idHasher struct {
+	canon metricline.Canonical
+	buf   []byte
+	d     *xxhash.Digest
+}
+
+// id is the metric's idempotency id: 128 bits of hash over its name, its
+// tags and fields in canonical order (sorted, the last of a repeated key)
+// with their value types, and its time.
+func (h *idHasher) id(m *metricline.Metric) [16]byte {
+	h.canon.Of(m)
+	b := h.buf[:0]
+	b = appendPart(b, m.Name)
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.Time))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(h.canon.Tags)))
+	for _, i := range h.canon.Tags {
+		b = appendPart(b, m.Tags[i].Key)
+		b = appendPart(b, m.Tags[i].Value)
+	}
+	for _, i := range h.canon.Fields {
+		f := &m.Fields[i]
+		b = appendPart(b, f.Key)
+		switch f.Kind {
+		case metricline.Float, metricline.Decimal:
+			v, _ := f.Number()
+			b = append(b, byte(metricline.Float))
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		case metricline.Int:
+			b = append(b, byte(f.Kind))
+			b = binary.LittleEndian.AppendUint64(b, uint64(f.Int))
+		case metricline.Uint:
+			b = append(b, byte(f.Kind))
+			b = binary.LittleEndian.AppendUint64(b, f.Uint)
+		case metricline.Bool:
+			b = append(b, byte(f.Kind))
+			if f.Bool {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		default:
+			b = append(b, byte(f.Kind))
+			b = appendPart(b, f.Str)
+		}
+	}
+	h.buf = b
+	if h.d == nil {
+		h.d = xxhash.New()
+	}
+	var id [16]byte
+	h.d.ResetWithSeed(0)
+	_, _ = h.d.Write(b)
+	binary.LittleEndian.PutUint64(id[:8], h.d.Sum64())
+	h.d.ResetWithSeed(0x9e3779b97f4a7c15)
+	_, _ = h.d.Write(b)
+	binary.LittleEndian.PutUint64(id[8:], h.d.Sum64())
+	return id
+}
+
+// appendPart appends p with its length, so that parts cannot run into
+// each other.
+func appendPart(b, p []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
+	return append(b, p...)
+}
+
+// ProducerID names a producer from what makes its configuration: the same
+// parts give the same id on every run.
+func ProducerID(parts ...string) string {
+	d := xxhash.New()
+	for _, p := range parts {
+		_, _ = d.Write(appendPart(nil, []byte(p)))
+	}
+	return strconv.FormatUint(d.Sum64(), 16)
+}
+
+// noScript tells a NOSCRIPT reply: the script left the server's cache
+// (SCRIPT FLUSH) between its load and its use in one write. The write is
+// retried whole, loading it again, as for a refusal for the server's state.
+func noScript(err error) bool {
+	re, ok := err.(redis.Error)
+	return ok && strings.HasPrefix(string(re), "NOSCRIPT")
+}
