@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
@@ -27,6 +28,10 @@ func (r *Redis) initPerMetric() error {
 	if err := r.checkLayout(); err != nil {
 		return err
 	}
+	idem, err := r.idem()
+	if err != nil {
+		return err
+	}
 	// trims names the tags cut of trailing backslashes by the line
 	// protocol serializers of every batch, once per tag key.
 	var trims *lineprotocol.Trims
@@ -47,6 +52,7 @@ func (r *Redis) initPerMetric() error {
 		WaitMs:        r.waitMs(),
 		Log:           r.Log,
 		Endpoint:      r.Endpoint(),
+		Idem:          idem,
 	}
 	if _, err := commands.NewMode(&opts); err != nil {
 		return err
@@ -104,4 +110,32 @@ func (r *Redis) checkLayout() error {
 		return fmt.Errorf(`option include_tags: only read with layout = "flat" in hash and stream modes; the typed layout (the default) always writes the tags, as "#<key>" fields: remove include_tags, or set layout = "flat" to keep writing what earlier versions wrote`)
 	}
 	return nil
+}
+
+// idem checks the deduplicate options and returns what idempotent writes
+// need, or nil when the mode does not write idempotently. The producer id
+// is made of what names this writer's output (the server, the key
+// template, the mode, the spool), so that every run of the same
+// configuration finds the ids the previous one applied.
+func (r *Redis) idem() (*commands.Idem, error) {
+	if !dedupes(r) {
+		return nil, nil
+	}
+	if r.DeduplicateWindow <= 0 {
+		return nil, fmt.Errorf("option deduplicate_window: %s is not positive", time.Duration(r.DeduplicateWindow))
+	}
+	if r.DeduplicateMaxIDs < 1 {
+		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below 1", r.DeduplicateMaxIDs)
+	}
+	spool := r.SpoolDir
+	if spool != "" {
+		if abs, err := filepath.Abs(spool); err == nil {
+			spool = abs
+		}
+	}
+	return &commands.Idem{
+		Producer: commands.ProducerID(r.Endpoint(), r.Mode, r.Key, spool),
+		Window:   time.Duration(r.DeduplicateWindow),
+		MaxIDs:   r.DeduplicateMaxIDs,
+	}, nil
 }

@@ -63,6 +63,11 @@ type Redis struct {
 	PayloadField  string `toml:"payload_field"`
 	ListMaxLength int    `toml:"list_max_length"`
 
+	// Idempotent stream and list writes (see commands/idem.go).
+	Deduplicate       bool            `toml:"deduplicate"`
+	DeduplicateWindow config.Duration `toml:"deduplicate_window"`
+	DeduplicateMaxIDs int             `toml:"deduplicate_max_ids"`
+
 	FlushInterval         config.Duration `toml:"flush_interval"`
 	MetricBatchSize       int             `toml:"metric_batch_size"`
 	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
@@ -99,6 +104,9 @@ func New() *Redis {
 		MaxUndeliveredMetrics: 5000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
 		SpoolMaxSize:          config.Size(256 << 20),
+		Deduplicate:           DefaultDeduplicate,
+		DeduplicateWindow:     config.Duration(DefaultDeduplicateWindow),
+		DeduplicateMaxIDs:     DefaultDeduplicateMaxIDs,
 	}
 }
 
@@ -111,6 +119,16 @@ func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Millisec
 const (
 	DefaultQuoteKey  = "coingecko:rate:usd"
 	DefaultMetricKey = "telegraf:{{.Name}}"
+)
+
+// The defaults of idempotent stream and list writes: on, and each
+// producer remembers per key the ids it applied in the last day, at most
+// ten thousand of them (twice the default max_undelivered_metrics: a
+// replay after a restart never holds more than that).
+const (
+	DefaultDeduplicate       = true
+	DefaultDeduplicateWindow = 24 * time.Hour
+	DefaultDeduplicateMaxIDs = 10000
 )
 
 // DefaultMaxFuture is how far ahead of the clock a price may be dated: a
