@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
@@ -68,6 +69,15 @@ type batch struct {
 	idArgs  idemArgs
 	scratch []byte
 	skipped int // writes of this Write skipped as already applied
+
+	// A write's layout (group): its commands in the order sent, the units
+	// replies answer, where each chunk's units end; and group's scratch.
+	order  []int
+	units  []unit
+	chunks []int
+	keyNo  map[string]int32
+	cmdKey []int32
+	perKey []keyCount
 }
 
 func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds, idem *idemState) *batch {
@@ -157,19 +167,180 @@ func (b *batch) args(c command) []interface{} {
 	return b.argv
 }
 
-// command is c as sent: its own name and arguments, or, for an
-// idempotent write, the script call that makes it (see idem.go).
-func (b *batch) command(c command) (string, []interface{}) {
-	args := b.args(c)
-	if !c.idem || len(args) == 0 {
-		return c.name, args
+// unit is what one reply answers: a command, or the script call that
+// makes a key's idempotent writes of a chunk (its commands b.order[from:to]).
+type unit struct {
+	from, to int
+	script   bool
+}
+
+// group lays the commands sel out for a write: in chunks of at most
+// PipelineChunk commands (b.chunks holds where each chunk's units end);
+// with idempotent writes, a chunk's writes to one key are gathered into
+// one script call, followed by that key's other commands (LTRIM, PEXPIRE)
+// in their order. Commands of one key keep their order; those of
+// different keys need none.
+func (b *batch) group(sel []int) {
+	b.order, b.units, b.chunks = b.order[:0], b.units[:0], b.chunks[:0]
+	for start := 0; start < len(sel); start += PipelineChunk {
+		chunk := sel[start:min(start+PipelineChunk, len(sel))]
+		if b.idem == nil {
+			for _, i := range chunk {
+				b.units = append(b.units, unit{from: len(b.order), to: len(b.order) + 1})
+				b.order = append(b.order, i)
+			}
+			b.chunks = append(b.chunks, len(b.units))
+			continue
+		}
+		b.groupChunk(chunk)
+		b.chunks = append(b.chunks, len(b.units))
 	}
-	key := args[0].([]byte)
-	argv := make([]interface{}, 0, len(args)+idemKeyArgs)
-	argv = append(argv, idemSHA, 2, key, b.idem.appendMemKey(nil, key), hex.EncodeToString(c.id[:]),
-		b.idArgs.now, b.idArgs.oldest, b.idem.window, b.idem.maxIDs, c.name)
-	argv = append(argv, args[1:]...)
+}
+
+// groupChunk appends the units of one chunk: per key, in the order keys
+// first appear, the script call of its writes and then its other commands.
+func (b *batch) groupChunk(chunk []int) {
+	if b.keyNo == nil {
+		b.keyNo = map[string]int32{}
+	}
+	clear(b.keyNo)
+	b.cmdKey = b.cmdKey[:0]
+	b.perKey = b.perKey[:0]
+	for _, i := range chunk {
+		key := b.key(i)
+		k, ok := b.keyNo[string(key)]
+		if !ok {
+			k = int32(len(b.perKey))
+			b.keyNo[string(key)] = k
+			b.perKey = append(b.perKey, keyCount{})
+		}
+		b.cmdKey = append(b.cmdKey, k)
+		if b.cmds[i].idem {
+			b.perKey[k].idem++
+		} else {
+			b.perKey[k].other++
+		}
+	}
+	base := len(b.order)
+	for k := range b.perKey {
+		c := &b.perKey[k]
+		c.at, c.next = base, base+c.idem
+		base += c.idem + c.other
+	}
+	b.order = append(b.order, chunk...) // grown to size; placed below
+	for j, i := range chunk {
+		c := &b.perKey[b.cmdKey[j]]
+		if b.cmds[i].idem {
+			b.order[c.at+c.placed] = i
+			c.placed++
+		} else {
+			b.order[c.next] = i
+			c.next++
+		}
+	}
+	for k := range b.perKey {
+		c := &b.perKey[k]
+		if c.idem > 0 {
+			b.units = append(b.units, unit{from: c.at, to: c.at + c.idem, script: true})
+		}
+		for o := c.at + c.idem; o < c.at+c.idem+c.other; o++ {
+			b.units = append(b.units, unit{from: o, to: o + 1})
+		}
+	}
+}
+
+// keyCount is one key's part of a chunk being grouped.
+type keyCount struct {
+	idem, other int
+	at          int // where its commands start in b.order
+	placed      int // idempotent writes placed so far
+	next        int // where its next other command goes
+}
+
+// call is unit u as redigo sends it.
+func (b *batch) call(u unit) (string, []interface{}) {
+	if !u.script {
+		c := b.cmds[b.order[u.from]]
+		return c.name, b.args(c)
+	}
+	first := b.cmds[b.order[u.from]]
+	key := b.arena[b.spans[first.from].from:b.spans[first.from].to]
+	argv := []interface{}{idemSHA, 2, key, b.idem.appendMemKey(nil, key),
+		b.idArgs.now, b.idArgs.oldest, b.idem.window, b.idem.maxIDs, first.name, u.to - u.from}
+	for _, i := range b.order[u.from:u.to] {
+		c := b.cmds[i]
+		argv = append(argv, hex.EncodeToString(c.id[:]), c.to-c.from-1)
+		for _, s := range b.spans[c.from+1 : c.to] {
+			argv = append(argv, b.arena[s.from:s.to])
+		}
+	}
 	return "EVALSHA", argv
+}
+
+// appendUnit appends unit u as RESP.
+func (b *batch) appendUnit(w []byte, u unit) []byte {
+	if !u.script {
+		return b.appendCommand(w, &b.cmds[b.order[u.from]])
+	}
+	n := idemHead
+	for _, i := range b.order[u.from:u.to] {
+		c := &b.cmds[i]
+		n += 2 + c.to - c.from - 1
+	}
+	first := &b.cmds[b.order[u.from]]
+	key := b.arena[b.spans[first.from].from:b.spans[first.from].to]
+	w = append(w, '*')
+	w = strconv.AppendInt(w, int64(n), 10)
+	w = append(w, "\r\n"...)
+	w = appendBulk(w, "EVALSHA")
+	w = appendBulk(w, idemSHA)
+	w = appendBulk(w, "2")
+	w = appendBulk(w, key)
+	b.scratch = b.idem.appendMemKey(b.scratch[:0], key)
+	w = appendBulk(w, b.scratch)
+	w = appendBulk(w, b.idArgs.now)
+	w = appendBulk(w, b.idArgs.oldest)
+	w = appendBulk(w, b.idem.window)
+	w = appendBulk(w, b.idem.maxIDs)
+	w = appendBulk(w, first.name)
+	w = appendInt(w, int64(u.to-u.from))
+	for _, i := range b.order[u.from:u.to] {
+		c := &b.cmds[i]
+		w = append(w, "$32\r\n"...)
+		w = hex.AppendEncode(w, c.id[:])
+		w = append(w, "\r\n"...)
+		w = appendInt(w, int64(c.to-c.from-1))
+		for _, s := range b.spans[c.from+1 : c.to] {
+			w = appendBulk(w, b.arena[s.from:s.to])
+		}
+	}
+	return w
+}
+
+// appendCommand appends command c as RESP.
+func (b *batch) appendCommand(w []byte, c *command) []byte {
+	w = append(w, '*')
+	w = strconv.AppendInt(w, int64(c.to-c.from+1), 10)
+	w = append(w, "\r\n"...)
+	w = appendBulk(w, c.name)
+	for _, s := range b.spans[c.from:c.to] {
+		w = appendBulk(w, b.arena[s.from:s.to])
+	}
+	return w
+}
+
+func appendBulk[T string | []byte](w []byte, p T) []byte {
+	w = append(w, '$')
+	w = strconv.AppendInt(w, int64(len(p)), 10)
+	w = append(w, "\r\n"...)
+	w = append(w, p...)
+	return append(w, "\r\n"...)
+}
+
+// appendInt appends n as a bulk string of its digits.
+func appendInt(w []byte, n int64) []byte {
+	var d [20]byte
+	return appendBulk(w, strconv.AppendInt(d[:0], n, 10))
 }
 
 // startIdem prepares the script's per-write arguments.

@@ -87,8 +87,9 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 			return 0, err
 		}
 	}
-	for _, i := range idx {
-		name, args := b.command(b.cmds[i])
+	b.group(idx)
+	for _, u := range b.units {
+		name, args := b.call(u)
 		if err := conn.Send(name, args...); err != nil {
 			cfg.RefreshCluster()
 			return 0, err
@@ -114,10 +115,10 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 		}
 	}
 	skipped := b.skipped
-	for _, i := range idx {
+	for _, u := range b.units {
 		v, err := conn.Receive()
-		if n, ok := v.(int64); ok && err == nil && n == 0 && b.cmds[i].idem {
-			b.skipped++
+		if n, ok := v.(int64); ok && err == nil && u.script {
+			b.skipped += int(n)
 		}
 		var reply redis.Error
 		if err != nil && !errors.As(err, &reply) {
@@ -132,8 +133,10 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 			}
 			err = reply
 		}
-		if b.settle(i, err) {
-			written++
+		for _, i := range b.order[u.from:u.to] {
+			if b.settle(i, err) {
+				written++
+			}
 		}
 	}
 	if b.wait > 0 {

@@ -46,24 +46,73 @@ type Idem struct {
 	MaxIDs   int           // how many applied ids are remembered per key
 }
 
-// idemScript writes one metric unless its id is already applied. The
-// write's own error is returned as Redis gave it (pcall), before anything
-// is recorded, so a refused write is not remembered as applied.
+// idemScript writes the metrics of one key sent in one pipelined chunk,
+// those whose id is not applied yet, and records their ids: one call, so
+// the lookup (ZMSCORE), the write and the record are one step, and the
+// script's cost is shared by the chunk's metrics for the key. A list gets
+// its new values in one RPUSH. The write's own error is returned as Redis
+// gave it (pcall), after recording the ids of the metrics written before
+// it (none, but for a fault in the middle of a stream's XADDs), so a
+// retry writes the rest once. It returns how many ids were applied
+// already (a metric twice in the call counts as applied the second time).
 //
 // KEYS[1] the key written, KEYS[2] its memory of applied ids.
-// ARGV: id, now (ms), oldest score kept ("(" ms), window (ms), max ids,
-// the command, its arguments after the key.
-const idemScript = `local mem = KEYS[2]
-if redis.call('ZSCORE', mem, ARGV[1]) then return 0 end
-local r = redis.pcall(ARGV[6], KEYS[1], unpack(ARGV, 7))
+// ARGV: now (ms), oldest score kept ("(" ms), window (ms), max ids, the
+// command, the number of metrics, then each metric's id, its number of
+// arguments after the key, and those arguments.
+const idemScript = `local key, mem = KEYS[1], KEYS[2]
+local cmd, k = ARGV[5], tonumber(ARGV[6])
+local ids, at, len = {}, {}, {}
+local p = 7
+for e = 1, k do
+  ids[e] = ARGV[p]
+  len[e] = tonumber(ARGV[p + 1])
+  at[e] = p + 2
+  p = p + 2 + len[e]
+end
+local seen = redis.call('ZMSCORE', mem, unpack(ids))
+local new, fresh, skipped = {}, {}, 0
+for e = 1, k do
+  if seen[e] or fresh[ids[e]] then
+    skipped = skipped + 1
+  else
+    fresh[ids[e]] = true
+    new[#new + 1] = e
+  end
+end
+local done = new
+local r
+if #new > 0 and cmd == 'RPUSH' then
+  local vals = {}
+  for _, e in ipairs(new) do
+    for j = 0, len[e] - 1 do vals[#vals + 1] = ARGV[at[e] + j] end
+  end
+  r = redis.pcall('RPUSH', key, unpack(vals))
+  if type(r) == 'table' and r.err then return r end
+elseif #new > 0 then
+  done = {}
+  for _, e in ipairs(new) do
+    r = redis.pcall(cmd, key, unpack(ARGV, at[e], at[e] + len[e] - 1))
+    if type(r) == 'table' and r.err then break end
+    r = nil
+    done[#done + 1] = e
+  end
+end
+if #done > 0 then
+  local z = {}
+  for _, e in ipairs(done) do
+    z[#z + 1] = ARGV[1]
+    z[#z + 1] = ids[e]
+  end
+  redis.call('ZADD', mem, unpack(z))
+  redis.call('ZREMRANGEBYSCORE', mem, '-inf', ARGV[2])
+  local n = redis.call('ZCARD', mem)
+  local keep = tonumber(ARGV[4])
+  if n > keep then redis.call('ZREMRANGEBYRANK', mem, 0, n - keep - 1) end
+  redis.call('PEXPIRE', mem, ARGV[3])
+end
 if type(r) == 'table' and r.err then return r end
-redis.call('ZADD', mem, ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', mem, '-inf', ARGV[3])
-local n = redis.call('ZCARD', mem)
-local keep = tonumber(ARGV[5])
-if n > keep then redis.call('ZREMRANGEBYRANK', mem, 0, n - keep - 1) end
-redis.call('PEXPIRE', mem, ARGV[4])
-return 1
+return skipped
 `
 
 // idemSHA is the script's SHA-1, as EVALSHA names it.
@@ -75,10 +124,10 @@ var idemSHA = func() string {
 // idemPrefix starts every memory key.
 const idemPrefix = "telegraf-redis:idem:{"
 
-// idemKeyArgs is the number of arguments an idempotent write adds before
-// the command's own: EVALSHA's sha and key count, the key, its memory, and
-// the script's ARGV up to the command name.
-const idemKeyArgs = 9
+// idemHead is the number of arguments of the script's call before its
+// metrics: EVALSHA, its sha and key count, the key, its memory, and the
+// script's ARGV up to the number of metrics.
+const idemHead = 11
 
 // idemState is what the batches of one Mode share for idempotent writes.
 type idemState struct {

@@ -2,9 +2,7 @@ package commands
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -71,11 +69,12 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 		replies = raw.Replies()
 	}
 	written := 0
+	b.group(sel)
 	// Two chunks in flight: the next one is on the wire before the replies
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
-	if err := b.send(c, raw, sel[:min(PipelineChunk, len(sel))], b.idem != nil); err != nil {
+	if err := b.send(c, raw, b.units[:b.chunks[0]], b.idem != nil); err != nil {
 		_ = b.finish(now, nil, true)
 		return written, err
 	}
@@ -94,16 +93,16 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			return written, err
 		}
 	}
-	for start := 0; start < len(sel); start += PipelineChunk {
-		end := min(start+PipelineChunk, len(sel))
-		if end < len(sel) {
-			if err := b.send(c, raw, sel[end:min(end+PipelineChunk, len(sel))], false); err != nil {
+	from := 0
+	for k, end := range b.chunks {
+		if k+1 < len(b.chunks) {
+			if err := b.send(c, raw, b.units[end:b.chunks[k+1]], false); err != nil {
 				_ = b.finish(now, nil, true)
 				return written, err
 			}
 		}
-		for _, i := range sel[start:end] {
-			err := b.receive(ctx, c, replies, i)
+		for _, u := range b.units[from:end] {
+			err := b.receive(ctx, c, replies, u)
 			var reply redis.Error
 			if err != nil && !errors.As(err, &reply) {
 				// The connection failed: the rest is unknown.
@@ -113,19 +112,22 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			if err != nil {
 				err = reply
 			}
-			if b.settle(i, err) {
-				written++
+			for _, i := range b.order[u.from:u.to] {
+				if b.settle(i, err) {
+					written++
+				}
 			}
 		}
 		if b.progress != nil {
 			n := 0
-			for _, i := range sel[start:end] {
+			for _, i := range b.order[b.units[from].from:b.units[end-1].to] {
 				if b.round.done[i] {
 					n += b.cmds[i].metrics
 				}
 			}
 			b.progress(n)
 		}
+		from = end
 	}
 	if b.wait > 0 && written > 0 {
 		if err := redisconn.WaitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
@@ -140,10 +142,10 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	return written, b.finish(now, typeAsker(ctx, c), false)
 }
 
-// receive reads the reply to command i; a write skipped as already
-// applied (the script's 0) is counted.
-func (b *batch) receive(ctx context.Context, c redis.Conn, replies *redisconn.Replies, i int) error {
-	if !b.cmds[i].idem {
+// receive reads the reply to unit u; the writes a script call skipped as
+// already applied are counted.
+func (b *batch) receive(ctx context.Context, c redis.Conn, replies *redisconn.Replies, u unit) error {
+	if !u.script {
 		if replies != nil {
 			return replies.Skip(ctx)
 		}
@@ -151,35 +153,33 @@ func (b *batch) receive(ctx context.Context, c redis.Conn, replies *redisconn.Re
 		return err
 	}
 	var n int64
-	var ok bool
 	var err error
 	if replies != nil {
-		n, ok, err = replies.Int(ctx)
+		n, _, err = replies.Int(ctx)
 	} else {
 		var v interface{}
 		v, err = redis.ReceiveContext(c, ctx)
-		n, ok = v.(int64)
+		n, _ = v.(int64)
 	}
-	if err == nil && ok && n == 0 {
-		b.skipped++
+	if err == nil {
+		b.skipped += int(n)
 	}
 	return err
 }
 
-// send writes one chunk of commands, after SCRIPT LOAD of the idempotent
+// send writes one chunk of units, after SCRIPT LOAD of the idempotent
 // writes' script when load is set. On our own connections they are
 // encoded to RESP here, from the arena, and written in one piece: redigo's
 // Send would box every argument in an interface (an allocation each).
-func (b *batch) send(c redis.Conn, raw *redisconn.Conn, idx []int, load bool) error {
+func (b *batch) send(c redis.Conn, raw *redisconn.Conn, units []unit, load bool) error {
 	if raw == nil || !raw.CanWriteRaw() {
 		if load {
 			if err := c.Send("SCRIPT", "LOAD", idemScript); err != nil {
 				return err
 			}
 		}
-		for _, i := range idx {
-			cmd := b.cmds[i]
-			name, args := b.command(cmd)
+		for _, u := range units {
+			name, args := b.call(u)
 			if err := c.Send(name, args...); err != nil {
 				return err
 			}
@@ -190,63 +190,9 @@ func (b *batch) send(c redis.Conn, raw *redisconn.Conn, idx []int, load bool) er
 	if load {
 		w = redisconn.AppendCommand(w, "SCRIPT", "LOAD", idemScript)
 	}
-	for _, i := range idx {
-		cmd := &b.cmds[i]
-		n := cmd.to - cmd.from + 1
-		if cmd.idem {
-			n += idemKeyArgs
-			w = append(w, '*')
-			w = strconv.AppendInt(w, int64(n), 10)
-			w = append(w, "\r\n"...)
-			w = appendBulk(w, []byte("EVALSHA"))
-			w = appendBulk(w, []byte(idemSHA))
-			w = appendBulk(w, []byte("2"))
-			key := b.spans[cmd.from]
-			w = appendBulk(w, b.arena[key.from:key.to])
-			b.scratch = b.idem.appendMemKey(b.scratch[:0], b.arena[key.from:key.to])
-			w = appendBulk(w, b.scratch)
-			w = appendHexBulk(w, cmd.id[:])
-			w = appendBulk(w, b.idArgs.now)
-			w = appendBulk(w, b.idArgs.oldest)
-			w = appendBulk(w, []byte(b.idem.window))
-			w = appendBulk(w, []byte(b.idem.maxIDs))
-			w = appendBulk(w, []byte(cmd.name))
-			for _, s := range b.spans[cmd.from+1 : cmd.to] {
-				w = appendBulk(w, b.arena[s.from:s.to])
-			}
-			continue
-		}
-		w = append(w, '*')
-		w = strconv.AppendInt(w, int64(n), 10)
-		w = append(w, "\r\n$"...)
-		w = strconv.AppendInt(w, int64(len(cmd.name)), 10)
-		w = append(w, "\r\n"...)
-		w = append(w, cmd.name...)
-		w = append(w, "\r\n"...)
-		for _, s := range b.spans[cmd.from:cmd.to] {
-			w = append(w, '$')
-			w = strconv.AppendInt(w, int64(s.to-s.from), 10)
-			w = append(w, "\r\n"...)
-			w = append(w, b.arena[s.from:s.to]...)
-			w = append(w, "\r\n"...)
-		}
+	for _, u := range units {
+		w = b.appendUnit(w, u)
 	}
 	b.wire = w
 	return raw.WriteRaw(w)
-}
-
-func appendBulk(w, p []byte) []byte {
-	w = append(w, '$')
-	w = strconv.AppendInt(w, int64(len(p)), 10)
-	w = append(w, "\r\n"...)
-	w = append(w, p...)
-	return append(w, "\r\n"...)
-}
-
-func appendHexBulk(w, p []byte) []byte {
-	w = append(w, '$')
-	w = strconv.AppendInt(w, int64(2*len(p)), 10)
-	w = append(w, "\r\n"...)
-	w = hex.AppendEncode(w, p)
-	return append(w, "\r\n"...)
 }
