@@ -124,8 +124,17 @@ func (r *Redis) idem() (*commands.Idem, error) {
 	if r.DeduplicateWindow <= 0 {
 		return nil, fmt.Errorf("option deduplicate_window: %s is not positive", time.Duration(r.DeduplicateWindow))
 	}
-	if r.DeduplicateMaxIDs < 1 {
-		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below 1", r.DeduplicateMaxIDs)
+	// The memory must hold every id a replay or a retry can send again:
+	// one script call's ids, and under execd the metrics in flight (what
+	// a restart replays from the spool). Built in, Telegraf's batch is
+	// Telegraf's own metric_batch_size, which the README asks to keep
+	// below deduplicate_max_ids.
+	least, why := commands.PipelineChunk, "the metrics one write sends to a key at once"
+	if !r.builtIn && r.MaxUndeliveredMetrics > least {
+		least, why = r.MaxUndeliveredMetrics, "max_undelivered_metrics, the metrics a restart may replay"
+	}
+	if r.DeduplicateMaxIDs < least {
+		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below %d (%s): a replay could then write twice what it sent before", r.DeduplicateMaxIDs, least, why)
 	}
 	spool := r.SpoolDir
 	if spool != "" {
