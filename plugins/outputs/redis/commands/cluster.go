@@ -107,11 +107,14 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 	written := 0
 	released := len(b.round.released)
 	if b.idem != nil {
+		// A refused load fails the group once every reply is read.
 		if _, err := conn.Receive(); err != nil {
-			if _, reply := err.(redis.Error); !reply {
+			reply, ok := err.(redis.Error)
+			if !ok {
 				cfg.RefreshCluster()
+				return 0, err
 			}
-			return 0, err
+			b.refuseLoad(reply)
 		}
 	}
 	skipped := b.skipped

@@ -281,3 +281,11 @@ func noScript(err error) bool {
 	re, ok := err.(redis.Error)
 	return ok && strings.HasPrefix(string(re), "NOSCRIPT")
 }
+
+// refuseLoad makes a refused SCRIPT LOAD the error of the write: none of
+// its idempotent writes can have gone through.
+func (b *batch) refuseLoad(reply redis.Error) {
+	if b.round.server == nil {
+		b.round.server = reply
+	}
+}

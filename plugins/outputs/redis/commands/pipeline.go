@@ -81,14 +81,19 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	if b.idem != nil {
 		// The script is loaded ahead of every write's first use, on
 		// whatever server now answers: a restart or a failover emptied
-		// the cache, and EVALSHA would be refused (NOSCRIPT).
+		// the cache, and EVALSHA would be refused (NOSCRIPT). A refused
+		// load (a user without +script|load) fails the write once every
+		// reply is read, for the connection to stay in step.
 		var err error
 		if replies != nil {
 			err = replies.Skip(ctx)
 		} else {
 			_, err = redis.ReceiveContext(c, ctx)
 		}
-		if err != nil {
+		var reply redis.Error
+		if errors.As(err, &reply) {
+			b.refuseLoad(reply)
+		} else if err != nil {
 			_ = b.finish(now, nil, true)
 			return written, err
 		}
