@@ -68,6 +68,7 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
   metric_batch_size = 50
   max_undelivered_metrics = 200
   spool_dir = %q
+  deduplicate = true
 %s
 `, c.addr, c.mode, spoolDir, c.extra))
 	lines := make([]string, c.lines)

@@ -121,12 +121,13 @@ const (
 	DefaultMetricKey = "telegraf:{{.Name}}"
 )
 
-// The defaults of idempotent stream and list writes: on, and each
-// producer remembers per key the ids it applied in the last day, at most
-// ten thousand of them (twice the default max_undelivered_metrics: a
-// replay after a restart never holds more than that).
+// The defaults of idempotent stream and list writes: off, for what they
+// cost (see the README); when on, each producer remembers per key the ids
+// it applied in the last day, at most ten thousand of them (twice the
+// default max_undelivered_metrics: a replay after a restart never holds
+// more than that).
 const (
-	DefaultDeduplicate       = true
+	DefaultDeduplicate       = false
 	DefaultDeduplicateWindow = 24 * time.Hour
 	DefaultDeduplicateMaxIDs = 10000
 )
