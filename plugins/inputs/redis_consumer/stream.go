@@ -70,6 +70,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		lineProtocol: p.DataFormat == "influx",
 		precision:    time.Duration(p.parserOptions.influxParser.InfluxTimestampPrecision),
 	}, out)
+	s.conv.idTag = p.EntryIDTag
 	return s
 }
 
