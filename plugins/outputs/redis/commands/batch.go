@@ -69,6 +69,7 @@ type batch struct {
 	idArgs  idemArgs
 	scratch []byte
 	skipped int // writes of this Write skipped as already applied
+	loadErr error // this write's SCRIPT LOAD was refused with it
 
 	// A write's layout (group): its commands in the order sent, the units
 	// replies answer, where each chunk's units end; and group's scratch.
@@ -345,6 +346,7 @@ func appendInt(w []byte, n int64) []byte {
 
 // startIdem prepares the script's per-write arguments.
 func (b *batch) startIdem(now time.Time) {
+	b.loadErr = nil
 	if b.idem != nil {
 		b.idem.args(now, &b.idArgs)
 	}

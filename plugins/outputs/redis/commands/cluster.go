@@ -107,14 +107,14 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 	written := 0
 	released := len(b.round.released)
 	if b.idem != nil {
-		// A refused load fails the group once every reply is read.
+		// A refused load is the reason of the NOSCRIPT replies, if any.
 		if _, err := conn.Receive(); err != nil {
 			reply, ok := err.(redis.Error)
 			if !ok {
 				cfg.RefreshCluster()
 				return 0, err
 			}
-			b.refuseLoad(reply)
+			b.loadErr = reply
 		}
 	}
 	skipped := b.skipped
@@ -122,6 +122,9 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 		v, err := conn.Receive()
 		if n, ok := v.(int64); ok && err == nil && u.script {
 			b.skipped += int(n)
+		}
+		if u.script {
+			err = b.loadRefused(err)
 		}
 		var reply redis.Error
 		if err != nil && !errors.As(err, &reply) {

@@ -282,10 +282,12 @@ func noScript(err error) bool {
 	return ok && strings.HasPrefix(string(re), "NOSCRIPT")
 }
 
-// refuseLoad makes a refused SCRIPT LOAD the error of the write: none of
-// its idempotent writes can have gone through.
-func (b *batch) refuseLoad(reply redis.Error) {
-	if b.round.server == nil {
-		b.round.server = reply
+// loadRefused tells why EVALSHA found no script: the SCRIPT LOAD ahead of
+// it was refused (a user without +script|load). A refusal of the load
+// alone is no error: the script may be in the server's cache already.
+func (b *batch) loadRefused(err error) error {
+	if b.loadErr != nil && noScript(err) {
+		return b.loadErr
 	}
+	return err
 }

@@ -82,8 +82,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 		// The script is loaded ahead of every write's first use, on
 		// whatever server now answers: a restart or a failover emptied
 		// the cache, and EVALSHA would be refused (NOSCRIPT). A refused
-		// load (a user without +script|load) fails the write once every
-		// reply is read, for the connection to stay in step.
+		// load is the reason of the NOSCRIPT replies that follow, if any.
 		var err error
 		if replies != nil {
 			err = replies.Skip(ctx)
@@ -92,7 +91,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 		}
 		var reply redis.Error
 		if errors.As(err, &reply) {
-			b.refuseLoad(reply)
+			b.loadErr = reply
 		} else if err != nil {
 			_ = b.finish(now, nil, true)
 			return written, err
@@ -169,7 +168,7 @@ func (b *batch) receive(ctx context.Context, c redis.Conn, replies *redisconn.Re
 	if err == nil {
 		b.skipped += int(n)
 	}
-	return err
+	return b.loadRefused(err)
 }
 
 // send writes one chunk of units, after SCRIPT LOAD of the idempotent
