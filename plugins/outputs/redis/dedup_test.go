@@ -1,7 +1,9 @@
 package redis
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -270,4 +272,72 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 			t.Fatalf("key in slot %d, its memory in slot %d", a, b)
 		}
 	})
+}
+
+// dedupACL is what deduplicate adds to a stream or list user, as the
+// README's ACL table says.
+var dedupACL = []string{"+script|load", "+evalsha", "+zmscore", "+zadd", "+zremrangebyscore", "+zremrangebyrank",
+	"+zcard", "+pexpire", "~telegraf-redis:idem:*"}
+
+// TestMinimalACLWithDeduplicateIntegration: a stream or list user with
+// the mode's commands and what the README adds for deduplicate writes,
+// and no more; without +script|load the write is refused, kept, and goes
+// through once the permission is granted.
+func TestMinimalACLWithDeduplicateIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server")
+	}
+	srv := redistest.Start(t)
+	for _, mode := range []string{"stream", "list"} {
+		t.Run(mode, func(t *testing.T) {
+			srv.Do("FLUSHALL")        // the modes share the key
+			srv.Do("SCRIPT", "FLUSH") // and the script is not cached
+			user := "dedup-" + mode
+			args := []interface{}{"SETUSER", user, "reset", "on", ">pw"}
+			for _, r := range append(append([]string{}, minimalACL[mode]...), dedupACL...) {
+				if r != "+script|load" {
+					args = append(args, r)
+				}
+			}
+			srv.Do("ACL", args...)
+			logs := &syncBuffer{}
+			r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+				r.Mode, r.Username, r.Password, r.Deduplicate = mode, user, config.NewSecret([]byte("pw")), true
+				r.Expire = config.Duration(time.Hour)
+				r.Timeout = config.Duration(500 * time.Millisecond)
+				if mode == "list" {
+					r.ListMaxLength = 10
+				}
+			})
+			pr, pw := io.Pipe()
+			stats := &Stats{}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background(), pr, stats) }()
+			_, _ = io.WriteString(pw, cpuLines+cpuLines) // each metric twice
+			waitFor(t, func() bool { return strings.Contains(logs.String(), "NOPERM") })
+			if stats.Written.Load() != 0 {
+				t.Fatalf("written without the script: %d\n%s", stats.Written.Load(), logs)
+			}
+			srv.Do("ACL", "SETUSER", user, "+script|load")
+			pw.Close()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%v\n%s", err, logs)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("not written after the grant:\n%s", logs)
+			}
+			want := strings.Count(cpuLines, "\n")
+			var n int
+			if mode == "stream" {
+				n, _ = redis.Int(srv.Conn().Do("XLEN", "telegraf:cpu"))
+			} else {
+				n, _ = redis.Int(srv.Conn().Do("LLEN", "telegraf:cpu"))
+			}
+			if n != want {
+				t.Fatalf("%d entries, want %d (each metric once)\n%s", n, want, logs)
+			}
+		})
+	}
 }
