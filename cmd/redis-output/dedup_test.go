@@ -44,18 +44,25 @@ var skippedRE = regexp.MustCompile(`I! \[outputs\.redis\] skipped (\d+) writes a
 func skippedWrites(logs string) int {
 	n := 0
 	for _, m := range skippedRE.FindAllStringSubmatch(logs, -1) {
-		k, _ := strconv.Atoi(m[1])
-		n += k
+		if k, err := strconv.Atoi(m[1]); err == nil {
+			n += k
+		}
 	}
 	return n
+}
+
+// dupCount is what runKills found.
+type dupCount struct {
+	missing, dups int // metrics not in Redis, copies too many
+	skipped       int // writes skipped as already applied
+	kills         int
 }
 
 // runKills feeds the lines to redis-output, SIGKILLing and restarting it
 // (see TestSpoolSurvivesRandomSIGKILLs: what a dead process left unread in
 // its pipe goes to the next one, a line cut in two again whole), then lets
-// a last run write the rest and exit. It returns the metrics missing, the
-// copies too many, the writes skipped as already applied, and the kills.
-func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
+// a last run write the rest and exit.
+func runKills(t *testing.T, c dupCase) dupCount {
 	t.Helper()
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	conf := writeConfig(t, fmt.Sprintf(`
@@ -80,9 +87,10 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
 	t.Logf("seed %d", seed)
 
 	var logs strings.Builder
+	var n dupCount
 	next := 0
 	deadline := time.Now().Add(c.budget)
-	for kills < c.kills && next < len(lines) && time.Now().Before(deadline) {
+	for n.kills < c.kills && next < len(lines) && time.Now().Before(deadline) {
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +106,7 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
 				if stop.Load() {
 					return
 				}
-				if _, err := io.WriteString(pw, l); err != nil {
+				if _, err := pw.WriteString(l); err != nil {
 					return
 				}
 				written.Add(int64(len(l)))
@@ -106,10 +114,16 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
 		}()
 		time.Sleep(time.Duration(rng.Int64N(int64(c.moment))))
 		p.kill(t)
-		kills++
+		n.kills++
 		stop.Store(true)
 		left := make(chan int)
-		go func() { b, _ := io.ReadAll(pr); left <- len(b) }()
+		go func() {
+			b, err := io.ReadAll(pr)
+			if err != nil {
+				t.Error(err)
+			}
+			left <- len(b)
+		}()
 		<-fed
 		pw.Close()
 		consumed := written.Load() - int64(<-left)
@@ -120,7 +134,7 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
 			next++
 		}
 		if c.between != nil {
-			c.between(kills, rng)
+			c.between(n.kills, rng)
 		}
 	}
 	if c.before != nil {
@@ -134,33 +148,34 @@ func runKills(t *testing.T, c dupCase) (missing, dups, skipped, kills int) {
 
 	seen := c.seqs(t)
 	for i := range lines {
-		switch n := seen[i]; {
-		case n == 0:
-			missing++
-			if missing == 1 {
+		switch k := seen[i]; {
+		case k == 0:
+			n.missing++
+			if n.missing == 1 {
 				t.Errorf("seq %d lost (seed %d)\n%s", i, seed, tail(logs.String()))
 			}
-		case n > 1:
-			dups += n - 1
+		case k > 1:
+			n.dups += k - 1
 		}
 	}
-	return missing, dups, skippedWrites(logs.String()), kills
+	n.skipped = skippedWrites(logs.String())
+	return n
 }
 
 // checkDups holds the counts of runKills at none missing and none twice,
 // with at least one write skipped as applied.
 func checkDups(t *testing.T, c dupCase) {
 	t.Helper()
-	missing, dups, skipped, kills := runKills(t, c)
+	n := runKills(t, c)
 	t.Logf("%s: %d kills, %d metrics: %d missing, %d written twice; %d writes sent again after they were applied, skipped",
-		c.mode, kills, c.lines, missing, dups, skipped)
-	if kills < c.kills/2 {
-		t.Fatalf("only %d kills of %d in the time allowed", kills, c.kills)
+		c.mode, n.kills, c.lines, n.missing, n.dups, n.skipped)
+	if n.kills < c.kills/2 {
+		t.Fatalf("only %d kills of %d in the time allowed", n.kills, c.kills)
 	}
-	if missing > 0 || dups > 0 {
-		t.Fatalf("%d missing, %d written twice", missing, dups)
+	if n.missing > 0 || n.dups > 0 {
+		t.Fatalf("%d missing, %d written twice", n.missing, n.dups)
 	}
-	if skipped == 0 {
+	if n.skipped == 0 {
 		t.Fatalf("no write was sent again after it was applied: the faults missed the moment they are for")
 	}
 }

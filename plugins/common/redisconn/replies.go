@@ -276,7 +276,8 @@ func (rr *Replies) Int(ctx context.Context) (n int64, ok bool, err error) {
 	case '*':
 		for ; n > 0; n-- {
 			if err := rr.Skip(ctx); err != nil {
-				if _, nested := err.(redis.Error); !nested {
+				var nested redis.Error
+				if !errors.As(err, &nested) {
 					return 0, false, err
 				}
 			}

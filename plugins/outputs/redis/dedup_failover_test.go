@@ -40,7 +40,10 @@ func countSeqs(t *testing.T, mode string, values []interface{}, seen map[int]int
 	for _, v := range values {
 		var s string
 		if mode == "stream" {
-			kv, _ := redis.StringMap(v.([]interface{})[1], nil)
+			kv, err := redis.StringMap(v.([]interface{})[1], nil)
+			if err != nil {
+				t.Fatalf("stream entry %v: %v", v, err)
+			}
 			s = strings.TrimSuffix(kv["seq"], "i")
 		} else {
 			m := anySeqRE.FindStringSubmatch(string(v.([]byte)))
@@ -65,7 +68,9 @@ func runFailover(t *testing.T, r *Redis, logs fmt.Stringer, n int, fault, atHalf
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	_, _ = io.WriteString(pw, hostSeqLines(0, 1000))
+	if _, err := io.WriteString(pw, hostSeqLines(0, 1000)); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for stats.Written.Load() != 1000 {
 		if time.Now().After(deadline) {
@@ -75,7 +80,9 @@ func runFailover(t *testing.T, r *Redis, logs fmt.Stringer, n int, fault, atHalf
 	}
 	fault()
 	for i := 1000; i < n; i += 100 {
-		_, _ = io.WriteString(pw, hostSeqLines(i, i+100))
+		if _, err := io.WriteString(pw, hostSeqLines(i, i+100)); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(20 * time.Millisecond)
 		if i == (n+1000)/2 {
 			atHalf()
@@ -140,9 +147,9 @@ func TestClusterFailoverNoDuplicatesIntegration(t *testing.T) {
 				key := fmt.Sprintf("%sh%d", prefix, h)
 				var vals []interface{}
 				if mode == "stream" {
-					vals, _ = redis.Values(clusterDo(t, c, "XRANGE", key, "-", "+"), nil)
+					vals = mustValues(t)(clusterDo(t, c, "XRANGE", key, "-", "+"), nil)
 				} else {
-					vals, _ = redis.Values(clusterDo(t, c, "LRANGE", key, 0, -1), nil)
+					vals = mustValues(t)(clusterDo(t, c, "LRANGE", key, 0, -1), nil)
 				}
 				countSeqs(t, mode, vals, seen)
 			}
@@ -163,8 +170,8 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 			master := redistest.Start(t)
 			replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
 			waitFor(t, func() bool {
-				info, _ := redis.String(replica.Conn().Do("INFO", "replication"))
-				return strings.Contains(info, "master_link_status:up")
+				info, err := redis.String(replica.Conn().Do("INFO", "replication"))
+				return err == nil && strings.Contains(info, "master_link_status:up")
 			})
 			var sentinels []string
 			for i := 0; i < 3; i++ {
@@ -191,9 +198,9 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 				key := fmt.Sprintf("d:h%d", h)
 				var vals []interface{}
 				if mode == "stream" {
-					vals, _ = redis.Values(c.Do("XRANGE", key, "-", "+"))
+					vals = mustValues(t)(c.Do("XRANGE", key, "-", "+"))
 				} else {
-					vals, _ = redis.Values(c.Do("LRANGE", key, 0, -1))
+					vals = mustValues(t)(c.Do("LRANGE", key, 0, -1))
 				}
 				countSeqs(t, mode, vals, seen)
 			}
@@ -224,7 +231,10 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 			go func() { done <- r.Run(context.Background(), pr, stats) }()
 			go func() {
 				for i := 0; i < n; i += 500 {
-					_, _ = io.WriteString(pw, hostSeqLines(i, i+500))
+					if _, err := io.WriteString(pw, hostSeqLines(i, i+500)); err != nil {
+						t.Error(err)
+						return
+					}
 				}
 				pw.Close()
 			}()
@@ -254,9 +264,9 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 				key := fmt.Sprintf("d:h%d", h)
 				var vals []interface{}
 				if mode == "stream" {
-					vals, _ = redis.Values(c.Do("XRANGE", key, "-", "+"))
+					vals = mustValues(t)(c.Do("XRANGE", key, "-", "+"))
 				} else {
-					vals, _ = redis.Values(c.Do("LRANGE", key, 0, -1))
+					vals = mustValues(t)(c.Do("LRANGE", key, 0, -1))
 				}
 				countSeqs(t, mode, vals, seen)
 			}

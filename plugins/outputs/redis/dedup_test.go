@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +56,10 @@ func seqCounts(t *testing.T, srv *redistest.Server, mode, key string) map[int]in
 		if m == nil {
 			t.Fatalf("list %s holds %q", key, it)
 		}
-		i, _ := strconv.Atoi(m[1])
+		i, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatalf("list %s holds %q", key, it)
+		}
 		seen[i]++
 	}
 	return seen
@@ -79,8 +83,9 @@ var skippedLineRE = regexp.MustCompile(`skipped (\d+) writes already in Redis \(
 func skippedIn(logs string) int {
 	n := 0
 	for _, m := range skippedLineRE.FindAllStringSubmatch(logs, -1) {
-		k, _ := strconv.Atoi(m[1])
-		n += k
+		if k, err := strconv.Atoi(m[1]); err == nil {
+			n += k
+		}
 	}
 	return n
 }
@@ -165,7 +170,7 @@ func TestDeduplicateOffWritesTwiceIntegration(t *testing.T) {
 	if dups != applied || applied == 0 {
 		t.Fatalf("%d written twice, %d applied by the failed write", dups, applied)
 	}
-	if keys, _ := redis.Strings(srv.Conn().Do("KEYS", "telegraf-redis:idem:*")); len(keys) != 0 {
+	if keys := mustStrings(t)(srv.Conn().Do("KEYS", "telegraf-redis:idem:*")); len(keys) != 0 {
 		t.Fatalf("memory keys made with deduplicate = false: %v", keys)
 	}
 }
@@ -195,7 +200,7 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := redis.Int(srv.Conn().Do("XLEN", "points")); n != 3 {
+		if n := mustInt(t)(srv.Conn().Do("XLEN", "points")); n != 3 {
 			t.Fatalf("XLEN %d, want 3 (a, a as float, a a nanosecond later)", n)
 		}
 	})
@@ -219,7 +224,7 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 			t.Fatalf("write with the memory key taken: %v", err)
 		}
-		if n, _ := redis.Int(srv.Conn().Do("LLEN", "taken")); n != 1 {
+		if n := mustInt(t)(srv.Conn().Do("LLEN", "taken")); n != 1 {
 			t.Fatalf("LLEN %d after the refused write, want 1", n)
 		}
 		srv.Do("DEL", keys[0])
@@ -262,10 +267,10 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 			t.Fatalf("memory keys %v %v", keys, err)
 		}
 		c := srv.Conn()
-		if n, _ := redis.Int(c.Do("ZCARD", keys[0])); n != 1024 {
+		if n := mustInt(t)(c.Do("ZCARD", keys[0])); n != 1024 {
 			t.Fatalf("memory holds %d ids, want 1024", n)
 		}
-		if ttl, _ := redis.Int(c.Do("PTTL", keys[0])); ttl <= 0 || ttl > 60000 {
+		if ttl := mustInt(t)(c.Do("PTTL", keys[0])); ttl <= 0 || ttl > 60000 {
 			t.Fatalf("memory PTTL %d", ttl)
 		}
 		if a, b := redisc.Slot("b{x}}:a"), redisc.Slot(keys[0]); a != b {
@@ -294,7 +299,7 @@ func TestMinimalACLWithDeduplicateIntegration(t *testing.T) {
 			srv.Do("SCRIPT", "FLUSH") // and the script is not cached
 			user := "dedup-" + mode
 			args := []interface{}{"SETUSER", user, "reset", "on", ">pw"}
-			for _, r := range append(append([]string{}, minimalACL[mode]...), dedupACL...) {
+			for _, r := range slices.Concat(minimalACL[mode], dedupACL) {
 				if r != "+script|load" {
 					args = append(args, r)
 				}
@@ -313,7 +318,11 @@ func TestMinimalACLWithDeduplicateIntegration(t *testing.T) {
 			stats := &Stats{}
 			done := make(chan error, 1)
 			go func() { done <- r.Run(context.Background(), pr, stats) }()
-			_, _ = io.WriteString(pw, cpuLines+cpuLines) // each metric twice
+			go func() {
+				if _, err := io.WriteString(pw, cpuLines+cpuLines); err != nil { // each metric twice
+					t.Error(err)
+				}
+			}()
 			waitFor(t, func() bool { return strings.Contains(logs.String(), "NOPERM") })
 			if stats.Written.Load() != 0 {
 				t.Fatalf("written without the script: %d\n%s", stats.Written.Load(), logs)
@@ -329,15 +338,49 @@ func TestMinimalACLWithDeduplicateIntegration(t *testing.T) {
 				t.Fatalf("not written after the grant:\n%s", logs)
 			}
 			want := strings.Count(cpuLines, "\n")
-			var n int
+			n := mustInt(t)(srv.Conn().Do("LLEN", "telegraf:cpu"))
 			if mode == "stream" {
-				n, _ = redis.Int(srv.Conn().Do("XLEN", "telegraf:cpu"))
-			} else {
-				n, _ = redis.Int(srv.Conn().Do("LLEN", "telegraf:cpu"))
+				n = mustInt(t)(srv.Conn().Do("XLEN", "telegraf:cpu"))
 			}
 			if n != want {
 				t.Fatalf("%d entries, want %d (each metric once)\n%s", n, want, logs)
 			}
 		})
+	}
+}
+
+// mustInt reads an integer reply, failing the test on an error.
+func mustInt(t *testing.T) func(v interface{}, err error) int {
+	return func(v interface{}, err error) int {
+		t.Helper()
+		n, err := redis.Int(v, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
+// mustStrings reads an array reply of strings, failing the test on an error.
+func mustStrings(t *testing.T) func(v interface{}, err error) []string {
+	return func(v interface{}, err error) []string {
+		t.Helper()
+		ss, err := redis.Strings(v, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+}
+
+// mustValues reads an array reply, failing the test on an error.
+func mustValues(t *testing.T) func(v interface{}, err error) []interface{} {
+	return func(v interface{}, err error) []interface{} {
+		t.Helper()
+		vs, err := redis.Values(v, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
 	}
 }

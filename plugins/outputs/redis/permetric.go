@@ -134,7 +134,8 @@ func (r *Redis) idem() (*commands.Idem, error) {
 		least, why = r.MaxUndeliveredMetrics, "max_undelivered_metrics, the metrics a restart may replay"
 	}
 	if r.DeduplicateMaxIDs < least {
-		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below %d (%s): a replay could then write twice what it sent before", r.DeduplicateMaxIDs, least, why)
+		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below %d (%s): a replay could then write twice what it sent before",
+			r.DeduplicateMaxIDs, least, why)
 	}
 	spool := r.SpoolDir
 	if spool != "" {

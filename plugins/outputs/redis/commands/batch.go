@@ -68,7 +68,7 @@ type batch struct {
 	ids     idHasher
 	idArgs  idemArgs
 	scratch []byte
-	skipped int // writes of this Write skipped as already applied
+	skipped int   // writes of this Write skipped as already applied
 	loadErr error // this write's SCRIPT LOAD was refused with it
 
 	// A write's layout (group): its commands in the order sent, the units
@@ -202,7 +202,7 @@ func (b *batch) group(sel []int) {
 // first appear, the script call of its writes and then its other commands.
 func (b *batch) groupChunk(chunk []int) {
 	if b.keyNo == nil {
-		b.keyNo = map[string]int32{}
+		b.keyNo = make(map[string]int32)
 	}
 	clear(b.keyNo)
 	b.cmdKey = b.cmdKey[:0]

@@ -109,8 +109,8 @@ func (b *batch) writeGroup(ctx context.Context, cfg *redisconn.Config, key strin
 	if b.idem != nil {
 		// A refused load is the reason of the NOSCRIPT replies, if any.
 		if _, err := conn.Receive(); err != nil {
-			reply, ok := err.(redis.Error)
-			if !ok {
+			var reply redis.Error
+			if !errors.As(err, &reply) {
 				cfg.RefreshCluster()
 				return 0, err
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1" //nolint:gosec // Redis names a script by its SHA-1: not a security use
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -201,7 +202,6 @@ func slotTag(key []byte) string {
 type idHasher struct {
 	canon metricline.Canonical
 	buf   []byte
-	d     *xxhash.Digest
 }
 
 // id is the metric's idempotency id: 128 bits of hash over its name, its
@@ -243,17 +243,12 @@ func (h *idHasher) id(m *metricline.Metric) [16]byte {
 			b = appendPart(b, f.Str)
 		}
 	}
-	h.buf = b
-	if h.d == nil {
-		h.d = xxhash.New()
-	}
+	// Two 64-bit hashes: of the encoding, and of it with one more byte.
 	var id [16]byte
-	h.d.ResetWithSeed(0)
-	_, _ = h.d.Write(b)
-	binary.LittleEndian.PutUint64(id[:8], h.d.Sum64())
-	h.d.ResetWithSeed(0x9e3779b97f4a7c15)
-	_, _ = h.d.Write(b)
-	binary.LittleEndian.PutUint64(id[8:], h.d.Sum64())
+	binary.LittleEndian.PutUint64(id[:8], xxhash.Sum64(b))
+	b = append(b, 0x5a)
+	binary.LittleEndian.PutUint64(id[8:], xxhash.Sum64(b))
+	h.buf = b
 	return id
 }
 
@@ -267,19 +262,19 @@ func appendPart(b, p []byte) []byte {
 // ProducerID names a producer from what makes its configuration: the same
 // parts give the same id on every run.
 func ProducerID(parts ...string) string {
-	d := xxhash.New()
+	var b []byte
 	for _, p := range parts {
-		_, _ = d.Write(appendPart(nil, []byte(p)))
+		b = appendPart(b, []byte(p))
 	}
-	return strconv.FormatUint(d.Sum64(), 16)
+	return strconv.FormatUint(xxhash.Sum64(b), 16)
 }
 
 // noScript tells a NOSCRIPT reply: the script left the server's cache
 // (SCRIPT FLUSH) between its load and its use in one write. The write is
 // retried whole, loading it again, as for a refusal for the server's state.
 func noScript(err error) bool {
-	re, ok := err.(redis.Error)
-	return ok && strings.HasPrefix(string(re), "NOSCRIPT")
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(string(re), "NOSCRIPT")
 }
 
 // loadRefused tells why EVALSHA found no script: the SCRIPT LOAD ahead of
