@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/faultproxy"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
@@ -32,10 +34,13 @@ type dupCase struct {
 	kills   int
 	moment  time.Duration                  // the random moment of a kill is in [0, moment)
 	between func(kill int, rng *rand.Rand) // the fault, after each kill
-	before  func()                         // before the last run
-	seqs    func(t *testing.T) map[int]int // each seq written, counted
-	extra   string                         // more options
-	budget  time.Duration                  // time allowed for the kills
+	// length, when set, is the key's length: every other kill then comes
+	// as soon as it grows (a write applied, its commit maybe not yet).
+	length func() int
+	before func()                         // before the last run
+	seqs   func(t *testing.T) map[int]int // each seq written, counted
+	extra  string                         // more options
+	budget time.Duration                  // time allowed for the kills
 }
 
 var skippedRE = regexp.MustCompile(`I! \[outputs\.redis\] skipped (\d+) writes already in Redis \(sent before`)
@@ -90,13 +95,19 @@ func runKills(t *testing.T, c dupCase) dupCount {
 	var n dupCount
 	next := 0
 	deadline := time.Now().Add(c.budget)
-	for n.kills < c.kills && next < len(lines) && time.Now().Before(deadline) {
+	// c.kills at least; up to three times as many until a kill has landed
+	// between a write applied and its commit or reply (a later run then
+	// skips it), which a random moment does not always find.
+	more := func() bool {
+		return n.kills < c.kills || n.kills < 3*c.kills && skippedWrites(logs.String()) == 0
+	}
+	for more() && next < len(lines) && time.Now().Before(deadline) {
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := start(t, conf, pr)
-		chunk := lines[next:min(len(lines), next+1+rng.IntN(2*len(lines)/c.kills))]
+		chunk := lines[next:min(len(lines), next+1+rng.IntN(len(lines)/c.kills))]
 		var written atomic.Int64
 		var stop atomic.Bool
 		fed := make(chan struct{})
@@ -112,7 +123,16 @@ func runKills(t *testing.T, c dupCase) dupCount {
 				written.Add(int64(len(l)))
 			}
 		}()
-		time.Sleep(time.Duration(rng.Int64N(int64(c.moment))))
+		moment := time.Duration(rng.Int64N(int64(c.moment)))
+		if c.length != nil && n.kills%2 == 1 {
+			// The worst moment: right after Redis applied a write.
+			before, until := c.length(), time.Now().Add(moment)
+			for c.length() == before && time.Now().Before(until) {
+				time.Sleep(200 * time.Microsecond)
+			}
+		} else {
+			time.Sleep(moment)
+		}
 		p.kill(t)
 		n.kills++
 		stop.Store(true)
@@ -216,9 +236,30 @@ func TestNoDuplicatesThroughSIGKILLsDuringOutagesIntegration(t *testing.T) {
 						srv.Restart()
 					}
 				},
-				seqs: seqsOf(mode, srv),
+				seqs:   seqsOf(mode, srv),
+				length: lengthOf(mode, srv),
 			})
 		})
+	}
+}
+
+// lengthOf is the length of the test's key, -1 while Redis is away.
+func lengthOf(mode string, srv *redistest.Server) func() int {
+	cmd := "LLEN"
+	if mode == "stream" {
+		cmd = "XLEN"
+	}
+	return func() int {
+		c, err := redis.Dial("tcp", srv.Addr, redis.DialConnectTimeout(100*time.Millisecond))
+		if err != nil {
+			return -1
+		}
+		defer c.Close()
+		n, err := redis.Int(c.Do(cmd, "dups"))
+		if err != nil {
+			return -1
+		}
+		return n
 	}
 }
 

@@ -213,6 +213,13 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 // always) is SIGKILLed three to nine times while 30,000 metrics stream in,
 // and restarted each time; pipelined writes it applied without replying
 // are sent again, and skipped.
+//
+// After each restart the AOF is rewritten, as the README asks: a Redis
+// killed while appending a transaction (a script's effects) to its AOF
+// loads the file cut inside it, and a later load of that file applies
+// the front of the cut transaction, or drops what follows it (Redis
+// 7.0.15, reproduced with plain MULTI/EXEC): here that gave a script's
+// entries without their ids, written again by the retry.
 func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs redis-server")
@@ -248,7 +255,11 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 				srv.Kill()
 				outages := strings.Count(logs.String(), "is back after")
 				srv.Restart()
-				waitFor(t, func() bool { return strings.Count(logs.String(), "is back after") > outages })
+				rewriteAOF(t, srv)
+				waitFor(t, func() bool {
+					// Back, or everything was written before the kill.
+					return strings.Count(logs.String(), "is back after") > outages || stats.Written.Load() == n
+				})
 			}
 			select {
 			case err := <-done:
@@ -273,4 +284,16 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 			checkOnce(t, fmt.Sprintf("%s through %d SIGKILLs of Redis", mode, kills), seen, n, logs)
 		})
 	}
+}
+
+// rewriteAOF rewrites srv's AOF from memory (BGREWRITEAOF) and waits for
+// the rewrite to end.
+func rewriteAOF(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	srv.Do("BGREWRITEAOF")
+	waitFor(t, func() bool {
+		info, err := redis.String(srv.Conn().Do("INFO", "persistence"))
+		return err == nil && strings.Contains(info, "aof_rewrite_in_progress:0") &&
+			strings.Contains(info, "aof_rewrite_scheduled:0")
+	})
 }

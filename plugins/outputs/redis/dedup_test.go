@@ -338,10 +338,11 @@ func TestMinimalACLWithDeduplicateIntegration(t *testing.T) {
 				t.Fatalf("not written after the grant:\n%s", logs)
 			}
 			want := strings.Count(cpuLines, "\n")
-			n := mustInt(t)(srv.Conn().Do("LLEN", "telegraf:cpu"))
+			length := "LLEN"
 			if mode == "stream" {
-				n = mustInt(t)(srv.Conn().Do("XLEN", "telegraf:cpu"))
+				length = "XLEN"
 			}
+			n := mustInt(t)(srv.Conn().Do(length, "telegraf:cpu"))
 			if n != want {
 				t.Fatalf("%d entries, want %d (each metric once)\n%s", n, want, logs)
 			}
