@@ -190,7 +190,12 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 			const n = 3000
 			runFailover(t, r, logs, n, master.Kill, func() {
 				redistest.Promoted(t, replica) // the sentinels' failover
-				master.Restart()               // rejoins as the new master's replica
+				// The old master has no persistence: restarted before
+				// every sentinel names the new one, it could be made
+				// master again, empty, and the new one its replica (a
+				// hazard of Sentinel, whose docs warn of it).
+				sentinelsName(t, sentinels, "dups", replica.Addr)
+				master.Restart() // rejoins as the new master's replica
 			})
 			seen := map[int]int{}
 			c := replica.Conn()
@@ -295,5 +300,24 @@ func rewriteAOF(t *testing.T, srv *redistest.Server) {
 		info, err := redis.String(srv.Conn().Do("INFO", "persistence"))
 		return err == nil && strings.Contains(info, "aof_rewrite_in_progress:0") &&
 			strings.Contains(info, "aof_rewrite_scheduled:0")
+	})
+}
+
+// sentinelsName waits until every sentinel names addr as name's master.
+func sentinelsName(t *testing.T, sentinels []string, name, addr string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		for _, s := range sentinels {
+			c, err := redis.Dial("tcp", s, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+			if err != nil {
+				return false
+			}
+			hp, err := redis.Strings(c.Do("SENTINEL", "get-master-addr-by-name", name))
+			c.Close()
+			if err != nil || len(hp) != 2 || hp[0]+":"+hp[1] != addr {
+				return false
+			}
+		}
+		return true
 	})
 }
