@@ -167,8 +167,12 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 	}
 	for _, mode := range []string{"stream", "list"} {
 		t.Run(mode, func(t *testing.T) {
-			master := redistest.Start(t)
-			replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+			// With AOF both: on a loaded machine the sentinels may fail
+			// over again, back to the restarted old master, and one that
+			// came back empty would take what WAIT acknowledged with it
+			// (the hazard Sentinel's docs warn of).
+			master := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+			replica := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always", "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
 			waitFor(t, func() bool {
 				info, err := redis.String(replica.Conn().Do("INFO", "replication"))
 				return err == nil && strings.Contains(info, "master_link_status:up")
@@ -190,10 +194,8 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 			const n = 3000
 			runFailover(t, r, logs, n, master.Kill, func() {
 				redistest.Promoted(t, replica) // the sentinels' failover
-				// The old master has no persistence: restarted before
-				// every sentinel names the new one, it could be made
-				// master again, empty, and the new one its replica (a
-				// hazard of Sentinel, whose docs warn of it).
+				// Restarted once every sentinel names the new master, so
+				// that it rejoins as its replica.
 				sentinelsName(t, sentinels, "dups", replica.Addr)
 				master.Restart() // rejoins as the new master's replica
 			})
