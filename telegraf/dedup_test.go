@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func TestPipelineBuiltInNoDuplicatesIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func(name string) *telegraftest.Process {
-		return telegraftest.Start(t, name, p.telegraf, append(append([]string{}, p.env...), "KAFKA_CONSUMER_GROUP=dedup"),
+		return telegraftest.Start(t, name, p.telegraf, slices.Concat(p.env, []string{"KAFKA_CONSUMER_GROUP=dedup"}),
 			"--config", filepath.Join(p.root, "telegraf", "consumer-builtin.conf"), "--config", history, "--strict-env-handling")
 	}
 	xlen := func() int {
