@@ -253,12 +253,40 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 				pw.Close()
 			}()
 			// Three kills at least, more (up to nine) until one lands
-			// between a write applied and its reply: a list write is
-			// quick, and most kills find nothing in flight.
+			// between a write applied and its reply. Each comes as soon as
+			// Redis is seen applying a write: a write is quick, and a kill
+			// at a count of metrics written mostly finds nothing in flight.
+			length := "LLEN"
+			if mode == "stream" {
+				length = "XLEN"
+			}
+			applied := func() int {
+				c, err := redis.Dial("tcp", srv.Addr, redis.DialConnectTimeout(time.Second))
+				if err != nil {
+					return -1
+				}
+				defer c.Close()
+				total := 0
+				for h := 0; h < failoverHosts; h++ {
+					k, err := redis.Int(c.Do(length, fmt.Sprintf("d:h%d", h)))
+					if err != nil {
+						return -1
+					}
+					total += k
+				}
+				return total
+			}
 			kills := 0
 			for k := 1; k <= 9 && (k <= 3 || skippedIn(logs.String()) == 0); k++ {
 				kills++
 				waitFor(t, func() bool { return stats.Written.Load() > int64(k*n/10) })
+				if stats.Written.Load() == n {
+					break // written whole before this kill
+				}
+				before := applied()
+				for deadline := time.Now().Add(time.Second); applied() == before && time.Now().Before(deadline); {
+					time.Sleep(100 * time.Microsecond)
+				}
 				srv.Kill()
 				outages := strings.Count(logs.String(), "is back after")
 				srv.Restart()
