@@ -108,9 +108,13 @@ func (b *bench) perMetric(n int) error {
 			append([]string{"XADD", "s", "*"}, strings.Fields(typed+fields)...), int64(n)},
 		{"redis-output stream json batch=1000", "  mode = \"stream\"\n", "return redis.call('XLEN', 'telegraf:cpu')", 1000, false,
 			append([]string{"XADD", "s", "*"}, strings.Fields(typed+fields)...), int64(n)},
+		{"redis-output stream json deduplicate", "  mode = \"stream\"\n  deduplicate = true\n", "return redis.call('XLEN', 'telegraf:cpu')", 0, false,
+			append([]string{"XADD", "s", "*"}, strings.Fields(typed+fields)...), int64(n)},
 		{"redis-output publish json", "  mode = \"publish\"\n", "", 0, false, // counted by a subscriber
 			[]string{"PUBLISH", "telegraf:cpu", line}, 0},
 		{"redis-output list json", "  mode = \"list\"\n", "return redis.call('LLEN', 'telegraf:cpu')", 0, false,
+			[]string{"RPUSH", "l", line}, int64(n)},
+		{"redis-output list json deduplicate", "  mode = \"list\"\n  deduplicate = true\n", "return redis.call('LLEN', 'telegraf:cpu')", 0, false,
 			[]string{"RPUSH", "l", line}, int64(n)},
 		{"redis-output string json", "  mode = \"string\"\n  key = 'last:{{.Tag \"host\"}}'\n", "return redis.call('DBSIZE')", 0, false,
 			[]string{"SET", "last:__rand_int__", line}, 50},

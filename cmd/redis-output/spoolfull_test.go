@@ -41,8 +41,7 @@ func paddedLines(from, to int) string {
 }
 
 // streamSeqs counts each seq in the stream full.
-func streamSeqs(t *testing.T, srv *redistest.Server) map[int]int {
-	const key = "full"
+func streamSeqs(t *testing.T, srv *redistest.Server, key string) map[int]int {
 	t.Helper()
 	entries, err := redis.Values(srv.Conn().Do("XRANGE", key, "-", "+"))
 	if err != nil {
@@ -170,7 +169,7 @@ func TestSpoolFullDiskIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, total)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, total)
 	log := p.stderr.String()
 	if count(log, "W! [outputs.redis] spool_dir") != 1 || count(log, fullWarning(spoolDir)) != 1 || count(log, roomAgain(spoolDir)) != 1 {
 		t.Fatalf("want one W! of the full disk and one I! of room again:\n%s", tail(log))
@@ -240,7 +239,7 @@ func TestSpoolFullDiskAtStartIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 4000)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 4000)
 	log := p.stderr.String()
 	if !strings.Contains(log, "I! [outputs.redis] replaying ") || count(log, "E! [outputs.redis] replayed line 2001: ") != 1 {
 		t.Fatalf("want the replay and one bad line, the cut one:\n%s", tail(log))
@@ -282,7 +281,7 @@ func TestSpoolCommitFileUnwritableIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, total)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, total)
 	log := p.stderr.String()
 	if count(log, fullWarning(spoolDir)) != count(log, roomAgain(spoolDir)) {
 		t.Fatalf("want an I! of room again for each W! of the full disk:\n%s", tail(log))
@@ -344,7 +343,7 @@ func TestSpoolFullDiskStopIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, tail(p.stderr.String()))
 	}
-	seen := streamSeqs(t, srv)
+	seen := streamSeqs(t, srv, "full")
 	missing := 0
 	for i := 0; i < total; i++ {
 		switch seen[i] {
@@ -384,7 +383,7 @@ func TestSpoolDirCannotBeMadeIntegration(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("%v\n%s", err, p.stderr)
 	}
-	exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 100)
+	exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 100)
 }
 
 // TestSpoolCommitPastTheEndIntegration is section 2's reproduction: 50
@@ -412,7 +411,7 @@ func TestSpoolCommitPastTheEndIntegration(t *testing.T) {
 		if err := p.wait(t); err != nil {
 			t.Fatalf("%s: %v\n%s", offset, err, p.stderr)
 		}
-		exactlyOnce(t, "stream full", streamSeqs(t, srv), 0, 50)
+		exactlyOnce(t, "stream full", streamSeqs(t, srv, "full"), 0, 50)
 		want := fmt.Sprintf("W! [outputs.redis] spool %s: the commit file says %s, past the end of the data held (%d): taken as torn, replaying all %d bytes",
 			spoolDir, offset, len(in), len(in))
 		if !strings.Contains(p.stderr.String(), want) {

@@ -262,3 +262,39 @@ func (rr *Replies) Skip(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Int reads one reply that should be an integer and returns it; an error
+// reply comes back as a redis.Error, and any other reply is skipped and
+// returned as ok false.
+func (rr *Replies) Int(ctx context.Context) (n int64, ok bool, err error) {
+	rr.held = false
+	if rr.r == rr.w {
+		rr.r, rr.w = 0, 0
+	}
+	h, err := rr.Header(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	n = h.N
+	switch h.Type {
+	case ':':
+		return n, true, nil
+	case '-':
+		return 0, false, redis.Error(h.Text)
+	case '$':
+		if n >= 0 {
+			_, err = rr.body(ctx, n)
+		}
+		return 0, false, err
+	case '*':
+		for ; n > 0; n-- {
+			if err := rr.Skip(ctx); err != nil {
+				var nested redis.Error
+				if !errors.As(err, &nested) {
+					return 0, false, err
+				}
+			}
+		}
+	}
+	return 0, false, nil
+}

@@ -32,6 +32,9 @@ type streamOptions struct {
 	Block        config.Duration `toml:"block"`
 	OnParseError string          `toml:"on_parse_error"`
 	PayloadField string          `toml:"payload_field"`
+	// EntryIDTag, when set, tags every metric with the ID of the stream
+	// entry it came from, for a downstream that deduplicates.
+	EntryIDTag string `toml:"entry_id_tag"`
 }
 
 // keysOptions are read in keys mode only.

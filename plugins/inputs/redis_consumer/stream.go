@@ -70,6 +70,7 @@ func newStreamReader(p *RedisConsumer, out *output, outage *redisconn.Outage) *s
 		precision:    p.parser.precision(),
 		lineProtocol: p.parser != nil && p.parser.influx != nil,
 	}, out)
+	s.conv.idTag = p.EntryIDTag
 	return s
 }
 

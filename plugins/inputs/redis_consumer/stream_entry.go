@@ -220,6 +220,8 @@ type entryConverter struct {
 	rewrite *lineprotocol.Rewriter   // line protocol payloads, nil otherwise
 	flat    *metricpairs.FlatWriter  // entries in the flat layout, without payload_field
 	typed   *metricpairs.TypedWriter // entries in the typed layout, without payload_field
+
+	idTag string // entry_id_tag: the tag naming each metric's entry ID
 }
 
 // newEntryConverter converts entries of format f; out, when not nil, is
@@ -251,6 +253,14 @@ func newEntryConverter(f entryFormat, out *output) *entryConverter {
 // typed entries that break the layout (to name what is wrong), go through
 // a telegraf.Metric and the serializer.
 func (c *entryConverter) convert(buf []byte, e entry) ([]byte, error) {
+	if c.idTag != "" {
+		// The tag is added to the metrics: the direct paths write none.
+		ms, err := c.metrics(e)
+		if err != nil {
+			return buf, err
+		}
+		return c.out.serialize(buf, ms)
+	}
 	if c.rewrite != nil {
 		t, err := e.time()
 		if err != nil {
@@ -281,8 +291,20 @@ func (c *entryConverter) convert(buf []byte, e entry) ([]byte, error) {
 	return c.out.serialize(buf, ms)
 }
 
-// metrics are the metrics of one entry.
+// metrics are the metrics of one entry, tagged with its ID when
+// entry_id_tag is set.
 func (c *entryConverter) metrics(e entry) ([]telegraf.Metric, error) {
+	ms, err := c.entryMetrics(e)
+	if err != nil || c.idTag == "" {
+		return ms, err
+	}
+	for _, m := range ms {
+		m.AddTag(c.idTag, e.id)
+	}
+	return ms, nil
+}
+
+func (c *entryConverter) entryMetrics(e entry) ([]telegraf.Metric, error) {
 	t, err := e.time()
 	if err != nil {
 		return nil, err

@@ -27,7 +27,16 @@ var readBy = map[string]struct {
 	"json_timestamp_units":  {`data_format = "json", or under execd`, readsJSON},
 	"json_timestamp_format": {`data_format = "json", or under execd`, readsJSON},
 	"spool_max_size":        {"spool_dir", func(r *Redis) bool { return r.SpoolDir != "" }},
+	"deduplicate":           {`modes "stream" and "list"`, writesEntries},
+	"deduplicate_window":    {`modes "stream" and "list" with deduplicate`, dedupes},
+	"deduplicate_max_ids":   {`modes "stream" and "list" with deduplicate`, dedupes},
 }
+
+// writesEntries tells the modes whose writes add an entry each time
+// (stream, list), which only deduplicate makes idempotent.
+func writesEntries(r *Redis) bool { return r.Mode == "stream" || r.Mode == "list" }
+
+func dedupes(r *Redis) bool { return writesEntries(r) && r.Deduplicate }
 
 func modeIs(mode string) func(*Redis) bool { return func(r *Redis) bool { return r.Mode == mode } }
 
@@ -57,6 +66,10 @@ func (r *Redis) describe(option string) string {
 		return fmt.Sprintf("built in, with mode = %q and data_format = %q", r.Mode, r.DataFormat)
 	case "spool_max_size":
 		return "spool_dir is not set"
+	case "deduplicate_window", "deduplicate_max_ids":
+		if writesEntries(r) {
+			return "deduplicate is false"
+		}
 	}
 	if r.Mode == "stream" && r.PayloadField == "" {
 		return `mode = "stream" without payload_field`

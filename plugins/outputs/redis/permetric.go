@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/lineprotocol"
@@ -29,6 +30,10 @@ func (r *Redis) initPerMetric() error {
 	if err := r.checkSerializer(); err != nil {
 		return err
 	}
+	idem, err := r.idem()
+	if err != nil {
+		return err
+	}
 	// trims names the tags cut of trailing backslashes by the line
 	// protocol serializers of every batch, once per tag key.
 	var trims *lineprotocol.Trims
@@ -50,6 +55,7 @@ func (r *Redis) initPerMetric() error {
 		WaitMs:        r.waitMs(),
 		Log:           r.Log,
 		Endpoint:      r.Endpoint(),
+		Idem:          idem,
 	}
 	if _, err := commands.NewMode(&opts); err != nil {
 		return err
@@ -90,4 +96,42 @@ func (r *Redis) checkLayout() error {
 			`remove include_tags, or set layout = "flat" to keep writing what earlier versions wrote`)
 	}
 	return nil
+}
+
+// idem checks the deduplicate options and returns what idempotent writes
+// need, or nil when the mode does not write idempotently. The producer id
+// is made of what names this writer's output (the server, the key
+// template, the mode, the spool), so that every run of the same
+// configuration finds the ids the previous one applied.
+func (r *Redis) idem() (*commands.Idem, error) {
+	if !dedupes(r) {
+		return nil, nil
+	}
+	if r.DeduplicateWindow <= 0 {
+		return nil, fmt.Errorf("option deduplicate_window: %s is not positive", time.Duration(r.DeduplicateWindow))
+	}
+	// The memory must hold every id a replay or a retry can send again:
+	// one script call's ids, and under execd the metrics in flight (what
+	// a restart replays from the spool). Built in, Telegraf's batch is
+	// Telegraf's own metric_batch_size, which the README asks to keep
+	// below deduplicate_max_ids.
+	least, why := commands.PipelineChunk, "the metrics one write sends to a key at once"
+	if !r.builtIn && r.MaxUndeliveredMetrics > least {
+		least, why = r.MaxUndeliveredMetrics, "max_undelivered_metrics, the metrics a restart may replay"
+	}
+	if r.DeduplicateMaxIDs < least {
+		return nil, fmt.Errorf("option deduplicate_max_ids: %d is below %d (%s): a replay could then write twice what it sent before",
+			r.DeduplicateMaxIDs, least, why)
+	}
+	spool := r.SpoolDir
+	if spool != "" {
+		if abs, err := filepath.Abs(spool); err == nil {
+			spool = abs
+		}
+	}
+	return &commands.Idem{
+		Producer: commands.ProducerID(r.Endpoint(), r.Mode, r.Key, spool),
+		Window:   time.Duration(r.DeduplicateWindow),
+		MaxIDs:   r.DeduplicateMaxIDs,
+	}, nil
 }

@@ -70,6 +70,11 @@ type Redis struct {
 	// value, serialized as a batch (format.go).
 	UseBatchFormat bool `toml:"use_batch_format"`
 
+	// Idempotent stream and list writes (see commands/idem.go).
+	Deduplicate       bool            `toml:"deduplicate"`
+	DeduplicateWindow config.Duration `toml:"deduplicate_window"`
+	DeduplicateMaxIDs int             `toml:"deduplicate_max_ids"`
+
 	FlushInterval         config.Duration `toml:"flush_interval"`
 	MetricBatchSize       int             `toml:"metric_batch_size"`
 	MaxUndeliveredMetrics int             `toml:"max_undelivered_metrics"`
@@ -112,6 +117,9 @@ func New() *Redis {
 		MaxUndeliveredMetrics: 5000,
 		MaxLineSize:           config.Size(linereader.DefaultMax),
 		SpoolMaxSize:          config.Size(256 << 20),
+		Deduplicate:           DefaultDeduplicate,
+		DeduplicateWindow:     config.Duration(DefaultDeduplicateWindow),
+		DeduplicateMaxIDs:     DefaultDeduplicateMaxIDs,
 	}
 }
 
@@ -124,6 +132,17 @@ func (r *Redis) waitMs() int64 { return max(1, time.Duration(r.Timeout).Millisec
 const (
 	DefaultQuoteKey  = "coingecko:rate:usd"
 	DefaultMetricKey = "telegraf:{{.Name}}"
+)
+
+// The defaults of idempotent stream and list writes: off, for what they
+// cost (see the README); when on, each producer remembers per key the ids
+// it applied in the last day, at most ten thousand of them (twice the
+// default max_undelivered_metrics: a replay after a restart never holds
+// more than that).
+const (
+	DefaultDeduplicate       = false
+	DefaultDeduplicateWindow = 24 * time.Hour
+	DefaultDeduplicateMaxIDs = 10000
 )
 
 // DefaultMaxFuture is how far ahead of the clock a price may be dated: a

@@ -1,7 +1,9 @@
 // Package faultproxy is a TCP proxy on loopback for fault tests: it
 // forwards to a real server until told to stall (bytes stop flowing both
 // ways, connections stay open, as on a network that silently drops
-// packets), to cut (every connection closed), or to resume.
+// packets), to cut (every connection closed), or to resume. It can also
+// hold the server's replies back for a while (DelayReplies), as a server
+// in another zone would.
 package faultproxy
 
 import (
@@ -9,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards connections from Addr to a target.
@@ -23,6 +26,7 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 	held    int // chunks read during stalls and not yet forwarded
 	dialed  int // connections accepted so far
+	delay   time.Duration
 }
 
 // Start listens on a free loopback port; it is closed when the test ends.
@@ -54,8 +58,8 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.dialed++
 		p.mu.Unlock()
-		go p.pipe(c, s)
-		go p.pipe(s, c)
+		go p.pipe(c, s, true)
+		go p.pipe(s, c, false)
 	}
 }
 
@@ -67,10 +71,17 @@ func (p *Proxy) track(cs ...net.Conn) {
 	}
 }
 
-// pipe copies src to dst, waiting at each chunk while stalled.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, waiting at each chunk while stalled; replies
+// (the server's bytes) are held back by the delay set.
+func (p *Proxy) pipe(dst, src net.Conn, replies bool) {
 	defer dst.Close()
 	defer src.Close()
+	var late chan chunk
+	if replies {
+		late = make(chan chunk, 4096)
+		defer close(late)
+		go deliver(dst, src, late)
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -87,7 +98,12 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 				p.held--
 				p.mu.Unlock()
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if late != nil {
+				p.mu.Lock()
+				due := time.Now().Add(p.delay)
+				p.mu.Unlock()
+				late <- chunk{due: due, b: append([]byte(nil), buf[:n]...)}
+			} else if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
@@ -98,6 +114,35 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// chunk is server bytes held back until due.
+type chunk struct {
+	due time.Time
+	b   []byte
+}
+
+// deliver writes the chunks held back, each at its time, in order; a
+// failed write closes both ends.
+func deliver(dst, src net.Conn, late <-chan chunk) {
+	for c := range late {
+		time.Sleep(time.Until(c.due))
+		if _, err := dst.Write(c.b); err != nil {
+			dst.Close()
+			src.Close()
+			for range late { //nolint:revive // drain until the reader stops
+			}
+			return
+		}
+	}
+}
+
+// DelayReplies holds every byte the server sends back for d before it is
+// forwarded (0: at once again); what the client sends is not delayed.
+func (p *Proxy) DelayReplies(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 // Stall stops bytes flowing, leaving connections open.

@@ -1,6 +1,10 @@
 package commands
 
 import (
+	"encoding/hex"
+	"strconv"
+	"time"
+
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricline"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/redisconn"
 	"github.com/telegraf-redis/telegraf-redis/plugins/outputs/redis/writer"
@@ -24,6 +28,10 @@ type command struct {
 	// line (set by the flusher): the spool is committed no further while
 	// the command waits for its key.
 	since int64
+	// idem marks a write made idempotent (option deduplicate): sent as
+	// the script of idem.go, with the metric's id.
+	idem bool
+	id   [16]byte
 }
 
 type span struct{ from, to int }
@@ -63,10 +71,37 @@ type batch struct {
 	// those the serializer refused, for the next Write's Result.
 	grouping      *grouping
 	refusedAtSeal int
+
+	// idem, when set, makes stream and list writes idempotent (idem.go).
+	idem    *idemState
+	ids     idHasher
+	idArgs  idemArgs
+	scratch []byte
+	skipped int   // writes of this Write skipped as already applied
+	loadErr error // this write's SCRIPT LOAD was refused with it
+
+	// A write's layout (group): its commands in the order sent, the units
+	// replies answer, where each chunk's units end; and group's scratch.
+	order  []int
+	units  []unit
+	chunks []int
+	keyNo  map[string]int32
+	cmdKey []int32
+	perKey []keyCount
 }
 
-func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds) *batch {
-	return &batch{build: build, wait: wait, waitMs: waitMs, holds: h}
+func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds, idem *idemState) *batch {
+	return &batch{build: build, wait: wait, waitMs: waitMs, holds: h, idem: idem}
+}
+
+// markIdem makes the command just begun idempotent, with m's id, when
+// the batch writes idempotently.
+func (b *batch) markIdem(m *metricline.Metric) {
+	if b.idem == nil {
+		return
+	}
+	c := &b.cmds[len(b.cmds)-1]
+	c.idem, c.id = true, b.ids.id(m)
 }
 
 func (b *batch) Add(m *metricline.Metric) error {
@@ -145,6 +180,202 @@ func (b *batch) args(c command) []interface{} {
 		b.argv = append(b.argv, b.arena[s.from:s.to])
 	}
 	return b.argv
+}
+
+// unit is what one reply answers: a command, or the script call that
+// makes a key's idempotent writes of a chunk (its commands b.order[from:to]).
+type unit struct {
+	from, to int
+	script   bool
+}
+
+// group lays the commands sel out for a write: in chunks of at most
+// PipelineChunk commands (b.chunks holds where each chunk's units end);
+// with idempotent writes, a chunk's writes to one key are gathered into
+// one script call, followed by that key's other commands (LTRIM, PEXPIRE)
+// in their order. Commands of one key keep their order; those of
+// different keys need none.
+func (b *batch) group(sel []int) {
+	b.order, b.units, b.chunks = b.order[:0], b.units[:0], b.chunks[:0]
+	for start := 0; start < len(sel); start += PipelineChunk {
+		chunk := sel[start:min(start+PipelineChunk, len(sel))]
+		if b.idem == nil {
+			for _, i := range chunk {
+				b.units = append(b.units, unit{from: len(b.order), to: len(b.order) + 1})
+				b.order = append(b.order, i)
+			}
+			b.chunks = append(b.chunks, len(b.units))
+			continue
+		}
+		b.groupChunk(chunk)
+		b.chunks = append(b.chunks, len(b.units))
+	}
+}
+
+// groupChunk appends the units of one chunk: per key, in the order keys
+// first appear, the script call of its writes and then its other commands.
+func (b *batch) groupChunk(chunk []int) {
+	if b.keyNo == nil {
+		b.keyNo = make(map[string]int32)
+	}
+	clear(b.keyNo)
+	b.cmdKey = b.cmdKey[:0]
+	b.perKey = b.perKey[:0]
+	for _, i := range chunk {
+		key := b.key(i)
+		k, ok := b.keyNo[string(key)]
+		if !ok {
+			k = int32(len(b.perKey))
+			b.keyNo[string(key)] = k
+			b.perKey = append(b.perKey, keyCount{})
+		}
+		b.cmdKey = append(b.cmdKey, k)
+		if b.cmds[i].idem {
+			b.perKey[k].idem++
+		} else {
+			b.perKey[k].other++
+		}
+	}
+	base := len(b.order)
+	for k := range b.perKey {
+		c := &b.perKey[k]
+		c.at, c.next = base, base+c.idem
+		base += c.idem + c.other
+	}
+	b.order = append(b.order, chunk...) // grown to size; placed below
+	for j, i := range chunk {
+		c := &b.perKey[b.cmdKey[j]]
+		if b.cmds[i].idem {
+			b.order[c.at+c.placed] = i
+			c.placed++
+		} else {
+			b.order[c.next] = i
+			c.next++
+		}
+	}
+	for k := range b.perKey {
+		c := &b.perKey[k]
+		if c.idem > 0 {
+			b.units = append(b.units, unit{from: c.at, to: c.at + c.idem, script: true})
+		}
+		for o := c.at + c.idem; o < c.at+c.idem+c.other; o++ {
+			b.units = append(b.units, unit{from: o, to: o + 1})
+		}
+	}
+}
+
+// keyCount is one key's part of a chunk being grouped.
+type keyCount struct {
+	idem, other int
+	at          int // where its commands start in b.order
+	placed      int // idempotent writes placed so far
+	next        int // where its next other command goes
+}
+
+// call is unit u as redigo sends it.
+func (b *batch) call(u unit) (string, []interface{}) {
+	if !u.script {
+		c := b.cmds[b.order[u.from]]
+		return c.name, b.args(c)
+	}
+	first := b.cmds[b.order[u.from]]
+	key := b.arena[b.spans[first.from].from:b.spans[first.from].to]
+	argv := []interface{}{idemSHA, 2, key, b.idem.appendMemKey(nil, key),
+		b.idArgs.now, b.idArgs.oldest, b.idem.window, b.idem.maxIDs, first.name, u.to - u.from}
+	for _, i := range b.order[u.from:u.to] {
+		c := b.cmds[i]
+		argv = append(argv, hex.EncodeToString(c.id[:]), c.to-c.from-1)
+		for _, s := range b.spans[c.from+1 : c.to] {
+			argv = append(argv, b.arena[s.from:s.to])
+		}
+	}
+	return "EVALSHA", argv
+}
+
+// appendUnit appends unit u as RESP.
+func (b *batch) appendUnit(w []byte, u unit) []byte {
+	if !u.script {
+		return b.appendCommand(w, &b.cmds[b.order[u.from]])
+	}
+	n := idemHead
+	for _, i := range b.order[u.from:u.to] {
+		c := &b.cmds[i]
+		n += 2 + c.to - c.from - 1
+	}
+	first := &b.cmds[b.order[u.from]]
+	key := b.arena[b.spans[first.from].from:b.spans[first.from].to]
+	w = append(w, '*')
+	w = strconv.AppendInt(w, int64(n), 10)
+	w = append(w, "\r\n"...)
+	w = appendBulk(w, "EVALSHA")
+	w = appendBulk(w, idemSHA)
+	w = appendBulk(w, "2")
+	w = appendBulk(w, key)
+	b.scratch = b.idem.appendMemKey(b.scratch[:0], key)
+	w = appendBulk(w, b.scratch)
+	w = appendBulk(w, b.idArgs.now)
+	w = appendBulk(w, b.idArgs.oldest)
+	w = appendBulk(w, b.idem.window)
+	w = appendBulk(w, b.idem.maxIDs)
+	w = appendBulk(w, first.name)
+	w = appendInt(w, int64(u.to-u.from))
+	for _, i := range b.order[u.from:u.to] {
+		c := &b.cmds[i]
+		w = append(w, "$32\r\n"...)
+		w = hex.AppendEncode(w, c.id[:])
+		w = append(w, "\r\n"...)
+		w = appendInt(w, int64(c.to-c.from-1))
+		for _, s := range b.spans[c.from+1 : c.to] {
+			w = appendBulk(w, b.arena[s.from:s.to])
+		}
+	}
+	return w
+}
+
+// appendCommand appends command c as RESP.
+func (b *batch) appendCommand(w []byte, c *command) []byte {
+	w = append(w, '*')
+	w = strconv.AppendInt(w, int64(c.to-c.from+1), 10)
+	w = append(w, "\r\n"...)
+	w = appendBulk(w, c.name)
+	for _, s := range b.spans[c.from:c.to] {
+		w = appendBulk(w, b.arena[s.from:s.to])
+	}
+	return w
+}
+
+func appendBulk[T string | []byte](w []byte, p T) []byte {
+	w = append(w, '$')
+	w = strconv.AppendInt(w, int64(len(p)), 10)
+	w = append(w, "\r\n"...)
+	w = append(w, p...)
+	return append(w, "\r\n"...)
+}
+
+// appendInt appends n as a bulk string of its digits.
+func appendInt(w []byte, n int64) []byte {
+	var d [20]byte
+	return appendBulk(w, strconv.AppendInt(d[:0], n, 10))
+}
+
+// startIdem prepares the script's per-write arguments.
+func (b *batch) startIdem(now time.Time) {
+	b.loadErr = nil
+	if b.idem != nil {
+		b.idem.args(now, &b.idArgs)
+	}
+}
+
+// endIdem counts and tells the writes skipped as already applied.
+func (b *batch) endIdem() {
+	if b.idem == nil || b.skipped == 0 {
+		return
+	}
+	b.idem.skipped.Add(int64(b.skipped))
+	if b.idem.log != nil {
+		b.idem.log.Infof("skipped %d writes already in Redis (sent before without a reply, or replayed from the spool)", b.skipped)
+	}
+	b.skipped = 0
 }
 
 // keep drops the commands marked done, compacting the batch.

@@ -180,8 +180,10 @@ func (p *perMetric) hash(b *batch, m *metricline.Metric) error {
 }
 
 // stream: XADD key [MAXLEN ~ n] * field value ... | payload <serialized>
+// (with deduplicate, run by the script of idem.go)
 func (p *perMetric) stream(b *batch, m *metricline.Metric) error {
 	b.begin("XADD")
+	b.markIdem(m)
 	if err := p.renderKey(b, m); err != nil {
 		return err
 	}
@@ -212,9 +214,11 @@ func (p *perMetric) publish(b *batch, m *metricline.Metric) error {
 	return p.serialized(b, m)
 }
 
-// list: RPUSH key <serialized> [LTRIM key -n -1] [PEXPIRE key ms]
+// list: RPUSH key <serialized> [LTRIM key -n -1] [PEXPIRE key ms] (with
+// deduplicate, the RPUSH run by the script of idem.go)
 func (p *perMetric) list(b *batch, m *metricline.Metric) error {
 	b.begin("RPUSH")
+	b.markIdem(m)
 	if err := p.renderKey(b, m); err != nil {
 		return err
 	}

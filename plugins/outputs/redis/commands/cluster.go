@@ -29,6 +29,7 @@ func (b *batch) writeCluster(cfg *redisconn.Config) (int, error) {
 	if len(sel) == 0 {
 		return 0, nil // every command waits for its key's next attempt
 	}
+	b.startIdem(now)
 	bySlot := make(map[int][]int)
 	var slots []int
 	for _, i := range sel {
@@ -81,8 +82,17 @@ func (b *batch) writeGroup(cfg *redisconn.Config, key string, idx []int) (int, e
 		return 0, err
 	}
 	defer conn.Close()
-	for _, i := range idx {
-		if err := conn.Send(b.cmds[i].name, b.args(b.cmds[i])...); err != nil {
+	if b.idem != nil {
+		// Loaded on the node in every write: see writeConn.
+		if err := conn.Send("SCRIPT", "LOAD", idemScript); err != nil {
+			cfg.RefreshCluster()
+			return 0, err
+		}
+	}
+	b.group(idx)
+	for _, u := range b.units {
+		name, args := b.call(u)
+		if err := conn.Send(name, args...); err != nil {
 			cfg.RefreshCluster()
 			return 0, err
 		}
@@ -98,12 +108,31 @@ func (b *batch) writeGroup(cfg *redisconn.Config, key string, idx []int) (int, e
 	}
 	written := 0
 	released := len(b.round.released)
-	for _, i := range idx {
-		_, err := conn.Receive()
+	if b.idem != nil {
+		// A refused load is the reason of the NOSCRIPT replies, if any.
+		if _, err := conn.Receive(); err != nil {
+			var reply redis.Error
+			if !errors.As(err, &reply) {
+				cfg.RefreshCluster()
+				return 0, err
+			}
+			b.loadErr = reply
+		}
+	}
+	skipped := b.skipped
+	for _, u := range b.units {
+		v, err := conn.Receive()
+		if n, ok := v.(int64); ok && err == nil && u.script {
+			b.skipped += int(n)
+		}
+		if u.script {
+			err = b.loadRefused(err)
+		}
 		var reply redis.Error
 		if err != nil && !errors.As(err, &reply) {
 			cfg.RefreshCluster()
 			b.undo(idx, released)
+			b.skipped = skipped
 			return 0, err
 		}
 		if err != nil {
@@ -112,8 +141,10 @@ func (b *batch) writeGroup(cfg *redisconn.Config, key string, idx []int) (int, e
 			}
 			err = reply
 		}
-		if b.settle(i, err) {
-			written++
+		for _, i := range b.order[u.from:u.to] {
+			if b.settle(i, err) {
+				written++
+			}
 		}
 	}
 	if b.wait > 0 {

@@ -69,6 +69,9 @@ type Options struct {
 	Log         telegraf.Logger
 	Endpoint    string
 	HoldMax     time.Duration
+
+	// Idem, when set, makes stream and list writes idempotent (idem.go).
+	Idem *Idem
 }
 
 // serializes tells whether the mode writes serialized metrics.
@@ -85,6 +88,7 @@ type Mode struct {
 	p            *perMetric
 	wait, waitMs int64
 	holds        *holds // the keys Redis refused (HoldRefused only)
+	idem         *idemState
 }
 
 // NewMode returns the mode opts describe, or why the key template or the
@@ -104,6 +108,9 @@ func NewMode(opts *Options) (*Mode, error) {
 		return nil, err
 	}
 	m := &Mode{p: p, wait: opts.WaitReplicas, waitMs: opts.WaitMs}
+	if opts.Mode == "stream" || opts.Mode == "list" {
+		m.idem = newIdemState(opts.Idem, opts.Log)
+	}
 	if opts.HoldRefused {
 		m.holds = newHolds(opts.Log, opts.Endpoint, opts.HoldMax)
 	}
@@ -119,7 +126,7 @@ func (m *Mode) NewBatch() writer.Batch {
 		// NewMode forked with the same options and succeeded.
 		panic(fmt.Sprintf("forking the command builder: %v", err))
 	}
-	b := newBatch(q.builder(), m.wait, m.waitMs, m.holds)
+	b := newBatch(q.builder(), m.wait, m.waitMs, m.holds, m.idem)
 	if q.batch != nil {
 		b.grouping = &grouping{ser: q.batch, build: b.build, preset: q.serializer.(*presetSerializer), log: q.opts.Log, byKey: make(map[string]int)}
 		b.build = q.collect
@@ -127,5 +134,18 @@ func (m *Mode) NewBatch() writer.Batch {
 	return b
 }
 
-// Summary is empty: the per-metric modes count nothing of their own.
-func (*Mode) Summary() string { return "" }
+// Summary counts, with deduplicate, the writes skipped as already applied.
+func (m *Mode) Summary() string {
+	if m.idem == nil {
+		return ""
+	}
+	return fmt.Sprintf("; skipped %d writes already in Redis (deduplicate)", m.idem.skipped.Load())
+}
+
+// Skipped counts the writes skipped as already applied (deduplicate).
+func (m *Mode) Skipped() int64 {
+	if m.idem == nil {
+		return 0
+	}
+	return m.idem.skipped.Load()
+}

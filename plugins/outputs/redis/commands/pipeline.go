@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -48,6 +47,7 @@ func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, er
 		})
 	}
 	res.Written = before - b.metrics
+	b.endIdem()
 	return res, err
 }
 
@@ -61,6 +61,7 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	if len(sel) == 0 {
 		return 0, nil // every command waits for its key's next attempt
 	}
+	b.startIdem(now)
 	raw, _ := c.(*redisconn.Conn)
 	// On our own connections the replies are read by us too: one read of
 	// the socket for thousands of them, where redigo sets a deadline and
@@ -70,29 +71,44 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 		replies = raw.Replies()
 	}
 	written := 0
+	b.group(sel)
 	// Two chunks in flight: the next one is on the wire before the replies
 	// of this one are read, so Redis never idles while we read replies and
 	// encode. Replies are a few bytes a command and Redis buffers what we
 	// have not read yet, so this cannot stall.
-	if err := b.send(c, raw, sel[:min(PipelineChunk, len(sel))]); err != nil {
+	if err := b.send(c, raw, b.units[:b.chunks[0]], b.idem != nil); err != nil {
 		b.conclude(now, nil, true)
 		return written, err
 	}
-	for start := 0; start < len(sel); start += PipelineChunk {
-		end := min(start+PipelineChunk, len(sel))
-		if end < len(sel) {
-			if err := b.send(c, raw, sel[end:min(end+PipelineChunk, len(sel))]); err != nil {
+	if b.idem != nil {
+		// The script is loaded ahead of every write's first use, on
+		// whatever server now answers: a restart or a failover emptied
+		// the cache, and EVALSHA would be refused (NOSCRIPT). A refused
+		// load is the reason of the NOSCRIPT replies that follow, if any.
+		var err error
+		if replies != nil {
+			err = replies.Skip(ctx)
+		} else {
+			_, err = redis.ReceiveContext(c, ctx)
+		}
+		var reply redis.Error
+		if errors.As(err, &reply) {
+			b.loadErr = reply
+		} else if err != nil {
+			b.conclude(now, nil, true)
+			return written, err
+		}
+	}
+	from := 0
+	for k, end := range b.chunks {
+		if k+1 < len(b.chunks) {
+			if err := b.send(c, raw, b.units[end:b.chunks[k+1]], false); err != nil {
 				b.conclude(now, nil, true)
 				return written, err
 			}
 		}
-		for _, i := range sel[start:end] {
-			var err error
-			if replies != nil {
-				err = replies.Skip(ctx)
-			} else {
-				_, err = redis.ReceiveContext(c, ctx)
-			}
+		for _, u := range b.units[from:end] {
+			err := b.receive(ctx, c, replies, u)
 			var reply redis.Error
 			if err != nil && !errors.As(err, &reply) {
 				// The connection failed: the rest is unknown.
@@ -102,19 +118,22 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 			if err != nil {
 				err = reply
 			}
-			if b.settle(i, err) {
-				written++
+			for _, i := range b.order[u.from:u.to] {
+				if b.settle(i, err) {
+					written++
+				}
 			}
 		}
 		if b.progress != nil {
 			n := 0
-			for _, i := range sel[start:end] {
+			for _, i := range b.order[b.units[from].from:b.units[end-1].to] {
 				if b.round.done[i] {
 					n += b.cmds[i].metrics + b.cmds[i].extra
 				}
 			}
 			b.progress(n)
 		}
+		from = end
 	}
 	if b.wait > 0 && written > 0 {
 		if err := redisconn.WaitReplicas(ctx, c, b.wait, b.waitMs); err != nil {
@@ -129,36 +148,56 @@ func (b *batch) writeConn(ctx context.Context, c redis.Conn) (int, error) {
 	return written, b.finish(now, typeAsker(ctx, c), false)
 }
 
-// send writes one chunk of commands. On our own connections they are
+// receive reads the reply to unit u; the writes a script call skipped as
+// already applied are counted.
+func (b *batch) receive(ctx context.Context, c redis.Conn, replies *redisconn.Replies, u unit) error {
+	if !u.script {
+		if replies != nil {
+			return replies.Skip(ctx)
+		}
+		_, err := redis.ReceiveContext(c, ctx)
+		return err
+	}
+	var n int64
+	var err error
+	if replies != nil {
+		n, _, err = replies.Int(ctx)
+	} else {
+		var v interface{}
+		v, err = redis.ReceiveContext(c, ctx)
+		n, _ = v.(int64)
+	}
+	if err == nil {
+		b.skipped += int(n)
+	}
+	return b.loadRefused(err)
+}
+
+// send writes one chunk of units, after SCRIPT LOAD of the idempotent
+// writes' script when load is set. On our own connections they are
 // encoded to RESP here, from the arena, and written in one piece: redigo's
 // Send would box every argument in an interface (an allocation each).
-func (b *batch) send(c redis.Conn, raw *redisconn.Conn, idx []int) error {
+func (b *batch) send(c redis.Conn, raw *redisconn.Conn, units []unit, load bool) error {
 	if raw == nil || !raw.CanWriteRaw() {
-		for _, i := range idx {
-			cmd := b.cmds[i]
-			if err := c.Send(cmd.name, b.args(cmd)...); err != nil {
+		if load {
+			if err := c.Send("SCRIPT", "LOAD", idemScript); err != nil {
+				return err
+			}
+		}
+		for _, u := range units {
+			name, args := b.call(u)
+			if err := c.Send(name, args...); err != nil {
 				return err
 			}
 		}
 		return c.Flush()
 	}
 	w := b.wire[:0]
-	for _, i := range idx {
-		cmd := &b.cmds[i]
-		w = append(w, '*')
-		w = strconv.AppendInt(w, int64(cmd.to-cmd.from+1), 10)
-		w = append(w, "\r\n$"...)
-		w = strconv.AppendInt(w, int64(len(cmd.name)), 10)
-		w = append(w, "\r\n"...)
-		w = append(w, cmd.name...)
-		w = append(w, "\r\n"...)
-		for _, s := range b.spans[cmd.from:cmd.to] {
-			w = append(w, '$')
-			w = strconv.AppendInt(w, int64(s.to-s.from), 10)
-			w = append(w, "\r\n"...)
-			w = append(w, b.arena[s.from:s.to]...)
-			w = append(w, "\r\n"...)
-		}
+	if load {
+		w = redisconn.AppendCommand(w, "SCRIPT", "LOAD", idemScript)
+	}
+	for _, u := range units {
+		w = b.appendUnit(w, u)
 	}
 	b.wire = w
 	return raw.WriteRaw(w)

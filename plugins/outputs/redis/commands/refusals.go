@@ -142,7 +142,7 @@ func (b *batch) settle(i int, err error) bool {
 	if c.metrics == 1 {
 		rd.mainDone = false
 	}
-	if redisconn.ServerState(err) {
+	if redisconn.ServerState(err) || noScript(err) {
 		if rd.server == nil {
 			rd.server = err
 		}
