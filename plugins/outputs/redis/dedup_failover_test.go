@@ -13,6 +13,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf/config"
 
+	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/faultproxy"
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
@@ -219,7 +220,10 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 // TestRedisKilledMidStreamNoDuplicatesIntegration: Redis (AOF, fsync
 // always) is SIGKILLed three to nine times while 30,000 metrics stream in,
 // and restarted each time; pipelined writes it applied without replying
-// are sent again, and skipped.
+// are sent again, and skipped. Its replies reach the plugin 100 ms late
+// (a proxy holds them, as for a Redis in another zone), and each kill
+// comes as soon as Redis is seen applying a write: the reply of that
+// write is still held then, and dies with the connection.
 //
 // After each restart the AOF is rewritten, as the README asks: a Redis
 // killed while appending a transaction (a script's effects) to its AOF
@@ -235,8 +239,10 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 	for _, mode := range []string{"stream", "list"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+			proxy := faultproxy.Start(t, srv.Addr)
+			proxy.DelayReplies(100 * time.Millisecond)
 			logs := &syncBuffer{}
-			r := newPlugin(t, srv.Addr, logs, func(r *Redis) {
+			r := newPlugin(t, proxy.Addr, logs, func(r *Redis) {
 				r.Mode, r.Key, r.Timeout, r.Deduplicate = mode, `d:{{.Tag "host"}}`, config.Duration(time.Second), true
 			})
 			pr, pw := io.Pipe()
@@ -254,8 +260,8 @@ func TestRedisKilledMidStreamNoDuplicatesIntegration(t *testing.T) {
 			}()
 			// Three kills at least, more (up to nine) until one lands
 			// between a write applied and its reply. Each comes as soon as
-			// Redis is seen applying a write: a write is quick, and a kill
-			// at a count of metrics written mostly finds nothing in flight.
+			// Redis is seen applying a write, while the proxy holds its
+			// reply.
 			length := "LLEN"
 			if mode == "stream" {
 				length = "XLEN"
