@@ -100,6 +100,23 @@ func runFailover(t *testing.T, r *Redis, logs fmt.Stringer, n int, fault, atHalf
 	}
 }
 
+// waitForASkip waits until the plugin skips a write sent again after it
+// was applied. After a failover the promoted replica has no replica of its
+// own until the old master rejoins, so with wait_replicas = 1 WAIT refuses
+// what it applies and the writes are sent again: a test that brings the
+// old master back only after that has a retry of applied writes whatever
+// the timing of the kill.
+func waitForASkip(t *testing.T, logs fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for skippedIn(logs.String()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no write sent again within 60s of the failover:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // checkOnce fails unless seen holds each of 0..n-1 once, and logs the
 // writes skipped as already applied.
 func checkOnce(t *testing.T, what string, seen map[int]int, n int, logs fmt.Stringer) {
@@ -141,7 +158,14 @@ func TestClusterFailoverNoDuplicatesIntegration(t *testing.T) {
 				r.Mode, r.Key, r.WaitReplicas, r.Deduplicate = mode, prefix+`{{.Tag "host"}}`, 1, true
 			})
 			victim := c.MasterFor(prefix + "h3")
-			runFailover(t, r, logs, n, victim.Kill, victim.Restart)
+			// The old master comes back only once a write was skipped:
+			// until then the promoted replica has no replica of its own,
+			// so WAIT refuses the writes it applied and they are sent
+			// again, a retry of applied writes whatever the timing.
+			runFailover(t, r, logs, n, victim.Kill, func() {
+				waitForASkip(t, logs)
+				victim.Restart()
+			})
 			c.WaitOK()
 			seen := map[int]int{}
 			for h := 0; h < failoverHosts; h++ {
@@ -198,6 +222,9 @@ func TestSentinelFailoverNoDuplicatesIntegration(t *testing.T) {
 				// Restarted once every sentinel names the new master, so
 				// that it rejoins as its replica.
 				sentinelsName(t, sentinels, "dups", replica.Addr)
+				// As in the cluster test: the old master rejoins once a
+				// write the promoted replica applied alone was sent again.
+				waitForASkip(t, logs)
 				master.Restart() // rejoins as the new master's replica
 			})
 			seen := map[int]int{}
