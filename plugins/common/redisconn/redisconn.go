@@ -145,6 +145,12 @@ func (c *Config) Init() error {
 	if err := c.merge(a); err != nil {
 		return err
 	}
+	if c.userText != "" && c.passwordText == "" {
+		// Without a password no AUTH is sent, and the connection would be
+		// the default user's, not this one's.
+		return errors.New("option username: set without a password; Redis authenticates a user " +
+			"with both (AUTH user password): set password or password_file too (any value for a nopass user)")
+	}
 	c.network, c.addr = a.network, a.addr
 
 	tlsConfig, err := c.ClientConfig.TLSConfig()

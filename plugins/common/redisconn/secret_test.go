@@ -1,6 +1,8 @@
 package redisconn
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,5 +41,46 @@ func TestUsernameIsATelegrafSecret(t *testing.T) {
 	err := c.Init()
 	if err == nil || !strings.HasPrefix(err.Error(), "option username: ") {
 		t.Fatalf("a secret-store reference was not refused: %v", err)
+	}
+}
+
+// A user name without a password is refused at start: no AUTH would be
+// sent, and the connection would be the default user's. Given by the
+// option or by the address, with an empty password file too.
+func TestUsernameWithoutPasswordIsRefused(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Config{
+		{Address: "127.0.0.1:1", Username: config.NewSecret([]byte("writer"))},
+		{Address: "redis://127.0.0.1:1", Username: config.NewSecret([]byte("writer"))},
+		{Connection: "sentinel", SentinelMaster: "m", Addresses: []string{"127.0.0.1:26379"}, Username: config.NewSecret([]byte("writer"))},
+		{Connection: "cluster", Addresses: []string{"127.0.0.1:7000"}, Username: config.NewSecret([]byte("writer"))},
+	} {
+		err := c.Init()
+		if err == nil || !strings.HasPrefix(err.Error(), "option username: set without a password") {
+			t.Errorf("%s: %v", c.Address, err)
+		}
+	}
+	// An empty password file is refused for itself first.
+	c := &Config{Address: "127.0.0.1:1", Username: config.NewSecret([]byte("writer")), PasswordFile: empty}
+	if err := c.Init(); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty password file: %v", err)
+	}
+	// A password from the file, the option or the address: accepted.
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Config{
+		{Address: "127.0.0.1:1", Username: config.NewSecret([]byte("writer")), PasswordFile: pwFile},
+		{Address: "redis://writer:pw@127.0.0.1:1"},
+		{Address: "127.0.0.1:1", Password: config.NewSecret([]byte("pw"))},
+		{Address: "127.0.0.1:1"},
+	} {
+		if err := c.Init(); err != nil {
+			t.Errorf("%s: %v", c.Address, err)
+		}
 	}
 }
