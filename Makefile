@@ -115,7 +115,7 @@ kafka-libs:
 
 # gofmt and vet first: cheap, and they fail loudly.
 check:
-	@unformatted=$$(gofmt -l cmd plugins compose 2>/dev/null); \
+	@unformatted=$$(gofmt -l cmd plugins compose telegraf 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
@@ -147,7 +147,7 @@ lint:
 	done; \
 	rc=0; \
 	echo "golangci-lint $(GOLANGCI_LINT_VERSION), Telegraf $(TELEGRAF_VERSION)'s .golangci.yml"; \
-	$(GOLANGCI_LINT) run --config "$$src/.golangci.yml" --path-mode abs ./plugins/... ./cmd/... || rc=1; \
+	$(GOLANGCI_LINT) run --config "$$src/.golangci.yml" --path-mode abs ./... || rc=1; \
 	echo "readme_linter (Telegraf $(TELEGRAF_VERSION))"; \
 	$(LINT_TOOLS)/readme_linter-$(TELEGRAF_VERSION) $(PLUGIN_DIRS:%=%/README.md) || rc=1; \
 	echo "markdownlint-cli $(MARKDOWNLINT_VERSION), Telegraf $(TELEGRAF_VERSION)'s .markdownlint.jsonc"; \

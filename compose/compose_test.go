@@ -146,7 +146,7 @@ func scalars(n *yaml.Node) []*yaml.Node {
 
 func loadAll(t *testing.T) []loaded {
 	t.Helper()
-	var all []loaded
+	all := make([]loaded, 0, len(files))
 	for _, f := range files {
 		all = append(all, load(t, f))
 	}

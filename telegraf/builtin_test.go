@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestPipelineBuiltInSurvivesSIGKILLsIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func(name string) *telegraftest.Process {
-		return telegraftest.Start(t, name, p.telegraf, append(append([]string{}, p.env...), "KAFKA_CONSUMER_GROUP=builtin"),
+		return telegraftest.Start(t, name, p.telegraf, slices.Concat(p.env, []string{"KAFKA_CONSUMER_GROUP=builtin"}),
 			"--config", filepath.Join(p.root, "telegraf", "consumer-builtin.conf"), "--config", history, "--strict-env-handling")
 	}
 
@@ -60,7 +61,10 @@ func TestPipelineBuiltInSurvivesSIGKILLsIntegration(t *testing.T) {
 	xlen := func() int {
 		c := p.redis.Conn()
 		defer c.Close()
-		n, _ := redis.Int(c.Do("XLEN", "prices:history"))
+		n, err := redis.Int(c.Do("XLEN", "prices:history"))
+		if err != nil {
+			return 0 // Redis away or restarting: nothing written yet
+		}
 		return n
 	}
 	const kills = 6
@@ -122,8 +126,12 @@ func TestPipelineBuiltInSurvivesSIGKILLsIntegration(t *testing.T) {
 	if !equalPrices(final, last.prices()) {
 		t.Fatalf("the quote ends with %v, the last served prices are %v", final, last.prices())
 	}
-	entries, _ := redis.Int(p.redis.Conn().Do("XLEN", "prices:history"))
-	t.Logf("%d answers served, %d SIGKILLs of the consumer Telegraf (one with Redis down): every price reached Redis (%d stream entries: duplicates are the replays of uncommitted offsets); %d quote states watched",
+	entries, err := redis.Int(p.redis.Conn().Do("XLEN", "prices:history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d answers served, %d SIGKILLs of the consumer Telegraf (one with Redis down): every price reached Redis "+
+		"(%d stream entries: duplicates are the replays of uncommitted offsets); %d quote states watched",
 		len(served), kills, entries, p.watch.states())
 }
 
@@ -137,10 +145,16 @@ func missing(t *testing.T, p *pipeline, served []served) []int {
 	if err != nil {
 		return []int{-1}
 	}
-	var have []map[string]float64
+	have := make([]map[string]float64, 0, len(entries))
 	for _, e := range entries {
-		ev, _ := redis.Values(e, nil)
-		kv, _ := redis.StringMap(ev[1], nil)
+		ev, err := redis.Values(e, nil)
+		if err != nil || len(ev) < 2 {
+			t.Fatalf("XRANGE entry %v: %v", e, err)
+		}
+		kv, err := redis.StringMap(ev[1], nil)
+		if err != nil {
+			t.Fatalf("XRANGE entry %v: %v", e, err)
+		}
 		prices := map[string]float64{}
 		for k, v := range kv {
 			var f float64

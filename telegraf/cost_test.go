@@ -1,11 +1,13 @@
 package telegraf
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,8 +45,8 @@ func TestPipelineCostIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Skipping integration test in short mode")
 	}
-	n, _ := strconv.Atoi(os.Getenv("PIPELINE_COST"))
-	if n <= 0 {
+	n, err := strconv.Atoi(os.Getenv("PIPELINE_COST"))
+	if err != nil || n <= 0 {
 		t.Skip("PIPELINE_COST=<messages> runs it (make bench-pipeline)")
 	}
 	root := telegraftest.RepoRoot(t)
@@ -54,7 +56,7 @@ func TestPipelineCostIntegration(t *testing.T) {
 		// redis-output through a wrapper that writes a CPU profile.
 		wrapper := filepath.Join(t.TempDir(), "redis-output-profiled")
 		script := fmt.Sprintf("#!/bin/sh\nexec %q -cpuprofile %q \"$@\"\n", output, filepath.Join(dir, "redis-output-pipeline.pprof"))
-		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil { //nolint:gosec // a script Telegraf runs: it needs its exec bits
 			t.Fatal(err)
 		}
 		output = wrapper
@@ -68,7 +70,7 @@ func TestPipelineCostIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := strings.Index(string(consumer), "[[outputs.execd]]")
+	i := bytes.Index(consumer, []byte("[[outputs.execd]]"))
 	if i < 0 {
 		t.Fatal("consumer.conf has no [[outputs.execd]]")
 	}
@@ -79,7 +81,7 @@ func TestPipelineCostIntegration(t *testing.T) {
 	if regexp.MustCompile(`(?m)^\s*use_batch_format\s*=\s*true`).Match(consumer[i:]) {
 		file += "  use_batch_format = true\n"
 	}
-	if err := os.WriteFile(fileConf, []byte(string(consumer[:i])+file), 0o644); err != nil {
+	if err := os.WriteFile(fileConf, []byte(string(consumer[:i])+file), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{
@@ -93,7 +95,6 @@ func TestPipelineCostIntegration(t *testing.T) {
 		cpu           map[string]float64 // seconds
 		pipelineTotal float64
 	}
-	var results []result
 	consumerConf := filepath.Join(root, "telegraf", "consumer.conf")
 	type run struct{ name, conf, bin string }
 	runs := []run{{"file", fileConf, ""}, {"redis-output", consumerConf, output}}
@@ -105,6 +106,7 @@ func TestPipelineCostIntegration(t *testing.T) {
 		b := run{"redis-output (PIPELINE_BASE_CONF)", base, output}
 		runs = []run{runs[0], b, runs[1], b, runs[1]}
 	}
+	results := make([]result, 0, len(runs))
 	for i, c := range runs {
 		group := fmt.Sprintf("cost-%d", i)
 		if _, err := srv.Conn().Do("FLUSHALL"); err != nil { // no document from the run before
@@ -112,8 +114,8 @@ func TestPipelineCostIntegration(t *testing.T) {
 		}
 		before := map[string]float64{"kafka": kafkaCPU(t, kafka), "redis-server": redisCPU(t, srv)}
 		start := time.Now()
-		runEnv := append(append([]string{}, env...), "KAFKA_CONSUMER_GROUP="+group, "REDIS_OUTPUT_BIN="+c.bin,
-			"REDIS_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool")) // on, as in production
+		runEnv := slices.Concat(env, []string{"KAFKA_CONSUMER_GROUP=" + group, "REDIS_OUTPUT_BIN=" + c.bin,
+			"REDIS_SPOOL_DIR=" + filepath.Join(t.TempDir(), "spool")}) // on, as in production
 		p := telegraftest.Start(t, "consumer-"+c.name, tg, runEnv, "--config", c.conf, "--strict-env-handling")
 		waitCommitted(t, kafka, group, int64(n))
 		wall := time.Since(start)
@@ -152,6 +154,7 @@ func TestPipelineCostIntegration(t *testing.T) {
 // chunks so the producer's memory stays small, and returns the timestamp
 // of the last one.
 func produce(t *testing.T, kafka *kafkatest.Broker, n int) int64 {
+	t.Helper()
 	ids := strings.Split(coins, ",")
 	// A second apart, the newest an hour ago: recorded data, none of it
 	// ahead of the clock (max_future would refuse it).
@@ -163,7 +166,10 @@ func produce(t *testing.T, kafka *kafkatest.Broker, n int) int64 {
 			for j, id := range ids {
 				fields[id+"_usd"] = float64((i*31+j*7)%10000000) / 100
 			}
-			b, _ := json.Marshal(map[string]any{"fields": fields, "name": "http", "tags": map[string]string{}, "timestamp": first + int64(i)})
+			b, err := json.Marshal(map[string]any{"fields": fields, "name": "http", "tags": map[string]string{}, "timestamp": first + int64(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
 			values = append(values, b)
 		}
 		kafka.Produce("currency.rate", values...)
@@ -218,8 +224,14 @@ func procCPU(t *testing.T, pid int) float64 {
 	}
 	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
+	utime, err := strconv.ParseFloat(f[11], 64)
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: utime: %v", pid, err)
+	}
+	stime, err := strconv.ParseFloat(f[12], 64)
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: stime: %v", pid, err)
+	}
 	return (utime + stime) / 100 // USER_HZ
 }
 
@@ -242,7 +254,10 @@ func redisCPU(t *testing.T, srv *redistest.Server) float64 {
 	}
 	for _, l := range strings.Split(info, "\r\n") {
 		if v, ok := strings.CutPrefix(l, "process_id:"); ok {
-			pid, _ := strconv.Atoi(v)
+			pid, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("INFO process_id: %v", err)
+			}
 			return procCPU(t, pid)
 		}
 	}

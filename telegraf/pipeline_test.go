@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func TestPipelineEndToEndIntegration(t *testing.T) {
 
 	// 1. Prices flow: every served answer reaches Redis, exactly.
 	steps := p.waitForSteps(6)
-	var latencies []time.Duration
+	latencies := make([]time.Duration, 0, len(steps))
 	for _, s := range steps {
 		latencies = append(latencies, p.latency(s))
 	}
@@ -146,7 +147,8 @@ func TestPipelineEndToEndIntegration(t *testing.T) {
 	}
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	t.Logf("served %d answers; latency from the replay server's answer to the price in Redis: median %s, worst %s (phase 1, %d answers); %d quote states watched",
+	t.Logf("served %d answers; latency from the replay server's answer to the price in Redis: "+
+		"median %s, worst %s (phase 1, %d answers); %d quote states watched",
 		len(steps), latencies[len(latencies)/2], latencies[len(latencies)-1], len(latencies), p.watch.states())
 }
 
@@ -166,16 +168,26 @@ func (p *pipeline) waitForOutput(tg *telegraftest.Process, what string, cond fun
 // every price of the served answer s, as the consumer's JSON has them.
 func (p *pipeline) waitForSpooled(dir string, s served) {
 	p.t.Helper()
-	var want []string
-	for id, price := range s.prices() {
-		v, _ := json.Marshal(price)
+	prices := s.prices()
+	want := make([]string, 0, len(prices))
+	for id, price := range prices {
+		v, err := json.Marshal(price)
+		if err != nil {
+			p.t.Fatal(err)
+		}
 		want = append(want, fmt.Sprintf(`"fields_%s_usd":%s`, id, v))
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+		segs, err := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+		if err != nil {
+			p.t.Fatal(err)
+		}
 		for _, seg := range segs {
-			data, _ := os.ReadFile(seg)
+			data, err := os.ReadFile(seg)
+			if err != nil {
+				continue // removed since the Glob: the spool dropped what Redis has
+			}
 			for _, line := range strings.Split(string(data), "\n") {
 				if containsAll(line, want) {
 					return
@@ -221,12 +233,12 @@ func newPipeline(t *testing.T, partitions int, seed string, env ...string) *pipe
 		"REDIS_OUTPUT_BIN=" + output,
 		"REDIS_OUTPUT_CONFIG=" + filepath.Join(p.root, "telegraf", "redis-output.conf"),
 	}, env...)
-	p.watch = newWatcher(t, p.redis.Addr)
+	p.watch = newWatcher(p.redis.Addr)
 	return p
 }
 
 func (p *pipeline) startTelegraf(name, conf string, env ...string) *telegraftest.Process {
-	return telegraftest.Start(p.t, name, p.telegraf, append(append([]string{}, p.env...), env...),
+	return telegraftest.Start(p.t, name, p.telegraf, slices.Concat(p.env, env),
 		"--config", filepath.Join(p.root, "telegraf", conf), "--strict-env-handling")
 }
 
@@ -253,7 +265,10 @@ func (p *pipeline) servedOK() []served {
 		p.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("served log: %v", err)
+	}
 	var all []served
 	if err := json.Unmarshal(raw, &all); err != nil {
 		p.t.Fatalf("served log: %v: %s", err, raw)
@@ -328,7 +343,7 @@ type sighting struct {
 	prices map[string]float64
 }
 
-func newWatcher(t *testing.T, addr string) *watcher {
+func newWatcher(addr string) *watcher {
 	w := &watcher{addr: addr, last: map[string]string{}, done: make(chan struct{}), stopped: make(chan struct{})}
 	go w.run()
 	return w
@@ -362,10 +377,17 @@ func (w *watcher) run() {
 			conn = c
 		}
 		// One MULTI so the document and the state are read together.
-		_ = conn.Send("MULTI")
-		_ = conn.Send("GET", quoteKey)
-		_ = conn.Send("HGETALL", stateKey)
-		reply, err := redis.Values(conn.Do("EXEC"))
+		err := conn.Send("MULTI")
+		if err == nil {
+			err = conn.Send("GET", quoteKey)
+		}
+		if err == nil {
+			err = conn.Send("HGETALL", stateKey)
+		}
+		var reply []interface{}
+		if err == nil {
+			reply, err = redis.Values(conn.Do("EXEC"))
+		}
 		if err != nil {
 			conn.Close()
 			conn = nil
@@ -376,11 +398,11 @@ func (w *watcher) run() {
 }
 
 func (w *watcher) observe(at time.Time, reply []interface{}) {
-	doc, _ := redis.Bytes(reply[0], nil)
-	state, _ := redis.StringMap(reply[1], nil)
-	if doc == nil {
-		return
+	doc, err := redis.Bytes(reply[0], nil)
+	if err != nil {
+		return // no quote yet
 	}
+	state, stateErr := redis.StringMap(reply[1], nil)
 	var d struct {
 		Timestamp int64 `json:"timestamp"`
 		Prices    []struct {
@@ -390,6 +412,9 @@ func (w *watcher) observe(at time.Time, reply []interface{}) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if stateErr != nil {
+		w.bad = append(w.bad, fmt.Sprintf("the per-coin state %s: %v", stateKey, stateErr))
+	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		w.bad = append(w.bad, fmt.Sprintf("document is not JSON: %s", doc))
 		return

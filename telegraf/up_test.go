@@ -3,6 +3,7 @@ package telegraf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,7 +72,11 @@ func startUp(t *testing.T) *upRun {
 		u.down()
 		if t.Failed() {
 			for _, name := range []string{"redis", "kafka", "replay", "consumer", "scraper"} {
-				data, _ := os.ReadFile(filepath.Join(run, "logs", name+".log"))
+				data, err := os.ReadFile(filepath.Join(run, "logs", name+".log"))
+				if err != nil {
+					t.Logf("--- %s.log: %v", name, err)
+					continue
+				}
 				t.Logf("--- %s.log (tail):\n%s", name, lastLines(string(data), 40))
 			}
 		}
@@ -100,9 +105,9 @@ func (u *upRun) script(name string, timeout time.Duration) (stdout, stderr strin
 	return out.String(), errOut.String(), err
 }
 
-// up runs make up and returns the quote it printed. The first run may
-// build bin/telegraf.
-func (u *upRun) up() string {
+// up runs make up and checks that it printed the quote. The first run
+// may build bin/telegraf.
+func (u *upRun) up() {
 	u.t.Helper()
 	out, errOut, err := u.script("up.sh", 10*time.Minute)
 	if err != nil {
@@ -112,7 +117,6 @@ func (u *upRun) up() string {
 	if !strings.HasPrefix(quote, `{"timestamp":`) {
 		u.t.Fatalf("make up printed %q, not the quote\n%s", out, errOut)
 	}
-	return quote
 }
 
 // down runs make down and checks that nothing make up started is left:
@@ -130,26 +134,40 @@ func (u *upRun) down() {
 	if left := u.processes(); len(left) > 0 {
 		u.t.Errorf("after make down, still running: %s", strings.Join(left, "; "))
 		for _, p := range left {
-			pid, _ := strconv.Atoi(strings.Fields(p)[0])
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			pid, err := strconv.Atoi(strings.Fields(p)[0])
+			if err != nil {
+				u.t.Error(err)
+				continue
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				u.t.Errorf("kill %d: %v", pid, err)
+			}
 		}
 	}
-	if files, _ := filepath.Glob(filepath.Join(u.run, "pids", "*")); len(files) > 0 {
+	if files, err := filepath.Glob(filepath.Join(u.run, "pids", "*")); err != nil {
+		u.t.Error(err)
+	} else if len(files) > 0 {
 		u.t.Errorf("make down left pid files: %v", files)
 	}
 }
 
 // processes lists "pid cmdline" of every process carrying this run's mark.
 func (u *upRun) processes() []string {
-	var out []string
 	mark := []byte("\x00UP_RUN_DIR=" + u.run + "\x00")
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	out := make([]string, 0, len(dirs))
 	for _, d := range dirs {
 		env, err := os.ReadFile(filepath.Join(d, "environ"))
 		if err != nil || !bytes.Contains(append([]byte{0}, env...), mark) || !alive(d) {
 			continue
 		}
-		cmd, _ := os.ReadFile(filepath.Join(d, "cmdline"))
+		cmd, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil {
+			continue // exited since: not left running
+		}
 		out = append(out, filepath.Base(d)+" "+strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " "))
 	}
 	return out
@@ -174,7 +192,10 @@ func (u *upRun) pid(file string) int {
 	if err != nil {
 		return 0
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0 // being written
+	}
 	return pid
 }
 
@@ -185,7 +206,10 @@ func (u *upRun) childOf(pid int, what string, old int) int {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var found []int
-		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		stats, err := filepath.Glob("/proc/[0-9]*/stat")
+		if err != nil {
+			u.t.Fatal(err)
+		}
 		for _, f := range stats {
 			data, err := os.ReadFile(f)
 			if err != nil {
@@ -252,17 +276,20 @@ func (u *upRun) stopSupervised(name string) {
 }
 
 func (u *upRun) log(name string) string {
-	data, _ := os.ReadFile(filepath.Join(u.run, "logs", name+".log"))
+	data, err := os.ReadFile(filepath.Join(u.run, "logs", name+".log"))
+	if err != nil {
+		return "" // not written yet
+	}
 	return string(data)
 }
 
-// waitForLog polls run/logs/NAME.log until re matches, and returns the match.
-func (u *upRun) waitForLog(name string, re *regexp.Regexp) string {
+// waitForLog polls run/logs/NAME.log until re matches.
+func (u *upRun) waitForLog(name string, re *regexp.Regexp) {
 	u.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if m := re.FindString(u.log(name)); m != "" {
-			return m
+		if re.MatchString(u.log(name)) {
+			return
 		}
 		if time.Now().After(deadline) {
 			u.t.Fatalf("%s.log: no line matching %s after 60 s:\n%s", name, re, lastLines(u.log(name), 20))
@@ -283,7 +310,7 @@ func (u *upRun) pipeline() *pipeline {
 		t:      u.t,
 		root:   u.root,
 		replay: "http://127.0.0.1:" + strings.TrimSpace(string(port)),
-		watch:  newWatcher(u.t, u.redisAddr()),
+		watch:  newWatcher(u.redisAddr()),
 	}
 }
 
@@ -403,7 +430,9 @@ func pipeBytes(pid int) (int, error) {
 	}
 	defer f.Close()
 	var n int32
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCINQ,
+		uintptr(unsafe.Pointer(&n))) //nolint:gosec // TIOCINQ writes an int32 through the pointer; package syscall has no ioctl wrapper
+	if errno != 0 {
 		return -1, errno
 	}
 	return int(n), nil
@@ -489,7 +518,8 @@ func TestUpSpoolIntegration(t *testing.T) {
 			if err := syscall.Kill(telegraf, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			u.waitForLog("consumer", regexp.MustCompile(fmt.Sprintf(`supervise: consumer \(pid %d\) was killed by SIGKILL after \d+ s: restart \d+ in \d+ s`, telegraf)))
+			u.waitForLog("consumer", regexp.MustCompile(fmt.Sprintf(
+				`supervise: consumer \(pid %d\) was killed by SIGKILL after \d+ s: restart \d+ in \d+ s`, telegraf)))
 			telegraf = u.component("consumer", telegraf)
 			u.childOf(telegraf, "the restarted consumer Telegraf", 0)
 			if pidAlive(output) {
@@ -570,14 +600,23 @@ func supervise(t *testing.T, env []string, name, childFile string, cmd ...string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		killGroup(t, c.Process.Pid)
 		if data, err := os.ReadFile(childFile); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				killGroup(t, pid)
 			}
 		}
 	})
 	return c, &log
+}
+
+// killGroup SIGKILLs the process group pgid; one that is gone already
+// (ESRCH) is what a test that stopped its processes leaves.
+func killGroup(t *testing.T, pgid int) {
+	t.Helper()
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("kill process group %d: %v", pgid, err)
+	}
 }
 
 // exitWithin waits for the supervisor to exit and returns its status.
@@ -590,12 +629,13 @@ func exitWithin(t *testing.T, c *exec.Cmd, d time.Duration) int {
 		if err == nil {
 			return 0
 		}
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			return ee.ExitCode()
 		}
 		t.Fatal(err)
 	case <-time.After(d):
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		killGroup(t, c.Process.Pid)
 		<-done
 		t.Fatalf("the supervisor did not exit within %s", d)
 	}
@@ -619,19 +659,22 @@ func TestSuperviseGivesUp(t *testing.T) {
 	out := log.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	restart := regexp.MustCompile(`^\S+Z supervise: broken \(pid \d+\) exited with status 3 after \d+ s: restart (\d) in 0 s$`)
-	giveUp := regexp.MustCompile(`^\S+Z supervise: broken \(pid \d+\) exited with status 3 after \d+ s: 4 runs in a row ended within 10 s of their start; giving up \(see its log; ` + "`make up`" + ` starts it again\)$`)
+	giveUp := regexp.MustCompile(`^\S+Z supervise: broken \(pid \d+\) exited with status 3 after \d+ s: ` +
+		`4 runs in a row ended within 10 s of their start; giving up \(see its log; ` + "`make up`" + ` starts it again\)$`)
 	if len(lines) != 4 {
 		t.Fatalf("want 3 restart lines and 1 giving up, got:\n%s", out)
 	}
 	for i, l := range lines[:3] {
-		if m := restart.FindStringSubmatch(l); m == nil || m[1] != strconv.Itoa(i+1) {
+		if m := restart.FindStringSubmatch(l); len(m) < 2 || m[1] != strconv.Itoa(i+1) {
 			t.Errorf("line %d: %q, want restart %d", i+1, l, i+1)
 		}
 	}
 	if !giveUp.MatchString(lines[3]) {
 		t.Errorf("last line %q, want it to give up", lines[3])
 	}
-	if data, _ := os.ReadFile(runs); strings.Count(string(data), "run") != 4 {
+	if data, err := os.ReadFile(runs); err != nil {
+		t.Errorf("the component never ran: %v", err)
+	} else if strings.Count(string(data), "run") != 4 {
 		t.Errorf("the component ran %d times, want 4", strings.Count(string(data), "run"))
 	}
 	if _, err := os.Stat(childFile); !os.IsNotExist(err) {
@@ -662,7 +705,11 @@ func TestSuperviseBackoffAndStop(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for i, want := range []string{`exited with status 1 after [01] s: restart 1 in 1 s\n`, `exited with status 1 after [01] s: restart 2 in 2 s\n`, `exited with status 2 after [3-9] s: restart 3 in 1 s\n`} {
+	for i, want := range []string{
+		`exited with status 1 after [01] s: restart 1 in 1 s\n`,
+		`exited with status 1 after [01] s: restart 2 in 2 s\n`,
+		`exited with status 2 after [3-9] s: restart 3 in 1 s\n`,
+	} {
 		if !regexp.MustCompile(want).MatchString(log.String()) {
 			t.Errorf("restart %d: want %q in:\n%s", i+1, want, log)
 		}
@@ -698,7 +745,9 @@ func TestSuperviseBackoffAndStop(t *testing.T) {
 	if d := time.Since(stopAt); d > 5*time.Second {
 		t.Errorf("stopping during the restart delay took %s", d)
 	}
-	if data, _ := os.ReadFile(runs2); strings.Count(string(data), "run") != 1 {
+	if data, err := os.ReadFile(runs2); err != nil {
+		t.Errorf("never ran: %v", err)
+	} else if strings.Count(string(data), "run") != 1 {
 		t.Errorf("ran %d times, want 1 (no restart after the stop)", strings.Count(string(data), "run"))
 	}
 
@@ -727,9 +776,10 @@ func waitChild(t *testing.T, file string, old int) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		data, _ := os.ReadFile(file)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid != old && pidAlive(pid) {
-			return pid
+		if data, err := os.ReadFile(file); err == nil { // else not written yet
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid != old && pidAlive(pid) {
+				return pid
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s names no live process", file)
@@ -749,7 +799,7 @@ func TestDownStopsOnlyWhatUpStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(run, "pids"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(run, "pids"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	start := func(env ...string) *exec.Cmd {
@@ -759,18 +809,27 @@ func TestDownStopsOnlyWhatUpStarted(t *testing.T) {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		t.Cleanup(func() {
+			if err := c.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				t.Error(err)
+			}
+			// Killed, here or by make down: an ExitError is its end.
+			var ee *exec.ExitError
+			if err := c.Wait(); err != nil && !errors.As(err, &ee) {
+				t.Error(err)
+			}
+		})
 		return c
 	}
 	stranger := start()
 	orphan := start("UP_RUN_DIR=" + run)
 	otherRun := start("UP_RUN_DIR=" + run + "-other")
 	for _, name := range []string{"scraper", "consumer", "redis"} {
-		if err := os.WriteFile(filepath.Join(run, "pids", name+".pid"), []byte(strconv.Itoa(stranger.Process.Pid)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(run, "pids", name+".pid"), []byte(strconv.Itoa(stranger.Process.Pid)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(run, "pids", "kafka.child"), []byte(strconv.Itoa(stranger.Process.Pid)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run, "pids", "kafka.child"), []byte(strconv.Itoa(stranger.Process.Pid)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(root, "scripts", "down.sh"))
@@ -796,7 +855,9 @@ func TestDownStopsOnlyWhatUpStarted(t *testing.T) {
 	if !strings.Contains(string(out), fmt.Sprintf("left over from make up: pid %d", orphan.Process.Pid)) {
 		t.Errorf("make down did not name what it found left over:\n%s", out)
 	}
-	if files, _ := filepath.Glob(filepath.Join(run, "pids", "*")); len(files) > 0 {
+	if files, err := filepath.Glob(filepath.Join(run, "pids", "*")); err != nil {
+		t.Error(err)
+	} else if len(files) > 0 {
 		t.Errorf("pid files left: %v", files)
 	}
 }
