@@ -34,7 +34,7 @@ func (b *bench) runOutput(conf, input string) (time.Duration, float64, error) {
 	wall := time.Since(start)
 	peak.end()
 	if err != nil {
-		return 0, 0, fmt.Errorf("redis-output: %v: %s", err, stderr.String())
+		return 0, 0, fmt.Errorf("redis-output: %w: %s", err, stderr.String())
 	}
 	if strings.Contains(stderr.String(), "E! ") {
 		return 0, 0, fmt.Errorf("redis-output logged errors: %s", stderr.String())
@@ -91,8 +91,11 @@ func (b *bench) perMetric(n int) error {
 	// The typed layout (the default) of hash and stream modes: the name,
 	// the time and the tags before the fields.
 	typed := "_measurement cpu _time 1795552004000000000 #cpu cpu-total #dc eu-west-1 #env production #host host-01 #rack r12 "
-	fields := "usage_guest 1.5 usage_guest_nice 0 usage_idle 97.5 usage_iowait 0.1 usage_irq 0 usage_nice 0 usage_softirq 0.1 usage_steal 0 usage_system 1 usage_user 1.2"
-	line := "cpu,cpu=cpu-total,dc=eu-west-1,env=production,host=host-01,rack=r12 usage_guest=1.5,usage_guest_nice=0,usage_idle=97.5,usage_iowait=0.1,usage_irq=0,usage_nice=0,usage_softirq=0.1,usage_steal=0,usage_system=1,usage_user=1.2 1795552004000000000"
+	fields := "usage_guest 1.5 usage_guest_nice 0 usage_idle 97.5 usage_iowait 0.1 usage_irq 0 usage_nice 0 " +
+		"usage_softirq 0.1 usage_steal 0 usage_system 1 usage_user 1.2"
+	line := "cpu,cpu=cpu-total,dc=eu-west-1,env=production,host=host-01,rack=r12 " +
+		"usage_guest=1.5,usage_guest_nice=0,usage_idle=97.5,usage_iowait=0.1,usage_irq=0,usage_nice=0," +
+		"usage_softirq=0.1,usage_steal=0,usage_system=1,usage_user=1.2 1795552004000000000"
 	cases := []struct {
 		name, body, verify string
 		batch              int
@@ -119,7 +122,7 @@ func (b *bench) perMetric(n int) error {
 		{"redis-output string json", "  mode = \"string\"\n  key = 'last:{{.Tag \"host\"}}'\n", "return redis.call('DBSIZE')", 0, false,
 			[]string{"SET", "last:__rand_int__", line}, 50},
 	}
-	ceilings := map[string]float64{}
+	ceilings := make(map[string]float64)
 	for _, c := range cases {
 		if !b.wanted(c.name) {
 			continue

@@ -35,7 +35,9 @@ func run() int {
 		poll = flag.Duration("poll_interval", 0, "gather on this interval as well as on each line on stdin (quote and keys modes; 0: stdin only)")
 		once = flag.Bool("once", false, "gather once (or read one stream batch, one message), print it and exit")
 	)
-	flag.Parse()
+	if code, done := execd.Parse(); done {
+		return code
+	}
 	log := prog.Log
 	if *poll < 0 {
 		log.Errorf("-poll_interval must not be negative")

@@ -102,10 +102,13 @@ func TestConfigErrorsNameTheOptionAndLineIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	cases := map[string]string{
-		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n":              `line 3: unknown option "adress" in [[inputs.redis_consumer]]`,
-		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n": `line 4: option "batch_size": cannot unmarshal TOML string into int`,
-		"[[inputs.redis_consumer]]\n  mode = \"zset\"\n":                                          `line 2: option mode: "zset" is not supported`,
-		"[[inputs.redis_consumer]]\n  key = \"k\"\n\n  group = \"g\"\n":                           `line 4: option group: only read in stream mode (mode is "quote")`,
+		"[[inputs.redis_consumer]]\n  address = \"127.0.0.1:1\"\n  adress = \"x\"\n": `line 3: unknown option "adress" ` +
+			`in [[inputs.redis_consumer]]`,
+		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  batch_size = \"ten\"\n": `line 4: option "batch_size": cannot ` +
+			`unmarshal TOML string into int`,
+		"[[inputs.redis_consumer]]\n  mode = \"zset\"\n": `line 2: option mode: "zset" is not supported`,
+		"[[inputs.redis_consumer]]\n  key = \"k\"\n\n  group = \"g\"\n": `line 4: option group: only read in ` +
+			`stream mode (mode is "quote")`,
 		"[[inputs.redis_consumer]]\n  mode = \"keys\"\n  key = \"k*\"\n  json_time_key = \"t\"\n": `line 4: option "json_time_key": an option ` +
 			`of data_format "json", not of "influx"`,
 		"[[inputs.redis_consumer]]\n  mode = \"stream\"\n  key = \"s\"\n  # block = \"1s\"\n  block = \"0s\"\n": `line 5: option block: must be longer than 0s`,

@@ -36,9 +36,12 @@ func run() int {
 	var (
 		dryRun     = flag.Bool("test", false, "read stdin and print the Redis commands it would send; connect to nothing")
 		statsEvery = flag.Duration("stats_interval", 0, "log goroutines and heap on this interval (make soak)")
-		logInfo    = flag.String("log_info", "stdout", `where info and debug lines go: "stdout" ([[outputs.execd]] logs them at info level), "stderr" (it logs them as errors) or "off"`)
+		logInfo    = flag.String("log_info", "stdout", `where info and debug lines go: "stdout" ([[outputs.execd]] logs them at info level), `+
+			`"stderr" (it logs them as errors) or "off"`)
 	)
-	flag.Parse()
+	if code, done := execd.Parse(); done {
+		return code
+	}
 	log := prog.Log
 	if *dryRun && *logInfo == "stdout" {
 		*logInfo = "stderr" // stdout holds the commands

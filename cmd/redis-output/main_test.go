@@ -292,6 +292,19 @@ func TestCommonFlagsIntegration(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), `E! [outputs.redis] unexpected arguments ["stray"]`) {
 		t.Fatalf("stray argument: rc %d: %s", cmd.ProcessState.ExitCode(), out)
 	}
+	// A flag it does not know: the error and the usage, code 2; -h: the
+	// usage, code 0 (as flag.Parse exits).
+	cmd = exec.Command(binary, "-bogus")
+	out = output(t, cmd)
+	if cmd.ProcessState.ExitCode() != 2 || !strings.HasPrefix(string(out), "flag provided but not defined: -bogus\nUsage of ") ||
+		!strings.Contains(string(out), "-sample-config") {
+		t.Fatalf("unknown flag: rc %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
+	cmd = exec.Command(binary, "-h")
+	out = output(t, cmd)
+	if cmd.ProcessState.ExitCode() != 0 || !strings.HasPrefix(string(out), "Usage of ") || !strings.Contains(string(out), "-log_info") {
+		t.Fatalf("-h: rc %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
 	conf := writeConfig(t, "[[outputs.redis]]\n  mode = \"quote\"\n  mode_typo = 1\n")
 	cmd = exec.Command(binary, "-config", conf)
 	out = output(t, cmd)

@@ -36,7 +36,13 @@ func startFeeder(t *testing.T, conf string) *feeder {
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = f.cmd.Process.Kill(); _ = f.cmd.Wait() })
+	t.Cleanup(func() {
+		if f.cmd.ProcessState != nil {
+			return // end has waited for it
+		}
+		stop(t, f.cmd)
+		exited(t, f.cmd)
+	})
 	return f
 }
 
@@ -84,8 +90,8 @@ func TestPoisonedStateFromTheIssueIntegration(t *testing.T) {
 	f := startFeeder(t, conf)
 	f.line(`{"fields":{"a_usd":1},"name":"x","tags":{},"timestamp":100}`)
 	f.until("a=1 at 100", func() bool {
-		d, _ := redis.String(c.Do("GET", "t:poison"))
-		return strings.Contains(d, `"timestamp":100`)
+		d, err := redis.String(c.Do("GET", "t:poison"))
+		return err == nil && strings.Contains(d, `"timestamp":100`)
 	})
 	if _, err := c.Do("HSET", "{t:poison}:prices", "junk", "x"); err != nil {
 		t.Fatal(err)
@@ -93,16 +99,17 @@ func TestPoisonedStateFromTheIssueIntegration(t *testing.T) {
 	for _, ts := range []int{300, 400, 500} {
 		f.line(fmt.Sprintf(`{"fields":{"a_usd":%d,"b_usd":%d},"name":"x","tags":{},"timestamp":%d}`, ts, ts, ts))
 		f.until(fmt.Sprintf("the document at %d", ts), func() bool {
-			d, _ := redis.String(c.Do("GET", "t:poison"))
-			return strings.Contains(d, fmt.Sprintf(`"timestamp":%d`, ts))
+			d, err := redis.String(c.Do("GET", "t:poison"))
+			return err == nil && strings.Contains(d, fmt.Sprintf(`"timestamp":%d`, ts))
 		})
 	}
 	logs := f.end()
 	want := `{"timestamp":500,"quote":"usd","prices":[{"id":"a","price":"500"},{"id":"b","price":"500"}]}`
-	if d, _ := redis.String(c.Do("GET", "t:poison")); d != want {
-		t.Fatalf("document %s", d)
+	if d, err := redis.String(c.Do("GET", "t:poison")); err != nil || d != want {
+		t.Fatalf("document %s: %v", d, err)
 	}
-	if strings.Contains(logs, "E! ") || !strings.Contains(logs, `W! [outputs.redis] key "t:poison": coin "junk": the stored entry "x" could not be read: dropped`) {
+	if strings.Contains(logs, "E! ") ||
+		!strings.Contains(logs, `W! [outputs.redis] key "t:poison": coin "junk": the stored entry "x" could not be read: dropped`) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	if !strings.Contains(logs, "I! [outputs.redis] read 4 lines, 4 metrics; wrote 4 metrics in 4 updates; rejected 0 lines; quote:") ||
@@ -126,7 +133,7 @@ func TestSilentDropsAreLoggedAndCountedIntegration(t *testing.T) {
 	conf := writeConfig(t, "[[outputs.redis]]\n  address = \""+srv.Addr+"\"\n")
 	f := startFeeder(t, conf)
 	f.line(`{"fields":{"fields_bitcoin_usd":97234.12},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`)
-	f.until("bitcoin", func() bool { n, _ := redis.Int(c.Do("EXISTS", "coingecko:rate:usd")); return n == 1 })
+	f.until("bitcoin", func() bool { n, err := redis.Int(c.Do("EXISTS", "coingecko:rate:usd")); return err == nil && n == 1 })
 	for _, l := range []string{
 		`{"fields":{"fields_bitcoin_usd":"n/a"},"name":"kafka_consumer","tags":{},"timestamp":1795552010}`,
 		`{"fields":{"fields_bitcoin_usd":true},"name":"kafka_consumer","tags":{},"timestamp":1795552010}`,
@@ -142,20 +149,28 @@ func TestSilentDropsAreLoggedAndCountedIntegration(t *testing.T) {
 	// The lines may reach one flush or several: each reason is logged once
 	// per flush, naming a coin and the count; the summary adds them up.
 	for _, want := range []string{
-		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: not a number \(e.g. coin "bitcoin" = ("n/a"|true) at 2026-11-24T20:26:50Z\)`,
-		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: out of range, beyond float64 or below its normal range \(e.g. coin "bitcoin" = ("1e400"|1e-400) at 2026-11-24T20:26:50Z\)`,
-		`I! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: older than stored \(e.g. coin "bitcoin" at 2026-11-24T20:26:40Z, stored 2026-11-24T20:26:44Z\)`,
-		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: too far in the future, more than max_future 5m0s ahead of the clock \(e.g. coin "bitcoin" at 2262-01-01T00:00:00Z\)`,
-		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: negative, and no price is below zero \(e.g. coin "bitcoin" = -2.5 at 2026-11-24T20:26:50Z\)`,
-		`I! \[outputs.redis\] read 8 lines, 8 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; quote: 0 metrics superseded by newer prices before a write, 7 refused, 0 without a price; ` +
-			`refused 7 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future, 1 negative, 0 coin id not UTF-8\); 0 coins aged out; 0 stored entries repaired`,
+		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: not a number ` +
+			`\(e.g. coin "bitcoin" = ("n/a"|true) at 2026-11-24T20:26:50Z\)`,
+		`W! \[outputs.redis\] key "coingecko:rate:usd": refused [12] prices?: out of range, beyond float64 or below its normal range ` +
+			`\(e.g. coin "bitcoin" = ("1e400"|1e-400) at 2026-11-24T20:26:50Z\)`,
+		`I! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: older than stored ` +
+			`\(e.g. coin "bitcoin" at 2026-11-24T20:26:40Z, stored 2026-11-24T20:26:44Z\)`,
+		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: too far in the future, more than max_future 5m0s ahead of the clock ` +
+			`\(e.g. coin "bitcoin" at 2262-01-01T00:00:00Z\)`,
+		`W! \[outputs.redis\] key "coingecko:rate:usd": refused 1 price: negative, and no price is below zero ` +
+			`\(e.g. coin "bitcoin" = -2.5 at 2026-11-24T20:26:50Z\)`,
+		`I! \[outputs.redis\] read 8 lines, 8 metrics; wrote 1 metrics in [0-9]+ updates; rejected 0 lines; ` +
+			`quote: 0 metrics superseded by newer prices before a write, 7 refused, 0 without a price; ` +
+			`refused 7 prices \(2 not a number, 2 out of range, 1 older than stored, 1 too far in the future, 1 negative, 0 coin id not UTF-8\); ` +
+			`0 coins aged out; 0 stored entries repaired`,
 	} {
 		if !regexp.MustCompile(want).MatchString(logs) {
 			t.Errorf("no line\n%s\nin\n%s", want, logs)
 		}
 	}
-	if d, _ := redis.String(c.Do("GET", "coingecko:rate:usd")); d != `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"}]}` {
-		t.Fatalf("document %s", d)
+	d, err := redis.String(c.Do("GET", "coingecko:rate:usd"))
+	if err != nil || d != `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"97234.12"}]}` {
+		t.Fatalf("document %s: %v", d, err)
 	}
 }
 
@@ -175,9 +190,9 @@ func TestAgeOutOptionIntegration(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
-	d, _ := redis.String(c.Do("GET", "coingecko:rate:usd"))
-	if d != `{"timestamp":1795543601,"quote":"usd","prices":[{"id":"bitcoin","price":"3"}]}` {
-		t.Fatalf("document %s\n%s", d, stderr.String())
+	d, err := redis.String(c.Do("GET", "coingecko:rate:usd"))
+	if err != nil || d != `{"timestamp":1795543601,"quote":"usd","prices":[{"id":"bitcoin","price":"3"}]}` {
+		t.Fatalf("document %s: %v\n%s", d, err, stderr.String())
 	}
 	// The two lines may be written in one flush or two: the stray coin
 	// goes either way, and the log says so.

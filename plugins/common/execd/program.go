@@ -2,8 +2,10 @@ package execd
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -23,7 +25,7 @@ type Plugin interface {
 // has (-config, -debug, -version, -sample-config, -cpuprofile), the
 // logger, loading the plugin's table from the config file, the CPU
 // profile and the signals that stop it. A main defines its own flags on
-// flag.CommandLine, calls flag.Parse, then Start.
+// flag.CommandLine, calls execd.Parse, then Start.
 type Program struct {
 	name, kind, table string
 
@@ -59,7 +61,23 @@ func New(name, kind, table string) *Program {
 // ConfigPath is the -config flag's value.
 func (p *Program) ConfigPath() string { return *p.configPath }
 
-// Start runs after flag.Parse: it answers -version and -sample-config,
+// Parse parses the command line into the flags defined on
+// flag.CommandLine, as flag.Parse does, but returns where flag.Parse would
+// exit, so that main alone ends the program. With done true the program
+// exits with code: 0 after -h or -help, 2 after a bad flag (flag has
+// printed the error and the usage, as flag.Parse does).
+func Parse() (code int, done bool) {
+	flag.CommandLine.Init(flag.CommandLine.Name(), flag.ContinueOnError)
+	switch err := flag.CommandLine.Parse(os.Args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	case err != nil:
+		return 2, true
+	}
+	return 0, false
+}
+
+// Start runs after Parse: it answers -version and -sample-config,
 // refuses stray arguments, loads the plugin's table and checks it, and
 // starts the CPU profile. With done true the program exits with code
 // (0 after -version or -sample-config, else an error, already logged).

@@ -136,7 +136,9 @@ func FuzzEncodeVsTelegraf(f *testing.F) {
 func BenchmarkAppendMetric(b *testing.B) {
 	d := metricjson.NewJSON(0, "")
 	d.FloatNumbers = true
-	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`)
+	line := []byte(`{"fields":{"usage_guest":0,"usage_guest_nice":0,"usage_idle":97.5,"usage_iowait":0.125,"usage_irq":0,"usage_nice":0,` +
+		`"usage_softirq":0.0625,"usage_steal":0,"usage_system":1.0625,"usage_user":1.25},` +
+		`"name":"cpu","tags":{"cpu":"cpu-total","dc":"eu-west-1","env":"production","host":"host-01","rack":"r12"},"timestamp":1795552004}`)
 	var m metricline.Metric
 	if err := d.Decode(line, func(got *metricline.Metric) { m = *got }); err != nil {
 		b.Fatal(err)

@@ -34,7 +34,11 @@ func whichDB(t *testing.T, srv *redistest.Server, c *Config) int {
 		if _, err := check.Do("SELECT", db); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := redis.Int(check.Do("DEL", marker)); n == 1 {
+		n, err := redis.Int(check.Do("DEL", marker))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
 			return db
 		}
 	}
@@ -114,7 +118,8 @@ func TestURLConflictsAndMistakesAreRefused(t *testing.T) {
 		{&Config{Address: "127.0.0.1:70000"}, `port "70000" is not a number from 1 to 65535`},
 		{&Config{Address: "127.0.0.1:-1"}, `port "-1"`},
 		{&Config{Address: "127.0.0.1:http"}, `port "http"`},
-		{&Config{Connection: "sentinel", SentinelMaster: "m", Addresses: []string{"127.0.0.1:26379", "127.0.0.1:99999"}}, `option addresses: "127.0.0.1:99999": port "99999"`},
+		{&Config{Connection: "sentinel", SentinelMaster: "m", Addresses: []string{"127.0.0.1:26379", "127.0.0.1:99999"}},
+			`option addresses: "127.0.0.1:99999": port "99999"`},
 		{&Config{Address: "redis://:p@ss@127.0.0.1" + pw}, ""},
 		{&Config{Address: "redis://:" + pw + "%zz@127.0.0.1"}, "not a valid URL"},
 		{&Config{Address: "unix://host/tmp/s"}, "three slashes"},
@@ -137,7 +142,8 @@ func TestURLConflictsAndMistakesAreRefused(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
-	// rediss:// turns TLS on; redis:// with TLS options is a conflict.
+	// The scheme rediss:// turns TLS on; redis:// with TLS options is a
+	// conflict.
 	c := &Config{Address: "redis://127.0.0.1:6379", ClientConfig: tlsOpts("", "", "")}
 	c.InsecureSkipVerify = true
 	if err := c.Init(); err == nil || !strings.Contains(err.Error(), "redis:// is a plain connection, but tls options are set") {
@@ -189,12 +195,13 @@ func TestDatabaseOutOfRangeIntegration(t *testing.T) {
 	if _, err := check.Do("SELECT", 19); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := redis.String(check.Do("GET", "k19")); v != "v" {
-		t.Fatalf("database 19: %q", v)
+	if v, err := redis.String(check.Do("GET", "k19")); err != nil || v != "v" {
+		t.Fatalf("database 19: %q: %v", v, err)
 	}
 	// A default server: 16 databases.
 	def := redistest.Start(t)
-	if _, err := dial(t, &Config{Address: "redis://" + def.Addr + "/16"}); err == nil || !strings.Contains(err.Error(), "option database: 16 does not exist on "+def.Addr+" (it has 16: 0 to 15)") {
+	_, err = dial(t, &Config{Address: "redis://" + def.Addr + "/16"})
+	if err == nil || !strings.Contains(err.Error(), "option database: 16 does not exist on "+def.Addr+" (it has 16: 0 to 15)") {
 		t.Fatalf("database 16 of 16: %v", err)
 	}
 }
@@ -317,7 +324,8 @@ func TestURLErrorsNeverShowUserinfo(t *testing.T) {
 			t.Errorf("%q: %v", Redact(addr), err)
 			continue
 		}
-		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText || c.userText != want.userText || c.Database != want.Database {
+		if c.network != want.network || c.addr != want.addr || c.passwordText != want.passwordText || c.userText != want.userText ||
+			c.Database != want.Database {
 			t.Errorf("%q: %s %s user %q password %q database %d, want %s %s user %q password %q database %d", Redact(addr),
 				c.network, c.addr, c.userText, c.passwordText, c.Database, want.network, want.addr, want.userText, want.passwordText, want.Database)
 		}

@@ -122,12 +122,13 @@ func TestStreamBackslashesIntegration(t *testing.T) {
 				}
 			}
 			waitFor(t, "only the bad entries pending", func() bool {
-				return strings.Join(pendingIDs(t, srv, "metrics", "telegraf"), " ") == strings.Join(badIDs, " ")
+				return strings.Join(pendingIDs(t, srv), " ") == strings.Join(badIDs, " ")
 			})
 			// Claimed again, each bad entry is named at debug level only.
 			for id := range c.bad {
 				waitFor(t, "entry "+id+" delivered again", func() bool {
-					return strings.Contains(logs.String(), fmt.Sprintf(`D! [inputs.redis_consumer] stream "metrics" entry %s still unreadable, left pending`, id))
+					return strings.Contains(logs.String(),
+						fmt.Sprintf(`D! [inputs.redis_consumer] stream "metrics" entry %s still unreadable, left pending`, id))
 				})
 			}
 			log := logs.String()
@@ -203,10 +204,13 @@ func TestKeysBackslashNamedOnceIntegration(t *testing.T) {
 		waitFor(t, "a gather's line", func() bool { return len(r.stdout.Lines()) >= i })
 	}
 	waitFor(t, "the third gather's debug line", func() bool {
-		return count(logs.String(), `D! [inputs.redis_consumer] metric disk left out: metric "disk": field key "dir\\" ends in a backslash, which line protocol cannot carry (again)`) == 2
+		return count(logs.String(), `D! [inputs.redis_consumer] metric disk left out: metric "disk": `+
+			`field key "dir\\" ends in a backslash, which line protocol cannot carry (again)`) == 2
 	})
 	log := logs.String()
-	if count(log, "E! ") != 1 || count(log, `E! [inputs.redis_consumer] metric disk left out: metric "disk": field key "dir\\" ends in a backslash, which line protocol cannot carry`) != 1 {
+	if count(log, "E! ") != 1 ||
+		count(log, `E! [inputs.redis_consumer] metric disk left out: metric "disk": `+
+			`field key "dir\\" ends in a backslash, which line protocol cannot carry`) != 1 {
 		t.Fatalf("log:\n%s", log)
 	}
 	if count(log, "W! ") != 1 || count(log, `W! [inputs.redis_consumer] metric "disk": tag "path": value "C:\\" ends in a backslash`) != 1 {

@@ -249,13 +249,13 @@ func TestBuiltInStreamAcksOnlyWhatTelegrafDeliveredIntegration(t *testing.T) {
 	// Three reads later, nothing is acknowledged: nothing was delivered.
 	reads := commandCalls(t, srv, "xreadgroup")
 	waitFor(t, "three more reads", func() bool { return commandCalls(t, srv, "xreadgroup") >= reads+3 })
-	if n := pending(t, srv, "metrics", "telegraf"); n != 3 {
+	if n := pending(t, srv); n != 3 {
 		t.Fatalf("%d pending before delivery, want 3", n)
 	}
 	for _, m := range acc.GetTelegrafMetrics() {
 		m.Accept()
 	}
-	waitFor(t, "the XACK after delivery", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK after delivery", func() bool { return pending(t, srv) == 0 })
 	if n := len(acc.GetTelegrafMetrics()); n != 3 {
 		t.Fatalf("%d metrics, want each entry once", n)
 	}
@@ -280,13 +280,13 @@ func TestBuiltInStreamRejectedIsReadAgainIntegration(t *testing.T) {
 		m.Reject()
 	}
 	acc.Wait(t, 4) // delivered again
-	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
+	if n := pending(t, srv); n != 2 {
 		t.Fatalf("%d pending after a rejection, want 2", n)
 	}
 	for _, m := range acc.GetTelegrafMetrics()[2:] {
 		m.Accept()
 	}
-	waitFor(t, "the XACK after delivery", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK after delivery", func() bool { return pending(t, srv) == 0 })
 	sameLines(t, lines(t, acc.GetTelegrafMetrics()),
 		"redis_consumer price=1.5 1795552004000000000", "redis_consumer price=1.5 1795552004000000000",
 		"redis_consumer price=2.5 1795552004000000000", "redis_consumer price=2.5 1795552004000000000")
@@ -319,7 +319,7 @@ func TestBuiltInStreamMaxUndeliveredIntegration(t *testing.T) {
 			acc.Wait(t, delivered+1)
 		}
 	}
-	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv) == 0 })
 	if n := acc.NMetrics(); n != 10 {
 		t.Fatalf("%d metrics, want 10", n)
 	}
@@ -388,11 +388,11 @@ func TestBuiltInStreamRejectedIsRetriedWithABackoffIntegration(t *testing.T) {
 	if n := commandCalls(t, srv, "xreadgroup") - reads; n > 4 {
 		t.Fatalf("%d XREADGROUP for one retry, want at most 4 (no loop)", n)
 	}
-	if n := pending(t, srv, "metrics", "telegraf"); n != 2 {
+	if n := pending(t, srv); n != 2 {
 		t.Fatalf("%d pending while rejected, want 2", n)
 	}
 	accept.Store(true)
-	waitFor(t, "the XACK once delivered", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK once delivered", func() bool { return pending(t, srv) == 0 })
 	// Rejected twice, then delivered; or a third time, when the retry
 	// after the second backoff came before the test accepted.
 	for i, n := range handedOver(acc.GetTelegrafMetrics()) {
@@ -435,7 +435,7 @@ func TestBuiltInStreamPartlyRejectedIntegration(t *testing.T) {
 	}
 	acc := builtInSettled(t, srv.Addr, streamTune(nil), settle).got
 	acc.Wait(t, 9)
-	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv) == 0 })
 	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 2, 5: 2}
 	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("hand-overs of each entry %v, want %v", got, want)
@@ -475,7 +475,7 @@ func TestBuiltInStreamRejectionWaitsForWhatTelegrafHoldsIntegration(t *testing.T
 	for _, m := range acc.GetTelegrafMetrics()[6:] {
 		m.Accept()
 	}
-	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv) == 0 })
 	acc.Stays(t, 8, 100*time.Millisecond)
 	want := map[int64]int{0: 2, 1: 2, 2: 1, 3: 1, 4: 1, 5: 1}
 	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -499,7 +499,7 @@ func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *test
 	acc, logs := s.got, s.logs
 	acc.Wait(t, 1)
 	acc.GetTelegrafMetrics()[0].Accept()
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 	srv.Do("XADD", "metrics", "2000-0", "i", 1)
 	srv.Do("XADD", "metrics", "3000-0", "i", 2)
 	acc.Wait(t, 3)
@@ -517,7 +517,7 @@ func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *test
 	ms[3].Accept()
 	acc.Wait(t, 5)
 	acc.GetTelegrafMetrics()[4].Accept()
-	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv) == 0 })
 
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	waitFor(t, "the second W! line", func() bool {
@@ -526,7 +526,7 @@ func TestBuiltInStreamGroupDestroyedWhileTelegrafHoldsEntriesIntegration(t *test
 	srv.Do("XADD", "metrics", "5000-0", "i", 4)
 	acc.Wait(t, 6)
 	acc.GetTelegrafMetrics()[5].Accept()
-	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "every entry acknowledged", func() bool { return pending(t, srv) == 0 })
 	acc.Stays(t, 6, 100*time.Millisecond)
 	want := map[int64]int{0: 1, 1: 2, 2: 1, 3: 1, 4: 1}
 	if got := handedOver(acc.GetTelegrafMetrics()); fmt.Sprint(got) != fmt.Sprint(want) {

@@ -137,7 +137,10 @@ func TestDefaults(t *testing.T) {
 	if err := p.Init(); err != nil {
 		t.Fatal(err)
 	}
-	host, _ := os.Hostname()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if p.Measurement != "redis_consumer" || !strings.HasPrefix(p.Consumer, host+"-") || p.Group != "telegraf" {
 		t.Fatalf("stream defaults: %q %q %q", p.Measurement, p.Consumer, p.Group)
 	}

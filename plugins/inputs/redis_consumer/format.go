@@ -209,7 +209,7 @@ func (e *StdoutError) Unwrap() error { return e.Err }
 // of the stream writers that share its Trims (shareTrims); nil log: not
 // named.
 func newOutput(w io.Writer, log telegraf.Logger) *output {
-	o := &output{w: w, leftOut: map[string]bool{}}
+	o := &output{w: w, leftOut: make(map[string]bool)}
 	if log != nil {
 		o.enc.Trims = lineprotocol.NewTrims(log.Warnf)
 	}
@@ -267,7 +267,7 @@ func (o *output) view(m telegraf.Metric) {
 }
 
 // bytesOf is s as bytes without a copy; never written to.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) } //nolint:gosec // G103: a copy allocates each name, key and value per metric
 
 // write sends what serialize built, in one Write.
 func (o *output) write(buf []byte) error {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/gomodule/redigo/redis"
-
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
@@ -38,7 +37,7 @@ func TestKeysStringsHashesAndListsIntegration(t *testing.T) {
 	if len(got) != 5 {
 		t.Fatalf("output %q", got)
 	}
-	hash, ts := lastField(got[4])
+	hash, ts := lastField(t, got[4])
 	want := []string{
 		"climate,key=sensor:1,room=hall temp=19.5 1795552004000000000",
 		`climate,key=sensor:3,room=attic _id="x",big=18446744073709551615u,n=3i,note="a \"b\"",ok=true,temp=18.25 1795552004000000007`,
@@ -146,8 +145,12 @@ func TestKeysAcrossScanPagesIntegration(t *testing.T) {
 	c := srv.Conn()
 	const n = 2500
 	for i := 0; i < n; i++ {
-		c.Send("HSET", fmt.Sprintf("h:%04d", i), "v", i)
-		c.Send("SET", fmt.Sprintf("s:%04d", i), i)
+		if err := c.Send("HSET", fmt.Sprintf("h:%04d", i), "v", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send("SET", fmt.Sprintf("s:%04d", i), i); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := c.Do(""); err != nil {
 		t.Fatal(err)
@@ -158,7 +161,7 @@ func TestKeysAcrossScanPagesIntegration(t *testing.T) {
 	got := waitLines(t, r.stdout, n)
 	seen := map[string]bool{}
 	for _, l := range got {
-		series, _ := lastField(l)
+		series, _ := lastField(t, l)
 		seen[series] = true
 	}
 	if len(got) != n || len(seen) != n || !seen["redis_consumer,key=h:0042 v=42"] {
@@ -185,7 +188,7 @@ func TestKeysBadValuesIntegration(t *testing.T) {
 	r.gather(t)
 	waitLines(t, r.stdout, 2)
 	for _, l := range r.stdout.Lines() {
-		if series, _ := lastField(l); series != "redis_consumer reading=12.5" {
+		if series, _ := lastField(t, l); series != "redis_consumer reading=12.5" {
 			t.Fatalf("output %q", l)
 		}
 	}

@@ -2,6 +2,7 @@ package redis_consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,7 +150,8 @@ func (s *streamReader) step() error {
 	if isStdout(err) {
 		return err
 	}
-	if _, isReply := err.(redis.Error); err != nil && !isReply {
+	var reply redis.Error
+	if err != nil && !errors.As(err, &reply) {
 		s.fresh.abandon() // the connection is dropped, with any reply in flight
 	}
 	if !s.fresh.inflight {

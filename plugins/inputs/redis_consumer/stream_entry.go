@@ -30,7 +30,7 @@ func (e entry) time() (time.Time, error) {
 	ms, _, _ := strings.Cut(e.id, "-")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("entry ID %q: %v", e.id, err)
+		return time.Time{}, fmt.Errorf("entry ID %q: %w", e.id, err)
 	}
 	return time.UnixMilli(n), nil
 }
@@ -81,7 +81,7 @@ func parseEntries(reply any) ([]entry, error) {
 				return nil, fmt.Errorf("stream entry %s: %w", id, err)
 			}
 			if e.fields == nil {
-				e.fields = [][]byte{} // present, without fields
+				e.fields = make([][]byte, 0) // present, without fields
 			}
 		}
 		entries = append(entries, e)
@@ -97,17 +97,17 @@ func readGroupEntries(reply any) ([]entry, error) {
 	}
 	streams, err := redis.Values(reply, nil)
 	if err != nil {
-		return nil, fmt.Errorf("XREADGROUP reply: %w", err)
+		return nil, fmt.Errorf("reading the reply to XREADGROUP: %w", err)
 	}
 	var entries []entry
 	for _, s := range streams {
 		kv, err := redis.Values(s, nil)
 		if err != nil || len(kv) != 2 {
-			return nil, errors.New("XREADGROUP reply: not [key, entries]")
+			return nil, errors.New("reading the reply to XREADGROUP: not [key, entries]")
 		}
 		got, err := parseEntries(kv[1])
 		if err != nil {
-			return nil, fmt.Errorf("XREADGROUP reply: %w", err)
+			return nil, fmt.Errorf("reading the reply to XREADGROUP: %w", err)
 		}
 		entries = append(entries, got...)
 	}
@@ -233,8 +233,7 @@ func newEntryConverter(f entryFormat, out *output) *entryConverter {
 		return c
 	}
 	if f.payloadField != "" && f.lineProtocol {
-		// Init has checked the precision with Telegraf's parser.
-		c.rewrite, _ = lineprotocol.NewRewriter(f.precision)
+		c.rewrite, _ = lineprotocol.NewRewriter(f.precision) //nolint:errcheck // Init has checked the precision with Telegraf's parser
 		c.rewrite.SetTrims(out.enc.Trims)
 	}
 	if f.payloadField == "" {

@@ -17,24 +17,26 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// pending is the number of entries of the group not acknowledged.
-func pending(t *testing.T, srv *redistest.Server, key, group string) int64 {
+// pending is the number of entries of streamPlugin's group (telegraf on
+// metrics) not acknowledged.
+func pending(t *testing.T, srv *redistest.Server) int64 {
 	t.Helper()
-	v, err := redis.Values(srv.Conn().Do("XPENDING", key, group))
+	v, err := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v[0].(int64)
 }
 
-// pendingIDs lists the pending entries of a group as id@consumer.
-func pendingIDs(t *testing.T, srv *redistest.Server, key, group string) []string {
+// pendingIDs lists the pending entries of streamPlugin's group as
+// id@consumer.
+func pendingIDs(t *testing.T, srv *redistest.Server) []string {
 	t.Helper()
-	v, err := redis.Values(srv.Conn().Do("XPENDING", key, group, "-", "+", 100))
+	v, err := redis.Values(srv.Conn().Do("XPENDING", "metrics", "telegraf", "-", "+", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	ids := make([]string, 0, len(v))
 	for _, e := range v {
 		f := e.([]any)
 		ids = append(ids, string(f[0].([]byte))+"@"+string(f[1].([]byte)))
@@ -65,7 +67,7 @@ func TestStreamFieldsBecomeMetricsAndAreAckedIntegration(t *testing.T) {
 	sameLines(t, waitLines(t, r.stdout, 2),
 		`rate,id=bitcoin note="a b",price=97234.12,volume=12 1795552004000000000`,
 		`rate,id=ethereum big="1e400",ok="true",price=3391.45 1795552004123000000`)
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 
 	// Entries added later are read as they come.
 	srv.Do("XADD", "metrics", "1795552005000-0", "id", "bitcoin", "price", "97300")
@@ -73,7 +75,7 @@ func TestStreamFieldsBecomeMetricsAndAreAckedIntegration(t *testing.T) {
 	if got := r.stdout.Lines()[2]; got != "rate,id=bitcoin price=97300 1795552005000000000" {
 		t.Fatalf("third: %q", got)
 	}
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 	if err := r.closeStdin(t); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +104,8 @@ func TestStreamTypedEntriesIntegration(t *testing.T) {
 		`cpu,dc=eu,host=web-01 #x=-0,msg="disk \"sda\" \\ full",n=-9223372036854775808i,ok=false,u=18446744073709551615u,usage=1.5 1795552004123456789`,
 		`mem free=3u 2000000`,
 		`m v="tab\\there" 7`)
-	waitFor(t, "the XACK of the good ones", func() bool { return pending(t, srv, "metrics", "telegraf") == 1 })
-	if ids := pendingIDs(t, srv, "metrics", "telegraf"); len(ids) != 1 || ids[0] != "3-1@c1" {
+	waitFor(t, "the XACK of the good ones", func() bool { return pending(t, srv) == 1 })
+	if ids := pendingIDs(t, srv); len(ids) != 1 || ids[0] != "3-1@c1" {
 		t.Fatalf("pending %q", ids)
 	}
 	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 3-1: field "v": "3x" is not a value of the layout`) {
@@ -147,7 +149,7 @@ func TestStreamTypedHostileEntriesInABatchIntegration(t *testing.T) {
 	if got := out.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "2-1@c1 4-1@c1 5-1@c1 7-1@c1 8-1@c1 9-1@c1 10-1@c1" {
+	if got := pendingIDs(t, srv); strings.Join(got, " ") != "2-1@c1 4-1@c1 5-1@c1 7-1@c1 8-1@c1 9-1@c1 10-1@c1" {
 		t.Fatalf("pending: %v", got)
 	}
 	log := logs.String()
@@ -184,7 +186,7 @@ func TestStreamPayloadFieldIntegration(t *testing.T) {
 		"cpu,host=b usage=0.25 1795552004555000000",
 		"mem free=1u 1",
 		"mem free=2u 2")
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 }
 
 func TestStreamPayloadJSONTakesItsOwnTimeIntegration(t *testing.T) {
@@ -213,8 +215,8 @@ func TestStreamStartIDDollarSkipsOlderEntriesIntegration(t *testing.T) {
 	p, _ := streamPlugin(t, srv, func(p *RedisConsumer) { p.StartID = "$" })
 	r := start(t, p, RunOptions{})
 	waitFor(t, "the group", func() bool {
-		groups, _ := redis.Values(srv.Conn().Do("XINFO", "GROUPS", "metrics"))
-		return len(groups) == 1
+		groups, err := redis.Values(srv.Conn().Do("XINFO", "GROUPS", "metrics"))
+		return err == nil && len(groups) == 1
 	})
 	srv.Do("XADD", "metrics", "2-0", "v", "2")
 	sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000")
@@ -232,7 +234,7 @@ func TestStreamClaimsEntriesOfADeadConsumerIntegration(t *testing.T) {
 	srv.Do("XADD", "metrics", "2000-0", "v", "2")
 	srv.Do("XREADGROUP", "GROUP", "telegraf", "dead", "STREAMS", "metrics", ">")
 	srv.Do("XADD", "metrics", "3000-0", "v", "3")
-	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@dead 2000-0@dead" {
+	if got := pendingIDs(t, srv); strings.Join(got, " ") != "1000-0@dead 2000-0@dead" {
 		t.Fatalf("setup: %v", got)
 	}
 	p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle = config.Duration(200 * time.Millisecond) })
@@ -244,7 +246,7 @@ func TestStreamClaimsEntriesOfADeadConsumerIntegration(t *testing.T) {
 		t.Fatalf("claimed before claim_idle: %v", got)
 	}
 	sameLines(t, got, "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000", "redis_consumer v=3 3000000000")
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 	if !strings.Contains(logs.String(), "I! [inputs.redis_consumer] claimed 2 entries pending for more than 200ms") {
 		t.Fatalf("log:\n%s", logs)
 	}
@@ -270,7 +272,7 @@ func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
 		p, logs := streamPlugin(t, srv, func(p *RedisConsumer) { p.ClaimIdle = config.Duration(200 * time.Millisecond) })
 		r := start(t, p, RunOptions{})
 		sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=2 2000000000")
-		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv) == 0 })
 		if log := logs.String(); !strings.Contains(log, "I! [inputs.redis_consumer] claimed 1 entries pending for more than 200ms") ||
 			strings.Contains(log, "claimed 2") || strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
 			t.Fatalf("log:\n%s", log)
@@ -290,7 +292,7 @@ func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
 		srv.Do("XTRIM", "metrics", "MAXLEN", 0)
 		claims := commandCalls(t, srv, "xautoclaim")
 		waitFor(t, "a claim pass after the trim", func() bool { return commandCalls(t, srv, "xautoclaim") > claims })
-		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv) == 0 })
 		srv.Do("XADD", "metrics", "3000-0", "v", "3")
 		sameLines(t, waitLines(t, r.stdout, 1), "redis_consumer v=3 3000000000")
 		if log := logs.String(); strings.Contains(log, "I! [inputs.redis_consumer] claimed") || strings.Contains(log, "E! ") || strings.Contains(log, "W! ") {
@@ -309,7 +311,7 @@ func TestStreamClaimSkipsEntriesDeletedWhilePendingIntegration(t *testing.T) {
 		}), func(m telegraf.Metric) { m.Accept() })
 		acc, logs := s.got, s.logs
 		acc.Wait(t, 1)
-		waitFor(t, "the pending list empty", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+		waitFor(t, "the pending list empty", func() bool { return pending(t, srv) == 0 })
 		if got := lines(t, acc.GetTelegrafMetrics()); len(got) != 1 || got[0] != "redis_consumer v=1 1000000000" {
 			t.Fatalf("metrics: %q", got)
 		}
@@ -400,7 +402,7 @@ func TestStreamRestartWithTheSameNameGetsItsPendingBackIntegration(t *testing.T)
 		t.Fatal(err)
 	}
 	sameLines(t, out.Lines(), "redis_consumer v=3 3000000000")
-	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+	if got := pendingIDs(t, srv); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("after c2: %v", got)
 	}
 
@@ -410,7 +412,7 @@ func TestStreamRestartWithTheSameNameGetsItsPendingBackIntegration(t *testing.T)
 		t.Fatal(err)
 	}
 	sameLines(t, out.Lines(), "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
-	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
+	if n := pending(t, srv); n != 0 {
 		t.Fatalf("%d still pending", n)
 	}
 }
@@ -431,12 +433,13 @@ func TestStreamParseErrorKeepLeavesTheEntryPendingIntegration(t *testing.T) {
 	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 3")
 	claims := commandCalls(t, srv, "xautoclaim")
 	waitFor(t, "three more claim passes", func() bool { return commandCalls(t, srv, "xautoclaim") >= claims+3 })
-	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+	if got := pendingIDs(t, srv); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("pending: %v", got)
 	}
 	log := logs.String()
 	if count(log, "E! ") != 2 ||
-		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: expected field: "cpu usage="; left pending (on_parse_error = "keep")`) != 1 ||
+		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: expected field: "cpu usage="; `+
+			`left pending (on_parse_error = "keep")`) != 1 ||
 		count(log, `E! [inputs.redis_consumer] stream "metrics" entry 2000-0: no field "lp": "other=x"; left pending`) != 1 {
 		t.Fatalf("log:\n%s", log)
 	}
@@ -458,10 +461,11 @@ func TestStreamParseErrorAckIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameLines(t, out.Lines(), "cpu usage=1 3")
-	if n := pending(t, srv, "metrics", "telegraf"); n != 0 {
+	if n := pending(t, srv); n != 0 {
 		t.Fatalf("%d pending", n)
 	}
-	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: expected field: "cpu usage="; acknowledged, it will not be delivered again`) {
+	if !strings.Contains(logs.String(), `E! [inputs.redis_consumer] stream "metrics" entry 1000-0: invalid line protocol at byte 11: `+
+		`expected field: "cpu usage="; acknowledged, it will not be delivered again`) {
 		t.Fatalf("log:\n%s", logs)
 	}
 }
@@ -480,7 +484,8 @@ func TestStreamGroupCreatedAgainAfterTheKeyWasDeletedIntegration(t *testing.T) {
 	waitLines(t, r.stdout, 1)
 	srv.Do("DEL", "metrics")
 	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] stream "metrics" is gone (the key was deleted, or Redis lost it), and consumer group "telegraf" with it: created both again, the group at 0`)
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] stream "metrics" is gone (the key was deleted, or Redis lost it), `+
+			`and consumer group "telegraf" with it: created both again, the group at 0`)
 	})
 	srv.Do("XADD", "metrics", "500-0", "v", "0")
 	srv.Do("XADD", "metrics", "2000-0", "v", "2")
@@ -503,19 +508,21 @@ func TestStreamGroupDestroyedReadsOnAfterTheLastEntryIntegration(t *testing.T) {
 	p, logs := streamPlugin(t, srv, nil)
 	r := start(t, p, RunOptions{})
 	waitLines(t, r.stdout, 3)
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	srv.Do("XADD", "metrics", "4000-0", "v", 4)
 	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, the stream is not (XGROUP DESTROY?): created the group again at 3000-0, the last entry this consumer read: the entries after it are read, none before it again`)
+		return strings.Contains(logs.String(), `W! [inputs.redis_consumer] consumer group "telegraf" of stream "metrics" is gone, `+
+			`the stream is not (XGROUP DESTROY?): created the group again at 3000-0, the last entry this consumer read: `+
+			`the entries after it are read, none before it again`)
 	})
 	waitLines(t, r.stdout, 4)
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	waitFor(t, "the second warning", func() bool { return strings.Contains(logs.String(), "created the group again at 4000-0") })
 	srv.Do("XADD", "metrics", "5000-0", "v", 5)
 	waitLines(t, r.stdout, 5)
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 	if err := r.closeStdin(t); err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +548,7 @@ func TestStreamRedisRestartIntegration(t *testing.T) {
 	srv.Do("XADD", "metrics", "2000-0", "v", "2")
 	got := waitLines(t, r.stdout, 2)
 	sameLines(t, got, "redis_consumer v=1 1000000000", "redis_consumer v=2 2000000000")
-	waitFor(t, "the XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK", func() bool { return pending(t, srv) == 0 })
 	waitFor(t, "the recovery line", func() bool { return strings.Contains(logs.String(), "is back after") })
 }
 
@@ -566,7 +573,7 @@ func TestStreamNothingAckedThatWasNotWrittenIntegration(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("Run: %v", err)
 	}
-	if got := pendingIDs(t, srv, "metrics", "telegraf"); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
+	if got := pendingIDs(t, srv); strings.Join(got, " ") != "1000-0@c1 2000-0@c1" {
 		t.Fatalf("pending: %v", got)
 	}
 }

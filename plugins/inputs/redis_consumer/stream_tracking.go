@@ -264,7 +264,9 @@ func (f *pace) rejected(ids []string, pd *pendingList) {
 		if f.loud {
 			log = f.log.Warnf
 		}
-		log("stream %q: Telegraf did not deliver %d entries (an output refused their metrics or dropped them from a full buffer; telegraf --test rejects every metric): they stay pending; reading pauses until Telegraf has settled the entries it holds, then they are handed over again, at once if it delivered some, else in %s",
+		log("stream %q: Telegraf did not deliver %d entries (an output refused their metrics or dropped them from a full buffer; "+
+			"telegraf --test rejects every metric): they stay pending; reading pauses until Telegraf has settled the entries it holds, "+
+			"then they are handed over again, at once if it delivered some, else in %s",
 			f.key, len(ids), in)
 		return
 	}

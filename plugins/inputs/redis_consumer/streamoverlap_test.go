@@ -219,14 +219,14 @@ func TestStreamOverlapReadsTheNextBatchWhileWritingIntegration(t *testing.T) {
 	stdout := newGatedStdout(1, 0)
 	runOn(t, p, stdout)
 	stdout.waitHeld(t)
-	waitFor(t, "the next read during the write", func() bool { return pending(t, srv, "metrics", "telegraf") == 200 })
-	ids := pendingIDs(t, srv, "metrics", "telegraf")
+	waitFor(t, "the next read during the write", func() bool { return pending(t, srv) == 200 })
+	ids := pendingIDs(t, srv)
 	if len(ids) != 100 || ids[0] != "1-0@c1" || ids[99] != "100-0@c1" {
 		t.Fatalf("the batch held in its write is not pending: %v", ids)
 	}
 	stdout.open()
 	everyEntryOnce(t, &stdout.out, 1000)
-	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the last XACK", func() bool { return pending(t, srv) == 0 })
 }
 
 // Hostile: a stop while the next read is in flight. Its entries are
@@ -242,14 +242,14 @@ func TestStreamOverlapStopWritesTheReadInFlightIntegration(t *testing.T) {
 	stdout := newGatedStdout(1, 0)
 	cancel, done := runOn(t, p, stdout)
 	stdout.waitHeld(t)
-	waitFor(t, "the next read during the write", func() bool { return pending(t, srv, "metrics", "telegraf") == 200 })
+	waitFor(t, "the next read during the write", func() bool { return pending(t, srv) == 200 })
 	cancel()
 	stdout.open()
 	if err := result(t, done); err != nil {
 		t.Fatal(err)
 	}
 	everyEntryOnce(t, &stdout.out, 200)
-	if got := pending(t, srv, "metrics", "telegraf"); got != 0 {
+	if got := pending(t, srv); got != 0 {
 		t.Fatalf("%d entries left pending", got)
 	}
 	ackedOnlyIfWritten(t, srv, stdout.out.Lines())
@@ -273,12 +273,12 @@ func TestStreamOverlapReplyCutByAConnectionKillIntegration(t *testing.T) {
 	runOn(t, p, stdout)
 	stdout.waitHeld(t)
 	waitFor(t, "the next read during the write", func() bool {
-		return strings.Join(pendingIDs(t, srv, "metrics", "telegraf"), " ") == "2-0@c1 3-0@c1"
+		return strings.Join(pendingIDs(t, srv), " ") == "2-0@c1 3-0@c1"
 	})
 	proxy.Cut()
 	stdout.open()
 	everyEntryOnce(t, &stdout.out, 3)
-	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the last XACK", func() bool { return pending(t, srv) == 0 })
 	if !strings.Contains(logs.String(), `1 entries still pending for consumer "c1" delivered again`) {
 		t.Fatal("the entry of the cut reply did not come back from the pending list")
 	}
@@ -298,13 +298,13 @@ func TestStreamOverlapRedisKilledIntegration(t *testing.T) {
 	runOn(t, p, stdout)
 	stdout.waitHeld(t)
 	waitFor(t, "the next read during the write", func() bool {
-		ids := pendingIDs(t, srv, "metrics", "telegraf")
-		return pending(t, srv, "metrics", "telegraf") == 200 && ids[0] == "101-0@c1"
+		ids := pendingIDs(t, srv)
+		return pending(t, srv) == 200 && ids[0] == "101-0@c1"
 	})
 	srv.Restart()
 	stdout.open()
 	waitFor(t, "every entry", func() bool { return len(entriesOut(t, stdout.out.Lines())) == 500 })
-	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the last XACK", func() bool { return pending(t, srv) == 0 })
 	ackedOnlyIfWritten(t, srv, stdout.out.Lines())
 }
 
@@ -329,7 +329,7 @@ func TestStreamOverlapStdoutClosedIntegration(t *testing.T) {
 		t.Fatalf("%d entries written, want the first batch", len(out))
 	}
 	ackedOnlyIfWritten(t, srv, lines)
-	if got := pending(t, srv, "metrics", "telegraf"); got < 100 {
+	if got := pending(t, srv); got < 100 {
 		t.Fatalf("only %d entries pending: the batch that failed is acknowledged", got)
 	}
 }
@@ -347,7 +347,7 @@ func TestStreamOverlapKeyDeletedIntegration(t *testing.T) {
 	stdout := newGatedStdout(1, 0)
 	runOn(t, p, stdout)
 	stdout.waitHeld(t)
-	waitFor(t, "the next read during the write", func() bool { return pending(t, srv, "metrics", "telegraf") == 200 })
+	waitFor(t, "the next read during the write", func() bool { return pending(t, srv) == 200 })
 	srv.Do("DEL", "metrics")
 	stdout.open()
 	waitFor(t, "the warning", func() bool {
@@ -361,7 +361,7 @@ func TestStreamOverlapKeyDeletedIntegration(t *testing.T) {
 			t.Fatalf("entry %d delivered before the deletion came out %d times", i, out[i])
 		}
 	}
-	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the last XACK", func() bool { return pending(t, srv) == 0 })
 }
 
 // Hostile: the group is destroyed (XGROUP DESTROY) while a batch is
@@ -380,7 +380,7 @@ func TestStreamOverlapGroupDestroyedIntegration(t *testing.T) {
 	stdout := newGatedStdout(1, 0)
 	runOn(t, p, stdout)
 	stdout.waitHeld(t)
-	waitFor(t, "the next read during the write", func() bool { return pending(t, srv, "metrics", "telegraf") == 200 })
+	waitFor(t, "the next read during the write", func() bool { return pending(t, srv) == 200 })
 	srv.Do("XGROUP", "DESTROY", "metrics", "telegraf")
 	stdout.open()
 	waitFor(t, "the warning", func() bool {
@@ -388,5 +388,5 @@ func TestStreamOverlapGroupDestroyedIntegration(t *testing.T) {
 			`group again at 200-0`)
 	})
 	everyEntryOnce(t, &stdout.out, 1000)
-	waitFor(t, "the last XACK", func() bool { return pending(t, srv, "metrics", "telegraf") == 0 })
+	waitFor(t, "the last XACK", func() bool { return pending(t, srv) == 0 })
 }

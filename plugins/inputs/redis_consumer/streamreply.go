@@ -68,7 +68,7 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 	}
 	for ; streams > 0; streams-- {
 		if n, err := rr.Array(noCancel); err != nil || n != 2 {
-			return nil, orProtocol(err, "XREADGROUP reply: not [key, entries]")
+			return nil, orProtocol(err, "reading the reply to XREADGROUP: not [key, entries]")
 		}
 		if _, err := rr.Bulk(noCancel); err != nil {
 			return nil, err
@@ -82,7 +82,7 @@ func (rr *rawReplies) readGroup() ([]entry, error) {
 		}
 		for ; n > 0; n-- {
 			if parts, err := rr.Array(noCancel); err != nil || parts != 2 {
-				return nil, orProtocol(err, "XREADGROUP reply: entry not [id, fields]")
+				return nil, orProtocol(err, "reading the reply to XREADGROUP: entry not [id, fields]")
 			}
 			id, err := rr.Bulk(noCancel)
 			if err != nil {

@@ -63,16 +63,20 @@ func TestSubscribeInfluxIntegration(t *testing.T) {
 		"climate,channel=sensors:kitchen,room=kitchen note=\"a b\",ok=true,temp=21.5 1795552006000000000",
 		"cpu,channel=metrics,host=a count=3i,usage=0.5 1795552004000000000",
 		"mem,channel=metrics,host=a free=12u 1795552005000000000")
-	series, ts := lastField(got[3])
+	series, ts := lastField(t, got[3])
 	if series != "no_time,channel=metrics value=1" || ts < before || ts > time.Now().UnixNano() {
 		t.Fatalf("line without a timestamp: %q", got[3])
 	}
 }
 
 // lastField splits a line before its timestamp.
-func lastField(line string) (string, int64) {
+func lastField(t *testing.T, line string) (string, int64) {
+	t.Helper()
 	i := strings.LastIndexByte(line, ' ')
-	ts, _ := strconv.ParseInt(line[i+1:], 10, 64)
+	ts, err := strconv.ParseInt(line[i+1:], 10, 64)
+	if err != nil {
+		t.Fatalf("line %q: timestamp: %v", line, err)
+	}
 	return line[:i], ts
 }
 
@@ -126,7 +130,8 @@ func TestSubscribeBadPayloadIsOneErrorLineIntegration(t *testing.T) {
 	sameLines(t, waitLines(t, r.stdout, 1), "cpu usage=1 1795552004000000000")
 	log := logs.String()
 	if count(log, "E! ") != 2 ||
-		!strings.Contains(log, `E! [inputs.redis_consumer] channel "metrics": message skipped: metric parse error: expected field at 1:11: "cpu usage= 1": "cpu usage= 1\nxxx`) ||
+		!strings.Contains(log, `E! [inputs.redis_consumer] channel "metrics": message skipped: `+
+			`metric parse error: expected field at 1:11: "cpu usage= 1": "cpu usage= 1\nxxx`) ||
 		!strings.Contains(log, `E! [inputs.redis_consumer] channel "metrics": message skipped: no metric in the data: ""`) {
 		t.Fatalf("log:\n%s", log)
 	}
@@ -189,11 +194,16 @@ func TestSubscribeNoticesADeadConnectionIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	srv := redistest.Start(t)
-	info, _ := redis.String(srv.Conn().Do("INFO", "server"))
+	info, err := redis.String(srv.Conn().Do("INFO", "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pid := 0
 	for _, l := range strings.Split(info, "\r\n") {
 		if v, ok := strings.CutPrefix(l, "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
+			if pid, err = strconv.Atoi(v); err != nil {
+				t.Fatalf("INFO process_id: %v", err)
+			}
 		}
 	}
 	if pid == 0 {
@@ -214,11 +224,19 @@ func TestSubscribeNoticesADeadConnectionIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	frozen := time.Now()
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	// However the test ends, the server runs again before redistest's
+	// cleanup (registered earlier, run later) stops it.
+	t.Cleanup(func() {
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Error(err)
+		}
+	})
 	waitFor(t, "the outage warning", func() bool { return strings.Contains(logs.String(), "is unavailable") })
 	if took := time.Since(frozen); took > 1200*time.Millisecond {
 		t.Fatalf("noticed after %s with timeout 400ms", took)
 	}
-	_ = syscall.Kill(pid, syscall.SIGCONT)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the recovery line", func() bool { return strings.Contains(logs.String(), "is back after") })
 }

@@ -3,6 +3,7 @@ package redis_consumer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -79,28 +80,37 @@ func TestBuiltIntoTelegrafIntegration(t *testing.T) {
 	tg := telegraftest.Start(t, "telegraf", bin, nil, "--config", conf)
 
 	waitFor(t, "the quote and the entries in the file", func() bool {
-		data, _ := os.ReadFile(out)
+		data, err := os.ReadFile(out)
+		if errors.Is(err, os.ErrNotExist) {
+			return false // not created yet
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		return strings.Contains(string(data), docLines[0]) &&
 			strings.Count(string(data), "redis_consumer,id=bitcoin i=") >= 5
 	})
 	// The list's Redis is away: not delivered, so not acknowledged,
 	// however many writes fail.
 	waitFor(t, "two failed writes", func() bool { return strings.Count(tg.Output(), "E! [agent] Error writing to outputs.redis") >= 2 })
-	if n := pending(t, src, "metrics", "telegraf"); n != 5 {
+	if n := pending(t, src); n != 5 {
 		t.Fatalf("%d entries pending with an output down, want 5", n)
 	}
 
 	dst.Restart()
 	waitFor(t, "the entries in the list", func() bool {
-		n, _ := redis.Int(dst.Conn().Do("LLEN", "copy:redis_consumer"))
-		return n >= 5
+		n, err := redis.Int(dst.Conn().Do("LLEN", "copy:redis_consumer"))
+		return err == nil && n >= 5
 	})
-	waitFor(t, "the XACK once every output delivered", func() bool { return pending(t, src, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK once every output delivered", func() bool { return pending(t, src) == 0 })
 
 	if err := tg.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	items, _ := redis.Strings(dst.Conn().Do("LRANGE", "copy:redis_consumer", 0, -1))
+	items, err := redis.Strings(dst.Conn().Do("LRANGE", "copy:redis_consumer", 0, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(items) != 5 || !strings.HasPrefix(items[0], "redis_consumer,id=bitcoin i=0 1795552004000000000") {
 		t.Fatalf("list %q", items)
 	}
@@ -173,7 +183,7 @@ func TestBuiltIntoTelegrafTestModeIntegration(t *testing.T) {
 	if n := commandCalls(t, src, "xreadgroup"); n > 15 {
 		t.Fatalf("%d XREADGROUP in 3s, want a handful (no loop)", n)
 	}
-	if n := pending(t, src, "metrics", "telegraf"); n != int64(len(printed)) {
+	if n := pending(t, src); n != int64(len(printed)) {
 		t.Fatalf("%d entries pending after --test, want the %d printed (--test delivers nothing)", n, len(printed))
 	}
 	if !strings.Contains(stderr.String(), `W! [inputs.redis_consumer] stream "metrics": Telegraf did not deliver`) {
@@ -184,10 +194,14 @@ func TestBuiltIntoTelegrafTestModeIntegration(t *testing.T) {
 var droppedLine = regexp.MustCompile(`Metric buffer overflow; (\d+) metrics have been dropped`)
 
 // dropped sums what Telegraf logged as dropped from its output buffers.
-func dropped(log string) int {
+func dropped(t *testing.T, log string) int {
+	t.Helper()
 	n := 0
 	for _, m := range droppedLine.FindAllStringSubmatch(log, -1) {
-		k, _ := strconv.Atoi(m[1])
+		k, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatalf("%q: %v", m[0], err)
+		}
 		n += k
 	}
 	return n
@@ -254,23 +268,26 @@ func TestBuiltIntoTelegrafOutputDownIntegration(t *testing.T) {
 	if n := commandCalls(t, src, "xreadgroup") - reads; n > 1 {
 		t.Fatalf("%d XREADGROUP while the output is down and Telegraf holds what it can, want none", n)
 	}
-	if n := dropped(tg.Output()); n > 200 {
+	if n := dropped(t, tg.Output()); n > 200 {
 		t.Fatalf("%d metrics dropped for 300 entries and a buffer of 100, want at most 200 (each once)", n)
 	}
-	if n := pending(t, src, "metrics", "telegraf"); n == 0 || n > 300 {
+	if n := pending(t, src); n == 0 || n > 300 {
 		t.Fatalf("%d entries pending with the output down", n)
 	}
 
 	dst.Restart()
 	waitFor(t, "every entry in the list", func() bool {
-		n, _ := redis.Int(dst.Conn().Do("LLEN", "copy"))
-		return n >= 300
+		n, err := redis.Int(dst.Conn().Do("LLEN", "copy"))
+		return err == nil && n >= 300
 	})
-	waitFor(t, "the XACK once every entry is delivered", func() bool { return pending(t, src, "metrics", "telegraf") == 0 })
+	waitFor(t, "the XACK once every entry is delivered", func() bool { return pending(t, src) == 0 })
 	if err := tg.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	items, _ := redis.Strings(dst.Conn().Do("LRANGE", "copy", 0, -1))
+	items, err := redis.Strings(dst.Conn().Do("LRANGE", "copy", 0, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	written := map[int]int{}
 	for _, it := range items {
 		var i int
@@ -284,7 +301,7 @@ func TestBuiltIntoTelegrafOutputDownIntegration(t *testing.T) {
 			t.Fatalf("entry %d written %d times, want once", i, written[i])
 		}
 	}
-	if n := dropped(tg.Output()); n > 200 {
+	if n := dropped(t, tg.Output()); n > 200 {
 		t.Fatalf("%d metrics dropped in all, want at most 200: an entry handed over again was dropped again", n)
 	}
 }

@@ -7,7 +7,6 @@
 package faultproxy
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -36,7 +35,7 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}, resume: make(chan struct{})}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: make(map[net.Conn]struct{}), resume: make(chan struct{})}
 	close(p.resume)
 	go p.accept()
 	t.Cleanup(p.Close)
@@ -108,10 +107,7 @@ func (p *Proxy) pipe(dst, src net.Conn, replies bool) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
-				return
-			}
-			return
+			return // io.EOF or any other error: the pipe ends either way
 		}
 	}
 }
@@ -187,7 +183,7 @@ func (p *Proxy) Cut() {
 	for c := range p.conns {
 		c.Close()
 	}
-	p.conns = map[net.Conn]struct{}{}
+	p.conns = make(map[net.Conn]struct{})
 }
 
 // Close stops the proxy.

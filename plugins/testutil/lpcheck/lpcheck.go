@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,7 +168,7 @@ func describe(x any) string {
 	for _, f := range fields {
 		v := f.Value
 		if x, ok := v.(float64); ok {
-			v = fmt.Sprintf("%x", math.Float64bits(x))
+			v = strconv.FormatUint(math.Float64bits(x), 16)
 		}
 		fmt.Fprintf(&b, " field %q=%T(%v)", f.Key, f.Value, v)
 	}

@@ -45,7 +45,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // Addrs are the nodes' addresses, as seed nodes.
 func (c *Cluster) Addrs() []string {
-	var a []string
+	a := make([]string, 0, len(c.Nodes))
 	for _, n := range c.Nodes {
 		a = append(a, n.Addr)
 	}
@@ -168,14 +168,17 @@ func replicated(s *Server) bool {
 	if err != nil || len(role) < 3 {
 		return false
 	}
-	offset, _ := redis.Int64(role[1], nil)
-	replicas, _ := redis.Values(role[2], nil)
-	if len(replicas) == 0 {
+	offset, err := redis.Int64(role[1], nil)
+	if err != nil {
+		return false // not a master
+	}
+	replicas, err := redis.Values(role[2], nil)
+	if err != nil || len(replicas) == 0 {
 		return false
 	}
 	for _, r := range replicas {
-		f, _ := redis.Strings(r, nil)
-		if len(f) < 3 || f[2] != strconv.FormatInt(offset, 10) {
+		f, err := redis.Strings(r, nil)
+		if err != nil || len(f) < 3 || f[2] != strconv.FormatInt(offset, 10) {
 			return false
 		}
 	}
@@ -188,11 +191,12 @@ func Promoted(t testing.TB, s *Server) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if conn, err := redis.Dial("tcp", s.Addr, append(s.dialOptions(), redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))...); err == nil {
+		opts := append(s.dialOptions(), redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+		if conn, err := redis.Dial("tcp", s.Addr, opts...); err == nil {
 			role, err := redis.Values(conn.Do("ROLE"))
 			conn.Close()
 			if err == nil && len(role) > 0 {
-				if r, _ := redis.String(role[0], nil); r == "master" {
+				if r, err := redis.String(role[0], nil); err == nil && r == "master" {
 					return
 				}
 			}

@@ -5,7 +5,7 @@ package redistest
 
 import (
 	"crypto/tls"
-	"fmt"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -83,7 +83,7 @@ func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	refuseShort(t, "redistest.Start", "redis-server")
 	port := FreePort(t)
-	return start(t, port, nil, append([]string{"--port", strconv.Itoa(port)}, extra...))
+	return startOn(t, port, nil, append([]string{"--port", strconv.Itoa(port)}, extra...))
 }
 
 // refuseShort fails a test that starts a server under go test -short: a
@@ -97,7 +97,7 @@ func refuseShort(t testing.TB, starter, what string) {
 	}
 }
 
-func start(t testing.TB, port int, tlsConf *tls.Config, extra []string) *Server {
+func startOn(t testing.TB, port int, tlsConf *tls.Config, extra []string) *Server {
 	t.Helper()
 	s := &Server{t: t, Port: port, Dir: t.TempDir(), tls: tlsConf}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
@@ -139,7 +139,10 @@ func (s *Server) start() {
 	}
 	s.cmd = cmd
 	s.exited = make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.exited)
+	go func(done chan struct{}) {
+		cmd.Wait() //nolint:errcheck // the test ends the server with a signal: the status says so, nothing more
+		close(done)
+	}(s.exited)
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -191,9 +194,17 @@ func (s *Server) Kill() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	s.signal(syscall.SIGKILL)
 	<-s.exited
 	s.cmd = nil
+}
+
+// signal sends sig to the server; one that has exited already (a test
+// told it to shut down) needs none.
+func (s *Server) signal(sig os.Signal) {
+	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.t.Errorf("%s: %v", s, err)
+	}
 }
 
 // Stop shuts the server down cleanly with SIGTERM.
@@ -201,11 +212,11 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	s.signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		s.signal(syscall.SIGKILL)
 		<-s.exited
 	}
 	s.cmd = nil
@@ -253,4 +264,4 @@ func (s *Server) Do(cmd string, args ...interface{}) interface{} {
 	return r
 }
 
-func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr) }
+func (s *Server) String() string { return "redis-server " + s.Addr }

@@ -111,7 +111,7 @@ func StartTLS(t testing.TB, certs *Certs, mutual bool, extra ...string) *Server 
 	if cert, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey); err == nil {
 		tlsConf.Certificates = []tls.Certificate{cert}
 	}
-	return start(t, port, tlsConf, append([]string{
+	return startOn(t, port, tlsConf, append([]string{
 		"--port", "0",
 		"--tls-port", strconv.Itoa(port),
 		"--tls-cert-file", certs.ServerCert,
