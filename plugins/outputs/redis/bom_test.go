@@ -26,6 +26,6 @@ func TestByteOrderMarkIsNotABadLineIntegration(t *testing.T) {
 		if stats.Rejected.Load() != 0 {
 			t.Fatalf("%s: %d lines rejected", format, stats.Rejected.Load())
 		}
-		sameDoc(t, stored(t, srv, DefaultQuoteKey), want)
+		sameDoc(t, stored(t, srv), want)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/telegraf-redis/telegraf-redis/plugins/testutil/redistest"
 )
 
-// newBuiltIn is the plugin as Telegraf builds and starts it.
-func newBuiltIn(t *testing.T, addr string, logs *syncBuffer, tune func(*Redis)) *Redis {
+// startBuiltIn is the plugin as Telegraf builds and starts it.
+func startBuiltIn(t *testing.T, addr string, logs *syncBuffer, tune func(*Redis)) *Redis {
 	t.Helper()
 	r := NewBuiltIn()
 	r.Address = addr
@@ -89,7 +89,7 @@ func TestBuiltInWritesWhatExecdWritesIntegration(t *testing.T) {
 
 			srv.Do("FLUSHALL")
 			sub = subscribe(t, srv)
-			r := newBuiltIn(t, srv.Addr, nil, tune)
+			r := startBuiltIn(t, srv.Addr, nil, tune)
 			// Two flushes, as Telegraf would make them.
 			ms := parseLines(t, typedLines)
 			if err := r.Write(ms[:2]); err != nil {
@@ -121,27 +121,27 @@ func snapshot(t *testing.T, srv *redistest.Server) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		typ, _ := redis.String(c.Do("TYPE", k))
-		ttl, _ := redis.Int(c.Do("PTTL", k))
+		typ := mustString(t)(c.Do("TYPE", k))
+		ttl := mustInt(t)(c.Do("PTTL", k))
 		var v any
 		switch typ {
 		case "string":
-			v, _ = redis.String(c.Do("GET", k))
+			v = mustString(t)(c.Do("GET", k))
 		case "hash":
-			m, _ := redis.StringMap(c.Do("HGETALL", k))
+			m := mustStringMap(t)(c.Do("HGETALL", k))
 			if strings.HasSuffix(k, ":prices") { // the quote's state: "order time entry"
 				v = len(m)
 			} else {
 				v = m
 			}
 		case "list":
-			v, _ = redis.Strings(c.Do("LRANGE", k, 0, -1))
+			v = mustStrings(t)(c.Do("LRANGE", k, 0, -1))
 		case "stream":
-			entries, _ := redis.Values(c.Do("XRANGE", k, "-", "+"))
+			entries := mustValues(t)(c.Do("XRANGE", k, "-", "+"))
 			var fields []string
 			for _, e := range entries {
-				ev, _ := redis.Values(e, nil)
-				kv, _ := redis.Strings(ev[1], nil)
+				ev := mustValues(t)(e, nil)
+				kv := mustStrings(t)(ev[1], nil)
 				fields = append(fields, strings.Join(kv, " "))
 			}
 			v = fields
@@ -149,6 +149,31 @@ func snapshot(t *testing.T, srv *redistest.Server) string {
 		fmt.Fprintf(&b, "%s %s ttl=%v %v\n", k, typ, ttl > 0, v)
 	}
 	return b.String()
+}
+
+// mustString reads a string reply, failing the test on an error.
+func mustString(t *testing.T) func(v interface{}, err error) string {
+	return func(v interface{}, err error) string {
+		t.Helper()
+		s, err := redis.String(v, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+// mustStringMap reads a reply of field and value pairs, failing the test on
+// an error.
+func mustStringMap(t *testing.T) func(v interface{}, err error) map[string]string {
+	return func(v interface{}, err error) map[string]string {
+		t.Helper()
+		m, err := redis.StringMap(v, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
 }
 
 type subscription struct {
@@ -212,7 +237,7 @@ func TestBuiltInWriteFailsWhileRedisIsAwayIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t, "--appendonly", "yes")
 	logs := &syncBuffer{}
-	r := newBuiltIn(t, srv.Addr, logs, nil)
+	r := startBuiltIn(t, srv.Addr, logs, nil)
 	ms := parseLines(t, typedLines)
 	srv.Kill()
 	if err := r.Write(ms); err == nil {
@@ -229,7 +254,7 @@ func TestBuiltInWriteFailsWhileRedisIsAwayIntegration(t *testing.T) {
 	if err := r.Write(ms); err != nil {
 		t.Fatalf("the first flush after Redis came back: %v", err)
 	}
-	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 2 || d.Prices[0].Price != "97234.12" {
+	if d := stored(t, srv); len(d.Prices) != 2 || d.Prices[0].Price != "97234.12" {
 		t.Fatalf("document %+v", d)
 	}
 }
@@ -243,7 +268,7 @@ func TestBuiltInRefusesBadMetricsAloneIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	logs := &syncBuffer{}
-	r := newBuiltIn(t, srv.Addr, logs, nil)
+	r := startBuiltIn(t, srv.Addr, logs, nil)
 	ms := []telegraf.Metric{
 		metric.New("m", nil, map[string]any{"fields_bitcoin_usd": 5.0}, time.Unix(-1, 0)),
 		metric.New("m", nil, map[string]any{"fields_ethereum_usd": 6.0}, time.Unix(1795552004, 0)),
@@ -251,7 +276,7 @@ func TestBuiltInRefusesBadMetricsAloneIntegration(t *testing.T) {
 	if err := r.Write(ms); err != nil {
 		t.Fatal(err)
 	}
-	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 1 || d.Prices[0].ID != "ethereum" {
+	if d := stored(t, srv); len(d.Prices) != 1 || d.Prices[0].ID != "ethereum" {
 		t.Fatalf("document %+v", d)
 	}
 	if !strings.Contains(logs.String(), "E! [outputs.redis] metric m at 1969-12-31T23:59:59Z not written: timestamp is before 1970") {

@@ -105,7 +105,7 @@ func TestBuiltInRetryOfAHalfWrittenBatchIntegration(t *testing.T) {
 			srv := redistest.Start(t)
 			proxy := faultproxy.Start(t, srv.Addr)
 			logs := &syncBuffer{}
-			r := newBuiltIn(t, proxy.Addr, logs, func(r *Redis) {
+			r := startBuiltIn(t, proxy.Addr, logs, func(r *Redis) {
 				r.Mode, r.Key, r.Timeout, r.Deduplicate = mode, "half", config.Duration(300*time.Millisecond), true
 			})
 			const n = 3000
@@ -146,7 +146,7 @@ func TestDeduplicateOffWritesTwiceIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	proxy := faultproxy.Start(t, srv.Addr)
-	r := newBuiltIn(t, proxy.Addr, nil, func(r *Redis) {
+	r := startBuiltIn(t, proxy.Addr, nil, func(r *Redis) {
 		r.Mode, r.Key, r.Timeout, r.Deduplicate = "list", "off", config.Duration(300*time.Millisecond), false
 	})
 	ms := seqMetrics(3000)
@@ -190,7 +190,7 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 	// the next, and with its tags given in another order, is one entry;
 	// a value of another type, or another time, is another point.
 	t.Run("same point", func(t *testing.T) {
-		r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) { r.Mode, r.Key, r.Deduplicate = "stream", "points", true })
+		r := startBuiltIn(t, srv.Addr, nil, func(r *Redis) { r.Mode, r.Key, r.Deduplicate = "stream", "points", true })
 		a := one(map[string]string{"a": "1", "b": "2"}, map[string]interface{}{"v": int64(1), "w": "x"})
 		b := one(map[string]string{"b": "2", "a": "1"}, map[string]interface{}{"w": "x", "v": int64(1)})
 		asFloat := one(map[string]string{"a": "1", "b": "2"}, map[string]interface{}{"v": 1.0, "w": "x"})
@@ -210,7 +210,7 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 	// writes every metric once.
 	t.Run("memory key taken", func(t *testing.T) {
 		logs := &syncBuffer{}
-		r := newBuiltIn(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key, r.Deduplicate = "list", "taken", true })
+		r := startBuiltIn(t, srv.Addr, logs, func(r *Redis) { r.Mode, r.Key, r.Deduplicate = "list", "taken", true })
 		ms := seqMetrics(10)
 		if err := r.Write(ms[:1]); err != nil {
 			t.Fatal(err)
@@ -252,7 +252,7 @@ func TestDeduplicateHostileIntegration(t *testing.T) {
 	// after deduplicate_window; a key of its own per written key, in the
 	// written key's cluster slot whatever braces that key has.
 	t.Run("bounded memory", func(t *testing.T) {
-		r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) {
+		r := startBuiltIn(t, srv.Addr, nil, func(r *Redis) {
 			r.Mode, r.Key, r.Deduplicate = "stream", "b{x}}:{{.Tag \"host\"}}", true
 			r.DeduplicateMaxIDs, r.DeduplicateWindow = 1024, config.Duration(time.Minute)
 		})

@@ -81,7 +81,7 @@ func TestAHalfLineIsNoPauseIntegration(t *testing.T) {
 		n, err := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd"))
 		return err == nil && n == 1
 	})
-	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 1 || d.Prices[0].Price != "97234.12" {
+	if d := stored(t, srv); len(d.Prices) != 1 || d.Prices[0].Price != "97234.12" {
 		t.Fatalf("document %+v", d)
 	}
 	feed.Close()

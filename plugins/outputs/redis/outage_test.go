@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,12 +28,14 @@ const testProbe = 250 * time.Millisecond
 // feeder writes a metric with the next seq every 20 ms (Telegraf's
 // flushes) until stopped, then closes the input.
 type feeder struct {
+	t    *testing.T
 	stop chan struct{}
 	n    chan int
+	err  error // the first write that failed, read after n
 }
 
-func feed(w io.WriteCloser) *feeder {
-	f := &feeder{stop: make(chan struct{}), n: make(chan int, 1)}
+func feed(t *testing.T, w io.WriteCloser) *feeder {
+	f := &feeder{t: t, stop: make(chan struct{}), n: make(chan int, 1)}
 	go func() {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
@@ -43,26 +46,35 @@ func feed(w io.WriteCloser) *feeder {
 				f.n <- i
 				return
 			case <-tick.C:
-				_, _ = io.WriteString(w, seqLine(i))
+				if _, err := io.WriteString(w, seqLine(i)); err != nil && f.err == nil {
+					f.err = fmt.Errorf("seq %d: %w", i, err)
+				}
 			}
 		}
 	}()
 	return f
 }
 
-// end stops the feeder and returns how many metrics it wrote.
+// end stops the feeder and returns how many metrics it wrote; a write
+// that failed fails the test.
 func (f *feeder) end() int {
+	f.t.Helper()
 	close(f.stop)
-	return <-f.n
+	n := <-f.n
+	if f.err != nil {
+		f.t.Fatalf("feeding the plugin: %v", f.err)
+	}
+	return n
 }
 
-func llen(srv *redistest.Server, key string) int {
+// llen is the length of the list "outage", -1 when it cannot be read.
+func llen(srv *redistest.Server) int {
 	c, err := redis.Dial("tcp", srv.Addr, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
 	if err != nil {
 		return -1
 	}
 	defer c.Close()
-	n, err := redis.Int(c.Do("LLEN", key))
+	n, err := redis.Int(c.Do("LLEN", "outage"))
 	if err != nil {
 		return -1
 	}
@@ -85,7 +97,7 @@ func allThere(t *testing.T, srv *redistest.Server, key string, n int, logs fmt.S
 		}
 	}
 	for i := 0; i < n; i++ {
-		if !seen[fmt.Sprint(i)] {
+		if !seen[strconv.Itoa(i)] {
 			t.Fatalf("seq %d of %d lost\n%s", i, n, logs)
 		}
 	}
@@ -104,8 +116,10 @@ func backAfter(t *testing.T, logs fmt.Stringer) (time.Duration, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	fmt.Sscan(m[0][2], &n)
+	n, err := strconv.Atoi(m[0][2])
+	if err != nil {
+		t.Fatal(err)
+	}
 	return d, n
 }
 
@@ -130,8 +144,8 @@ func TestWriteWithinAProbeOfRedisBackIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	f := feed(pw)
-	waitFor(t, func() bool { return llen(srv, "outage") > 10 })
+	f := feed(t, pw)
+	waitFor(t, func() bool { return llen(srv) > 10 })
 
 	killed := time.Now()
 	srv.Kill()
@@ -139,8 +153,8 @@ func TestWriteWithinAProbeOfRedisBackIntegration(t *testing.T) {
 	time.Sleep(7 * time.Second)
 	srv.Restart()
 	back := time.Now()
-	before := llen(srv, "outage")
-	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv, "outage") > before })
+	before := llen(srv)
+	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv) > before })
 	took := time.Since(back)
 	outage := back.Sub(killed)
 	t.Logf("written %s after Redis came back from a %s outage", took.Round(time.Millisecond), outage.Round(time.Millisecond))
@@ -197,8 +211,8 @@ func TestRedisGoneAgainAfterTheProbeIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	f := feed(pw)
-	waitFor(t, func() bool { return llen(srv, "outage") > 10 })
+	f := feed(t, pw)
+	waitFor(t, func() bool { return llen(srv) > 10 })
 
 	killed := time.Now()
 	srv.Kill()
@@ -216,8 +230,8 @@ func TestRedisGoneAgainAfterTheProbeIntegration(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	srv.Restart()
 	back := time.Now()
-	before := llen(srv, "outage")
-	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv, "outage") > before })
+	before := llen(srv)
+	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv) > before })
 	if took := time.Since(back); took > 2*testProbe+time.Second {
 		t.Fatalf("written %s after Redis came back (probe every %s)\n%s", took, testProbe, logs)
 	}
@@ -255,16 +269,16 @@ func TestProbeAsAUserWithoutPingIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	f := feed(pw)
-	waitFor(t, func() bool { return llen(srv, "outage") > 10 })
+	f := feed(t, pw)
+	waitFor(t, func() bool { return llen(srv) > 10 })
 	srv.Kill()
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "is unavailable") })
 	// Long enough for a backoff to have grown past the probe period.
 	time.Sleep(3 * time.Second)
 	srv.Restart()
 	back := time.Now()
-	before := llen(srv, "outage")
-	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv, "outage") > before })
+	before := llen(srv)
+	waitLong(t, 20*time.Second, "a write after Redis came back", func() bool { return llen(srv) > before })
 	if took := time.Since(back); took > 2*testProbe+time.Second {
 		t.Fatalf("written %s after Redis came back (probe every %s)\n%s", took, testProbe, logs)
 	}
@@ -285,7 +299,7 @@ func TestBuiltInProbeAsAUserWithoutPingIntegration(t *testing.T) {
 		t.Skip("Skipping integration test in short mode")
 	}
 	srv := redistest.Start(t, "--user", "writer", "on", ">pw", "+client|setname", "+xadd", "~s:*")
-	r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) {
+	r := startBuiltIn(t, srv.Addr, nil, func(r *Redis) {
 		r.Mode, r.Key = "stream", "s:{{.Name}}"
 		r.Username, r.Password = config.NewSecret([]byte("writer")), config.NewSecret([]byte("pw"))
 	})
@@ -298,7 +312,7 @@ func TestBuiltInProbeAsAUserWithoutPingIntegration(t *testing.T) {
 	if err := r.Write(ms); err != nil {
 		t.Fatalf("the first flush after Redis came back: %v", err)
 	}
-	if n, _ := redis.Int(srv.Conn().Do("XLEN", "s:cpu")); n != 3 {
-		t.Fatalf("s:cpu has %d entries", n)
+	if n, err := redis.Int(srv.Conn().Do("XLEN", "s:cpu")); err != nil || n != 3 {
+		t.Fatalf("s:cpu has %d entries: %v", n, err)
 	}
 }

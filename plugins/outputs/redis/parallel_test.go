@@ -65,7 +65,7 @@ func TestParallelQuoteKeepsTheOrderIntegration(t *testing.T) {
 	if err := r.Run(context.Background(), strings.NewReader(strings.Join(lines, "\n")), stats); err != nil {
 		t.Fatal(err)
 	}
-	d := stored(t, srv, "coingecko:rate:usd")
+	d := stored(t, srv)
 	if len(d.Prices) != len(coins) {
 		t.Fatalf("document %+v", d)
 	}

@@ -48,16 +48,16 @@ func TestHashModeIntegration(t *testing.T) {
 		})
 		// Two metrics at one key merge: the later one's values, time and
 		// name, the fields of both.
-		got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-01"))
+		got := mustStringMap(t)(c.Do("HGETALL", "telegraf:cpu:web-01"))
 		want := map[string]string{"_measurement": "cpu", "_time": "1795552006000000000", "#host": "web-01",
 			"usage": "3", "n": "3", "ok": "true", "s": `"x y"`}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("web-01: %v, want %v", got, want)
 		}
-		if got, _ := redis.StringMap(c.Do("HGETALL", "telegraf:cpu:web-02")); got["usage"] != "2.25" || got["_time"] != "1795552005000000000" {
+		if got := mustStringMap(t)(c.Do("HGETALL", "telegraf:cpu:web-02")); got["usage"] != "2.25" || got["_time"] != "1795552005000000000" {
 			t.Fatalf("web-02: %v", got)
 		}
-		if ttl, _ := redis.Int(c.Do("PTTL", "telegraf:cpu:web-01")); ttl <= 0 {
+		if ttl := mustInt(t)(c.Do("PTTL", "telegraf:cpu:web-01")); ttl <= 0 {
 			t.Fatalf("no expiry: %d", ttl)
 		}
 	})
@@ -65,7 +65,7 @@ func TestHashModeIntegration(t *testing.T) {
 		runLines(t, srv, cpuLines, func(r *Redis) {
 			r.Mode, r.Key, r.Layout, r.IncludeTags = "hash", `flat:{{.Name}}:{{.Tag "host"}}`, "flat", true
 		})
-		got, _ := redis.StringMap(c.Do("HGETALL", "flat:cpu:web-01"))
+		got := mustStringMap(t)(c.Do("HGETALL", "flat:cpu:web-01"))
 		want := map[string]string{"usage": "3", "n": "3", "ok": "true", "s": "x y", "host": "web-01"}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("web-01: %v, want %v", got, want)
@@ -85,8 +85,8 @@ func TestStreamModeIntegration(t *testing.T) {
 		if err != nil || len(entries) != 3 {
 			t.Fatalf("%d entries, %v", len(entries), err)
 		}
-		first, _ := redis.Values(entries[0], nil)
-		kv, _ := redis.StringMap(first[1], nil)
+		first := mustValues(t)(entries[0], nil)
+		kv := mustStringMap(t)(first[1], nil)
 		return kv
 	}
 	t.Run("typed", func(t *testing.T) {
@@ -120,9 +120,9 @@ func TestStreamModeIntegration(t *testing.T) {
 		runLines(t, srv, cpuLines, func(r *Redis) {
 			r.Mode, r.Key, r.PayloadField, r.DataFormat = "stream", "p:{{.Name}}", "payload", "influx"
 		})
-		entries, _ := redis.Values(c.Do("XRANGE", "p:cpu", "-", "+"))
-		first, _ := redis.Values(entries[0], nil)
-		kv, _ := redis.StringMap(first[1], nil)
+		entries := mustValues(t)(c.Do("XRANGE", "p:cpu", "-", "+"))
+		first := mustValues(t)(entries[0], nil)
+		kv := mustStringMap(t)(first[1], nil)
 		// Telegraf's influx serializer by default: the fields in the
 		// metric's order.
 		if kv["payload"] != `cpu,host=web-01 usage=1.5,n=3,ok=true,s="x y" 1795552004000000000` {
@@ -135,14 +135,14 @@ func TestStreamModeIntegration(t *testing.T) {
 			fmt.Fprintf(&b, `{"fields":{"i":%d},"name":"seq","tags":{},"timestamp":%d}`+"\n", i, 1795552004+i)
 		}
 		runLines(t, srv, b.String(), func(r *Redis) { r.Mode, r.Key, r.StreamMaxlen = "stream", "m", 50 })
-		n, _ := redis.Int(c.Do("XLEN", "m"))
+		n := mustInt(t)(c.Do("XLEN", "m"))
 		// MAXLEN ~ trims whole macro nodes (100 entries by default).
 		if n < 50 || n > 150 {
 			t.Fatalf("XLEN %d with stream_maxlen 50", n)
 		}
-		last, _ := redis.Values(c.Do("XREVRANGE", "m", "+", "-", "COUNT", 1))
-		e, _ := redis.Values(last[0], nil)
-		kv, _ := redis.StringMap(e[1], nil)
+		last := mustValues(t)(c.Do("XREVRANGE", "m", "+", "-", "COUNT", 1))
+		e := mustValues(t)(last[0], nil)
+		kv := mustStringMap(t)(e[1], nil)
 		if kv["i"] != "999" {
 			t.Fatalf("last entry %v", kv)
 		}
@@ -179,7 +179,7 @@ func TestListModeIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	runLines(t, srv, cpuLines, func(r *Redis) { r.Mode, r.Key, r.ListMaxLength = "list", "l", 2 })
-	got, _ := redis.Strings(srv.Conn().Do("LRANGE", "l", 0, -1))
+	got := mustStrings(t)(srv.Conn().Do("LRANGE", "l", 0, -1))
 	want := []string{"cpu,host=web-02 usage=2.25 1795552005000000000", "cpu,host=web-01 usage=3 1795552006000000000"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("list %q", got)
@@ -195,10 +195,10 @@ func TestStringModeIntegration(t *testing.T) {
 		r.Mode, r.Key, r.Expire = "string", `last:{{.Tag "host"}}`, config.Duration(time.Minute)
 	})
 	c := srv.Conn()
-	if got, _ := redis.String(c.Do("GET", "last:web-01")); got != "cpu,host=web-01 usage=3 1795552006000000000" {
+	if got := mustString(t)(c.Do("GET", "last:web-01")); got != "cpu,host=web-01 usage=3 1795552006000000000" {
 		t.Fatalf("got %q", got)
 	}
-	if ttl, _ := redis.Int(c.Do("PTTL", "last:web-02")); ttl <= 0 || ttl > 60000 {
+	if ttl := mustInt(t)(c.Do("PTTL", "last:web-02")); ttl <= 0 || ttl > 60000 {
 		t.Fatalf("PTTL %d", ttl)
 	}
 }
@@ -212,7 +212,7 @@ func TestTagValuesCannotSteerTheKeyIntegration(t *testing.T) {
 	srv := redistest.Start(t)
 	line := `{"fields":{"v":1},"name":"cpu","tags":{"host":"x}:{admin:secret*"},"timestamp":1795552004}`
 	runLines(t, srv, line, func(r *Redis) { r.Mode, r.Key = "hash", `telegraf:{{.Name}}:{{.Tag "host"}}` })
-	keys, _ := redis.Strings(srv.Conn().Do("KEYS", "*"))
+	keys := mustStrings(t)(srv.Conn().Do("KEYS", "*"))
 	if len(keys) != 1 || keys[0] != "telegraf:cpu:x%7D%3A%7Badmin%3Asecret%2A" {
 		t.Fatalf("keys %q", keys)
 	}
@@ -236,11 +236,12 @@ func TestPipelineKeepsOnlyWhatFailedIntegration(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), strings.NewReader(cpuLines), stats) }()
 	waitFor(t, func() bool { return stats.Written.Load() == 2 })
-	if n, _ := redis.Int(c.Do("XLEN", "telegraf:cpu:web-01")); n != 2 {
+	if n := mustInt(t)(c.Do("XLEN", "telegraf:cpu:web-01")); n != 2 {
 		t.Fatalf("web-01 has %d entries", n)
 	}
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "WRONGTYPE") })
-	if !strings.Contains(logs.String(), "E! [outputs.redis] Redis at "+srv.Addr+` refused XADD to key "telegraf:cpu:web-02" (it holds a string, not a stream): WRONGTYPE`) {
+	want := "E! [outputs.redis] Redis at " + srv.Addr + ` refused XADD to key "telegraf:cpu:web-02" (it holds a string, not a stream): WRONGTYPE`
+	if !strings.Contains(logs.String(), want) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	if _, err := c.Do("DEL", "telegraf:cpu:web-02"); err != nil {
@@ -255,7 +256,7 @@ func TestPipelineKeepsOnlyWhatFailedIntegration(t *testing.T) {
 		t.Fatal("not written after the key was fixed")
 	}
 	for key, want := range map[string]int{"telegraf:cpu:web-01": 2, "telegraf:cpu:web-02": 1} {
-		if n, _ := redis.Int(c.Do("XLEN", key)); n != want {
+		if n := mustInt(t)(c.Do("XLEN", key)); n != want {
 			t.Fatalf("%s has %d entries, want %d", key, n, want)
 		}
 	}
@@ -306,7 +307,7 @@ func TestTypedLayoutRefusesWhatItCannotHoldIntegration(t *testing.T) {
 	if err := r.Run(context.Background(), strings.NewReader(input), stats); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := redis.Int(srv.Conn().Do("XLEN", "s")); n != 1 || stats.Rejected.Load() != 2 {
+	if n := mustInt(t)(srv.Conn().Do("XLEN", "s")); n != 1 || stats.Rejected.Load() != 2 {
 		t.Fatalf("%d entries, %d lines rejected", n, stats.Rejected.Load())
 	}
 	for _, want := range []string{
@@ -331,7 +332,10 @@ func TestLayoutOptionsAreCheckedAtStart(t *testing.T) {
 		{func(r *Redis) { r.Mode, r.IncludeTags = "hash", true }, `option include_tags: only read with layout = "flat"`},
 		{func(r *Redis) { r.Mode, r.Layout = "list", "flat" }, `option layout: only read in hash and stream modes`},
 		{func(r *Redis) { r.Mode, r.Layout, r.PayloadField = "stream", "flat", "p" }, `option layout: not read with payload_field`},
-		{func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" }, `option include_tags: only read with modes "hash" and "stream" (without payload_field)`},
+		{
+			func(r *Redis) { r.Mode, r.Layout, r.IncludeTags, r.PayloadField = "stream", "flat", true, "p" },
+			`option include_tags: only read with modes "hash" and "stream" (without payload_field)`,
+		},
 	} {
 		r := New()
 		r.Log = newPlugin(t, "127.0.0.1:1", nil, nil).Log

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,11 +87,12 @@ func sameDoc(t *testing.T, got, want document) {
 	}
 }
 
-func stored(t *testing.T, srv *redistest.Server, key string) document {
+// stored is the quote document at DefaultQuoteKey.
+func stored(t *testing.T, srv *redistest.Server) document {
 	t.Helper()
-	raw, err := redis.Bytes(srv.Conn().Do("GET", key))
+	raw, err := redis.Bytes(srv.Conn().Do("GET", DefaultQuoteKey))
 	if err != nil {
-		t.Fatalf("GET %s: %v", key, err)
+		t.Fatalf("GET %s: %v", DefaultQuoteKey, err)
 	}
 	if bytes.ContainsAny(raw, "\n ") {
 		t.Fatalf("document is not compact: %s", raw)
@@ -132,7 +134,7 @@ func TestExamplesIntegration(t *testing.T) {
 			if err := r.Run(context.Background(), f, stats); err != nil {
 				t.Fatal(err)
 			}
-			sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, name))
+			sameDoc(t, stored(t, srv), expected(t, name))
 			// One error line per rejected line, naming the line.
 			errLines := strings.Count(logs.String(), "E! ")
 			if int64(errLines) != stats.Rejected.Load() {
@@ -185,7 +187,7 @@ func TestBadLinesAreReportedOneEachIntegration(t *testing.T) {
 	if stats.Rejected.Load() != 6 || stats.Lines.Load() != 8 || stats.Metrics.Load() != 2 {
 		t.Fatalf("lines %d metrics %d rejected %d", stats.Lines.Load(), stats.Metrics.Load(), stats.Rejected.Load())
 	}
-	if d := stored(t, srv, "coingecko:rate:usd"); len(d.Prices) != 1 || d.Prices[0].Price != "5" {
+	if d := stored(t, srv); len(d.Prices) != 1 || d.Prices[0].Price != "5" {
 		t.Fatalf("document %+v", d)
 	}
 }
@@ -215,7 +217,7 @@ func TestRestartKeepsCoinsAndReplayNeverRegressesIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, "steady"))
+	sameDoc(t, stored(t, srv), expected(t, "steady"))
 
 	// A restart with only a few coins must not forget the others.
 	r := newPlugin(t, srv.Addr, nil, nil)
@@ -223,7 +225,7 @@ func TestRestartKeepsCoinsAndReplayNeverRegressesIntegration(t *testing.T) {
 	if err := r.Run(context.Background(), strings.NewReader(one), &Stats{}); err != nil {
 		t.Fatal(err)
 	}
-	d := stored(t, srv, "coingecko:rate:usd")
+	d := stored(t, srv)
 	if len(d.Prices) != len(expected(t, "steady").Prices)+1 || d.Timestamp != 1795559999 {
 		t.Fatalf("after restart: %+v", d)
 	}
@@ -261,20 +263,8 @@ func TestTwoWritersAtOnceIntegration(t *testing.T) {
 			}(w)
 		}
 		wg.Wait()
-		sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, "steady"))
+		sameDoc(t, stored(t, srv), expected(t, "steady"))
 	}
-}
-
-// countingReader counts the lines handed to the plugin.
-type countingReader struct {
-	r     io.Reader
-	lines atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.lines.Add(int64(bytes.Count(p[:n], []byte("\n"))))
-	return n, err
 }
 
 // lineFeeder hands the plugin one line per Read, so how far it read shows
@@ -324,7 +314,9 @@ func TestRedisDownAndBackIntegration(t *testing.T) {
 
 	// The plugin takes lines until its backlog is full, then no more.
 	go func() {
-		_, _ = io.Copy(pw, feedFrom(lines[100:]))
+		if _, err := io.Copy(pw, feedFrom(lines[100:])); err != nil {
+			t.Error(err)
+		}
 		pw.Close()
 	}()
 	// Reading stops once the backlog is full: while Redis is down nothing
@@ -348,7 +340,7 @@ func TestRedisDownAndBackIntegration(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("did not finish after Redis came back")
 	}
-	sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, "steady"))
+	sameDoc(t, stored(t, srv), expected(t, "steady"))
 	out := logs.String()
 	if strings.Count(out, "W! ") != 1 || strings.Count(out, "I! ") != 1 || !strings.Contains(out, "is back after") {
 		t.Fatalf("want one warning and one recovery line:\n%s", out)
@@ -382,16 +374,20 @@ func TestStopFlushesWhatWasReadIntegration(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, pr, stats) }()
 	lines := exampleLines(t, "steady.jsonl")
-	go func() { _, _ = io.Copy(pw, feedFrom(lines)) }()
+	go func() {
+		if _, err := io.Copy(pw, feedFrom(lines)); err != nil {
+			t.Error(err)
+		}
+	}()
 	waitFor(t, func() bool { return stats.Lines.Load() == int64(len(lines)) })
-	if n, _ := redis.Int(srv.Conn().Do("EXISTS", "coingecko:rate:usd")); n != 0 {
+	if n := mustInt(t)(srv.Conn().Do("EXISTS", "coingecko:rate:usd")); n != 0 {
 		t.Fatal("written before the flush interval")
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	sameDoc(t, stored(t, srv, "coingecko:rate:usd"), expected(t, "steady"))
+	sameDoc(t, stored(t, srv), expected(t, "steady"))
 }
 
 // TestStopWithRedisDownReportsTheLossIntegration: after SIGTERM the plugin tries for
@@ -410,7 +406,12 @@ func TestStopWithRedisDownReportsTheLossIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, pr, stats) }()
-	go func() { _, _ = io.Copy(pw, feedFrom(exampleLines(t, "replay.jsonl")[:7])) }()
+	lines := exampleLines(t, "replay.jsonl")[:7]
+	go func() {
+		if _, err := io.Copy(pw, feedFrom(lines)); err != nil {
+			t.Error(err)
+		}
+	}()
 	waitFor(t, func() bool { return stats.Lines.Load() == 7 })
 	start := time.Now()
 	cancel()
@@ -434,7 +435,10 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 	if err := r.Init(); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Open(filepath.Join(examples, "steady.jsonl"))
+	f, err := os.Open(filepath.Join(examples, "steady.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer f.Close()
 	var out bytes.Buffer
 	if err := r.DryRun(f, &out, &Stats{}); err != nil {
@@ -445,12 +449,15 @@ func TestDryRunPrintsTheCommand(t *testing.T) {
 	for sc.Scan() {
 		cmds = append(cmds, sc.Text())
 	}
-	if len(cmds) != 1 || !regexp.MustCompile(`^EVALSHA [0-9a-f]{40} 5 coingecko:rate:usd \{coingecko:rate:usd\}:prices \{coingecko:rate:usd\}:prices:ids \{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 avalanche-2 \d{20} 0.0000000`).MatchString(cmds[0]) {
+	want := regexp.MustCompile(`^EVALSHA [0-9a-f]{40} 5 coingecko:rate:usd \{coingecko:rate:usd\}:prices \{coingecko:rate:usd\}:prices:ids ` +
+		`\{coingecko:rate:usd\}:prices:times \{coingecko:rate:usd\}:prices:meta "\\"usd\\"" 0 "" 9 \d{20} \d{20} "" "" 0 avalanche-2 \d{20} 0.0000000`)
+	if len(cmds) != 1 || !want.MatchString(cmds[0]) {
 		t.Fatalf("commands %q", cmds)
 	}
-	ids := []string{}
+	coins := strings.Fields("avalanche-2 binancecoin cardano chainlink decentraland ethereum near ripple shiba-inu solana")
+	var ids []string
 	for _, w := range strings.Fields(cmds[0]) {
-		if !strings.Contains(w, `"`) && strings.Contains("avalanche-2 binancecoin cardano chainlink decentraland ethereum near ripple shiba-inu solana", w) && len(w) > 3 {
+		if slices.Contains(coins, w) {
 			ids = append(ids, w)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +33,9 @@ func streamOrder(t *testing.T, srv *redistest.Server, key string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seqs []string
+	seqs := make([]string, 0, len(entries))
 	for _, e := range entries {
-		kv, _ := redis.StringMap(e.([]interface{})[1], nil)
+		kv := mustStringMap(t)(e.([]interface{})[1], nil)
 		seqs = append(seqs, kv["seq"])
 	}
 	return seqs
@@ -48,7 +49,7 @@ func inOrder(t *testing.T, srv *redistest.Server, key string, want []int, logs f
 		t.Fatalf("%s holds %d entries, want %d\n%s", key, len(got), len(want), logs)
 	}
 	for i := range want {
-		if got[i] != fmt.Sprint(want[i]) {
+		if got[i] != strconv.Itoa(want[i]) {
 			t.Fatalf("%s entry %d is seq %s, want %d (entries %v)", key, i, got[i], want[i], got)
 		}
 	}
@@ -112,11 +113,16 @@ func TestWrongTypeKeyDoesNotHoldOtherKeysIntegration(t *testing.T) {
 			}
 			b.WriteString(namedLine(name, i))
 			if b.Len() > 32<<10 {
-				_, _ = io.WriteString(pw, b.String())
+				if _, err := io.WriteString(pw, b.String()); err != nil {
+					t.Error(err)
+					return
+				}
 				b.Reset()
 			}
 		}
-		_, _ = io.WriteString(pw, b.String())
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			t.Error(err)
+		}
 		pw.Close()
 	}()
 	for i := 0; i < 20100; i++ {
@@ -137,7 +143,7 @@ func TestWrongTypeKeyDoesNotHoldOtherKeysIntegration(t *testing.T) {
 	if n := stats.Written.Load(); n != 20000 {
 		t.Fatalf("written %d, want the 20000 for the other keys", n)
 	}
-	info, _ := redis.String(srv.Conn().Do("INFO", "commandstats"))
+	info := mustString(t)(srv.Conn().Do("INFO", "commandstats"))
 	if n := cmdStat(info, "type")["calls"]; n != 1 {
 		t.Fatalf("TYPE asked %d times, want once", n)
 	}
@@ -146,11 +152,12 @@ func TestWrongTypeKeyDoesNotHoldOtherKeysIntegration(t *testing.T) {
 	if n := failedCalls(info, "xadd"); n > 30 {
 		t.Fatalf("%d XADDs refused: the held key is sent at every write", n)
 	}
-	if typ, _ := redis.String(srv.Conn().Do("TYPE", "t:bad")); typ != "list" {
+	if typ := mustString(t)(srv.Conn().Do("TYPE", "t:bad")); typ != "list" {
 		t.Fatalf("t:bad is a %s", typ)
 	}
 	errs := logLines(logs, "E! ")
-	want := `E! [outputs.redis] Redis at ` + srv.Addr + ` refused XADD to key "t:bad" (it holds a list, not a stream): WRONGTYPE Operation against a key holding the wrong kind of value; the key's metrics are kept in order and retried with backoff up to 30s`
+	want := `E! [outputs.redis] Redis at ` + srv.Addr + ` refused XADD to key "t:bad" (it holds a list, not a stream): WRONGTYPE Operation ` +
+		`against a key holding the wrong kind of value; the key's metrics are kept in order and retried with backoff up to 30s`
 	if len(errs) != 1 || !strings.HasPrefix(errs[0], want) {
 		t.Fatalf("want one line %q:\n%s", want, logs)
 	}
@@ -186,9 +193,12 @@ func cmdStat(info, name string) map[string]int {
 		}
 		for _, kv := range strings.Split(strings.TrimSpace(strings.TrimPrefix(l, "cmdstat_"+name+":")), ",") {
 			k, v, _ := strings.Cut(kv, "=")
+			// A value that is not an integer (none of those read) is left
+			// out.
 			var x int
-			_, _ = fmt.Sscan(v, &x)
-			out[k] = x
+			if _, err := fmt.Sscan(v, &x); err == nil {
+				out[k] = x
+			}
 		}
 	}
 	return out
@@ -244,7 +254,11 @@ func TestTwoWrongTypeKeysOneFixedIntegration(t *testing.T) {
 		return b.String()
 	}
 	first := lines(0, 2000, true) // 50 metrics for each bad key
-	go func() { _, _ = io.WriteString(pw, first) }()
+	go func() {
+		if _, err := io.WriteString(pw, first); err != nil {
+			t.Error(err)
+		}
+	}()
 	waitFor(t, func() bool { return stats.Written.Load() >= 1900 })
 	if n := stats.Written.Load(); n != 1900 {
 		t.Fatalf("written %d, want the 1900 for the good keys", n)
@@ -264,7 +278,7 @@ func TestTwoWrongTypeKeysOneFixedIntegration(t *testing.T) {
 	srv.Do("DEL", "t:bad1")
 	waitLong(t, 40*time.Second, "t:bad1's metrics", func() bool { return stats.Written.Load() == 1950 })
 	inOrder(t, srv, "t:bad1", seqs["bad1"], logs)
-	if typ, _ := redis.String(srv.Conn().Do("TYPE", "t:bad2")); typ != "hash" {
+	if typ := mustString(t)(srv.Conn().Do("TYPE", "t:bad2")); typ != "hash" {
 		t.Fatalf("t:bad2 is a %s", typ)
 	}
 	if n := len(logLines(logs, "I! ")); n != 1 || !strings.Contains(logs.String(), `took XADD to key "t:bad1" at last`) {
@@ -328,12 +342,13 @@ func TestWrongTypeFirstAndLastOfABatchIntegration(t *testing.T) {
 	go func() { done <- r.Run(context.Background(), strings.NewReader(in.String()), stats) }()
 	waitFor(t, func() bool { return stats.Written.Load() == int64(n-2) })
 	waitFor(t, func() bool { return len(logLines(logs, "E! ")) > 0 })
-	info, _ := redis.String(srv.Conn().Do("INFO", "commandstats"))
+	info := mustString(t)(srv.Conn().Do("INFO", "commandstats"))
 	if calls := okCalls(info, "rpush"); calls != n-2 {
 		t.Fatalf("%d RPUSH carried out for %d metrics to good keys: something was sent twice", calls, n-2)
 	}
 	errs := logLines(logs, "E! ")
-	if len(errs) != 1 || !strings.Contains(errs[0], `refused RPUSH to 2 keys: "l:h00000" (it holds a string, not a list), "`+bad[1]+`" (it holds a string, not a list): WRONGTYPE`) {
+	want := `refused RPUSH to 2 keys: "l:h00000" (it holds a string, not a list), "` + bad[1] + `" (it holds a string, not a list): WRONGTYPE`
+	if len(errs) != 1 || !strings.Contains(errs[0], want) {
 		t.Fatalf("want one line naming both keys:\n%s", logs)
 	}
 	for _, k := range bad {
@@ -348,11 +363,11 @@ func TestWrongTypeFirstAndLastOfABatchIntegration(t *testing.T) {
 		t.Fatalf("not written after the keys were fixed:\n%s", logs)
 	}
 	for _, k := range bad {
-		if l, _ := redis.Int(srv.Conn().Do("LLEN", k)); l != 1 {
+		if l := mustInt(t)(srv.Conn().Do("LLEN", k)); l != 1 {
 			t.Fatalf("%s has %d elements", k, l)
 		}
-		if ttl, _ := redis.Int64(srv.Conn().Do("PTTL", k)); ttl <= 0 {
-			t.Fatalf("%s has no expiry (PTTL %d): its PEXPIRE went before its RPUSH", k, ttl)
+		if ttl, err := redis.Int64(srv.Conn().Do("PTTL", k)); err != nil || ttl <= 0 {
+			t.Fatalf("%s has no expiry (PTTL %d, %v): its PEXPIRE went before its RPUSH", k, ttl, err)
 		}
 	}
 	if w := stats.Written.Load(); w != int64(n) {
@@ -385,19 +400,23 @@ func TestKeyPermissionRefusedOnceIntegration(t *testing.T) {
 	seqs := map[string][]int{}
 	var b strings.Builder
 	for i := 0; i < 1000; i++ {
-		name := "ok" + fmt.Sprint(i%2)
+		name := "ok" + strconv.Itoa(i%2)
 		if i%10 == 3 {
 			name = "secret"
 		}
 		seqs[name] = append(seqs[name], i)
 		b.WriteString(namedLine(name, i))
 	}
-	go func() { _, _ = io.WriteString(pw, b.String()) }()
+	go func() {
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			t.Error(err)
+		}
+	}()
 	waitFor(t, func() bool { return stats.Written.Load() >= 900 })
 	// Several retries of the key, still one line.
 	srv.Do("CONFIG", "RESETSTAT")
 	waitFor(t, func() bool {
-		info, _ := redis.String(srv.Conn().Do("INFO", "commandstats"))
+		info := mustString(t)(srv.Conn().Do("INFO", "commandstats"))
 		return failedCalls(info, "xadd") >= 3
 	})
 	if n := stats.Written.Load(); n != 900 {
@@ -441,7 +460,9 @@ func TestOutOfMemoryIsOneLineForAllKeysIntegration(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		b.WriteString(namedLine(fmt.Sprintf("k%d", i%20), i))
 	}
-	_, _ = io.WriteString(pw, b.String())
+	if _, err := io.WriteString(pw, b.String()); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return stats.Written.Load() == 100 })
 	srv.Do("CONFIG", "SET", "maxmemory-policy", "noeviction")
 	srv.Do("CONFIG", "SET", "maxmemory", "1")
@@ -449,7 +470,9 @@ func TestOutOfMemoryIsOneLineForAllKeysIntegration(t *testing.T) {
 	for i := 100; i < 200; i++ {
 		b.WriteString(namedLine(fmt.Sprintf("k%d", i%20), i))
 	}
-	_, _ = io.WriteString(pw, b.String())
+	if _, err := io.WriteString(pw, b.String()); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "OOM") })
 	srv.Do("CONFIG", "SET", "maxmemory", "0")
 	pw.Close()
@@ -474,16 +497,17 @@ func TestBuiltInRefusalNamesKeyAndTypeIntegration(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	srv.Do("HSET", "s:cpu", "a", "hash")
-	r := newBuiltIn(t, srv.Addr, nil, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
+	r := startBuiltIn(t, srv.Addr, nil, func(r *Redis) { r.Mode, r.Key = "stream", "s:{{.Name}}" })
 	ms := parseLines(t, typedLines)
 	err := r.Write(ms)
-	want := `writing to Redis at ` + srv.Addr + `: WRONGTYPE XADD to key "s:cpu" (it holds a hash, not a stream): Operation against a key holding the wrong kind of value`
+	want := `writing to Redis at ` + srv.Addr + `: WRONGTYPE XADD to key "s:cpu" (it holds a hash, not a stream): ` +
+		`Operation against a key holding the wrong kind of value`
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 	srv.Do("DEL", "s:cpu")
 	waitFor(t, func() bool { return r.Write(ms) == nil })
-	if n, _ := redis.Int(srv.Conn().Do("XLEN", "s:cpu")); n != 3 {
+	if n := mustInt(t)(srv.Conn().Do("XLEN", "s:cpu")); n != 3 {
 		t.Fatalf("s:cpu has %d entries", n)
 	}
 }
@@ -507,7 +531,9 @@ func TestWrongTypeWithoutTypePermissionIntegration(t *testing.T) {
 	stats := &Stats{}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), pr, stats) }()
-	_, _ = io.WriteString(pw, namedLine("bad", 0)+namedLine("good", 1))
+	if _, err := io.WriteString(pw, namedLine("bad", 0)+namedLine("good", 1)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return stats.Written.Load() == 1 && len(logLines(logs, "E! ")) == 1 })
 	want := `refused XADD to key "t:bad" (not a stream; TYPE did not tell what it holds: NOPERM`
 	if !strings.Contains(logs.String(), want) {
@@ -546,7 +572,11 @@ func TestWrongTypeKeyInAClusterIntegration(t *testing.T) {
 		seqs[name] = append(seqs[name], i)
 		b.WriteString(namedLine(name, i))
 	}
-	go func() { _, _ = io.WriteString(pw, b.String()) }()
+	go func() {
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			t.Error(err)
+		}
+	}()
 	waitFor(t, func() bool { return stats.Written.Load() >= 570 })
 	if n := stats.Written.Load(); n != 570 {
 		t.Fatalf("written %d", n)
@@ -571,8 +601,8 @@ func TestWrongTypeKeyInAClusterIntegration(t *testing.T) {
 			t.Fatalf("t:%s: %d entries (%v), want %d", name, len(entries), err, len(want))
 		}
 		for i, e := range entries {
-			kv, _ := redis.StringMap(e.([]interface{})[1], nil)
-			if kv["seq"] != fmt.Sprint(want[i]) {
+			kv := mustStringMap(t)(e.([]interface{})[1], nil)
+			if kv["seq"] != strconv.Itoa(want[i]) {
 				t.Fatalf("t:%s entry %d is seq %s, want %d", name, i, kv["seq"], want[i])
 			}
 		}

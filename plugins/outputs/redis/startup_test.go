@@ -162,7 +162,7 @@ func TestConnectAgainLeavesOneConnectionIntegration(t *testing.T) {
 	// end: off, so that a leak shows.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	srv := redistest.Start(t)
-	r := newBuiltIn(t, srv.Addr, nil, nil)
+	r := startBuiltIn(t, srv.Addr, nil, nil)
 	for i := 0; i < 5; i++ {
 		if err := r.Connect(); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package quote
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +42,12 @@ func TestBadArgumentsAreRefusedBeforeTheScriptIntegration(t *testing.T) {
 		5: "usd", 6: "-1", 8: "10", 9: "123", 10: "x", 11: "1", 12: "not hex", 13: "2",
 		14: "", 15: "0179555200100000000x", 16: "1e5",
 	} {
-		args := append([]interface{}{}, good...)
+		args := slices.Clone(good)
 		args[i] = bad
 		refused(args, fmt.Sprintf("bad argument %d ", i-4))
 	}
 	for _, price := range []string{"-1", "1.", ".5", "+1", "1e5", " 1", ""} {
-		args := append([]interface{}{}, good...)
+		args := slices.Clone(good)
 		args[16] = price
 		refused(args, "bad argument 12 (coin of the batch)")
 	}
@@ -59,13 +60,15 @@ func TestBadArgumentsAreRefusedBeforeTheScriptIntegration(t *testing.T) {
 		{"0", "bitcoin", order(1)},
 		{"2", "a", order(1), "1", "a", order(1), "1"},
 	} {
-		refused(append(append([]interface{}{}, good[:13]...), tail...), "bad argument")
+		refused(append(slices.Clone(good[:13]), tail...), "bad argument")
 	}
 	// Through a write: a clock before 1970. Nothing is sent.
 	before := snapshot(t, c)
 	o.Now = func() time.Time { return time.Unix(-1, 0) }
 	b := NewBatch(o)
-	_ = b.Add(metricWith(1795552001, map[string]interface{}{"bitcoin_usd": 2.0}))
+	if err := b.Add(metricWith(1795552001, map[string]interface{}{"bitcoin_usd": 2.0})); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.Write(context.Background(), c); err == nil || !strings.Contains(err.Error(), "bad argument 5 (clock") {
 		t.Fatalf("a clock before 1970: %v", err)
 	}
@@ -85,14 +88,19 @@ func FuzzArgsOfABatch(f *testing.F) {
 	f.Add("a\"b", "-0", int64(0), "\xff", 1e-310, int64(7), int64(0))
 	f.Fuzz(func(t *testing.T, id1, text string, t1 int64, id2 string, v float64, n int64, t2 int64) {
 		b := NewBatch(opts())
-		_ = b.Add(&metricline.Metric{Time: t1, Fields: []metricline.Field{
+		// Add refuses only a time before 1970, the metric whole.
+		if err := b.Add(&metricline.Metric{Time: t1, Fields: []metricline.Field{
 			{Key: []byte(id1 + "_usd"), Kind: metricline.String, Str: []byte(text)},
 			{Key: []byte("fields_" + id2 + "_usd"), Kind: metricline.Float, Float: v},
-		}})
-		_ = b.Add(&metricline.Metric{Time: t2, Fields: []metricline.Field{
+		}}); (err != nil) != (t1 < 0) {
+			t.Fatalf("time %d: %v", t1, err)
+		}
+		if err := b.Add(&metricline.Metric{Time: t2, Fields: []metricline.Field{
 			{Key: []byte(id2 + "_usd"), Kind: metricline.Int, Int: n},
 			{Key: []byte(id1 + "_usd"), Kind: metricline.Float, Float: v},
-		}})
+		}}); (err != nil) != (t2 < 0) {
+			t.Fatalf("time %d: %v", t2, err)
+		}
 		for id, p := range b.coins {
 			if p.used && !utf8.ValidString(id) {
 				t.Fatalf("coin %q held: its id is not UTF-8", id)

@@ -99,8 +99,14 @@ func TestCompareDecimal(t *testing.T) {
 		if !ok || got != ra.Cmp(rb) {
 			t.Fatalf("compareDecimal(%q, %q) = %d, %v; exact order %d", a, b, got, ok, ra.Cmp(rb))
 		}
-		fa, _ := strconv.ParseFloat(a, 64)
-		fb, _ := strconv.ParseFloat(b, 64)
+		fa, err := strconv.ParseFloat(a, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fb, err := strconv.ParseFloat(b, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if (got > 0 && fa < fb) || (got < 0 && fa > fb) {
 			t.Fatalf("%q and %q: text order %d against their floats %v, %v", a, b, got, fa, fb)
 		}

@@ -53,8 +53,10 @@ func TestNegativeAndZeroPricesIntegration(t *testing.T) {
 	c := srv.Conn()
 	o := opts()
 	b := decodeAll(t, o,
-		`{"fields":{"fields_a_usd":-0,"fields_b_usd":-0.0,"fields_c_usd":"-0","fields_d_usd":"-0.0","fields_e_usd":-0e5,"fields_neg_usd":-1.5},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`,
-		`kafka_consumer fields_f_usd=-0,fields_g_usd=-0.0,fields_h_usd="-0",fields_i_usd=-0i,fields_j_usd=-0e3,fields_neg2_usd=-2i,fields_neg3_usd="-3e-5" 1795552004000000000`,
+		`{"fields":{"fields_a_usd":-0,"fields_b_usd":-0.0,"fields_c_usd":"-0","fields_d_usd":"-0.0","fields_e_usd":-0e5,"fields_neg_usd":-1.5},`+
+			`"name":"kafka_consumer","tags":{},"timestamp":1795552004}`,
+		`kafka_consumer fields_f_usd=-0,fields_g_usd=-0.0,fields_h_usd="-0",fields_i_usd=-0i,fields_j_usd=-0e3,fields_neg2_usd=-2i,`+
+			`fields_neg3_usd="-3e-5" 1795552004000000000`,
 		`{"fields":{"fields_neg4_usd":-97234.12},"name":"kafka_consumer","tags":{},"timestamp":1795552004}`,
 	)
 	out, err := b.Write(context.Background(), c)
@@ -130,14 +132,16 @@ func TestNegativeAndZeroPricesHostileIntegration(t *testing.T) {
 	// before the call (checkArgs).
 	keys := o.Keys()
 	if err := checkArgs([]interface{}{keys[0], keys[1], keys[2], keys[3], keys[4], `"usd"`, "0", "", "9",
-		order(clock.UnixNano()), "", "", "", "0", "bitcoin", order((t0 + 30) * 1e9), "-1"}); err == nil || !strings.Contains(err.Error(), "bad argument 12 (coin of the batch)") {
+		order(clock.UnixNano()), "", "", "", "0", "bitcoin", order((t0 + 30) * 1e9), "-1"}); err == nil ||
+		!strings.Contains(err.Error(), "bad argument 12 (coin of the batch)") {
 		t.Fatalf("a negative price for the script: %v", err)
 	}
 
 	// A document taken over: its negative price dropped with a line, its
 	// "-0" kept as "0".
-	c.Do("FLUSHALL")
-	c.Do("SET", "q", `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"-97234.12"},{"id":"nil","price":"-0"},{"id":"ok","price":"1"}]}`)
+	do(t, c, "FLUSHALL")
+	do(t, c, "SET", "q", `{"timestamp":1795552004,"quote":"usd","prices":[{"id":"bitcoin","price":"-97234.12"},{"id":"nil","price":"-0"},`+
+		`{"id":"ok","price":"1"}]}`)
 	out = write(t, c, o, metricWith(t0+10, map[string]interface{}{"solana_usd": 1.0}))
 	if !warned(out, `coin "bitcoin": price "-97234.12" is negative, and no price is below zero: dropped`) {
 		t.Fatalf("outcome %q", out.Warnings)
@@ -170,7 +174,7 @@ func TestGarbageInTheMetaIntegration(t *testing.T) {
 		"indexed garbage": {{"HSET", meta, "v", "3"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c.Do("FLUSHALL")
+			do(t, c, "FLUSHALL")
 			fields := map[string]interface{}{"bitcoin_usd": 1.0}
 			if name == "indexed garbage" {
 				for i := 0; i < 2000; i++ {
@@ -178,8 +182,8 @@ func TestGarbageInTheMetaIntegration(t *testing.T) {
 				}
 			}
 			write(t, c, o, metricWith(t0, fields))
-			if ix, _ := redis.String(c.Do("HGET", meta, "ix")); ix != "1" {
-				t.Fatalf("layout %q", ix)
+			if ix, err := redis.String(c.Do("HGET", meta, "ix")); err != nil || ix != "1" {
+				t.Fatalf("layout %q: %v", ix, err)
 			}
 			for _, cmd := range poison {
 				if _, err := c.Do(cmd[0].(string), cmd[1:]...); err != nil {
@@ -201,9 +205,9 @@ func TestGarbageInTheMetaIntegration(t *testing.T) {
 		})
 	}
 	t.Run("no meta at all", func(t *testing.T) {
-		c.Do("FLUSHALL")
+		do(t, c, "FLUSHALL")
 		write(t, c, o, metricWith(t0, map[string]interface{}{"bitcoin_usd": 1.0}))
-		c.Do("DEL", meta)
+		do(t, c, "DEL", meta)
 		out := write(t, c, o, metricWith(t0+1, map[string]interface{}{"ethereum_usd": 2.0}))
 		if out.Rebuilt != "new" || !informed(out, "first write with this version's layout") || len(out.Warnings) != 0 {
 			t.Fatalf("outcome %+v", out)
@@ -229,10 +233,11 @@ func TestTakeoverQuoteCaseIntegration(t *testing.T) {
 		return `{"timestamp":1795552004,"quote":` + q + `,"prices":[{"id":"bitcoin","price":"97234.12"},{"id":"ethereum","price":"3391.45"}]}`
 	}
 	for _, q := range []string{`"USD"`, `"Usd"`, `"uSd"`} {
-		c.Do("FLUSHALL")
-		c.Do("SET", "q", doc(q))
+		do(t, c, "FLUSHALL")
+		do(t, c, "SET", "q", doc(q))
 		out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"solana_usd": 150.0}))
-		if !informed(out, "took over the document there", "2 prices kept exactly", `(it quoted `+q+`, the same currency as quote "usd", which it says from now on)`) {
+		if !informed(out, "took over the document there", "2 prices kept exactly",
+			`(it quoted `+q+`, the same currency as quote "usd", which it says from now on)`) {
 			t.Fatalf("%s: outcome %+v", q, out)
 		}
 		d := must(readDoc(t, c, "q"))
@@ -242,8 +247,8 @@ func TestTakeoverQuoteCaseIntegration(t *testing.T) {
 		consistent(t, c, o)
 	}
 	for _, q := range []string{`"uſd"`, `"USD "`, `"ＵＳＤ"`, `"eur"`, `"US"`, `""`, `1`} {
-		c.Do("FLUSHALL")
-		c.Do("SET", "q", doc(q))
+		do(t, c, "FLUSHALL")
+		do(t, c, "SET", "q", doc(q))
 		out := write(t, c, o, metricWith(t0+10, map[string]interface{}{"solana_usd": 150.0}))
 		if !warned(out, "the document there quotes "+q+`, not "usd": it is replaced and none of its prices is taken`) {
 			t.Fatalf("%s: outcome %+v", q, out)

@@ -59,7 +59,8 @@ func (b *Batch) report(o *Outcome, notes []string) {
 		case Negative:
 			warn("refused %s: negative, and no price is below zero (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
 		case BadCoinID:
-			warn("refused %s: the coin id is not valid UTF-8, which the document's JSON cannot hold (e.g. coin %q = %s at %s)", n, ref.Coin, ref.Value, stamp(ref.Time))
+			warn("refused %s: the coin id is not valid UTF-8, which the document's JSON cannot hold (e.g. coin %q = %s at %s)",
+				n, ref.Coin, ref.Value, stamp(ref.Time))
 		}
 	}
 	if o.Aged.Count > 0 {

@@ -49,7 +49,7 @@ type dryRun struct {
 
 func (d *dryRun) stopped() bool { return d.err != nil }
 
-func (d *dryRun) idle() {}
+func (*dryRun) idle() {}
 
 func (d *dryRun) refused(_ int64, msg string, _ int64) {
 	d.stats.Lines.Add(1)
