@@ -149,7 +149,9 @@ func TestClusterBatchOverEveryMasterIntegration(t *testing.T) {
 		loads := 0
 		for _, line := range strings.Split(info, "\r\n") {
 			if rest, ok := strings.CutPrefix(line, "cmdstat_script|load:calls="); ok {
-				loads, _ = strconv.Atoi(strings.Split(rest, ",")[0])
+				if loads, err = strconv.Atoi(strings.Split(rest, ",")[0]); err != nil {
+					t.Fatalf("%s: %q", s.Addr, line)
+				}
 			}
 		}
 		// A write per flush: the batch may take a few.
