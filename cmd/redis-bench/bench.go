@@ -69,7 +69,20 @@ func newBench(bin, only string) (*bench, func(), error) {
 	return &bench{bin: bin, dir: dir, srv: srv, only: only}, func() { srv.stop(); os.RemoveAll(dir) }, nil
 }
 
-func (b *bench) wanted(name string) bool { return b.only == "" || strings.Contains(name, b.only) }
+// wanted tells whether -only asks for the case name: one of its
+// alternatives (split at "|") is in the name, or ends it when the
+// alternative ends in "$".
+func (b *bench) wanted(name string) bool {
+	if b.only == "" {
+		return true
+	}
+	for _, alt := range strings.Split(b.only, "|") {
+		if end, ok := strings.CutSuffix(alt, "$"); ok && strings.HasSuffix(name, end) || !ok && strings.Contains(name, alt) {
+			return true
+		}
+	}
+	return false
+}
 
 func machine() string {
 	cpu := "unknown CPU"

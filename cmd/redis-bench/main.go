@@ -21,7 +21,7 @@ func main() {
 		out     = flag.String("out", envOr("BENCH_OUT", "bench-results.json"), "where to write the rows as JSON")
 		metrics = flag.Int("metrics", 1_000_000, "metrics per throughput run of quote mode")
 		perMet  = flag.Int("per-metric", 300_000, "metrics per throughput run of the per-metric modes")
-		only    = flag.String("only", "", "run only the cases whose name contains this")
+		only    = flag.String("only", "", "run only the cases whose name contains this (alternatives split at |; one ending in $ ends the name)")
 		soak    = flag.Duration("soak", 0, "instead: run redis-output this long at -soak-rate and report memory and goroutines")
 		rate    = flag.Int("soak-rate", 20000, "metrics per second of the soak run")
 		profile = flag.String("profile", "", "write a CPU profile of each plugin run into this directory")

@@ -66,6 +66,7 @@ type Config struct {
 	sentinel *sentinel.Sentinel
 	cluster  *redisc.Cluster
 	mapped   sync.Once // the cluster's slot map loaded before first use
+	nodes    *clusterNodes
 }
 
 // DefaultTimeout bounds connecting and every reply.
@@ -170,6 +171,7 @@ func (c *Config) Init() error {
 	}
 	c.tls = tlsConfig
 	if c.Connection == "cluster" {
+		c.nodes = &clusterNodes{}
 		c.cluster = c.newCluster()
 	}
 	return nil
@@ -195,9 +197,12 @@ func (c *Config) newCluster() *redisc.Cluster {
 		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(c.tls),
 			redis.DialTLSSkipVerify(c.tls.InsecureSkipVerify))
 	}
+	nodes := c.nodes
 	return &redisc.Cluster{
 		StartupNodes: c.Addresses,
 		DialOptions:  opts,
+		// Our copy of the map groups writes by node (ClusterLayout).
+		LayoutRefresh: func(_, m [redisc.HashSlots][]string) { nodes.setLayout(&m) },
 		CreatePool: func(addr string, opts ...redis.DialOption) (*redis.Pool, error) {
 			return &redis.Pool{
 				MaxIdle:     4,
@@ -325,6 +330,7 @@ type Conn struct {
 	raw     net.Conn
 	timeout time.Duration
 	replies *Replies // made by Replies on first use
+	node    string   // the cluster node dialed by NodeConn
 }
 
 // The optional redigo interfaces are forwarded, or the embedding would
@@ -438,6 +444,22 @@ func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Co
 			tlsConf.ServerName = host
 		}
 	}
+	conn, err := c.dialAt(ctx, clientName, address, tlsConf, c.Endpoint())
+	if err != nil {
+		return nil, err
+	}
+	if c.sentinel != nil && !sentinel.TestRole(conn.Conn, "master") {
+		// The sentinels have not yet noticed a failover.
+		conn.Close()
+		return nil, fmt.Errorf("connecting to %s: %s is not the master (yet)", c.Endpoint(), address)
+	}
+	return conn, nil
+}
+
+// dialAt dials address, authenticates and selects the database; endpoint
+// names it in errors.
+func (c *Config) dialAt(ctx context.Context, clientName, address string, tlsConf *tls.Config, endpoint string) (*Conn, error) {
+	timeout := time.Duration(c.Timeout)
 	var raw net.Conn
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: timeout, KeepAlive: time.Minute}
@@ -481,12 +503,7 @@ func (c *Config) dialBound(ctx context.Context, clientName, bindKey string) (*Co
 		if raw != nil && tlsConf != nil && closedByPeer(err) {
 			err = &tlsClosedError{err}
 		}
-		return nil, fmt.Errorf("connecting to %s: %w", c.Endpoint(), err)
-	}
-	if c.sentinel != nil && !sentinel.TestRole(conn, "master") {
-		// The sentinels have not yet noticed a failover.
-		conn.Close()
-		return nil, fmt.Errorf("connecting to %s: %s is not the master (yet)", c.Endpoint(), address)
+		return nil, fmt.Errorf("connecting to %s: %w", endpoint, err)
 	}
 	return &Conn{Conn: conn, raw: raw, timeout: timeout}, nil
 }

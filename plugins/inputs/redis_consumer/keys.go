@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/influxdata/telegraf"
+	"github.com/mna/redisc"
 
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/logger"
 	"github.com/telegraf-redis/telegraf-redis/plugins/common/metricpairs"
@@ -34,15 +35,29 @@ func (k *keyScan) gather(c redis.Conn) ([]telegraf.Metric, error) {
 	now := time.Now()
 	seen := make(map[string]bool) // SCAN may return a key twice
 	g := &keysGather{bad: make(map[string]string), long: make(map[string]bool), now: now}
+	if k.p.IsCluster() {
+		if err := k.gatherCluster(seen, g); err != nil {
+			return nil, err
+		}
+	} else if err := k.scan(c, seen, g); err != nil {
+		return nil, err
+	}
+	k.bad, k.long = g.bad, g.long
+	return g.ms, nil
+}
+
+// scan walks the keys of the server on c, reading those not seen yet.
+func (k *keyScan) scan(c redis.Conn, seen map[string]bool, g *keysGather) error {
+	pipe := func(n int, command func(int) (string, []any)) ([]any, error) { return pipeline(c, n, command) }
 	cursor := "0"
 	for {
 		reply, err := redis.Values(c.Do("SCAN", cursor, "MATCH", k.p.Key, "COUNT", 1000))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var page []string
 		if _, err := redis.Scan(reply, &cursor, &page); err != nil {
-			return nil, fmt.Errorf("reading the SCAN reply: %w", err)
+			return fmt.Errorf("reading the SCAN reply: %w", err)
 		}
 		fresh := page[:0]
 		for _, key := range page {
@@ -51,15 +66,17 @@ func (k *keyScan) gather(c redis.Conn) ([]telegraf.Metric, error) {
 				fresh = append(fresh, key)
 			}
 		}
-		if err := k.read(c, fresh, g); err != nil {
-			return nil, err
+		if err := k.read(pipe, fresh, g); err != nil {
+			return err
 		}
+		for _, key := range g.moved {
+			delete(seen, key) // read where it is now: see gatherCluster
+		}
+		g.redirected, g.moved = append(g.redirected, g.moved...), g.moved[:0]
 		if cursor == "0" {
-			break
+			return nil
 		}
 	}
-	k.bad, k.long = g.bad, g.long
-	return g.ms, nil
 }
 
 // keysGather is what one gather collects.
@@ -68,15 +85,29 @@ type keysGather struct {
 	bad  map[string]string
 	long map[string]bool
 	now  time.Time
+	// On a cluster: the keys of the page being read whose node answered
+	// MOVED or ASK (their slot moves), and all of those so far.
+	moved, redirected []string
+}
+
+// redirect notes key when reply is a MOVED or ASK: the key is not on
+// the node asked (any more), and is read from the one serving it.
+func (g *keysGather) redirect(key string, reply any) bool {
+	re, ok := reply.(redis.Error)
+	if !ok || redisc.ParseRedir(re) == nil {
+		return false
+	}
+	g.moved = append(g.moved, key)
+	return true
 }
 
 // read pipelines TYPE for a page of keys, then GET, HGETALL or LRANGE for
 // those that are strings, hashes or lists.
-func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
+func (k *keyScan) read(pipe pipeFunc, page []string, g *keysGather) error {
 	if len(page) == 0 {
 		return nil
 	}
-	types, err := pipeline(c, len(page), func(i int) (string, []any) { return "TYPE", []any{page[i]} })
+	types, err := pipe(len(page), func(i int) (string, []any) { return "TYPE", []any{page[i]} })
 	if err != nil {
 		return err
 	}
@@ -85,6 +116,9 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 	for i, t := range types {
 		typ, err := redis.String(t, nil)
 		if err != nil {
+			if g.redirect(page[i], t) {
+				continue
+			}
 			typ = "" // not a type name: skipped as a type not read
 		}
 		switch typ {
@@ -101,7 +135,7 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 	}
 	// One element more than list_max_length tells a longer list.
 	newest := -(k.p.ListMaxLength + 1)
-	values, err := pipeline(c, len(wanted), func(j int) (string, []any) {
+	values, err := pipe(len(wanted), func(j int) (string, []any) {
 		if reads[j] == "LRANGE" {
 			return "LRANGE", []any{page[wanted[j]], newest, -1}
 		}
@@ -119,6 +153,9 @@ func (k *keyScan) read(c redis.Conn, page []string, g *keysGather) error {
 		case nil: // deleted since the TYPE
 			continue
 		case redis.Error: // its type changed since the TYPE
+			if g.redirect(key, v) {
+				continue
+			}
 			k.p.Log.Debugf("key %q skipped: %v", key, v)
 			continue
 		case []byte: // a string
@@ -209,6 +246,9 @@ func (k *keyScan) report(key, problem string, partial bool, bad map[string]strin
 	}
 	k.p.Log.Errorf("key %q %s: %s", key, what, problem)
 }
+
+// pipeFunc runs n commands and returns their replies (see pipeline).
+type pipeFunc func(n int, command func(int) (string, []any)) ([]any, error)
 
 // pipeline sends n commands and then reads their n replies. Error replies
 // are returned among the replies; any other failure ends it.

@@ -99,10 +99,6 @@ func (p *RedisConsumer) Init() error {
 	if err := p.Config.Init(); err != nil {
 		return err
 	}
-	if p.IsCluster() && p.Mode == "keys" {
-		// SCAN walks one node's keys: a cluster would need every master.
-		return errors.New(`option mode: "keys" is not supported with connection = "cluster" yet`)
-	}
 	if !slices.Contains(Modes, p.Mode) {
 		return fmt.Errorf("option mode: %q is not supported (want one of %q)", p.Mode, Modes)
 	}

@@ -88,6 +88,9 @@ type batch struct {
 	keyNo  map[string]int32
 	cmdKey []int32
 	perKey []keyCount
+	// A cluster write's nodes (cluster.go): one per master, kept from
+	// write to write with their buffers; used are those of this write.
+	nodes, used []*nodeWrite
 }
 
 func newBatch(build func(b *batch, m *metricline.Metric) error, wait, waitMs int64, h *holds, idem *idemState) *batch {
@@ -197,6 +200,12 @@ type unit struct {
 // different keys need none.
 func (b *batch) group(sel []int) {
 	b.order, b.units, b.chunks = b.order[:0], b.units[:0], b.chunks[:0]
+	b.groupMore(sel)
+}
+
+// groupMore is group for sel after the layout already made: a cluster
+// write lays out each node's commands after the previous node's.
+func (b *batch) groupMore(sel []int) {
 	for start := 0; start < len(sel); start += PipelineChunk {
 		chunk := sel[start:min(start+PipelineChunk, len(sel))]
 		if b.idem == nil {
@@ -294,6 +303,12 @@ func (b *batch) call(u unit) (string, []interface{}) {
 
 // appendUnit appends unit u as RESP.
 func (b *batch) appendUnit(w []byte, u unit) []byte {
+	return b.appendUnitTo(w, u, &b.scratch)
+}
+
+// appendUnitTo is appendUnit with scratch of its own: nodes of a cluster
+// are written in parallel, each by its own goroutine.
+func (b *batch) appendUnitTo(w []byte, u unit, scratch *[]byte) []byte {
 	if !u.script {
 		return b.appendCommand(w, &b.cmds[b.order[u.from]])
 	}
@@ -311,8 +326,8 @@ func (b *batch) appendUnit(w []byte, u unit) []byte {
 	w = appendBulk(w, idemSHA)
 	w = appendBulk(w, "2")
 	w = appendBulk(w, key)
-	b.scratch = b.idem.appendMemKey(b.scratch[:0], key)
-	w = appendBulk(w, b.scratch)
+	*scratch = b.idem.appendMemKey((*scratch)[:0], key)
+	w = appendBulk(w, *scratch)
 	w = appendBulk(w, b.idArgs.now)
 	w = appendBulk(w, b.idArgs.oldest)
 	w = appendBulk(w, b.idem.window)

@@ -35,7 +35,7 @@ func (b *batch) Write(ctx context.Context, to *writer.Target) (writer.Result, er
 	var err error
 	if to.Config != nil && to.Config.IsCluster() {
 		res.Handed = true
-		res.Updates, err = b.writeCluster(to.Config)
+		res.Updates, err = b.writeCluster(ctx, to.Config)
 	} else {
 		err = to.Client.RunContext(ctx, func(c redis.Conn) error {
 			res.Handed = true
