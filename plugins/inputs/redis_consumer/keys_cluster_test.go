@@ -51,15 +51,14 @@ func keysGathered(t *testing.T, r *running, before, want int) []string {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if lines := r.stdout.Lines(); len(lines) >= before+want {
-			// A gather puts its lines out at once: wait for the whole of it.
-			time.Sleep(50 * time.Millisecond)
-			lines = r.stdout.Lines()
+			// A gather puts its lines out in one write (output.write), so
+			// the lines are whole gathers.
 			if (len(lines)-before)%want != 0 {
 				t.Fatalf("%d lines after the %d before: not whole gathers of %d keys", len(lines)-before, before, want)
 			}
 			var series []string
 			for _, l := range lines[len(lines)-want:] {
-				s, _ := lastField(l)
+				s, _ := lastField(t, l)
 				series = append(series, s)
 			}
 			sort.Strings(series)
@@ -196,11 +195,11 @@ func TestKeysOnAClusterIntegration(t *testing.T) {
 		}
 		before := len(r.stdout.Lines())
 		r.gather(t)
+		// One write a gather: lines after before are whole gathers.
 		waitFor(t, "a gather during the migration", func() bool { return len(r.stdout.Lines()) > before })
-		time.Sleep(50 * time.Millisecond)
 		seen := map[string]int{}
 		for _, l := range r.stdout.Lines()[before:] {
-			s, _ := lastField(l)
+			s, _ := lastField(t, l)
 			if seen[s]++; seen[s] > 1 {
 				t.Fatalf("a gather during the migration read %s twice", s)
 			}
