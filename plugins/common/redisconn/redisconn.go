@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,7 +291,9 @@ func (c *Config) merge(a *address) error {
 func (c *Config) newSentinel() *sentinel.Sentinel {
 	timeout := time.Duration(c.Timeout)
 	return &sentinel.Sentinel{
-		Addrs:      c.Addresses,
+		// A copy: the library moves the sentinel that answered to the
+		// front of its list, which must not reorder the configuration's.
+		Addrs:      slices.Clone(c.Addresses),
 		MasterName: c.SentinelMaster,
 		Dial: func(addr string) (redis.Conn, error) {
 			return redis.Dial("tcp", addr, redis.DialConnectTimeout(timeout),
